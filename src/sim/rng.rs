@@ -93,7 +93,13 @@ mod tests {
     #[test]
     fn forks_are_independent_of_each_other() {
         let root = Rng::new(7);
-        assert_ne!(root.fork("sources").next_u64(), root.fork("filters").next_u64());
-        assert_eq!(root.fork("sources").next_u64(), root.fork("sources").next_u64());
+        assert_ne!(
+            root.fork("sources").next_u64(),
+            root.fork("filters").next_u64()
+        );
+        assert_eq!(
+            root.fork("sources").next_u64(),
+            root.fork("sources").next_u64()
+        );
     }
 }
