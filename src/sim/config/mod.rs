@@ -36,6 +36,10 @@ use self::routes::{
 };
 pub use self::store::{ConfigOptions, ConfigStore, Scope, Token};
 
+/// Bodies larger than the largest documented cap (functions, 25 MB) plus headroom are refused
+/// before a handler sees them.
+pub const MAX_REQUEST_BYTES: usize = 32 * 1024 * 1024;
+
 /// Builds the simulator's shared handle from a store.
 pub fn new_sim(store: ConfigStore, options: ConfigOptions) -> Arc<ConfigSim> {
     Arc::new(ConfigSim {
@@ -176,6 +180,9 @@ pub fn api_router(sim: Arc<ConfigSim>) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(unroutable)
         .layer(middleware::from_fn_with_state(sim.clone(), authenticate))
+        // Handlers enforce the documented per-resource caps (2 MB tracking plans, 25 MB
+        // functions) with the API's own error; this outer bound only protects the process.
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_REQUEST_BYTES))
         .with_state(sim)
 }
 
@@ -313,9 +320,25 @@ pub fn normalize_uri(uri: &Uri) -> Option<Uri> {
     rebuilt.parse().ok()
 }
 
-/// `/_sim/state` body: every object in wire form, with secrets in clear.
-pub fn state_json(sim: &ConfigSim) -> Value {
-    sim.store().state_json()
+/// The whole simulator as one service: inspection routes under `/_sim/`, and the API behind
+/// path normalisation (which must run before routing, hence the service wrapper).
+pub fn app(sim: Arc<ConfigSim>) -> Router {
+    let api = api_router(sim.clone());
+    let normalized = tower::ServiceExt::map_request(api, |mut request: Request| {
+        if let Some(uri) = normalize_uri(request.uri()) {
+            *request.uri_mut() = uri;
+        }
+        request
+    });
+    Router::new()
+        .route("/_sim/state", get(sim_state))
+        .with_state(sim)
+        .fallback_service(normalized)
+}
+
+/// `GET /_sim/state`: every object in wire form, with secrets in clear.
+async fn sim_state(State(sim): State<Arc<ConfigSim>>) -> axum::Json<Value> {
+    axum::Json(sim.store().state_json())
 }
 
 #[cfg(test)]
