@@ -4,4 +4,6 @@
 //! and tested against these simulators; users also run them (`segbridge sim`) to rehearse a
 //! migration. They are a product, held to the references by contract tests, not test scaffolding.
 
+pub mod clock;
+pub mod ratelimit;
 pub mod rng;
