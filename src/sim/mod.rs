@@ -5,5 +5,8 @@
 //! migration. They are a product, held to the references by contract tests, not test scaffolding.
 
 pub mod clock;
+pub mod faults;
 pub mod ratelimit;
 pub mod rng;
+pub mod server;
+pub mod stats;
