@@ -5,6 +5,11 @@
 //! migration. They are a product, held to the references by contract tests, not test scaffolding.
 
 pub mod catalog;
+pub mod clock;
 pub mod config;
+pub mod faults;
+pub mod ratelimit;
 pub mod rng;
+pub mod server;
+pub mod stats;
 pub mod workspace;
