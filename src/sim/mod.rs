@@ -5,5 +5,6 @@
 //! migration. They are a product, held to the references by contract tests, not test scaffolding.
 
 pub mod catalog;
+pub mod generator;
 pub mod rng;
 pub mod workspace;
