@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod clock;
 pub mod config;
 pub mod faults;
+pub mod generator;
 pub mod ratelimit;
 pub mod rng;
 pub mod server;
