@@ -214,11 +214,12 @@ impl Counts {
     pub fn validate(&self) -> Result<(), CountsError> {
         let invalid = |key: &'static str, reason: String| Err(CountsError::Invalid { key, reason });
         for key in CountKey::ALL {
-            if let (Some(span), name) = (key.span_of(self), key.name())
-                && span.min > span.max
-            {
+            let Some(span) = key.span_of(self) else {
+                continue;
+            };
+            if span.min > span.max {
                 return invalid(
-                    name,
+                    key.name(),
                     format!("minimum {} exceeds maximum {}", span.min, span.max),
                 );
             }

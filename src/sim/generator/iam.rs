@@ -276,9 +276,7 @@ fn scopes_of_user(rng: &mut Rng, user_index: usize, per_user: Span) -> Vec<Scope
             _ => further_scope(rng),
         })
         .collect();
-    if let Some(scope) = forced
-        && count >= 2
-    {
+    if let (Some(scope), true) = (forced, count >= 2) {
         scopes[count - 1] = scope;
     }
     scopes
@@ -331,10 +329,11 @@ pub(super) fn invites(
                 .grant(&mut rng, Scope::Workspace)
                 .into_iter()
                 .collect();
-            if rng.chance(0.5)
-                && let Some(extra) = grantable.grant(&mut rng, Scope::Source)
-                && !grants.contains(&extra)
-            {
+            let extra = rng
+                .chance(0.5)
+                .then(|| grantable.grant(&mut rng, Scope::Source))
+                .flatten();
+            if let Some(extra) = extra.filter(|e| !grants.contains(e)) {
                 grants.push(extra);
             }
             let created = between(&mut rng, HORIZON - 14 * DAY, HORIZON - DAY);
