@@ -3,5 +3,36 @@
 //! The library holds everything; `main.rs` only parses arguments and maps the result to an exit
 //! code. The simulators of both APIs live in [`sim`]; they share no wire types with the clients,
 //! so that a field misspelt on one side cannot hide by being misspelt the same way on the other.
+//! Commands ([`commands`]) are the only code that writes to the terminal: stdout carries data,
+//! stderr carries status.
 
+pub mod cli;
+pub mod commands;
+pub mod diagnostics;
+pub mod env_vars;
 pub mod sim;
+
+pub use commands::ExitStatus;
+
+/// Runs a parsed command line on a fresh Tokio runtime and reports any error on stderr.
+pub fn run(cli: cli::Cli) -> ExitStatus {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            diagnostics::report(
+                &anyhow::Error::new(err).context("Failed to start the async runtime"),
+            );
+            return ExitStatus::Error;
+        }
+    };
+    match runtime.block_on(commands::dispatch(cli)) {
+        Ok(status) => status,
+        Err(err) => {
+            diagnostics::report(&err);
+            ExitStatus::Error
+        }
+    }
+}

@@ -10,7 +10,11 @@ use serde_json::{Value, json};
 use tower::ServiceExt;
 
 use segbridge::sim::catalog::Catalog;
+use segbridge::sim::clock::TimeScale;
 use segbridge::sim::config::{self, ConfigOptions, ConfigStore, Scope, Token};
+use segbridge::sim::faults::{FaultInjector, FaultSpec};
+use segbridge::sim::server::SimContext;
+use segbridge::sim::stats::RequestStats;
 use segbridge::sim::workspace::*;
 
 pub const RW_TOKEN: &str =
@@ -232,7 +236,28 @@ pub fn tokens() -> Vec<Token> {
 /// The Config simulator as an in-process service over `workspaces`.
 pub fn config_app_with(workspaces: Vec<Workspace>, options: ConfigOptions) -> Router {
     let store = ConfigStore::new(Catalog::embedded(), workspaces, tokens());
-    config::app(config::new_sim(store, options))
+    let stats = std::sync::Arc::new(RequestStats::new());
+    let faults = std::sync::Arc::new(FaultInjector::new(
+        FaultSpec::default(),
+        TimeScale::default(),
+        1,
+    ));
+    let sim = config::new_sim(
+        store,
+        options,
+        std::time::Duration::from_secs(60),
+        stats.clone(),
+    );
+    let ctx = SimContext {
+        api: "config",
+        faults,
+        stats,
+        scale: TimeScale::default(),
+        error_response: config::error_response,
+        rate_limited_response: config::rate_limited_response,
+        outage_response: config::outage_response,
+    };
+    config::app(sim, ctx)
 }
 
 pub fn config_app() -> Router {

@@ -20,6 +20,7 @@ pub mod store;
 pub mod wire;
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{Request, State};
@@ -35,16 +36,28 @@ use self::routes::{
     tracking_plans, workspaces,
 };
 pub use self::store::{ConfigOptions, ConfigStore, Scope, Token};
+use crate::sim::faults;
+use crate::sim::ratelimit::{Admission, FixedWindow};
+use crate::sim::server::{self, SimContext, fault_control_routes};
+use crate::sim::stats::RequestStats;
 
 /// Bodies larger than the largest documented cap (functions, 25 MB) plus headroom are refused
 /// before a handler sees them.
 pub const MAX_REQUEST_BYTES: usize = 32 * 1024 * 1024;
 
-/// Builds the simulator's shared handle from a store.
-pub fn new_sim(store: ConfigStore, options: ConfigOptions) -> Arc<ConfigSim> {
+/// Builds the simulator's shared handle from a store. `window` is the rate-limit window, one
+/// minute divided by the time scale.
+pub fn new_sim(
+    store: ConfigStore,
+    options: ConfigOptions,
+    window: Duration,
+    stats: Arc<RequestStats>,
+) -> Arc<ConfigSim> {
     Arc::new(ConfigSim {
+        limiter: FixedWindow::new(options.rate_limit_per_minute, window),
         store: Mutex::new(store),
         options,
+        stats,
     })
 }
 
@@ -232,13 +245,6 @@ pub fn rate_limited_response(retry_after: std::time::Duration) -> Response {
     response
 }
 
-fn is_write(method: &Method) -> bool {
-    matches!(
-        *method,
-        Method::POST | Method::PUT | Method::PATCH | Method::DELETE
-    )
-}
-
 /// Who is calling, from the Authorization header.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Caller {
@@ -268,11 +274,7 @@ fn caller(store: &ConfigStore, headers: &HeaderMap) -> Option<Caller> {
 
 /// Bearer authentication and scopes: 401 code 16 without a known token, 403 code 7 for a write
 /// with a read-only token. The caller is attached to the request for the rate limiter.
-async fn authenticate(
-    State(sim): State<Arc<ConfigSim>>,
-    mut request: Request,
-    next: Next,
-) -> Response {
+async fn authenticate(State(sim): State<Arc<ConfigSim>>, request: Request, next: Next) -> Response {
     let who = caller(&sim.store(), request.headers());
     let creating_token =
         request.method() == Method::POST && request.uri().path() == "/v1beta/access-tokens";
@@ -288,12 +290,17 @@ async fn authenticate(
             )
             .into_response();
         }
-        Some(Caller::Token(_, Scope::ReadOnly)) if is_write(request.method()) => {
+        Some(Caller::Token(_, Scope::ReadOnly)) if faults::is_write(request.method()) => {
             return ApiError::new(Code::PermissionDenied, "insufficient scope").into_response();
         }
-        Some(ref c) => {
-            request.extensions_mut().insert(c.clone());
-        }
+        Some(_) => {}
+    }
+    let key = match &who {
+        Some(Caller::Token(token, _)) => token.as_str(),
+        _ => "basic",
+    };
+    if let Admission::Limited { retry_after, .. } = sim.limiter.check(key) {
+        return rate_limited_response(retry_after);
     }
     next.run(request).await
 }
@@ -322,8 +329,12 @@ pub fn normalize_uri(uri: &Uri) -> Option<Uri> {
 
 /// The whole simulator as one service: inspection routes under `/_sim/`, and the API behind
 /// path normalisation (which must run before routing, hence the service wrapper).
-pub fn app(sim: Arc<ConfigSim>) -> Router {
-    let api = api_router(sim.clone());
+///
+/// The fault and statistics layer wraps the API router itself (`server::instrument`): that is
+/// where route templates are known and where faults must strike before authentication.
+pub fn app(sim: Arc<ConfigSim>, ctx: SimContext) -> Router {
+    let faults = ctx.faults.clone();
+    let api = server::instrument(api_router(sim.clone()), ctx);
     let normalized = tower::ServiceExt::map_request(api, |mut request: Request| {
         if let Some(uri) = normalize_uri(request.uri()) {
             *request.uri_mut() = uri;
@@ -332,8 +343,36 @@ pub fn app(sim: Arc<ConfigSim>) -> Router {
     });
     Router::new()
         .route("/_sim/state", get(sim_state))
+        .route("/_sim/stats", get(sim_stats))
+        .merge(fault_control_routes(faults))
         .with_state(sim)
         .fallback_service(normalized)
+}
+
+/// `GET /_sim/stats`: resource counts per kind, duplicate natural keys, and the request
+/// counters (per endpoint and status, 429s sent, faults injected, writes).
+async fn sim_stats(State(sim): State<Arc<ConfigSim>>) -> axum::Json<Value> {
+    let (counts, duplicates) = {
+        let store = sim.store();
+        (store.counts(), store.duplicate_natural_keys())
+    };
+    // The workspace's own objects: the catalogs are global and rules live inside plans.
+    let total: usize = counts
+        .iter()
+        .filter(|(kind, _)| !kind.starts_with("catalog_") && **kind != "tracking_plan_rules")
+        .map(|(_, n)| n)
+        .sum();
+    let mut body = json!({
+        "api": "config",
+        "resources": counts,
+        "resources_total": total,
+        "duplicate_natural_keys": duplicates,
+        "duplicates_total": duplicates.values().sum::<usize>(),
+    });
+    if let (Some(out), Value::Object(requests)) = (body.as_object_mut(), sim.stats.snapshot()) {
+        out.extend(requests);
+    }
+    axum::Json(body)
 }
 
 /// `GET /_sim/state`: every object in wire form, with secrets in clear.

@@ -21,11 +21,17 @@ use serde_json::{Value, json};
 use super::error::{ApiError, ApiResult};
 use super::store::{ConfigOptions, ConfigStore};
 use super::wire::Fields;
+use crate::sim::ratelimit::FixedWindow;
+use crate::sim::stats::RequestStats;
 
 /// Everything a handler can reach.
 pub struct ConfigSim {
     pub store: Mutex<ConfigStore>,
     pub options: ConfigOptions,
+    /// Requests per token per (scaled) minute.
+    pub limiter: FixedWindow,
+    /// Requests served, for `/_sim/stats`.
+    pub stats: Arc<RequestStats>,
 }
 
 impl ConfigSim {

@@ -1,0 +1,85 @@
+//! The command line: clap definitions only. What the user typed is resolved into settings by
+//! each command; nothing here has side effects.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::sim::clock::TimeScale;
+use crate::sim::faults::FaultSpec;
+use crate::sim::generator::Preset;
+
+/// Migrate a Segment workspace from the legacy Config API (v1beta) to the Public API.
+#[derive(Debug, Parser)]
+#[command(name = "segbridge", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Print less: errors and the final result only.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Print more detail on stderr.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// When to use colour on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the API simulators on 127.0.0.1 until interrupted.
+    ///
+    /// Serves a generated workspace through a local simulator of the Config API (v1beta), to
+    /// rehearse a migration or to try segbridge and other Config API clients without a real
+    /// workspace. Prints the base URL and the tokens to use on stdout.
+    ///
+    /// Example:
+    ///   segbridge sim --size medium --seed 7 --faults '5xx=0.05,reset=0.01'
+    #[command(verbatim_doc_comment)]
+    Sim(SimArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SimArgs {
+    /// Seed of the generated workspace and of the fault schedule; the same seed gives the same
+    /// workspace on every machine.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Size of the generated workspace: tiny, small, medium or large (at least 10,000
+    /// resources).
+    #[arg(long, value_name = "PRESET", default_value = "small")]
+    pub size: Preset,
+    /// Explicit counts on top of the preset, e.g. `sources=40,tracking_plans=5`.
+    #[arg(long, value_name = "KEY=N,...")]
+    pub counts: Option<String>,
+    /// Faults to inject, e.g. `5xx=0.05,reset=0.02,truncate=0.01,storm=30s/120s,ghost=0.05`.
+    /// See docs/simulators.md for every key.
+    #[arg(long, value_name = "SPEC", default_value = "none")]
+    pub faults: FaultSpec,
+    /// Make simulated time run X times faster: rate-limit windows, latency, storms and outages
+    /// all shrink by this factor (`60` turns a one-minute window into one second).
+    #[arg(long, value_name = "X", default_value = "1")]
+    pub time_scale: TimeScale,
+    /// Port of the Config API simulator on 127.0.0.1 (0 picks a free one).
+    #[arg(long, value_name = "P", default_value_t = 0)]
+    pub config_port: u16,
+    /// Requests per minute per token on the Config API simulator (documented: 200).
+    #[arg(long, value_name = "N", default_value_t = 200)]
+    pub config_rate_limit: u32,
+    /// Return secret settings masked (`••••••••••abcd`) instead of in clear from the Config
+    /// simulator. Whether the real Config API masked them is unconfirmed.
+    #[arg(long)]
+    pub mask_secrets: bool,
+}

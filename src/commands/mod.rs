@@ -1,0 +1,36 @@
+//! One module per subcommand. Each takes its parsed arguments and returns an [`ExitStatus`];
+//! errors that stop a command propagate as `anyhow::Error` and are rendered by
+//! [`crate::diagnostics`].
+
+mod sim;
+
+use std::process::ExitCode;
+
+use crate::cli::{Cli, Command};
+
+/// How a command ended, mapped to the process exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// 0: everything done.
+    Success,
+    /// 1: the command finished, but some items failed or an audit found differences.
+    Failure,
+    /// 2: a usage, configuration or unexpected error stopped the command.
+    Error,
+}
+
+impl From<ExitStatus> for ExitCode {
+    fn from(status: ExitStatus) -> Self {
+        match status {
+            ExitStatus::Success => ExitCode::SUCCESS,
+            ExitStatus::Failure => ExitCode::from(1),
+            ExitStatus::Error => ExitCode::from(2),
+        }
+    }
+}
+
+pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitStatus> {
+    match cli.command {
+        Command::Sim(args) => sim::run(args, &cli.global).await,
+    }
+}

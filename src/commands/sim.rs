@@ -1,0 +1,79 @@
+//! `segbridge sim`: serve a generated workspace through the simulators until Ctrl-C.
+//!
+//! stdout carries the data a user needs to point a client at the simulator (base URL, tokens,
+//! as `KEY=value` lines that a shell can `export`); stderr carries status. Tokens taken from the
+//! environment are the user's own and are not echoed back.
+
+use std::io::Write;
+
+use anyhow::Context;
+
+use crate::cli::{GlobalArgs, SimArgs};
+use crate::commands::ExitStatus;
+use crate::env_vars;
+use crate::sim::generator::Counts;
+use crate::sim::{SimSettings, Simulators};
+
+pub async fn run(args: SimArgs, global: &GlobalArgs) -> anyhow::Result<ExitStatus> {
+    let mut counts = Counts::preset(args.size);
+    if let Some(overrides) = &args.counts {
+        let overrides = Counts::parse_overrides(overrides).context("Invalid `--counts`")?;
+        counts = counts
+            .with_overrides(&overrides)
+            .context("Invalid `--counts`")?;
+    }
+    let settings = SimSettings {
+        seed: args.seed,
+        counts,
+        faults: args.faults,
+        time_scale: args.time_scale,
+        config_port: args.config_port,
+        config_rate_limit: args.config_rate_limit,
+        mask_secrets: args.mask_secrets,
+        config_token: std::env::var(env_vars::SEGMENT_CONFIG_API_TOKEN)
+            .ok()
+            .filter(|t| !t.trim().is_empty()),
+    };
+    let sims = Simulators::start(settings)
+        .await
+        .context("Failed to start the simulators")?;
+
+    let mut out = std::io::stdout().lock();
+    let config = &sims.config;
+    writeln!(out, "SEGMENT_CONFIG_API_URL={}", config.base_url())?;
+    match &config.generated_token {
+        Some(token) => writeln!(out, "{}={token}", env_vars::SEGMENT_CONFIG_API_TOKEN)?,
+        None => writeln!(
+            out,
+            "# {} accepted from the environment",
+            env_vars::SEGMENT_CONFIG_API_TOKEN
+        )?,
+    }
+    writeln!(
+        out,
+        "SEGMENT_CONFIG_API_READ_ONLY_TOKEN={}",
+        config.read_only_token
+    )?;
+    writeln!(out, "SEGMENT_WORKSPACE={}", config.workspace_slug)?;
+    out.flush()?;
+    drop(out);
+
+    if !global.quiet {
+        let stats = config.resource_counts();
+        let total: usize = stats.values().sum();
+        let mut err = std::io::stderr().lock();
+        writeln!(
+            err,
+            "Serving workspace `{}` ({total} objects, seed {}) on {}; inspect {}/_sim/stats. Press Ctrl-C to stop.",
+            config.workspace_slug,
+            args.seed,
+            config.base_url(),
+            config.base_url(),
+        )?;
+    }
+    tokio::signal::ctrl_c()
+        .await
+        .context("Failed to wait for Ctrl-C")?;
+    sims.shutdown().await;
+    Ok(ExitStatus::Success)
+}

@@ -1,0 +1,60 @@
+//! Error rendering: `error:` with the top-level message, one `Caused by:` line per source, and
+//! `hint:` lines where a [`Hint`] attached to the chain knows what the user should do next.
+
+use std::fmt;
+use std::io::Write;
+
+/// A suggestion attached to an error as context, printed after the causes.
+#[derive(Debug)]
+pub struct Hint(pub String);
+
+impl fmt::Display for Hint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Hint {}
+
+/// Formats an error chain as the user sees it.
+pub fn render(err: &anyhow::Error) -> String {
+    let mut out = String::new();
+    // A hint attached with `.context(Hint(..))` sits in the chain as a context layer, which
+    // `anyhow` finds by type; its text is left out of the causes.
+    let hint = err.downcast_ref::<Hint>().map(|h| h.0.clone());
+    let mut messages = err
+        .chain()
+        .map(ToString::to_string)
+        .filter(|m| Some(m) != hint.as_ref());
+    out.push_str(&format!("error: {}\n", messages.next().unwrap_or_default()));
+    for cause in messages {
+        out.push_str(&format!("  Caused by: {cause}\n"));
+    }
+    if let Some(hint) = hint {
+        out.push_str(&format!("hint: {hint}\n"));
+    }
+    out
+}
+
+/// Writes [`render`] to stderr. A failure to write there leaves nowhere else to report to.
+pub fn report(err: &anyhow::Error) {
+    let _ = std::io::stderr().lock().write_all(render(err).as_bytes());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use anyhow::Context;
+
+    #[test]
+    fn renders_the_chain_then_the_hints() {
+        let err = Err::<(), _>(std::io::Error::other("connection refused"))
+            .context(Hint("check `--config-url`".into()))
+            .context("Failed to list sources")
+            .unwrap_err();
+        assert_eq!(
+            render(&err),
+            "error: Failed to list sources\n  Caused by: connection refused\nhint: check `--config-url`\n"
+        );
+    }
+}
