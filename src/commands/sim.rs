@@ -59,12 +59,11 @@ pub async fn run(args: SimArgs, global: &GlobalArgs) -> anyhow::Result<ExitStatu
     drop(out);
 
     if !global.quiet {
-        let stats = config.resource_counts();
-        let total: usize = stats.values().sum();
+        let total = config.resources_total();
         let mut err = std::io::stderr().lock();
         writeln!(
             err,
-            "Serving workspace `{}` ({total} objects, seed {}) on {}; inspect {}/_sim/stats. Press Ctrl-C to stop.",
+            "Serving workspace `{}` ({total} resources, seed {}) on {}; inspect {}/_sim/stats. Press Ctrl-C to stop.",
             config.workspace_slug,
             args.seed,
             config.base_url(),

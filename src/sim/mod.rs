@@ -88,6 +88,11 @@ impl ConfigServer {
     pub fn resource_counts(&self) -> BTreeMap<&'static str, usize> {
         self.sim.store().counts()
     }
+
+    /// The number of the workspace's own objects, as `/_sim/stats` reports it.
+    pub fn resources_total(&self) -> usize {
+        self.sim.store().resources_total()
+    }
 }
 
 /// The simulators started together, sharing one fault specification and time scale.

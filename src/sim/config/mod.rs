@@ -352,16 +352,14 @@ pub fn app(sim: Arc<ConfigSim>, ctx: SimContext) -> Router {
 /// `GET /_sim/stats`: resource counts per kind, duplicate natural keys, and the request
 /// counters (per endpoint and status, 429s sent, faults injected, writes).
 async fn sim_stats(State(sim): State<Arc<ConfigSim>>) -> axum::Json<Value> {
-    let (counts, duplicates) = {
+    let (counts, total, duplicates) = {
         let store = sim.store();
-        (store.counts(), store.duplicate_natural_keys())
+        (
+            store.counts(),
+            store.resources_total(),
+            store.duplicate_natural_keys(),
+        )
     };
-    // The workspace's own objects: the catalogs are global and rules live inside plans.
-    let total: usize = counts
-        .iter()
-        .filter(|(kind, _)| !kind.starts_with("catalog_") && **kind != "tracking_plan_rules")
-        .map(|(_, n)| n)
-        .sum();
     let mut body = json!({
         "api": "config",
         "resources": counts,

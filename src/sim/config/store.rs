@@ -215,6 +215,16 @@ impl ConfigStore {
         counts
     }
 
+    /// The workspace's own objects: every kind but the global catalogs and the tracking-plan
+    /// rules (which live inside their plans). This is the size `--size` presets promise.
+    pub fn resources_total(&self) -> usize {
+        self.counts()
+            .iter()
+            .filter(|(kind, _)| !kind.starts_with("catalog_") && **kind != "tracking_plan_rules")
+            .map(|(_, n)| n)
+            .sum()
+    }
+
     /// How many objects share a natural key with an earlier one, per kind. The Config API
     /// refuses duplicate names with 409, but filters, tracking plans, functions and invites have
     /// natural keys that it does not enforce, so a careless client can still duplicate them.

@@ -86,11 +86,22 @@ pub(super) fn filters(
     lifetime: (i64, i64),
     showcase: &mut FilterShowcase,
 ) -> Vec<Filter> {
+    let mut keys = std::collections::HashSet::new();
     (0..count)
         .map(|_| {
             let shape = showcase.next_shape(rng);
             let added = between(rng, lifetime.0, lifetime.1);
-            filter(rng, shape, added)
+            let mut made = filter(rng, shape, added);
+            // Title and condition are a filter's natural key (an importer finds a filter it may
+            // have created by them), so they stay unique on a destination, as a person would
+            // keep them; a repeated title gets a number.
+            let title = made.title.clone();
+            let mut n = 1;
+            while !keys.insert((made.title.clone(), made.condition.clone())) {
+                n += 1;
+                made.title = format!("{title} ({n})");
+            }
+            made
         })
         .collect()
 }

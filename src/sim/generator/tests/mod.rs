@@ -99,7 +99,8 @@ fn changing_one_count_leaves_other_parts_alone() {
 #[test]
 fn natural_keys_are_unique() {
     let medium = generate(4, &Counts::preset(Preset::Medium), catalog());
-    for ws in smalls().iter().chain([&medium]) {
+    let large = generate(3, &Counts::preset(Preset::Large), catalog());
+    for ws in smalls().iter().chain([&medium, &large]) {
         assert_unique("source slug", ws.sources.iter().map(|s| &s.slug));
         assert_unique("source id", ws.sources.iter().map(|s| &s.id));
         assert_unique(
@@ -111,6 +112,14 @@ fn natural_keys_are_unique() {
             destinations(ws).map(|(s, d)| (&s.slug, &d.instance_name)),
         );
         assert_unique("filter id", filters(ws).map(|f| &f.id));
+        assert_unique(
+            "filter title and condition",
+            destinations(ws).flat_map(|(s, d)| {
+                d.filters
+                    .iter()
+                    .map(move |f| (&s.slug, &d.slug, &f.title, &f.condition))
+            }),
+        );
         assert_unique("plan id", ws.tracking_plans.iter().map(|p| &p.id));
         assert_unique(
             "plan name",

@@ -1,0 +1,123 @@
+//! `segbridge sim` as a user runs it: the binary prints what a client needs on stdout, serves a
+//! generated workspace on 127.0.0.1, and refuses bad options with exit code 2.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use serde_json::Value;
+
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn segbridge() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_segbridge"));
+    command.env_remove("SEGMENT_CONFIG_API_TOKEN");
+    command
+}
+
+/// Starts `segbridge sim` and reads its `KEY=value` lines up to the workspace slug.
+fn start(args: &[&str], env: &[(&str, &str)]) -> (Running, Vec<(String, String)>) {
+    let mut command = segbridge();
+    command
+        .arg("sim")
+        .args(args)
+        .envs(env.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut child = command.spawn().expect("segbridge runs");
+    let stdout = child.stdout.take().unwrap();
+    let running = Running(child);
+    let mut lines = Vec::new();
+    for line in BufReader::new(stdout).lines() {
+        let line = line.unwrap();
+        if let Some((key, value)) = line.split_once('=') {
+            lines.push((key.to_owned(), value.to_owned()));
+            if key == "SEGMENT_WORKSPACE" {
+                break;
+            }
+        }
+    }
+    (running, lines)
+}
+
+fn value<'a>(lines: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    lines
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+}
+
+#[tokio::test]
+async fn sim_prints_url_and_tokens_and_serves_the_generated_workspace() {
+    let (_sim, lines) = start(&["--size", "tiny", "--seed", "9"], &[]);
+    let url = value(&lines, "SEGMENT_CONFIG_API_URL").expect("URL printed");
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    let token = value(&lines, "SEGMENT_CONFIG_API_TOKEN").expect("token printed");
+    let workspace = value(&lines, "SEGMENT_WORKSPACE").unwrap();
+    let client = reqwest::Client::new();
+    let stats: Value = client
+        .get(format!("{url}/_sim/stats"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(stats["resources_total"].as_u64().unwrap() > 20);
+    let sources: Value = client
+        .get(format!("{url}/v1beta/workspaces/{workspace}/sources"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(!sources["sources"].as_array().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_token_from_the_environment_is_accepted_and_not_echoed() {
+    let token =
+        "envtokenenvtokenenvtokenenvtokenenvtokenenv.envtokenenvtokenenvtokenenvtokenenvtokenenv";
+    let (_sim, lines) = start(&["--size", "tiny"], &[("SEGMENT_CONFIG_API_TOKEN", token)]);
+    assert!(value(&lines, "SEGMENT_CONFIG_API_TOKEN").is_none());
+    assert!(lines.iter().all(|(_, v)| !v.contains(token)));
+    let url = value(&lines, "SEGMENT_CONFIG_API_URL").unwrap();
+    let status = reqwest::Client::new()
+        .get(format!("{url}/v1beta/workspaces"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 200);
+}
+
+#[test]
+fn bad_options_are_usage_errors() {
+    for args in [
+        &["sim", "--size", "huge"][..],
+        &["sim", "--faults", "5xx=2"],
+        &["sim", "--time-scale", "0"],
+    ] {
+        let output = segbridge().args(args).output().unwrap();
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("error"), "{args:?}: {stderr}");
+    }
+    let output = segbridge()
+        .args(["sim", "--counts", "sourcez=3"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("error: Invalid `--counts`"), "{stderr}");
+    assert!(stderr.contains("sourcez"), "{stderr}");
+}
