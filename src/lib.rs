@@ -10,6 +10,9 @@ pub mod cli;
 pub mod commands;
 pub mod diagnostics;
 pub mod env_vars;
+pub mod ledger;
+pub mod model;
+pub mod secrets;
 pub mod sim;
 
 pub use commands::ExitStatus;

@@ -302,7 +302,7 @@ impl fmt::Display for DisplayDuration {
         let (unit, unit_nanos) = DURATION_UNITS
             .iter()
             .skip_while(|(name, _)| *name != "s")
-            .find(|(_, unit_nanos)| nanos % unit_nanos == 0)
+            .find(|(_, unit_nanos)| nanos.is_multiple_of(*unit_nanos))
             .copied()
             .unwrap_or(("ns", 1));
         write!(f, "{}{unit}", nanos / unit_nanos)

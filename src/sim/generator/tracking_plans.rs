@@ -125,10 +125,10 @@ impl EventNames {
     }
 
     fn next(&mut self, rng: &mut Rng) -> String {
-        if rng.chance(0.05) {
-            if let Some(name) = self.awkward.pop() {
-                return name.to_owned();
-            }
+        if rng.chance(0.05)
+            && let Some(name) = self.awkward.pop()
+        {
+            return name.to_owned();
         }
         let index = self.issued;
         self.issued += 1;

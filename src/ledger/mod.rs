@@ -1,0 +1,590 @@
+//! The ledger: the one owner of the SQLite connection that records segbridge's progress.
+//!
+//! A ledger is a single SQLite file (bundled SQLite, WAL journal, `synchronous=NORMAL`, foreign
+//! keys on, created with mode 0600 because it describes a customer's workspace). It holds the
+//! runs of resumable commands, the exported snapshot of every Config API object keyed by kind and
+//! Config name with a content hash, the collections each run has read completely, and an
+//! append-only event journal. SQL never leaves this module.
+//!
+//! Durability: WAL with `synchronous=NORMAL` may lose the last transactions on power loss (not
+//! on a process crash). That is safe here because every write segbridge records is idempotent to
+//! redo: a page re-read is upserted, a collection re-listed is marked complete again.
+//!
+//! Secrets: objects are stored only as [`Sanitized`] values, which can only be made by
+//! [`crate::secrets::sanitize`]; the ledger has no way to accept a raw object.
+
+mod migrations;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde_json::Value;
+
+use crate::model::Kind;
+use crate::secrets::Sanitized;
+
+pub use migrations::current_version;
+
+/// Errors of the ledger, each naming the file.
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    #[error("cannot open the ledger `{path}`")]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("`{path}` is not a segbridge ledger (not an SQLite database)")]
+    NotALedger { path: PathBuf },
+    #[error(
+        "the ledger `{path}` was written by a newer segbridge (schema version {found}, this one knows up to {known})"
+    )]
+    TooNew {
+        path: PathBuf,
+        found: i64,
+        known: i64,
+    },
+    #[error("ledger `{path}`: {context}")]
+    Sql {
+        path: PathBuf,
+        context: String,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("cannot set the permissions of `{path}`")]
+    Permissions {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+pub type Result<T> = std::result::Result<T, LedgerError>;
+
+/// A run's identifier in the ledger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RunId(pub i64);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunStatus {
+    Running,
+    Complete,
+    Failed,
+}
+
+impl RunStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Complete => "complete",
+            RunStatus::Failed => "failed",
+        }
+    }
+
+    fn parse(s: &str) -> Self {
+        match s {
+            "complete" => RunStatus::Complete,
+            "failed" => RunStatus::Failed,
+            _ => RunStatus::Running,
+        }
+    }
+}
+
+/// A run as the ledger records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Run {
+    pub id: RunId,
+    pub command: String,
+    pub source: String,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub status: RunStatus,
+}
+
+/// One object to store: its kind, Config name, the collection it was listed in, and its
+/// sanitized body.
+#[derive(Debug, Clone)]
+pub struct NewObject {
+    pub kind: Kind,
+    pub name: String,
+    pub parent: String,
+    pub body: Sanitized,
+}
+
+/// An object as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredObject {
+    pub kind: String,
+    pub name: String,
+    pub parent: String,
+    pub body: String,
+    pub hash: String,
+}
+
+impl StoredObject {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or(Value::Null)
+    }
+}
+
+/// What changed in the snapshot during one run, per kind.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Changes {
+    pub added: BTreeMap<String, u64>,
+    pub changed: BTreeMap<String, u64>,
+    pub removed: BTreeMap<String, u64>,
+}
+
+pub struct Ledger {
+    conn: Connection,
+    path: PathBuf,
+}
+
+fn now() -> String {
+    chrono::Utc::now()
+        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string()
+}
+
+impl Ledger {
+    /// Opens (creating if needed, mode 0600) and migrates the ledger at `path`.
+    pub fn open(path: &Path) -> Result<Ledger> {
+        let existed = path.exists();
+        if !existed {
+            create_private_file(path)?;
+        }
+        let conn = Connection::open(path).map_err(|source| LedgerError::Open {
+            path: path.to_owned(),
+            source,
+        })?;
+        let mut ledger = Ledger {
+            conn,
+            path: path.to_owned(),
+        };
+        ledger.configure()?;
+        ledger.migrate()?;
+        Ok(ledger)
+    }
+
+    /// A ledger in memory, for tests and dry runs.
+    pub fn open_in_memory() -> Result<Ledger> {
+        let path = PathBuf::from(":memory:");
+        let conn = Connection::open_in_memory().map_err(|source| LedgerError::Open {
+            path: path.clone(),
+            source,
+        })?;
+        let mut ledger = Ledger { conn, path };
+        ledger.configure()?;
+        ledger.migrate()?;
+        Ok(ledger)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn sql(&self, context: impl Into<String>) -> impl FnOnce(rusqlite::Error) -> LedgerError {
+        let path = self.path.clone();
+        let context = context.into();
+        move |source| match source {
+            rusqlite::Error::SqliteFailure(e, _) if e.code == rusqlite::ErrorCode::NotADatabase => {
+                LedgerError::NotALedger { path }
+            }
+            source => LedgerError::Sql {
+                path,
+                context,
+                source,
+            },
+        }
+    }
+
+    fn configure(&mut self) -> Result<()> {
+        // A file that is not SQLite fails on the first read, which this is.
+        self.conn
+            .pragma_update(None, "journal_mode", "WAL")
+            .map_err(self.sql("setting the journal mode"))?;
+        self.conn
+            .pragma_update(None, "synchronous", "NORMAL")
+            .map_err(self.sql("setting synchronous"))?;
+        self.conn
+            .pragma_update(None, "foreign_keys", "ON")
+            .map_err(self.sql("enabling foreign keys"))?;
+        // Another segbridge process holding the write lock is waited for a little, not forever.
+        self.conn
+            .busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(self.sql("setting the busy timeout"))?;
+        Ok(())
+    }
+
+    fn migrate(&mut self) -> Result<()> {
+        let known = current_version();
+        let found: i64 = self
+            .conn
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .map_err(self.sql("reading the schema version"))?;
+        if found > known {
+            return Err(LedgerError::TooNew {
+                path: self.path.clone(),
+                found,
+                known,
+            });
+        }
+        for (index, sql) in migrations::MIGRATIONS
+            .iter()
+            .enumerate()
+            .skip(found as usize)
+        {
+            let version = index as i64 + 1;
+            // Each migration and its version bump commit together, so a crash mid-migration
+            // leaves the previous version intact.
+            let path = self.path.clone();
+            let context = format!("migrating to schema version {version}");
+            let tx = self
+                .conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Exclusive)
+                .map_err(|source| sql_error(&path, &context, source))?;
+            tx.execute_batch(sql)
+                .and_then(|()| tx.pragma_update(None, "user_version", version))
+                .and_then(|()| tx.commit())
+                .map_err(|source| sql_error(&path, &context, source))?;
+        }
+        Ok(())
+    }
+
+    /// The schema version of the open ledger.
+    pub fn schema_version(&self) -> Result<i64> {
+        self.conn
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .map_err(self.sql("reading the schema version"))
+    }
+
+    // ---- runs -------------------------------------------------------------------------------
+
+    pub fn begin_run(&mut self, command: &str, source: &str) -> Result<RunId> {
+        self.conn
+            .execute(
+                "INSERT INTO runs (command, source, started_at, status) VALUES (?1, ?2, ?3, 'running')",
+                params![command, source, now()],
+            )
+            .map_err(self.sql("starting a run"))?;
+        Ok(RunId(self.conn.last_insert_rowid()))
+    }
+
+    /// The latest run of `command` on `source` that did not finish, if any.
+    pub fn unfinished_run(&self, command: &str, source: &str) -> Result<Option<RunId>> {
+        self.conn
+            .query_row(
+                "SELECT id FROM runs WHERE command = ?1 AND source = ?2 AND status = 'running'
+                 ORDER BY id DESC LIMIT 1",
+                params![command, source],
+                |row| row.get(0).map(RunId),
+            )
+            .optional()
+            .map_err(self.sql("looking for an unfinished run"))
+    }
+
+    /// The latest finished (complete or failed) run of `command` on `source` before `before`.
+    pub fn previous_run(
+        &self,
+        command: &str,
+        source: &str,
+        before: RunId,
+    ) -> Result<Option<RunId>> {
+        self.conn
+            .query_row(
+                "SELECT id FROM runs WHERE command = ?1 AND source = ?2 AND status != 'running'
+                 AND id < ?3 ORDER BY id DESC LIMIT 1",
+                params![command, source, before.0],
+                |row| row.get(0).map(RunId),
+            )
+            .optional()
+            .map_err(self.sql("looking for the previous run"))
+    }
+
+    pub fn finish_run(&mut self, run: RunId, status: RunStatus) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE runs SET status = ?2, finished_at = ?3 WHERE id = ?1",
+                params![run.0, status.as_str(), now()],
+            )
+            .map_err(self.sql("finishing a run"))?;
+        Ok(())
+    }
+
+    pub fn runs(&self) -> Result<Vec<Run>> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT id, command, source, started_at, finished_at, status FROM runs ORDER BY id",
+            )
+            .map_err(self.sql("listing runs"))?;
+        let rows = stmt
+            .query_map([], |row| {
+                Ok(Run {
+                    id: RunId(row.get(0)?),
+                    command: row.get(1)?,
+                    source: row.get(2)?,
+                    started_at: row.get(3)?,
+                    finished_at: row.get(4)?,
+                    status: RunStatus::parse(&row.get::<_, String>(5)?),
+                })
+            })
+            .map_err(self.sql("listing runs"))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(self.sql("listing runs"))
+    }
+
+    // ---- snapshot ---------------------------------------------------------------------------
+
+    /// Stores one page of objects listed in `collection` and, when `complete` says the
+    /// collection has been read to its end, marks it complete, all in one transaction: a crash
+    /// leaves either the whole page or none of it.
+    pub fn store_page(
+        &mut self,
+        run: RunId,
+        objects: &[NewObject],
+        complete: Option<(&str, u64)>,
+    ) -> Result<()> {
+        let path = self.path.clone();
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(|source| sql_error(&path, "storing a page", source))?;
+        {
+            let mut upsert = tx
+                .prepare_cached(
+                    "INSERT INTO objects (kind, name, parent, body, hash, first_run, last_run, changed_run)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?6)
+                     ON CONFLICT (kind, name) DO UPDATE SET
+                         parent = excluded.parent,
+                         last_run = excluded.last_run,
+                         changed_run = CASE WHEN objects.hash = excluded.hash
+                                            THEN objects.changed_run ELSE excluded.changed_run END,
+                         body = excluded.body,
+                         hash = excluded.hash",
+                )
+                .map_err(|source| sql_error(&path, "storing a page", source))?;
+            for object in objects {
+                upsert
+                    .execute(params![
+                        object.kind.as_str(),
+                        object.name,
+                        object.parent,
+                        object.body.to_json(),
+                        object.body.content_hash(),
+                        run.0,
+                    ])
+                    .map_err(|source| {
+                        sql_error(&path, format!("storing `{}`", object.name), source)
+                    })?;
+            }
+            if let Some((key, items)) = complete {
+                tx.execute(
+                    "INSERT INTO collections (run, key, items, completed_at) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (run, key) DO UPDATE SET items = excluded.items,
+                         completed_at = excluded.completed_at",
+                    params![run.0, key, items as i64, now()],
+                )
+                .map_err(|source| sql_error(&path, "completing a collection", source))?;
+            }
+        }
+        tx.commit()
+            .map_err(|source| sql_error(&path, "storing a page", source))
+    }
+
+    /// Whether `run` has read the collection `key` completely.
+    pub fn is_complete(&self, run: RunId, key: &str) -> Result<bool> {
+        self.conn
+            .query_row(
+                "SELECT 1 FROM collections WHERE run = ?1 AND key = ?2",
+                params![run.0, key],
+                |_| Ok(()),
+            )
+            .optional()
+            .map(|found| found.is_some())
+            .map_err(self.sql("reading collection state"))
+    }
+
+    /// How many collections `run` has completed.
+    pub fn completed_collections(&self, run: RunId) -> Result<u64> {
+        self.conn
+            .query_row(
+                "SELECT count(*) FROM collections WHERE run = ?1",
+                params![run.0],
+                |row| row.get::<_, i64>(0),
+            )
+            .map(|n| n as u64)
+            .map_err(self.sql("counting collections"))
+    }
+
+    /// The objects listed in collection `parent` that `run` has seen, in name order.
+    pub fn objects_in(&self, run: RunId, parent: &str) -> Result<Vec<StoredObject>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT kind, name, parent, body, hash FROM objects
+                 WHERE parent = ?1 AND last_run = ?2 ORDER BY rowid",
+            )
+            .map_err(self.sql("reading a collection"))?;
+        let rows = stmt
+            .query_map(params![parent, run.0], stored_object)
+            .map_err(self.sql("reading a collection"))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(self.sql("reading a collection"))
+    }
+
+    /// Every stored object of `kind`, in insertion order.
+    pub fn objects_of_kind(&self, kind: Kind) -> Result<Vec<StoredObject>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT kind, name, parent, body, hash FROM objects WHERE kind = ?1 ORDER BY rowid",
+            )
+            .map_err(self.sql("reading objects"))?;
+        let rows = stmt
+            .query_map(params![kind.as_str()], stored_object)
+            .map_err(self.sql("reading objects"))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(self.sql("reading objects"))
+    }
+
+    pub fn object(&self, kind: Kind, name: &str) -> Result<Option<StoredObject>> {
+        self.conn
+            .query_row(
+                "SELECT kind, name, parent, body, hash FROM objects WHERE kind = ?1 AND name = ?2",
+                params![kind.as_str(), name],
+                stored_object,
+            )
+            .optional()
+            .map_err(self.sql("reading an object"))
+    }
+
+    /// Stored objects per kind.
+    pub fn counts(&self) -> Result<BTreeMap<String, u64>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT kind, count(*) FROM objects GROUP BY kind")
+            .map_err(self.sql("counting objects"))?;
+        let rows = stmt
+            .query_map([], |row| Ok((row.get(0)?, row.get::<_, i64>(1)? as u64)))
+            .map_err(self.sql("counting objects"))?;
+        rows.collect::<rusqlite::Result<BTreeMap<_, _>>>()
+            .map_err(self.sql("counting objects"))
+    }
+
+    /// What `run` added and changed, and, when `prune` is set, removes (and counts) the objects
+    /// it did not see: a finished run's snapshot is exactly what the API held. Without `prune`
+    /// (a run that could not read everything) unseen objects are kept.
+    pub fn settle_run(&mut self, run: RunId, prune: bool) -> Result<Changes> {
+        let mut changes = Changes::default();
+        let grouped = |sql: &str| -> Result<BTreeMap<String, u64>> {
+            let mut stmt = self
+                .conn
+                .prepare(sql)
+                .map_err(self.sql("summarising a run"))?;
+            let rows = stmt
+                .query_map(params![run.0], |row| {
+                    Ok((row.get(0)?, row.get::<_, i64>(1)? as u64))
+                })
+                .map_err(self.sql("summarising a run"))?;
+            rows.collect::<rusqlite::Result<BTreeMap<_, _>>>()
+                .map_err(self.sql("summarising a run"))
+        };
+        changes.added =
+            grouped("SELECT kind, count(*) FROM objects WHERE first_run = ?1 GROUP BY kind")?;
+        changes.changed = grouped(
+            "SELECT kind, count(*) FROM objects WHERE changed_run = ?1 AND first_run != ?1 GROUP BY kind",
+        )?;
+        if prune {
+            changes.removed =
+                grouped("SELECT kind, count(*) FROM objects WHERE last_run < ?1 GROUP BY kind")?;
+            self.conn
+                .execute("DELETE FROM objects WHERE last_run < ?1", params![run.0])
+                .map_err(self.sql("removing objects the API no longer has"))?;
+        }
+        Ok(changes)
+    }
+
+    // ---- journal ----------------------------------------------------------------------------
+
+    /// Appends an event to the journal.
+    pub fn record_event(&mut self, run: Option<RunId>, kind: &str, data: &Value) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT INTO events (run, at, kind, data) VALUES (?1, ?2, ?3, ?4)",
+                params![run.map(|r| r.0), now(), kind, data.to_string()],
+            )
+            .map_err(self.sql("recording an event"))?;
+        Ok(())
+    }
+
+    /// The journal of a run: (kind, data) in order.
+    pub fn events(&self, run: RunId) -> Result<Vec<(String, Value)>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT kind, data FROM events WHERE run = ?1 ORDER BY id")
+            .map_err(self.sql("reading events"))?;
+        let rows = stmt
+            .query_map(params![run.0], |row| {
+                let data: String = row.get(1)?;
+                Ok((
+                    row.get(0)?,
+                    serde_json::from_str(&data).unwrap_or(Value::Null),
+                ))
+            })
+            .map_err(self.sql("reading events"))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(self.sql("reading events"))
+    }
+
+    /// Runs `PRAGMA integrity_check`; `Ok(())` when SQLite answers `ok`.
+    pub fn integrity_check(&self) -> Result<std::result::Result<(), String>> {
+        let answer: String = self
+            .conn
+            .query_row("PRAGMA integrity_check", [], |row| row.get(0))
+            .map_err(self.sql("checking integrity"))?;
+        Ok(if answer == "ok" { Ok(()) } else { Err(answer) })
+    }
+}
+
+fn sql_error(path: &Path, context: impl Into<String>, source: rusqlite::Error) -> LedgerError {
+    LedgerError::Sql {
+        path: path.to_owned(),
+        context: context.into(),
+        source,
+    }
+}
+
+fn stored_object(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredObject> {
+    Ok(StoredObject {
+        kind: row.get(0)?,
+        name: row.get(1)?,
+        parent: row.get(2)?,
+        body: row.get(3)?,
+        hash: row.get(4)?,
+    })
+}
+
+/// Creates an empty file only its owner can read and write, before SQLite opens it, so that the
+/// workspace description is never readable by others, not even for an instant.
+fn create_private_file(path: &Path) -> Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(source) => Err(LedgerError::Permissions {
+            path: path.to_owned(),
+            source,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,170 @@
+use serde_json::json;
+
+use super::*;
+use crate::secrets::{SecretHasher, sanitize};
+
+fn object(kind: Kind, name: &str, parent: &str, body: Value) -> NewObject {
+    NewObject {
+        kind,
+        name: name.to_owned(),
+        parent: parent.to_owned(),
+        body: sanitize(kind, body, &SecretHasher::from_token("t")),
+    }
+}
+
+#[test]
+fn a_new_ledger_is_at_the_current_schema_version() {
+    let ledger = Ledger::open_in_memory().unwrap();
+    assert_eq!(ledger.schema_version().unwrap(), current_version());
+    assert_eq!(ledger.integrity_check().unwrap(), Ok(()));
+}
+
+#[test]
+fn pages_are_upserted_and_collections_completed_atomically() {
+    let mut ledger = Ledger::open_in_memory().unwrap();
+    let run = ledger.begin_run("export", "ws").unwrap();
+    let page = [
+        object(
+            Kind::Sources,
+            "ws/sources/a",
+            "sources:ws",
+            json!({"name": "a"}),
+        ),
+        object(
+            Kind::Sources,
+            "ws/sources/b",
+            "sources:ws",
+            json!({"name": "b"}),
+        ),
+    ];
+    ledger.store_page(run, &page, None).unwrap();
+    assert!(!ledger.is_complete(run, "sources:ws").unwrap());
+    // The same page again (a resumed run re-reading it) changes nothing.
+    ledger
+        .store_page(run, &page, Some(("sources:ws", 2)))
+        .unwrap();
+    assert!(ledger.is_complete(run, "sources:ws").unwrap());
+    let names: Vec<String> = ledger
+        .objects_in(run, "sources:ws")
+        .unwrap()
+        .into_iter()
+        .map(|o| o.name)
+        .collect();
+    assert_eq!(names, ["ws/sources/a", "ws/sources/b"]);
+    assert_eq!(ledger.counts().unwrap()["sources"], 2);
+}
+
+#[test]
+fn settling_reports_added_changed_and_removed_by_content_hash() {
+    let mut ledger = Ledger::open_in_memory().unwrap();
+    let first = ledger.begin_run("export", "ws").unwrap();
+    ledger
+        .store_page(
+            first,
+            &[
+                object(Kind::Sources, "a", "p", json!({"v": 1})),
+                object(Kind::Sources, "b", "p", json!({"v": 1})),
+                object(Kind::Sources, "c", "p", json!({"v": 1})),
+            ],
+            Some(("p", 3)),
+        )
+        .unwrap();
+    let changes = ledger.settle_run(first, true).unwrap();
+    assert_eq!(changes.added["sources"], 3);
+    ledger.finish_run(first, RunStatus::Complete).unwrap();
+
+    let second = ledger.begin_run("export", "ws").unwrap();
+    ledger
+        .store_page(
+            second,
+            &[
+                object(Kind::Sources, "a", "p", json!({"v": 1})),
+                object(Kind::Sources, "b", "p", json!({"v": 2})),
+                object(Kind::Sources, "d", "p", json!({"v": 1})),
+            ],
+            Some(("p", 3)),
+        )
+        .unwrap();
+    let changes = ledger.settle_run(second, true).unwrap();
+    assert_eq!(changes.added, BTreeMap::from([("sources".to_owned(), 1)]));
+    assert_eq!(changes.changed, BTreeMap::from([("sources".to_owned(), 1)]));
+    assert_eq!(changes.removed, BTreeMap::from([("sources".to_owned(), 1)]));
+    assert!(ledger.object(Kind::Sources, "c").unwrap().is_none());
+    assert_eq!(
+        ledger.previous_run("export", "ws", second).unwrap(),
+        Some(first)
+    );
+}
+
+#[test]
+fn an_incomplete_run_keeps_what_it_did_not_see() {
+    let mut ledger = Ledger::open_in_memory().unwrap();
+    let first = ledger.begin_run("export", "ws").unwrap();
+    ledger
+        .store_page(first, &[object(Kind::Sources, "a", "p", json!({}))], None)
+        .unwrap();
+    let second = ledger.begin_run("export", "ws").unwrap();
+    let changes = ledger.settle_run(second, false).unwrap();
+    assert!(changes.removed.is_empty());
+    assert!(ledger.object(Kind::Sources, "a").unwrap().is_some());
+}
+
+#[test]
+fn unfinished_runs_are_found_for_the_same_command_and_source() {
+    let mut ledger = Ledger::open_in_memory().unwrap();
+    let run = ledger.begin_run("export", "ws-a").unwrap();
+    assert_eq!(ledger.unfinished_run("export", "ws-a").unwrap(), Some(run));
+    assert_eq!(ledger.unfinished_run("export", "ws-b").unwrap(), None);
+    ledger.finish_run(run, RunStatus::Failed).unwrap();
+    assert_eq!(ledger.unfinished_run("export", "ws-a").unwrap(), None);
+    assert_eq!(ledger.runs().unwrap()[0].status, RunStatus::Failed);
+}
+
+#[test]
+fn the_journal_keeps_events_in_order() {
+    let mut ledger = Ledger::open_in_memory().unwrap();
+    let run = ledger.begin_run("export", "ws").unwrap();
+    ledger
+        .record_event(Some(run), "started", &json!({"n": 1}))
+        .unwrap();
+    ledger
+        .record_event(Some(run), "finished", &json!({"n": 2}))
+        .unwrap();
+    let events = ledger.events(run).unwrap();
+    assert_eq!(events[0].0, "started");
+    assert_eq!(events[1].1["n"], 2);
+}
+
+#[test]
+fn files_are_private_reopenable_and_refused_when_foreign_or_newer() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.db");
+    {
+        let mut ledger = Ledger::open(&path).unwrap();
+        ledger.begin_run("export", "ws").unwrap();
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+    assert_eq!(Ledger::open(&path).unwrap().runs().unwrap().len(), 1);
+
+    let foreign = dir.path().join("notes.txt");
+    std::fs::write(
+        &foreign,
+        "this is not a database, just some text that is long enough",
+    )
+    .unwrap();
+    let err = Ledger::open(&foreign).err().expect("refused");
+    assert!(matches!(err, LedgerError::NotALedger { .. }), "{err}");
+
+    let newer = dir.path().join("newer.db");
+    {
+        let conn = Connection::open(&newer).unwrap();
+        conn.pragma_update(None, "user_version", 99).unwrap();
+    }
+    let err = Ledger::open(&newer).err().expect("refused");
+    assert!(err.to_string().contains("newer segbridge"), "{err}");
+}

@@ -1,0 +1,6 @@
+//! Domain vocabulary shared by the exporter, the ledger, the planner and the reports: resource
+//! kinds and the services they belong to. No I/O here.
+
+mod kind;
+
+pub use kind::{Kind, UnknownKind};

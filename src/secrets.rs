@@ -1,0 +1,263 @@
+//! Secret setting values never reach the ledger, a report or a log.
+//!
+//! Every object read from the Config API passes through [`sanitize`] before anything stores
+//! it; the ledger only accepts the [`Sanitized`] type this module alone can build. A secret
+//! value is replaced in place by a marker object:
+//!
+//! - `{"segbridge_secret": "present", "hmac_sha256": "…"}` for a value read in clear. The keyed
+//!   hash lets a later export tell whether the secret changed without storing anything that
+//!   could be reversed: its key is derived from the Config API token, which is never stored, so
+//!   the ledger alone cannot be used to test guesses of a secret.
+//! - `{"segbridge_secret": "masked"}` for a value the API returned censored (`••••`): the mask is
+//!   not the secret, and a masked value is never copied anywhere.
+//!
+//! Which values are secret: destination settings whose `type` is `password`; every value of a
+//! source's `function_config` (the source does not say which function it runs, so whether a
+//! setting is `sensitive` cannot be known from the object itself, and a leak costs more than a
+//! value re-read at write time); and any string containing `•` wherever it appears.
+
+use hmac::{Hmac, Mac};
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::model::Kind;
+
+/// The key of the marker object that replaces a secret value.
+pub const MARKER_KEY: &str = "segbridge_secret";
+
+/// The bullet Segment uses to censor secrets.
+const MASK_CHAR: char = '•';
+
+/// Computes keyed hashes of secret values for change detection.
+#[derive(Clone)]
+pub struct SecretHasher {
+    key: [u8; 32],
+}
+
+impl std::fmt::Debug for SecretHasher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretHasher([redacted])")
+    }
+}
+
+impl SecretHasher {
+    /// A hasher keyed by the Config API token (which is never stored).
+    pub fn from_token(token: &str) -> Self {
+        let mut digest = Sha256::new();
+        digest.update(b"segbridge/secret-hash/v1\0");
+        digest.update(token.as_bytes());
+        Self {
+            key: digest.finalize().into(),
+        }
+    }
+
+    fn hash(&self, value: &str) -> String {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes any key size");
+        mac.update(value.as_bytes());
+        hex(&mac.finalize().into_bytes())
+    }
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A JSON object whose secret values have been replaced by markers. Only [`sanitize`] makes one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sanitized {
+    body: Value,
+    secrets: usize,
+}
+
+impl Sanitized {
+    pub fn body(&self) -> &Value {
+        &self.body
+    }
+
+    /// How many secret values were replaced.
+    pub fn secrets(&self) -> usize {
+        self.secrets
+    }
+
+    /// The body as stored, byte for byte (key order as the API sent it).
+    pub fn to_json(&self) -> String {
+        self.body.to_string()
+    }
+
+    /// SHA-256 of [`Self::to_json`]: equal bodies, equal hashes.
+    pub fn content_hash(&self) -> String {
+        hex(&Sha256::digest(self.to_json().as_bytes()))
+    }
+}
+
+/// True for a marker object that stands where a secret was.
+pub fn is_marker(value: &Value) -> bool {
+    value
+        .as_object()
+        .is_some_and(|o| o.contains_key(MARKER_KEY))
+}
+
+fn present_marker(value: &Value, hasher: &SecretHasher) -> Value {
+    let text = value
+        .as_str()
+        .map_or_else(|| value.to_string(), str::to_owned);
+    json!({ MARKER_KEY: "present", "hmac_sha256": hasher.hash(&text) })
+}
+
+fn is_empty_value(value: &Value) -> bool {
+    match value {
+        Value::Null => true,
+        Value::String(s) => s.is_empty(),
+        _ => false,
+    }
+}
+
+/// Replaces the `value` of each item of `items` for which `secret` holds.
+fn mark_items(
+    items: Option<&mut Value>,
+    secret: impl Fn(&Map<String, Value>) -> bool,
+    hasher: &SecretHasher,
+    count: &mut usize,
+) {
+    let Some(Value::Array(items)) = items else {
+        return;
+    };
+    for item in items.iter_mut().filter_map(Value::as_object_mut) {
+        if !secret(item) {
+            continue;
+        }
+        if let Some(value) = item.get_mut("value")
+            && !is_empty_value(value)
+            && !contains_mask(value)
+        {
+            *value = present_marker(value, hasher);
+            *count += 1;
+        }
+    }
+}
+
+fn contains_mask(value: &Value) -> bool {
+    match value {
+        Value::String(s) => s.contains(MASK_CHAR),
+        Value::Array(items) => items.iter().any(contains_mask),
+        Value::Object(map) => map.values().any(contains_mask),
+        _ => false,
+    }
+}
+
+/// Replaces every masked string, anywhere, by a `masked` marker.
+fn mark_masked(value: &mut Value, count: &mut usize) {
+    match value {
+        Value::String(s) if s.contains(MASK_CHAR) => {
+            *value = json!({ MARKER_KEY: "masked" });
+            *count += 1;
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| mark_masked(v, count)),
+        Value::Object(map) if !map.contains_key(MARKER_KEY) => {
+            map.values_mut().for_each(|v| mark_masked(v, count));
+        }
+        _ => {}
+    }
+}
+
+/// Returns `body` with every secret value replaced by a marker (see the module docs).
+pub fn sanitize(kind: Kind, mut body: Value, hasher: &SecretHasher) -> Sanitized {
+    let mut secrets = 0;
+    if let Some(object) = body.as_object_mut() {
+        match kind {
+            Kind::Destinations => mark_items(
+                object.get_mut("config"),
+                |item| {
+                    item.get("type")
+                        .and_then(Value::as_str)
+                        .is_some_and(|t| t.eq_ignore_ascii_case("password"))
+                },
+                hasher,
+                &mut secrets,
+            ),
+            Kind::Sources => mark_items(
+                object.get_mut("function_config"),
+                |_| true,
+                hasher,
+                &mut secrets,
+            ),
+            _ => {}
+        }
+    }
+    mark_masked(&mut body, &mut secrets);
+    Sanitized { body, secrets }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hasher() -> SecretHasher {
+        SecretHasher::from_token("token-a")
+    }
+
+    #[test]
+    fn password_settings_become_keyed_hashes() {
+        let body = json!({"name": "d", "config": [
+            {"name": "d/config/password", "value": "hunter2", "type": "password"},
+            {"name": "d/config/user", "value": "ops", "type": "string"},
+            {"name": "d/config/empty", "value": "", "type": "password"},
+        ]});
+        let clean = sanitize(Kind::Destinations, body, &hasher());
+        assert_eq!(clean.secrets(), 1);
+        let text = clean.to_json();
+        assert!(!text.contains("hunter2"), "{text}");
+        assert!(text.contains("\"ops\""));
+        let marker = &clean.body()["config"][0]["value"];
+        assert!(is_marker(marker));
+        assert_eq!(marker["segbridge_secret"], "present");
+        assert_eq!(
+            clean.body()["config"][2]["value"],
+            "",
+            "nothing to hide in an empty value"
+        );
+    }
+
+    #[test]
+    fn hashes_detect_changes_and_depend_on_the_token() {
+        let one = |value: &str, token: &str| {
+            let body = json!({"config": [{"value": value, "type": "password"}]});
+            sanitize(Kind::Destinations, body, &SecretHasher::from_token(token)).content_hash()
+        };
+        assert_eq!(one("a", "t"), one("a", "t"));
+        assert_ne!(one("a", "t"), one("b", "t"));
+        assert_ne!(one("a", "t"), one("a", "u"));
+    }
+
+    #[test]
+    fn function_config_values_are_all_secret() {
+        let body = json!({"function_config": [{"name": "apiKey", "value": "k-123", "type": "string"}, {"name": "flag", "value": true, "type": "boolean"}]});
+        let clean = sanitize(Kind::Sources, body, &hasher());
+        assert_eq!(clean.secrets(), 2);
+        assert!(!clean.to_json().contains("k-123"));
+    }
+
+    #[test]
+    fn masked_strings_anywhere_become_masked_markers() {
+        let body = json!({"config": [{"value": "••••••••••dada", "type": "password"}], "other": {"deep": ["x", "••••"]}});
+        let clean = sanitize(Kind::Destinations, body, &hasher());
+        assert_eq!(clean.secrets(), 2);
+        assert_eq!(
+            clean.body()["config"][0]["value"],
+            json!({"segbridge_secret": "masked"})
+        );
+        assert!(!clean.to_json().contains('•'));
+    }
+
+    #[test]
+    fn other_kinds_keep_their_values_and_key_order() {
+        let body: Value =
+            serde_json::from_str(r#"{"z": 1, "a": "password", "type": "password"}"#).unwrap();
+        let clean = sanitize(Kind::Sources, body, &hasher());
+        assert_eq!(
+            clean.to_json(),
+            r#"{"z":1,"a":"password","type":"password"}"#
+        );
+        assert_eq!(clean.secrets(), 0);
+    }
+}
