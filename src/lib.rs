@@ -10,8 +10,10 @@ pub mod cli;
 pub mod commands;
 pub mod diagnostics;
 pub mod env_vars;
+pub mod export;
 pub mod ledger;
 pub mod model;
+pub mod progress;
 pub mod secrets;
 pub mod sim;
 

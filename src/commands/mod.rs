@@ -2,6 +2,7 @@
 //! errors that stop a command propagate as `anyhow::Error` and are rendered by
 //! [`crate::diagnostics`].
 
+pub mod reporters;
 mod sim;
 
 use std::process::ExitCode;

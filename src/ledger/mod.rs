@@ -271,12 +271,14 @@ impl Ledger {
         Ok(RunId(self.conn.last_insert_rowid()))
     }
 
-    /// The latest run of `command` on `source` that did not finish, if any.
+    /// The run to continue for `command` on `source`: the latest one, when it was interrupted
+    /// (`running`) or ended with failures (`failed`); a complete latest run means a fresh start.
     pub fn unfinished_run(&self, command: &str, source: &str) -> Result<Option<RunId>> {
         self.conn
             .query_row(
-                "SELECT id FROM runs WHERE command = ?1 AND source = ?2 AND status = 'running'
-                 ORDER BY id DESC LIMIT 1",
+                "SELECT id FROM runs WHERE command = ?1 AND source = ?2
+                 AND id = (SELECT max(id) FROM runs WHERE command = ?1 AND source = ?2)
+                 AND status != 'complete'",
                 params![command, source],
                 |row| row.get(0).map(RunId),
             )
@@ -300,6 +302,17 @@ impl Ledger {
             )
             .optional()
             .map_err(self.sql("looking for the previous run"))
+    }
+
+    /// Marks a continued run as running again.
+    pub fn reopen_run(&mut self, run: RunId) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE runs SET status = 'running', finished_at = NULL WHERE id = ?1",
+                params![run.0],
+            )
+            .map_err(self.sql("reopening a run"))?;
+        Ok(())
     }
 
     pub fn finish_run(&mut self, run: RunId, status: RunStatus) -> Result<()> {
@@ -460,6 +473,37 @@ impl Ledger {
             .map_err(self.sql("reading an object"))
     }
 
+    /// Objects per kind that `run` has seen.
+    pub fn counts_seen_in(&self, run: RunId) -> Result<BTreeMap<String, u64>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT kind, count(*) FROM objects WHERE last_run = ?1 GROUP BY kind")
+            .map_err(self.sql("counting objects"))?;
+        let rows = stmt
+            .query_map(params![run.0], |row| {
+                Ok((row.get(0)?, row.get::<_, i64>(1)? as u64))
+            })
+            .map_err(self.sql("counting objects"))?;
+        rows.collect::<rusqlite::Result<BTreeMap<_, _>>>()
+            .map_err(self.sql("counting objects"))
+    }
+
+    /// Objects of `kind` that `run` has seen, in insertion order.
+    pub fn objects_seen_in(&self, run: RunId, kind: Kind) -> Result<Vec<StoredObject>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT kind, name, parent, body, hash FROM objects
+                 WHERE kind = ?1 AND last_run = ?2 ORDER BY rowid",
+            )
+            .map_err(self.sql("reading objects"))?;
+        let rows = stmt
+            .query_map(params![kind.as_str(), run.0], stored_object)
+            .map_err(self.sql("reading objects"))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(self.sql("reading objects"))
+    }
+
     /// Stored objects per kind.
     pub fn counts(&self) -> Result<BTreeMap<String, u64>> {
         let mut stmt = self
@@ -473,10 +517,11 @@ impl Ledger {
             .map_err(self.sql("counting objects"))
     }
 
-    /// What `run` added and changed, and, when `prune` is set, removes (and counts) the objects
-    /// it did not see: a finished run's snapshot is exactly what the API held. Without `prune`
-    /// (a run that could not read everything) unseen objects are kept.
-    pub fn settle_run(&mut self, run: RunId, prune: bool) -> Result<Changes> {
+    /// What `run` added and changed; and, for the kinds in `prune` (those the run read
+    /// completely), removes and counts the objects it did not see, so that a finished run's
+    /// snapshot is exactly what the API held. Kinds a run did not read, or could not read to the
+    /// end, keep their objects.
+    pub fn settle_run(&mut self, run: RunId, prune: &[Kind]) -> Result<Changes> {
         let mut changes = Changes::default();
         let grouped = |sql: &str| -> Result<BTreeMap<String, u64>> {
             let mut stmt = self
@@ -496,11 +541,18 @@ impl Ledger {
         changes.changed = grouped(
             "SELECT kind, count(*) FROM objects WHERE changed_run = ?1 AND first_run != ?1 GROUP BY kind",
         )?;
-        if prune {
-            changes.removed =
-                grouped("SELECT kind, count(*) FROM objects WHERE last_run < ?1 GROUP BY kind")?;
+        let unseen =
+            grouped("SELECT kind, count(*) FROM objects WHERE last_run < ?1 GROUP BY kind")?;
+        for kind in prune {
+            let Some(&n) = unseen.get(kind.as_str()) else {
+                continue;
+            };
+            changes.removed.insert(kind.as_str().to_owned(), n);
             self.conn
-                .execute("DELETE FROM objects WHERE last_run < ?1", params![run.0])
+                .execute(
+                    "DELETE FROM objects WHERE last_run < ?1 AND kind = ?2",
+                    params![run.0, kind.as_str()],
+                )
                 .map_err(self.sql("removing objects the API no longer has"))?;
         }
         Ok(changes)

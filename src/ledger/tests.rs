@@ -69,7 +69,7 @@ fn settling_reports_added_changed_and_removed_by_content_hash() {
             Some(("p", 3)),
         )
         .unwrap();
-    let changes = ledger.settle_run(first, true).unwrap();
+    let changes = ledger.settle_run(first, &[Kind::Sources]).unwrap();
     assert_eq!(changes.added["sources"], 3);
     ledger.finish_run(first, RunStatus::Complete).unwrap();
 
@@ -85,7 +85,7 @@ fn settling_reports_added_changed_and_removed_by_content_hash() {
             Some(("p", 3)),
         )
         .unwrap();
-    let changes = ledger.settle_run(second, true).unwrap();
+    let changes = ledger.settle_run(second, &[Kind::Sources]).unwrap();
     assert_eq!(changes.added, BTreeMap::from([("sources".to_owned(), 1)]));
     assert_eq!(changes.changed, BTreeMap::from([("sources".to_owned(), 1)]));
     assert_eq!(changes.removed, BTreeMap::from([("sources".to_owned(), 1)]));
@@ -104,7 +104,7 @@ fn an_incomplete_run_keeps_what_it_did_not_see() {
         .store_page(first, &[object(Kind::Sources, "a", "p", json!({}))], None)
         .unwrap();
     let second = ledger.begin_run("export", "ws").unwrap();
-    let changes = ledger.settle_run(second, false).unwrap();
+    let changes = ledger.settle_run(second, &[]).unwrap();
     assert!(changes.removed.is_empty());
     assert!(ledger.object(Kind::Sources, "a").unwrap().is_some());
 }
@@ -115,9 +115,13 @@ fn unfinished_runs_are_found_for_the_same_command_and_source() {
     let run = ledger.begin_run("export", "ws-a").unwrap();
     assert_eq!(ledger.unfinished_run("export", "ws-a").unwrap(), Some(run));
     assert_eq!(ledger.unfinished_run("export", "ws-b").unwrap(), None);
+    // A run that ended with failures is continued too; a complete one is not.
     ledger.finish_run(run, RunStatus::Failed).unwrap();
-    assert_eq!(ledger.unfinished_run("export", "ws-a").unwrap(), None);
+    assert_eq!(ledger.unfinished_run("export", "ws-a").unwrap(), Some(run));
     assert_eq!(ledger.runs().unwrap()[0].status, RunStatus::Failed);
+    ledger.reopen_run(run).unwrap();
+    ledger.finish_run(run, RunStatus::Complete).unwrap();
+    assert_eq!(ledger.unfinished_run("export", "ws-a").unwrap(), None);
 }
 
 #[test]

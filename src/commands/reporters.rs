@@ -1,0 +1,253 @@
+//! The command line's [`Reporter`]s: indicatif bars on a terminal, periodic plain lines when
+//! stderr is piped, JSON lines with `--json-progress`. All of them write to stderr only; stdout
+//! is reserved for data.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{IsTerminal, Write};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde_json::json;
+
+use crate::model::Kind;
+use crate::progress::{HiddenReporter, Reporter, Wait};
+
+/// How progress is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProgressMode {
+    Bars,
+    Lines,
+    Json,
+    Hidden,
+}
+
+impl ProgressMode {
+    /// `--json-progress` wins, then `--quiet`; otherwise bars on a terminal and lines elsewhere.
+    pub fn choose(json: bool, quiet: bool) -> Self {
+        if json {
+            ProgressMode::Json
+        } else if quiet {
+            ProgressMode::Hidden
+        } else if std::io::stderr().is_terminal() {
+            ProgressMode::Bars
+        } else {
+            ProgressMode::Lines
+        }
+    }
+}
+
+/// A reporter the command can also close (bars are cleared before the summary is printed).
+pub trait CliReporter: Reporter {
+    fn finish(&self) {}
+}
+
+impl CliReporter for HiddenReporter {}
+
+pub fn reporter(mode: ProgressMode) -> Box<dyn CliReporter> {
+    match mode {
+        ProgressMode::Bars => Box::new(BarReporter::new()),
+        ProgressMode::Lines => Box::new(LineReporter::new(Duration::from_secs(5))),
+        ProgressMode::Json => Box::new(JsonReporter),
+        ProgressMode::Hidden => Box::new(HiddenReporter),
+    }
+}
+
+fn stderr_line(line: &str) {
+    // Nothing sensible can be done when stderr itself is gone.
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
+}
+
+/// One spinner per Config API service with its object count, and a status line that shows
+/// rate-limit waits and retries as they happen.
+pub struct BarReporter {
+    multi: MultiProgress,
+    bars: Mutex<HashMap<&'static str, ProgressBar>>,
+    status: ProgressBar,
+}
+
+impl BarReporter {
+    fn new() -> Self {
+        let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
+        let status = multi.add(ProgressBar::new_spinner());
+        status.set_style(ProgressStyle::with_template("{spinner} {msg}").expect("valid template"));
+        status.enable_steady_tick(Duration::from_millis(120));
+        Self {
+            multi,
+            bars: Mutex::new(HashMap::new()),
+            status,
+        }
+    }
+
+    fn bar(&self, kind: Kind) -> ProgressBar {
+        let mut bars = self.bars.lock().unwrap_or_else(|e| e.into_inner());
+        bars.entry(kind.service())
+            .or_insert_with(|| {
+                let bar = self
+                    .multi
+                    .insert_before(&self.status, ProgressBar::new_spinner());
+                bar.set_style(
+                    ProgressStyle::with_template("{prefix:>24.bold} {pos:>7} objects  {per_sec}")
+                        .expect("valid template"),
+                );
+                bar.set_prefix(kind.service());
+                bar
+            })
+            .clone()
+    }
+}
+
+impl Reporter for BarReporter {
+    fn collection_started(&self, kind: Kind, collection: &str) {
+        self.bar(kind);
+        self.status.set_message(format!("reading {collection}"));
+    }
+
+    fn stored(&self, kind: Kind, count: u64) {
+        self.bar(kind).inc(count);
+    }
+
+    fn resumed(&self, kind: Kind, count: u64) {
+        self.bar(kind).inc(count);
+    }
+
+    fn waiting(&self, api: &str, why: Wait, duration: Duration) {
+        self.status.set_message(format!(
+            "waiting {:.1}s on the {api} API ({})",
+            duration.as_secs_f64(),
+            why.as_str()
+        ));
+    }
+
+    fn retrying(&self, api: &str, endpoint: &str, attempt: u32, error: &str) {
+        self.status
+            .set_message(format!("retry {attempt} of {api} {endpoint}: {error}"));
+    }
+
+    fn failed(&self, collection: &str, error: &str) {
+        let _ = self.multi.println(format!("failed: {collection}: {error}"));
+    }
+}
+
+impl CliReporter for BarReporter {
+    fn finish(&self) {
+        for bar in self.bars.lock().unwrap_or_else(|e| e.into_inner()).values() {
+            bar.finish();
+        }
+        self.status.finish_and_clear();
+    }
+}
+
+/// A line every `interval` with the counts so far, and failures as they happen: readable in CI
+/// logs, where bars would be noise.
+pub struct LineReporter {
+    interval: Duration,
+    state: Mutex<LineState>,
+}
+
+struct LineState {
+    last: Instant,
+    counts: BTreeMap<&'static str, u64>,
+    waited: Duration,
+}
+
+impl LineReporter {
+    fn new(interval: Duration) -> Self {
+        Self {
+            interval,
+            state: Mutex::new(LineState {
+                last: Instant::now(),
+                counts: BTreeMap::new(),
+                waited: Duration::ZERO,
+            }),
+        }
+    }
+
+    fn maybe_print(&self, state: &mut LineState) {
+        if state.last.elapsed() < self.interval {
+            return;
+        }
+        state.last = Instant::now();
+        let total: u64 = state.counts.values().sum();
+        let parts: Vec<String> = state
+            .counts
+            .iter()
+            .map(|(kind, n)| format!("{kind} {n}"))
+            .collect();
+        stderr_line(&format!(
+            "progress: {total} objects ({}); waited {:.0}s on rate limits",
+            parts.join(", "),
+            state.waited.as_secs_f64()
+        ));
+    }
+}
+
+impl Reporter for LineReporter {
+    fn stored(&self, kind: Kind, count: u64) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        *state.counts.entry(kind.as_str()).or_default() += count;
+        self.maybe_print(&mut state);
+    }
+
+    fn resumed(&self, kind: Kind, count: u64) {
+        self.stored(kind, count);
+    }
+
+    fn waiting(&self, _api: &str, why: Wait, duration: Duration) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if why != Wait::Backoff {
+            state.waited += duration;
+        }
+        self.maybe_print(&mut state);
+    }
+
+    fn failed(&self, collection: &str, error: &str) {
+        stderr_line(&format!("failed: {collection}: {error}"));
+    }
+}
+
+impl CliReporter for LineReporter {}
+
+/// Every event as one JSON line `{"type": …, "data": {…}}` on stderr, for programs.
+pub struct JsonReporter;
+
+fn json_line(kind: &str, data: serde_json::Value) {
+    stderr_line(&json!({"type": kind, "data": data}).to_string());
+}
+
+impl Reporter for JsonReporter {
+    fn collection_started(&self, kind: Kind, collection: &str) {
+        json_line(
+            "collection_started",
+            json!({"kind": kind.as_str(), "collection": collection}),
+        );
+    }
+
+    fn stored(&self, kind: Kind, count: u64) {
+        json_line("stored", json!({"kind": kind.as_str(), "count": count}));
+    }
+
+    fn resumed(&self, kind: Kind, count: u64) {
+        json_line("resumed", json!({"kind": kind.as_str(), "count": count}));
+    }
+
+    fn waiting(&self, api: &str, why: Wait, duration: Duration) {
+        json_line(
+            "waiting",
+            json!({"api": api, "reason": why.as_str(), "seconds": duration.as_secs_f64()}),
+        );
+    }
+
+    fn retrying(&self, api: &str, endpoint: &str, attempt: u32, error: &str) {
+        json_line(
+            "retrying",
+            json!({"api": api, "endpoint": endpoint, "attempt": attempt, "error": error}),
+        );
+    }
+
+    fn failed(&self, collection: &str, error: &str) {
+        json_line("failed", json!({"collection": collection, "error": error}));
+    }
+}
+
+impl CliReporter for JsonReporter {}

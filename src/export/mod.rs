@@ -1,0 +1,564 @@
+//! Export: read every resource of the Config API into the ledger, resumably.
+//!
+//! The walk visits the collections of the eleven services in dependency order (the workspace,
+//! the catalogs and access tokens, then sources with their schema config, destinations and
+//! filters, tracking plans with their source connections, IAM, functions, and on request the
+//! delivery metrics). Every page is sanitized ([`crate::secrets`]) and stored in one
+//! transaction as soon as it arrives; a collection read to its end is marked complete in the
+//! ledger. The subtrees of different sources are read concurrently (`concurrency`), bounded in
+//! any case by the client's rate limiter.
+//!
+//! Resuming: a run that was interrupted (killed, network lost) or that ended with failures is
+//! continued by the next export of the same workspace: collections it completed are taken from
+//! the ledger instead of being read again. A collection is always re-read from its first page
+//! (page tokens are not kept), which costs at most one collection's pages and keeps the logic
+//! independent of how long the API honours its tokens. Re-running a finished export starts a new
+//! run, and the ledger reports what changed since the previous one by content hash.
+//!
+//! A collection that cannot be read is a failure: it is recorded (journal and summary), the
+//! collections below it are skipped, the rest of the walk goes on, and the run ends `failed`.
+//! An authentication failure stops the walk at once.
+
+mod collection;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use serde_json::{Value, json};
+
+pub use collection::{Collection, ConfigReader, FunctionType, Page, ReadError};
+
+use crate::ledger::{Changes, Ledger, LedgerError, NewObject, RunId, RunStatus};
+use crate::model::Kind;
+use crate::progress::Reporter;
+use crate::secrets::{SecretHasher, sanitize};
+
+/// Destinations per `event-delivery-metrics:batchGetSummary` request: their names go in the
+/// query string, and 20 names of up to ~200 characters keep it well under common URL limits.
+pub const METRICS_BATCH: usize = 20;
+
+/// What to export and how.
+#[derive(Debug, Clone)]
+pub struct ExportOptions {
+    /// Identifies the source API in the ledger (the Config API host root).
+    pub config_url: String,
+    /// The workspace slug; `None` means the token's only workspace.
+    pub workspace: Option<String>,
+    /// The kinds to store. Collections of other kinds are still read when they lead to
+    /// selected ones (sources lead to destinations), but not stored.
+    pub kinds: BTreeSet<Kind>,
+    /// Source subtrees read at once.
+    pub concurrency: usize,
+}
+
+impl ExportOptions {
+    /// Every kind but the delivery metrics, which are many calls and therefore opt-in.
+    pub fn default_kinds() -> BTreeSet<Kind> {
+        Kind::ALL
+            .into_iter()
+            .filter(|k| *k != Kind::DeliveryMetrics)
+            .collect()
+    }
+}
+
+/// A collection that could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub kind: Kind,
+    /// The API path of the collection (endpoint and resource).
+    pub collection: String,
+    pub message: String,
+    pub transient: bool,
+}
+
+/// How an export ended.
+#[derive(Debug, Clone)]
+pub struct ExportOutcome {
+    pub run: RunId,
+    /// Whether this invocation continued an earlier, unfinished run.
+    pub resumed: bool,
+    pub workspace: String,
+    /// Objects per kind in this run's snapshot (tracking-plan rules counted inside their plans).
+    pub objects: BTreeMap<Kind, u64>,
+    /// What changed since the previous run of the same export, by content hash.
+    pub changes: Changes,
+    /// Collections taken from the ledger instead of being read again.
+    pub collections_resumed: u64,
+    pub failures: Vec<Failure>,
+    pub elapsed: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    #[error("cannot list the workspaces of the token: {0}")]
+    Workspaces(#[source] ReadError),
+    #[error("the token can see no workspace")]
+    NoWorkspace,
+    #[error("workspace `{wanted}` is not visible to this token; it sees: {available}")]
+    UnknownWorkspace { wanted: String, available: String },
+    #[error("the token can see several workspaces ({available}); choose one with `--workspace`")]
+    SeveralWorkspaces { available: String },
+    #[error("the workspace object has no `id`, which the functions endpoints need")]
+    NoWorkspaceId,
+    #[error("stopped: {collection}: {error}")]
+    Fatal {
+        collection: String,
+        #[source]
+        error: ReadError,
+    },
+}
+
+/// The identity of an export in the ledger: the same workspace through the same API.
+pub fn source_identity(config_url: &str, workspace: &str) -> String {
+    format!("{}|{workspace}", config_url.trim_end_matches('/'))
+}
+
+/// The last segment of a slug-based name (`workspaces/w/sources/js` → `js`).
+fn leaf(name: &str) -> &str {
+    name.rsplit('/').next().unwrap_or(name)
+}
+
+/// Runs an export into `ledger`.
+pub async fn export<R: ConfigReader>(
+    reader: &R,
+    ledger: &Mutex<Ledger>,
+    hasher: &SecretHasher,
+    options: &ExportOptions,
+    reporter: &dyn Reporter,
+) -> Result<ExportOutcome, ExportError> {
+    let started = Instant::now();
+    let (workspace_name, workspace_body) = choose_workspace(reader, options).await?;
+    let ws = leaf(&workspace_name).to_owned();
+    let identity = source_identity(&options.config_url, &ws);
+
+    let (run, resumed) = {
+        let mut ledger = lock(ledger);
+        match ledger.unfinished_run("export", &identity)? {
+            Some(run) => {
+                ledger.reopen_run(run)?;
+                (run, true)
+            }
+            None => (ledger.begin_run("export", &identity)?, false),
+        }
+    };
+    lock(ledger).record_event(
+        Some(run),
+        if resumed { "export_resumed" } else { "export_started" },
+        &json!({"workspace": ws, "kinds": options.kinds.iter().map(|k| k.as_str()).collect::<Vec<_>>()}),
+    )?;
+
+    let walker = Walker {
+        reader,
+        ledger,
+        hasher,
+        run,
+        kinds: &options.kinds,
+        reporter,
+        failures: Mutex::new(Vec::new()),
+        resumed_collections: Mutex::new(0),
+    };
+    let walked = walker
+        .walk(&ws, workspace_name, workspace_body, options)
+        .await;
+    let failures = walker
+        .failures
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner());
+    let collections_resumed = *walker
+        .resumed_collections
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+
+    let mut ledger = lock(ledger);
+    if let Err(error) = walked {
+        ledger.record_event(
+            Some(run),
+            "export_stopped",
+            &json!({"error": error.to_string()}),
+        )?;
+        ledger.finish_run(run, RunStatus::Failed)?;
+        return Err(error);
+    }
+    // Kinds read to the end lose the objects the API no longer has; a kind with a failed
+    // collection keeps them, since the failure may have hidden them.
+    let failed: BTreeSet<Kind> = failures.iter().map(|f| f.kind).collect();
+    let prune: Vec<Kind> = options
+        .kinds
+        .iter()
+        .copied()
+        .filter(|k| k.is_stored() && !failed.contains(k) && !failed_parent(*k, &failed))
+        .collect();
+    let changes = ledger.settle_run(run, &prune)?;
+    let mut objects: BTreeMap<Kind, u64> = ledger
+        .counts_seen_in(run)?
+        .into_iter()
+        .filter_map(|(kind, n)| kind.parse::<Kind>().ok().map(|k| (k, n)))
+        .collect();
+    if options.kinds.contains(&Kind::TrackingPlanRules) {
+        let rules = ledger
+            .objects_seen_in(run, Kind::TrackingPlans)?
+            .iter()
+            .map(|plan| count_rules(&plan.json()))
+            .sum();
+        objects.insert(Kind::TrackingPlanRules, rules);
+    }
+    let status = if failures.is_empty() {
+        RunStatus::Complete
+    } else {
+        RunStatus::Failed
+    };
+    ledger.record_event(
+        Some(run),
+        "export_finished",
+        &json!({
+            "status": if failures.is_empty() { "complete" } else { "failed" },
+            "objects": objects.iter().map(|(k, n)| (k.as_str(), n)).collect::<BTreeMap<_, _>>(),
+            "failures": failures.len(),
+        }),
+    )?;
+    ledger.finish_run(run, status)?;
+    Ok(ExportOutcome {
+        run,
+        resumed,
+        workspace: ws,
+        objects,
+        changes,
+        collections_resumed,
+        failures,
+        elapsed: started.elapsed(),
+    })
+}
+
+/// Kinds whose collections hang below a kind that failed: their unseen objects may still exist.
+fn failed_parent(kind: Kind, failed: &BTreeSet<Kind>) -> bool {
+    let parents: &[Kind] = match kind {
+        Kind::SchemaConfigs | Kind::Destinations => &[Kind::Sources],
+        Kind::DestinationFilters | Kind::DeliveryMetrics => &[Kind::Sources, Kind::Destinations],
+        Kind::TrackingPlanConnections => &[Kind::TrackingPlans],
+        _ => &[],
+    };
+    parents.iter().any(|p| failed.contains(p))
+}
+
+/// Rules of a Config tracking plan: every event version, plus `global`, `identify` and `group`
+/// when set (the counting the simulators use too).
+pub fn count_rules(plan: &Value) -> u64 {
+    let rules = &plan["rules"];
+    let events = rules["events"].as_array().map_or(0, Vec::len) as u64;
+    let schemas = ["global", "identify", "group"]
+        .iter()
+        .filter(|k| rules.get(**k).is_some_and(Value::is_object))
+        .count() as u64;
+    events + schemas
+}
+
+fn lock(ledger: &Mutex<Ledger>) -> std::sync::MutexGuard<'_, Ledger> {
+    // A panic while holding the lock leaves the connection usable: SQLite rolls back any open
+    // transaction when its guard is dropped.
+    ledger.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+async fn choose_workspace<R: ConfigReader>(
+    reader: &R,
+    options: &ExportOptions,
+) -> Result<(String, Value), ExportError> {
+    let mut all = Vec::new();
+    let collection = Collection::Workspaces;
+    let mut pages = reader.pages(&collection);
+    while let Some(page) = pages.next().await {
+        all.extend(page.map_err(ExportError::Workspaces)?.objects);
+    }
+    let names = || {
+        all.iter()
+            .map(|(name, _)| leaf(name).to_owned())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match &options.workspace {
+        Some(wanted) => all
+            .iter()
+            .find(|(name, _)| leaf(name) == wanted)
+            .cloned()
+            .ok_or_else(|| ExportError::UnknownWorkspace {
+                wanted: wanted.clone(),
+                available: names(),
+            }),
+        None => match all.len() {
+            0 => Err(ExportError::NoWorkspace),
+            1 => Ok(all.remove(0)),
+            _ => Err(ExportError::SeveralWorkspaces { available: names() }),
+        },
+    }
+}
+
+struct Walker<'a, R> {
+    reader: &'a R,
+    ledger: &'a Mutex<Ledger>,
+    hasher: &'a SecretHasher,
+    run: RunId,
+    kinds: &'a BTreeSet<Kind>,
+    reporter: &'a dyn Reporter,
+    failures: Mutex<Vec<Failure>>,
+    resumed_collections: Mutex<u64>,
+}
+
+impl<R: ConfigReader> Walker<'_, R> {
+    fn wants(&self, kind: Kind) -> bool {
+        self.kinds.contains(&kind)
+    }
+
+    fn wants_any(&self, kinds: &[Kind]) -> bool {
+        kinds.iter().any(|k| self.wants(*k))
+    }
+
+    async fn walk(
+        &self,
+        ws: &str,
+        workspace_name: String,
+        workspace_body: Value,
+        options: &ExportOptions,
+    ) -> Result<(), ExportError> {
+        let ws_id = workspace_body
+            .get("id")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        if self.wants(Kind::Workspaces) {
+            self.store(
+                Kind::Workspaces,
+                "workspaces",
+                vec![(workspace_name, workspace_body)],
+                true,
+            )?;
+        }
+        for collection in [
+            Collection::CatalogSources,
+            Collection::CatalogDestinations,
+            Collection::AccessTokens,
+        ] {
+            if self.wants(collection.kind()) {
+                self.collect(&collection).await?;
+            }
+        }
+
+        let mut destination_names = Vec::new();
+        if self.wants_any(&[
+            Kind::Sources,
+            Kind::SchemaConfigs,
+            Kind::Destinations,
+            Kind::DestinationFilters,
+            Kind::DeliveryMetrics,
+        ]) && let Some(sources) = self.collect(&Collection::Sources { ws: ws.into() }).await?
+        {
+            let subtrees = futures::stream::iter(
+                sources
+                    .iter()
+                    .map(|(name, _)| self.source_subtree(ws, leaf(name).to_owned())),
+            )
+            .buffer_unordered(options.concurrency.max(1))
+            .collect::<Vec<_>>()
+            .await;
+            for names in subtrees {
+                destination_names.extend(names?);
+            }
+        }
+
+        if self.wants_any(&[
+            Kind::TrackingPlans,
+            Kind::TrackingPlanRules,
+            Kind::TrackingPlanConnections,
+        ]) && let Some(plans) = self
+            .collect(&Collection::TrackingPlans { ws: ws.into() })
+            .await?
+            && self.wants(Kind::TrackingPlanConnections)
+        {
+            let reads = futures::stream::iter(plans.iter().map(|(name, _)| {
+                let collection = Collection::Connections {
+                    ws: ws.into(),
+                    plan: leaf(name).to_owned(),
+                };
+                async move { self.collect(&collection).await.map(|_| ()) }
+            }))
+            .buffer_unordered(options.concurrency.max(1))
+            .collect::<Vec<_>>()
+            .await;
+            reads.into_iter().collect::<Result<(), _>>()?;
+        }
+
+        for collection in [
+            Collection::Roles { ws: ws.into() },
+            Collection::Policies { ws: ws.into() },
+            Collection::Invites { ws: ws.into() },
+            Collection::Users { ws: ws.into() },
+        ] {
+            if self.wants(collection.kind()) {
+                self.collect(&collection).await?;
+            }
+        }
+
+        if self.wants(Kind::Functions) {
+            let ws_id = ws_id.clone().ok_or(ExportError::NoWorkspaceId)?;
+            for of_type in [FunctionType::Source, FunctionType::Destination] {
+                self.collect(&Collection::Functions {
+                    ws_id: ws_id.clone(),
+                    of_type,
+                })
+                .await?;
+            }
+        }
+
+        if self.wants(Kind::DeliveryMetrics) {
+            destination_names.sort();
+            for batch in destination_names.chunks(METRICS_BATCH) {
+                self.collect(&Collection::DeliverySummaries {
+                    ws: ws.into(),
+                    destinations: batch.to_vec(),
+                })
+                .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Schema config, destinations and their filters of one source; returns the names of its
+    /// destinations (for the delivery metrics).
+    async fn source_subtree(&self, ws: &str, source: String) -> Result<Vec<String>, ExportError> {
+        if self.wants(Kind::SchemaConfigs) {
+            self.collect(&Collection::SchemaConfig {
+                ws: ws.into(),
+                source: source.clone(),
+            })
+            .await?;
+        }
+        if !self.wants_any(&[
+            Kind::Destinations,
+            Kind::DestinationFilters,
+            Kind::DeliveryMetrics,
+        ]) {
+            return Ok(Vec::new());
+        }
+        let Some(destinations) = self
+            .collect(&Collection::Destinations {
+                ws: ws.into(),
+                source: source.clone(),
+            })
+            .await?
+        else {
+            return Ok(Vec::new());
+        };
+        if self.wants(Kind::DestinationFilters) {
+            for (name, _) in &destinations {
+                self.collect(&Collection::Filters {
+                    ws: ws.into(),
+                    source: source.clone(),
+                    destination: leaf(name).to_owned(),
+                })
+                .await?;
+            }
+        }
+        Ok(destinations.into_iter().map(|(name, _)| name).collect())
+    }
+
+    /// The objects of a collection: from the ledger when this run already read it completely,
+    /// otherwise read page by page (each page stored as it arrives when the kind is selected).
+    /// `Ok(None)` when the collection failed (recorded); `Err` only for what stops the walk.
+    async fn collect(
+        &self,
+        collection: &Collection,
+    ) -> Result<Option<Vec<(String, Value)>>, ExportError> {
+        let kind = collection.kind();
+        let key = collection.key();
+        let store = self.wants(kind);
+        if store && lock(self.ledger).is_complete(self.run, &key)? {
+            let objects: Vec<(String, Value)> = lock(self.ledger)
+                .objects_in(self.run, &key)?
+                .into_iter()
+                .map(|o| {
+                    let body = o.json();
+                    (o.name, body)
+                })
+                .collect();
+            self.reporter.resumed(kind, objects.len() as u64);
+            *self
+                .resumed_collections
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()) += 1;
+            return Ok(Some(objects));
+        }
+        self.reporter.collection_started(kind, &key);
+        let mut all = Vec::new();
+        let mut pages = self.reader.pages(collection);
+        while let Some(page) = pages.next().await {
+            match page {
+                Ok(page) => {
+                    if store {
+                        self.store(kind, &key, page.objects.clone(), false)?;
+                    }
+                    all.extend(page.objects);
+                }
+                Err(error) if error.fatal => {
+                    return Err(ExportError::Fatal {
+                        collection: key,
+                        error,
+                    });
+                }
+                Err(error) => {
+                    self.fail(kind, &key, &error)?;
+                    return Ok(None);
+                }
+            }
+        }
+        if store {
+            lock(self.ledger).store_page(self.run, &[], Some((&key, all.len() as u64)))?;
+        }
+        Ok(Some(all))
+    }
+
+    /// Sanitizes and stores objects listed in `parent`, optionally completing the collection.
+    fn store(
+        &self,
+        kind: Kind,
+        parent: &str,
+        objects: Vec<(String, Value)>,
+        complete: bool,
+    ) -> Result<(), ExportError> {
+        let count = objects.len() as u64;
+        let rows: Vec<NewObject> = objects
+            .into_iter()
+            .map(|(name, body)| NewObject {
+                kind,
+                name,
+                parent: parent.to_owned(),
+                body: sanitize(kind, body, self.hasher),
+            })
+            .collect();
+        lock(self.ledger).store_page(self.run, &rows, complete.then_some((parent, count)))?;
+        self.reporter.stored(kind, count);
+        Ok(())
+    }
+
+    fn fail(&self, kind: Kind, collection: &str, error: &ReadError) -> Result<(), ExportError> {
+        self.reporter.failed(collection, &error.message);
+        lock(self.ledger).record_event(
+            Some(self.run),
+            "collection_failed",
+            &json!({"collection": collection, "kind": kind.as_str(), "error": error.message, "transient": error.transient}),
+        )?;
+        self.failures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Failure {
+                kind,
+                collection: collection.to_owned(),
+                message: error.message.clone(),
+                transient: error.transient,
+            });
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;
