@@ -10,6 +10,7 @@ pub mod cli;
 pub mod commands;
 pub mod diagnostics;
 pub mod env_vars;
+pub mod http;
 pub mod sim;
 
 pub use commands::ExitStatus;
