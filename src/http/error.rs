@@ -70,7 +70,7 @@ impl HttpError {
 }
 
 /// A short, single-line quote of a body for messages: whitespace runs collapsed, at most
-/// [`EXCERPT_CHARS`] characters, invalid UTF-8 replaced.
+/// 200 characters, invalid UTF-8 replaced.
 pub fn excerpt(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(body);
     let mut out = String::new();
