@@ -45,7 +45,9 @@ pub trait Clock: Send + Sync + fmt::Debug {
     fn real_duration(&self, duration: Duration) -> Duration {
         duration
     }
-    /// The duration of this clock's time that `real` takes: the inverse of [`Clock::real_duration`].
+
+    /// The duration of this clock's time that lasts `real`: the inverse of
+    /// [`Clock::real_duration`].
     fn clock_duration(&self, real: Duration) -> Duration {
         real
     }
