@@ -1,16 +1,19 @@
 //! segbridge: migrates a Segment workspace from the legacy Config API (v1beta) to the Public API.
 //!
 //! The library holds everything; `main.rs` only parses arguments and maps the result to an exit
-//! code. The simulators of both APIs live in [`sim`]; they share no wire types with the clients,
-//! so that a field misspelt on one side cannot hide by being misspelt the same way on the other.
+//! code. The Config API client ([`config_api`]) sits on the shared HTTP layer ([`http`]). The
+//! simulators of both APIs live in [`sim`]; they share no wire types with the clients, so that a
+//! field misspelt on one side cannot hide by being misspelt the same way on the other.
 //! Commands ([`commands`]) are the only code that writes to the terminal: stdout carries data,
 //! stderr carries status.
 
 pub mod cli;
 pub mod commands;
+pub mod config_api;
 pub mod diagnostics;
 pub mod env_vars;
 pub mod export;
+pub mod http;
 pub mod ledger;
 pub mod model;
 pub mod progress;

@@ -1,0 +1,447 @@
+//! Client-side pacing: a token bucket that keeps segbridge under an API's rate limit, so that
+//! 429s stay rare accidents instead of being the pacing mechanism.
+//!
+//! The APIs count requests per fixed minute (the Config API: 200 per minute per token). A plain
+//! bucket of `limit` tokens refilled at `limit` per minute would allow `2 × limit` in the first
+//! minute (the full bucket, then the refill), so the numbers are chosen from the guarantee
+//! instead: a bucket of capacity `B` refilled at `R` per minute grants at most `B + R` requests
+//! in any 60-second interval, whatever the pattern of demand. [`RateLimiter::per_minute`] picks
+//! a small burst (`B` = 10 for 200/min: enough to start a page walk and a few parallel gets at
+//! once) and `R = limit − B − margin`, where the margin (2% of the limit) absorbs the difference
+//! between when we send and when the server counts (latency varies by a few milliseconds, and
+//! the server's window is not aligned with ours). For 200/min that is a burst of 10, a sustained
+//! 186 per minute, and at most 196 in any minute: 7% slower than the limit, and no 429 from
+//! ourselves.
+//!
+//! Waiting is by reservation (the generic cell rate algorithm): each caller takes the next slot
+//! at once and sleeps until it comes, so concurrent callers are served in order without polling
+//! and without a thundering herd when tokens come back. A caller that gives up while waiting
+//! loses its slot, which errs on the side of sending less.
+//!
+//! Time comes from a [`Clock`], so that tests can run the limiter on virtual time and a client
+//! talking to a time-scaled simulator (`segbridge sim --time-scale 60`) can pace itself on the
+//! simulator's minutes ([`ScaledClock`]).
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// The largest burst [`RateLimiter::per_minute`] allows: enough to start a page walk and a few
+/// concurrent reads at once, small next to any limit worth pacing for.
+pub const MAX_BURST: u32 = 10;
+
+/// Requests per minute kept in reserve, as a fraction of the limit: see the module doc.
+const MARGIN_DIVISOR: u32 = 50;
+
+/// A source of time for the limiter.
+pub trait Clock: Send + Sync + fmt::Debug {
+    /// Time elapsed since an origin fixed when the clock was made, in the clock's own time.
+    fn now(&self) -> Duration;
+    /// Waits for `duration` of the clock's own time.
+    fn sleep(&self, duration: Duration) -> Pin<Box<dyn Future<Output = ()> + Send>>;
+    /// The real duration that `duration` of this clock's time takes, for reporting waits.
+    fn real_duration(&self, duration: Duration) -> Duration {
+        duration
+    }
+
+    /// The duration of this clock's time that lasts `real`: the inverse of
+    /// [`Clock::real_duration`].
+    fn clock_duration(&self, real: Duration) -> Duration {
+        real
+    }
+}
+
+/// Real time, through Tokio's timer.
+#[derive(Debug)]
+pub struct SystemClock {
+    origin: tokio::time::Instant,
+}
+
+impl SystemClock {
+    pub fn new() -> Self {
+        Self {
+            origin: tokio::time::Instant::now(),
+        }
+    }
+}
+
+impl Default for SystemClock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Clock for SystemClock {
+    fn now(&self) -> Duration {
+        self.origin.elapsed()
+    }
+
+    fn sleep(&self, duration: Duration) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+        Box::pin(tokio::time::sleep(duration))
+    }
+}
+
+/// Time running `factor` times faster than real time, to pace against a simulator started with
+/// `--time-scale factor`: its minutes are `60 / factor` real seconds long.
+#[derive(Debug)]
+pub struct ScaledClock {
+    origin: tokio::time::Instant,
+    factor: f64,
+}
+
+impl ScaledClock {
+    /// # Panics
+    /// If `factor` is not a finite number above zero.
+    pub fn new(factor: f64) -> Self {
+        assert!(
+            factor.is_finite() && factor > 0.0,
+            "a clock's time scale must be a finite number above zero, not {factor}"
+        );
+        Self {
+            origin: tokio::time::Instant::now(),
+            factor,
+        }
+    }
+}
+
+impl Clock for ScaledClock {
+    fn now(&self) -> Duration {
+        self.origin.elapsed().mul_f64(self.factor)
+    }
+
+    fn sleep(&self, duration: Duration) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+        Box::pin(tokio::time::sleep(self.real_duration(duration)))
+    }
+
+    fn real_duration(&self, duration: Duration) -> Duration {
+        duration.div_f64(self.factor)
+    }
+
+    fn clock_duration(&self, real: Duration) -> Duration {
+        real.mul_f64(self.factor)
+    }
+}
+
+/// The bucket's shape for a per-minute limit: see the module doc for the arithmetic.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Shape {
+    limit: u32,
+    capacity: f64,
+    /// Tokens per second.
+    refill: f64,
+}
+
+impl Shape {
+    fn per_minute(limit: u32) -> Self {
+        let burst = (limit / 20).clamp(1, MAX_BURST);
+        let margin = limit / MARGIN_DIVISOR;
+        // A limit of 1 leaves nothing after the burst; refilling at one per minute still keeps
+        // every minute at two at most, the nearest a bucket can get.
+        let sustained = limit.saturating_sub(burst + margin).max(1);
+        Self {
+            limit,
+            capacity: f64::from(burst),
+            refill: f64::from(sustained) / 60.0,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct State {
+    shape: Option<Shape>,
+    /// Tokens in the bucket; negative when callers have reserved slots not yet due.
+    tokens: f64,
+    updated: Duration,
+}
+
+impl State {
+    fn refill(&mut self, now: Duration) {
+        if let Some(shape) = self.shape {
+            let elapsed = now.saturating_sub(self.updated).as_secs_f64();
+            self.tokens = (self.tokens + elapsed * shape.refill).min(shape.capacity);
+        }
+        self.updated = self.updated.max(now);
+    }
+}
+
+/// A token bucket shared by every request to one API (`Arc<RateLimiter>`).
+pub struct RateLimiter {
+    clock: Arc<dyn Clock>,
+    state: Mutex<State>,
+}
+
+impl fmt::Debug for RateLimiter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RateLimiter")
+            .field("clock", &self.clock)
+            .field("state", &*self.state())
+            .finish()
+    }
+}
+
+impl RateLimiter {
+    /// Paces to stay under `limit` requests in every minute, on real time. A limit of 0 means
+    /// no limit.
+    pub fn per_minute(limit: u32) -> Self {
+        Self::with_clock(limit, Arc::new(SystemClock::new()))
+    }
+
+    /// As [`Self::per_minute`], on the given clock.
+    pub fn with_clock(limit: u32, clock: Arc<dyn Clock>) -> Self {
+        let shape = (limit > 0).then(|| Shape::per_minute(limit));
+        let now = clock.now();
+        Self {
+            clock,
+            state: Mutex::new(State {
+                shape,
+                // Starts full: the burst is there for the first requests of a run.
+                tokens: shape.map_or(0.0, |s| s.capacity),
+                updated: now,
+            }),
+        }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        // Every critical section leaves the numbers consistent, so a panic elsewhere while the
+        // lock was held does not make them unusable.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The limit per minute the limiter keeps under, 0 for none.
+    pub fn rate(&self) -> u32 {
+        self.state().shape.map_or(0, |s| s.limit)
+    }
+
+    /// Changes the limit, for APIs that announce theirs as they go. Slots already reserved keep
+    /// their time; later ones follow the new rate. 0 removes the limit.
+    pub fn set_rate(&self, limit: u32) {
+        let now = self.clock.now();
+        let mut state = self.state();
+        state.refill(now);
+        let shape = (limit > 0).then(|| Shape::per_minute(limit));
+        match shape {
+            Some(shape) => state.tokens = state.tokens.min(shape.capacity),
+            None => state.tokens = 0.0,
+        }
+        state.shape = shape;
+    }
+
+    /// Takes the next slot and says how long (in the clock's time) to wait before using it.
+    /// The slot is committed: call [`Self::sleep`] with the result, or lose it.
+    pub fn reserve(&self) -> Duration {
+        let now = self.clock.now();
+        let mut state = self.state();
+        let Some(shape) = state.shape else {
+            return Duration::ZERO;
+        };
+        state.refill(now);
+        state.tokens -= 1.0;
+        if state.tokens >= 0.0 {
+            Duration::ZERO
+        } else {
+            Duration::from_secs_f64(-state.tokens / shape.refill)
+        }
+    }
+
+    /// Waits for `duration` of the limiter's clock time.
+    pub async fn sleep(&self, duration: Duration) {
+        if !duration.is_zero() {
+            self.clock.sleep(duration).await;
+        }
+    }
+
+    /// The real time `duration` of the limiter's clock takes, for reporting waits.
+    pub fn real_duration(&self, duration: Duration) -> Duration {
+        self.clock.real_duration(duration)
+    }
+
+    /// Waits for the next slot; returns how long it waited (clock time).
+    pub async fn acquire(&self) -> Duration {
+        let wait = self.reserve();
+        self.sleep(wait).await;
+        wait
+    }
+
+    /// Empties the bucket and lets nothing through for `real` (real time): the server has said
+    /// it is over its limit (a 429), and every concurrent caller should hold back, not only the
+    /// one that was told.
+    pub fn hold(&self, real: Duration) {
+        let duration = self.clock.clock_duration(real);
+        let now = self.clock.now();
+        let mut state = self.state();
+        let Some(shape) = state.shape else {
+            return;
+        };
+        state.refill(now);
+        let held = -duration.as_secs_f64() * shape.refill;
+        state.tokens = state.tokens.min(0.0).min(held);
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// Virtual time: sleeping moves the clock forward at once, so a test can run minutes of
+    /// pacing in microseconds. Only meaningful for one caller at a time.
+    #[derive(Debug, Default)]
+    pub(crate) struct ManualClock {
+        now: Mutex<Duration>,
+    }
+
+    impl ManualClock {
+        pub(crate) fn advance(&self, by: Duration) {
+            *self.now.lock().unwrap() += by;
+        }
+    }
+
+    impl Clock for ManualClock {
+        fn now(&self) -> Duration {
+            *self.now.lock().unwrap()
+        }
+
+        fn sleep(&self, duration: Duration) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+            self.advance(duration);
+            Box::pin(std::future::ready(()))
+        }
+    }
+
+    /// The times at which `n` back-to-back callers are let through.
+    fn grants(limiter: &RateLimiter, clock: &ManualClock, n: usize) -> Vec<Duration> {
+        (0..n)
+            .map(|_| {
+                let wait = limiter.reserve();
+                clock.advance(wait);
+                clock.now()
+            })
+            .collect()
+    }
+
+    /// The most grants in any window of `width` (half-open, starting at a grant).
+    fn most_in_any_window(times: &[Duration], width: Duration) -> usize {
+        let mut end = 0;
+        let mut most = 0;
+        for (start, t) in times.iter().enumerate() {
+            while end < times.len() && times[end] < *t + width {
+                end += 1;
+            }
+            most = most.max(end - start);
+        }
+        most
+    }
+
+    fn limiter(limit: u32) -> (Arc<ManualClock>, RateLimiter) {
+        let clock = Arc::new(ManualClock::default());
+        (clock.clone(), RateLimiter::with_clock(limit, clock))
+    }
+
+    #[test]
+    fn the_shape_for_the_config_api_is_a_burst_of_10_and_186_per_minute() {
+        let shape = Shape::per_minute(200);
+        assert_eq!(shape.capacity, 10.0);
+        assert_eq!(shape.refill * 60.0, 186.0);
+    }
+
+    #[test]
+    fn bursts_then_paces_and_never_exceeds_the_limit_in_any_minute() {
+        let (clock, limiter) = limiter(200);
+        let times = grants(&limiter, &clock, 2_000);
+        // The burst goes at once, the next caller waits.
+        assert!(
+            times[..10].iter().all(|t| t.is_zero()),
+            "{:?}",
+            &times[..11]
+        );
+        assert!(!times[10].is_zero());
+        // The first minute is the dangerous one: a full bucket plus a minute of refill.
+        let minute = Duration::from_secs(60);
+        assert!(times.iter().filter(|t| **t < minute).count() <= 200);
+        let most = most_in_any_window(&times, minute);
+        assert!(most <= 196, "{most} requests in one minute");
+        // ...and stays close to the limit over the long run: 2,000 requests in under 11 minutes.
+        let total = times.last().unwrap().as_secs_f64() / 60.0;
+        assert!(total < 10.8, "{total} minutes");
+    }
+
+    #[test]
+    fn idle_time_refills_only_up_to_the_burst() {
+        let (clock, limiter) = limiter(200);
+        grants(&limiter, &clock, 50);
+        clock.advance(Duration::from_secs(3_600));
+        let times = grants(&limiter, &clock, 400);
+        let most = most_in_any_window(&times, Duration::from_secs(60));
+        assert!(most <= 196, "{most}");
+    }
+
+    #[test]
+    fn every_limit_keeps_under_itself() {
+        for limit in [2, 5, 20, 60, 199, 200, 600, 10_000] {
+            let (clock, limiter) = limiter(limit);
+            let times = grants(&limiter, &clock, (limit as usize) * 4);
+            let most = most_in_any_window(&times, Duration::from_secs(60));
+            assert!(most <= limit as usize, "limit {limit}: {most} in a minute");
+        }
+    }
+
+    #[test]
+    fn set_rate_takes_effect_for_later_callers() {
+        let (clock, limiter) = limiter(200);
+        grants(&limiter, &clock, 10);
+        limiter.set_rate(60);
+        assert_eq!(limiter.rate(), 60);
+        let start = clock.now();
+        let times = grants(&limiter, &clock, 57);
+        // 60/min with a burst of 3 and a margin of 1 refills 56 per minute.
+        let spent = *times.last().unwrap() - start;
+        assert!(spent >= Duration::from_secs(59), "{spent:?}");
+        limiter.set_rate(0);
+        assert_eq!(limiter.reserve(), Duration::ZERO);
+    }
+
+    #[test]
+    fn no_limit_never_waits() {
+        let (clock, limiter) = limiter(0);
+        assert!(grants(&limiter, &clock, 10_000).iter().all(|t| t.is_zero()));
+    }
+
+    #[test]
+    fn hold_makes_every_caller_wait_it_out() {
+        let (clock, limiter) = limiter(200);
+        limiter.hold(Duration::from_secs(5));
+        let first = limiter.reserve();
+        assert!(first >= Duration::from_secs(5), "{first:?}");
+        clock.advance(first);
+        // The burst does not come back the moment the hold ends.
+        assert!(!limiter.reserve().is_zero());
+    }
+
+    #[tokio::test]
+    async fn concurrent_callers_are_served_in_order_on_real_time() {
+        // 6,000/min with a burst of 10: 10 at once, then one every ~10.3 ms.
+        let limiter = Arc::new(RateLimiter::per_minute(6_000));
+        let started = tokio::time::Instant::now();
+        let tasks: Vec<_> = (0..20)
+            .map(|_| {
+                let limiter = limiter.clone();
+                tokio::spawn(async move { limiter.acquire().await })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap();
+        }
+        let elapsed = started.elapsed();
+        assert!(elapsed >= Duration::from_millis(90), "{elapsed:?}");
+        assert!(elapsed < Duration::from_secs(2), "{elapsed:?}");
+    }
+
+    #[test]
+    fn a_scaled_clock_runs_faster() {
+        let clock = ScaledClock::new(60.0);
+        assert_eq!(
+            clock.real_duration(Duration::from_secs(60)),
+            Duration::from_secs(1)
+        );
+    }
+}
