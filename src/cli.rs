@@ -1,7 +1,11 @@
 //! The command line: clap definitions only. What the user typed is resolved into settings by
 //! each command; nothing here has side effects.
 
+use std::path::PathBuf;
+
 use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::model::Kind;
 
 use crate::sim::clock::TimeScale;
 use crate::sim::faults::FaultSpec;
@@ -39,6 +43,20 @@ pub enum ColorChoice {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Read every resource of a workspace through the Config API into the ledger.
+    ///
+    /// Walks the eleven Config API services (workspaces, access tokens, both catalogs, sources
+    /// with their schema config, destinations, destination filters, tracking plans with their
+    /// source connections, IAM, functions, and with `--with-metrics` the event delivery
+    /// metrics) and stores every object, secrets replaced by markers, in the ledger. An
+    /// interrupted export resumes where it stopped; re-running a finished one refreshes the
+    /// snapshot and reports what changed. The Config API is only ever read.
+    ///
+    /// Example:
+    ///   export SEGMENT_CONFIG_API_TOKEN=...   # or --config-token-file FILE
+    ///   segbridge export --workspace acme --ledger acme.ledger
+    #[command(verbatim_doc_comment)]
+    Export(ExportArgs),
     /// Run the API simulators on 127.0.0.1 until interrupted.
     ///
     /// Serves a generated workspace through a local simulator of the Config API (v1beta), to
@@ -82,4 +100,65 @@ pub struct SimArgs {
     /// simulator. Whether the real Config API masked them is unconfirmed.
     #[arg(long)]
     pub mask_secrets: bool,
+}
+
+/// Where the Config API is and how to authenticate to it.
+#[derive(Debug, Args)]
+pub struct ConfigApiArgs {
+    /// The Config API host root; segbridge adds `/v1beta`. `http://` is accepted only for
+    /// loopback addresses (the simulators).
+    #[arg(
+        long,
+        value_name = "URL",
+        default_value = "https://platform.segmentapis.com"
+    )]
+    pub config_url: String,
+    /// Read the Config API token from FILE instead of `SEGMENT_CONFIG_API_TOKEN`.
+    #[arg(long, value_name = "FILE")]
+    pub config_token_file: Option<PathBuf>,
+    /// Refused: a token on the command line ends up in shell history and process listings.
+    #[arg(long, value_name = "TOKEN", hide = true)]
+    pub config_token: Option<String>,
+    /// Requests per minute to the Config API (documented limit: 200).
+    #[arg(long, value_name = "N", default_value_t = 200, hide = true)]
+    pub config_rate_limit: u32,
+    /// Pace requests as if minutes were X times shorter, to match a simulator started with
+    /// `segbridge sim --time-scale X`. Never useful against the real API.
+    #[arg(long, value_name = "X", default_value = "1", hide = true)]
+    pub time_scale: TimeScale,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub api: ConfigApiArgs,
+    /// The workspace slug to export; by default the token's only workspace.
+    #[arg(long, value_name = "SLUG")]
+    pub workspace: Option<String>,
+    /// The ledger file (SQLite), created if missing.
+    #[arg(long, value_name = "FILE", default_value = "segbridge.ledger")]
+    pub ledger: PathBuf,
+    /// Export only these kinds (comma-separated), e.g. `sources,destinations`.
+    #[arg(
+        long,
+        value_name = "KINDS",
+        value_delimiter = ',',
+        conflicts_with = "skip"
+    )]
+    pub only: Vec<Kind>,
+    /// Export everything but these kinds (comma-separated).
+    #[arg(long, value_name = "KINDS", value_delimiter = ',')]
+    pub skip: Vec<Kind>,
+    /// Also read the event delivery metrics of every destination (a baseline for `audit`).
+    #[arg(long)]
+    pub with_metrics: bool,
+    /// Source subtrees read at once; the rate limit bounds the request rate in any case.
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub concurrency: usize,
+    /// Print the summary as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Report progress as JSON lines on stderr.
+    #[arg(long)]
+    pub json_progress: bool,
 }

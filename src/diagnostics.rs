@@ -36,6 +36,21 @@ pub fn render(err: &anyhow::Error) -> String {
     out
 }
 
+/// An error and its causes on one line (`outer: inner: innermost`), for journals and reports
+/// where a multi-line rendering does not fit. Repeated messages are shown once.
+pub fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut current = Some(error);
+    while let Some(e) = current {
+        let text = e.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        current = e.source();
+    }
+    parts.join(": ")
+}
+
 /// Writes [`render`] to stderr. A failure to write there leaves nowhere else to report to.
 pub fn report(err: &anyhow::Error) {
     let _ = std::io::stderr().lock().write_all(render(err).as_bytes());

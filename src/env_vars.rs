@@ -11,3 +11,7 @@ pub const SEGMENT_PUBLIC_API_TOKEN: &str = "SEGMENT_PUBLIC_API_TOKEN";
 
 /// Any non-empty value turns colour off (<https://no-color.org>).
 pub const NO_COLOR: &str = "NO_COLOR";
+
+/// Base delay, in milliseconds, of the exponential backoff between retries (default 500). Tests
+/// set it low; it never shortens a wait the server asks for (`Retry-After`).
+pub use crate::http::SEGBRIDGE_RETRY_BASE_MS;

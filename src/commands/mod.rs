@@ -2,6 +2,7 @@
 //! errors that stop a command propagate as `anyhow::Error` and are rendered by
 //! [`crate::diagnostics`].
 
+mod export;
 pub mod reporters;
 mod sim;
 
@@ -32,6 +33,7 @@ impl From<ExitStatus> for ExitCode {
 
 pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitStatus> {
     match cli.command {
+        Command::Export(args) => export::run(args, &cli.global).await,
         Command::Sim(args) => sim::run(args, &cli.global).await,
     }
 }

@@ -387,10 +387,8 @@ impl ConfigClient {
             .path_segments()
             .and_then(|mut segments| segments.rfind(|s| !s.is_empty()))
             == Some(VERSION);
-        if !has_version {
-            if let Ok(mut path) = base_url.path_segments_mut() {
-                path.pop_if_empty().push(VERSION);
-            }
+        if !has_version && let Ok(mut path) = base_url.path_segments_mut() {
+            path.pop_if_empty().push(VERSION);
         }
         let transport = Transport::new(TransportSettings {
             api: API,

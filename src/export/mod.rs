@@ -20,6 +20,7 @@
 //! An authentication failure stops the walk at once.
 
 mod collection;
+mod reader;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;

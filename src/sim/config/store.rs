@@ -289,6 +289,12 @@ impl ConfigStore {
     pub fn state_json(&self) -> Value {
         let mut kinds = KindMap::default();
         let mut secrets = Vec::new();
+        for item in &self.catalog.sources {
+            kinds.put("catalog_sources", item.config_wire.clone());
+        }
+        for item in &self.catalog.destinations {
+            kinds.put("catalog_destinations", item.config_wire.clone());
+        }
         for ws in &self.workspaces {
             kinds.put("workspaces", wire::workspace(ws));
             for token in &ws.access_tokens {
