@@ -27,7 +27,7 @@ const REF_PREFIX: &str = "#/components/schemas/";
 pub struct Operation {
     pub key: String,
     pub operation_id: String,
-    /// Media types of the 2xx answer, most stable first (`x-accept`).
+    /// Media types of the 2xx answer, most stable first.
     pub accept: Vec<String>,
     /// Request media type → body schema; empty for operations without a body.
     pub request: Vec<(String, Value)>,
@@ -75,12 +75,32 @@ impl SchemaDoc {
                             .collect()
                     })
                     .unwrap_or_default();
+                // The versions an answer may take: the SDK's preference order (`x-accept`),
+                // restricted to the media types the 2xx answer declares (the SDK lists
+                // `application/json` even where the answer has no such entry).
+                let declared: Vec<String> = op["responses"]
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .filter(|(status, _)| status.starts_with('2'))
+                    .flat_map(|(_, content)| content.as_object().into_iter().flatten())
+                    .map(|(media, _)| media.clone())
+                    .collect();
+                let mut accept: Vec<String> = strings(&op["accept"])
+                    .into_iter()
+                    .filter(|m| declared.contains(m))
+                    .collect();
+                for media in declared {
+                    if !accept.contains(&media) {
+                        accept.push(media);
+                    }
+                }
                 operations.insert(
                     key.clone(),
                     Operation {
                         key: key.clone(),
                         operation_id: op["operationId"].as_str().unwrap_or_default().to_owned(),
-                        accept: strings(&op["accept"]),
+                        accept,
                         request,
                         request_required: op["requestBody"]["required"].as_bool().unwrap_or(false),
                         required_query: op["parameters"]

@@ -211,6 +211,16 @@ fn mirror(ws: &Workspace, catalog: &'static Catalog) -> PublicStore {
     };
     let mut store = PublicStore::new(catalog, info, rng.fork("public-api-ids").next_u64());
     store.roles = builtin_roles();
+    // A workspace generated with roles of its own keeps them, so its grants still resolve.
+    for role in &ws.roles {
+        if !store.roles.iter().any(|r| r.id == role.id) {
+            store.roles.push(Role {
+                id: role.id.clone(),
+                name: role.display_name.clone(),
+                description: role.description.clone(),
+            });
+        }
+    }
 
     store.functions = ws
         .functions
