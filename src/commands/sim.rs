@@ -1,4 +1,4 @@
-//! `segbridge sim`: serve a generated workspace through the simulators until Ctrl-C.
+//! `segbridge sim`: serve a generated workspace through both simulators until Ctrl-C.
 //!
 //! stdout carries the data a user needs to point a client at the simulator (base URL, tokens,
 //! as `KEY=value` lines that a shell can `export`); stderr carries status. Tokens taken from the
@@ -82,7 +82,7 @@ pub async fn run(args: SimArgs, global: &GlobalArgs) -> anyhow::Result<ExitStatu
         let mut err = std::io::stderr().lock();
         writeln!(
             err,
-            "Serving workspace `{}` ({total} objects, seed {}) on {}; inspect {}/_sim/stats. Press Ctrl-C to stop.",
+            "Serving the Config API (workspace `{}`, {total} objects, seed {}) on {}; inspect {}/_sim/stats.",
             config.workspace_slug,
             args.seed,
             config.base_url(),
@@ -97,7 +97,7 @@ pub async fn run(args: SimArgs, global: &GlobalArgs) -> anyhow::Result<ExitStatu
             .sum();
         writeln!(
             err,
-            "Serving the Public API ({} target `{}`, {public_total} objects) on {}; inspect {}/_sim/stats.",
+            "Serving the Public API ({} target `{}`, {public_total} objects) on {}; inspect {}/_sim/stats. Press Ctrl-C to stop.",
             sims.public.target,
             sims.public.workspace_slug,
             sims.public.base_url(),
