@@ -43,7 +43,8 @@ OUT = ROOT / "data" / "public-api.schema.json"
 # The operations the Public simulator serves: what a Config API migration reads or writes
 # (workspace, catalogs, sources with schema settings, labels and write keys, destinations and
 # their delivery metrics, destination filters, tracking plans with rules and sources, IAM,
-# functions, labels, regulations).
+# functions, labels, regulations) and the observability reads an audit makes after a cut-over
+# (Delivery Overview, event volume).
 OPERATIONS = [
     ("get", "/"),
     ("get", "/catalog/sources"),
@@ -69,6 +70,13 @@ OPERATIONS = [
     ("patch", "/destinations/{destinationId}"),
     ("delete", "/destinations/{destinationId}"),
     ("get", "/destinations/{destinationId}/delivery-metrics"),
+    ("get", "/delivery-overview/successfully-received"),
+    ("get", "/delivery-overview/failed-on-ingest"),
+    ("get", "/delivery-overview/filtered-at-source"),
+    ("get", "/delivery-overview/filtered-at-destination"),
+    ("get", "/delivery-overview/failed-delivery"),
+    ("get", "/delivery-overview/successful-delivery"),
+    ("get", "/events/volume"),
     ("get", "/destination/{destinationId}/filters"),
     ("post", "/destination/{destinationId}/filters"),
     ("get", "/destination/{destinationId}/filters/{filterId}"),

@@ -433,6 +433,65 @@ async fn every_operation_answers_as_the_official_schema_says() {
         .await;
     assert_eq!(field_of(&missing, 0), "sourceId");
 
+    // Delivery Overview and event volume over the last hours.
+    let at = |hours: i64| {
+        (chrono::Utc::now() - chrono::Duration::hours(hours))
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    };
+    let window = format!("startTime={}&endTime={}&granularity=HOUR", at(3), at(1));
+    for (step, per_destination) in [
+        ("successfully-received", false),
+        ("failed-on-ingest", false),
+        ("filtered-at-source", false),
+        ("filtered-at-destination", true),
+        ("failed-delivery", true),
+        ("successful-delivery", true),
+    ] {
+        let op = format!("GET /delivery-overview/{step}");
+        let mut uri = format!("/delivery-overview/{step}?sourceId={js}&{window}");
+        if per_destination {
+            let missing = api.expect(422, &op, &uri, None).await;
+            assert_eq!(field_of(&missing, 0), "destinationConfigId");
+            uri.push_str(&format!("&destinationConfigId={ga}"));
+        }
+        let body = api.expect(200, &op, &uri, None).await;
+        let series = body["data"]["dataset"][0]["series"].as_array().unwrap();
+        let sum: u64 = series.iter().map(|p| p["count"].as_u64().unwrap()).sum();
+        assert_eq!(body["data"]["total"].as_u64().unwrap(), sum, "{step}");
+        if step == "successful-delivery" {
+            assert_eq!(sum, 100, "1,200 a day over two hours");
+        }
+    }
+    let refused = api
+        .expect(
+            422,
+            "GET /delivery-overview/successfully-received",
+            &format!("/delivery-overview/successfully-received?sourceId={js}&startTime={}&endTime={}&granularity=MINUTE", at(10), at(1)),
+            None,
+        )
+        .await;
+    assert_eq!(field_of(&refused, 0), "endTime");
+    let volume = api
+        .expect(
+            200,
+            "GET /events/volume",
+            &format!("/events/volume?{window}&groupBy=source"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        volume["data"]["result"].as_array().unwrap().len(),
+        3,
+        "js, webhook, new-src"
+    );
+    api.expect(
+        422,
+        "GET /events/volume",
+        "/events/volume?granularity=HOUR",
+        None,
+    )
+    .await;
+
     // Filters under the singular `/destination/`.
     let listed = api
         .expect(
@@ -1765,4 +1824,89 @@ async fn a_destination_takes_at_most_ten_filters() {
         [field_of(&refused, 0), field_of(&refused, 1)],
         ["if", "actions"]
     );
+}
+
+/// For every operation with a body and every media type it accepts, a body of the wrong type and
+/// an empty object are refused exactly as the request schema says: the independent validator
+/// and the simulator agree on whether `{}` is acceptable, and the simulator names every missing
+/// required field.
+#[tokio::test]
+async fn invalid_bodies_are_refused_as_the_request_schemas_say() {
+    let contract = Contract::load();
+    let app = public_app(Target::Empty);
+    let auth = format!("Bearer {PUBLIC_TOKEN}");
+    let mut checked = 0;
+    for op in contract.operations() {
+        let content = contract.doc["operations"][&op]["requestBody"]["content"].clone();
+        let Some(content) = content.as_object() else {
+            continue;
+        };
+        let (method, template) = op.split_once(' ').unwrap();
+        let uri: String = template
+            .split('/')
+            .map(|seg| if seg.starts_with('{') { "x" } else { seg })
+            .collect::<Vec<_>>()
+            .join("/");
+        for (media, schema) in content {
+            let headers = [
+                ("authorization", auth.as_str()),
+                ("content-type", media.as_str()),
+            ];
+            let reply = public_send(&app, method, &uri, Some("[]".into()), &headers).await;
+            assert_eq!(
+                reply.status, 422,
+                "{op} ({media}) took an array: {}",
+                reply.text
+            );
+            contract.check(&op, &reply);
+
+            let expected_missing = contract.errors(schema, &json!({}));
+            let reply = public_send(&app, method, &uri, Some("{}".into()), &headers).await;
+            let body = reply.json();
+            let reported: Vec<&str> = body["errors"]
+                .as_array()
+                .map(|errors| {
+                    errors
+                        .iter()
+                        .filter(|e| e["type"] == "input-validation")
+                        .filter_map(|e| e["field"].as_str())
+                        .collect()
+                })
+                .unwrap_or_default();
+            if expected_missing.is_empty() {
+                assert!(
+                    reported.is_empty(),
+                    "{op} ({media}) refused {{}}: {}",
+                    reply.text
+                );
+            } else {
+                let required: Vec<&str> = contract_required(contract, schema);
+                assert_eq!(
+                    reply.status, 422,
+                    "{op} ({media}) took {{}}: {}",
+                    reply.text
+                );
+                assert_eq!(reported, required, "{op} ({media})");
+                contract.check(&op, &reply);
+            }
+            checked += 1;
+        }
+    }
+    assert!(
+        checked >= 100,
+        "only {checked} operation/media pairs checked"
+    );
+}
+
+/// The required fields of a request schema (resolving its `$ref`).
+fn contract_required<'a>(contract: &'a Contract, schema: &'a Value) -> Vec<&'a str> {
+    let mut node = schema;
+    while let Some(reference) = node.get("$ref").and_then(Value::as_str) {
+        let name = reference.rsplit('/').next().unwrap();
+        node = &contract.doc["components"]["schemas"][name];
+    }
+    node["required"]
+        .as_array()
+        .map(|r| r.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default()
 }

@@ -4,8 +4,9 @@
 //! sources with schema settings, labels and write keys, connected destinations, destinations and
 //! their delivery metrics, destination filters under the singular `/destination/`, tracking
 //! plans with rules and sources, IAM users, invites, groups (members under the singular
-//! `/group/` for replace and remove), roles and permissions, functions and deploy, labels, and
-//! regulations) with the documented conventions:
+//! `/group/` for replace and remove), roles and permissions, functions and deploy, labels,
+//! regulations, and the Delivery Overview and event-volume reads of an audit) with the
+//! documented conventions:
 //! - every success body is `{"data": …}` and every error body `{"errors": […]}`, camelCase,
 //!   opaque ids; 201 only for the creates that declare it (sources, labels, invites), 200
 //!   elsewhere; deletes and relationship changes answer `{"data": {"status": "SUCCESS"}}`;
@@ -49,8 +50,8 @@ use serde_json::{Value, json};
 use self::error::{ApiError, ErrorItem};
 use self::limits::RateLimits;
 use self::routes::{
-    Call, PublicSim, catalog, destinations, filters, functions, iam, labels, regulations, sources,
-    tracking_plans, workspace,
+    Call, PublicSim, catalog, destinations, filters, functions, iam, labels, observability,
+    regulations, sources, tracking_plans, workspace,
 };
 use self::schema::{Operation, SchemaDoc};
 pub use self::seed::Target;
@@ -164,6 +165,31 @@ pub fn api_router(sim: Arc<PublicSim>) -> Router {
             &format!("{DST}/delivery-metrics"),
             get(destinations::delivery_metrics),
         )
+        .route(
+            "/delivery-overview/successfully-received",
+            get(observability::successfully_received),
+        )
+        .route(
+            "/delivery-overview/failed-on-ingest",
+            get(observability::failed_on_ingest),
+        )
+        .route(
+            "/delivery-overview/filtered-at-source",
+            get(observability::filtered_at_source),
+        )
+        .route(
+            "/delivery-overview/filtered-at-destination",
+            get(observability::filtered_at_destination),
+        )
+        .route(
+            "/delivery-overview/failed-delivery",
+            get(observability::failed_delivery),
+        )
+        .route(
+            "/delivery-overview/successful-delivery",
+            get(observability::successful_delivery),
+        )
+        .route("/events/volume", get(observability::events_volume))
         .route(FLT, get(filters::list).post(filters::create))
         .route(
             &format!("{FLT}/{{filterId}}"),

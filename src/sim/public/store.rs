@@ -557,7 +557,7 @@ impl PublicStore {
             put(
                 "delivery_metrics",
                 dest.id.clone(),
-                wire::delivery_metrics(self, dest),
+                wire::delivery_metrics(dest),
             );
         }
         for filter in &self.filters {

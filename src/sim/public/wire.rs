@@ -535,10 +535,12 @@ pub fn function_item(function: &Function) -> Value {
     })
 }
 
-pub fn delivery_metrics(store: &PublicStore, dest: &Destination) -> Value {
+/// The delivery summary of a destination over the simulated reporting window. One delivery in
+/// ten needs a retry, and half the failures expire while the other half are discarded, so the
+/// breakdowns always add up to their totals.
+pub fn delivery_metrics(dest: &Destination) -> Value {
     let d = dest.delivery;
     let first_attempt = d.delivered - d.delivered / 10;
-    let _ = store;
     json!({
         "sourceId": dest.source_id,
         "destinationMetadataId": dest.metadata_id,

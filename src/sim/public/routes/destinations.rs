@@ -190,5 +190,5 @@ pub async fn delivery_metrics(sim: Sim, Path(id): Path<String>, RawQuery(q): Raw
             "must be the id of the Source the Destination is connected to",
         ));
     }
-    ok(json!({"deliveryMetricsSummary": wire::delivery_metrics(&store, dest)}))
+    ok(json!({"deliveryMetricsSummary": wire::delivery_metrics(dest)}))
 }

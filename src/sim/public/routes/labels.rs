@@ -6,8 +6,9 @@
 use axum::extract::Path;
 use serde_json::json;
 
-use super::{Input, Reply, Sim, created, ok, parse_labels, success};
+use super::{Input, Reply, Sim, created, ok, success};
 use crate::sim::public::error::{ApiError, ErrorItem, field_error};
+use crate::sim::public::store::Label;
 use crate::sim::public::wire;
 
 pub async fn list(sim: Sim) -> Reply {
@@ -16,9 +17,15 @@ pub async fn list(sim: Sim) -> Reply {
 }
 
 pub async fn create(sim: Sim, axum::Extension(call): Input) -> Reply {
-    let label = parse_labels(std::slice::from_ref(&call.body["label"]))
-        .pop()
-        .unwrap_or_else(|| unreachable!("one input, one label"));
+    let input = &call.body["label"];
+    let label = Label {
+        key: input["key"].as_str().unwrap_or_default().to_owned(),
+        value: input["value"].as_str().unwrap_or_default().to_owned(),
+        description: input
+            .get("description")
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_owned),
+    };
     let mut errors: Vec<ErrorItem> = Vec::new();
     if label.key.trim().is_empty() {
         errors.push(field_error("label.key", "is not allowed to be empty"));

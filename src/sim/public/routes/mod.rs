@@ -11,6 +11,7 @@ pub mod filters;
 pub mod functions;
 pub mod iam;
 pub mod labels;
+pub mod observability;
 pub mod regulations;
 pub mod sources;
 pub mod tracking_plans;

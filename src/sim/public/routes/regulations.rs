@@ -142,26 +142,28 @@ pub async fn create_for_cloud_source(
 pub async fn list_suppressions(sim: Sim, RawQuery(q): RawQuery) -> Reply {
     let page = Page::from_params(&Params::parse(q.as_deref()))?;
     let store = sim.store();
+    // Subject type → suppressed ids, in the order types first appear.
     let mut suppressed: Vec<(String, Vec<String>)> = Vec::new();
     for regulation in &store.regulations {
-        let entry = match suppressed
-            .iter_mut()
+        let index = match suppressed
+            .iter()
             .position(|(t, _)| *t == regulation.subject_type)
         {
-            Some(i) => &mut suppressed[i].1,
+            Some(index) => index,
             None => {
                 suppressed.push((regulation.subject_type.clone(), Vec::new()));
-                &mut suppressed.last_mut().unwrap_or_else(|| unreachable!()).1
+                suppressed.len() - 1
             }
         };
+        let ids = &mut suppressed[index].1;
         if regulation.regulation_type.starts_with("SUPPRESS") {
             for id in &regulation.subject_ids {
-                if !entry.contains(id) {
-                    entry.push(id.clone());
+                if !ids.contains(id) {
+                    ids.push(id.clone());
                 }
             }
         } else if regulation.regulation_type == "UNSUPPRESS" {
-            entry.retain(|id| !regulation.subject_ids.contains(id));
+            ids.retain(|id| !regulation.subject_ids.contains(id));
         }
     }
     suppressed.retain(|(_, ids)| !ids.is_empty());
