@@ -47,6 +47,7 @@ OUT = ROOT / "data" / "public-api.schema.json"
 # (Delivery Overview, event volume).
 OPERATIONS = [
     ("get", "/"),
+    ("get", "/echo"),
     ("get", "/catalog/sources"),
     ("get", "/catalog/sources/{sourceMetadataId}"),
     ("get", "/catalog/destinations"),

@@ -104,6 +104,72 @@ async fn every_operation_answers_as_the_official_schema_says() {
     // Workspace and catalogs, both pagination spellings.
     let ws = api.expect(200, "GET /", "/", None).await;
     assert_eq!(ws["data"]["workspace"]["slug"], WS);
+    let echo = api
+        .expect(
+            200,
+            "GET /echo",
+            "/echo?message=hello%20there&delay=5",
+            None,
+        )
+        .await;
+    assert_eq!(echo["data"]["message"], "hello there");
+    assert_eq!(
+        echo["data"]["headers"]["authorization"],
+        "Bearer ••••••••••"
+    );
+    let reply = api
+        .call_as(
+            "GET /echo",
+            "/echo?message=hi&statusCode=200",
+            None,
+            Some("application/vnd.segment.v1alpha+json"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        reply.headers["content-type"],
+        "application/vnd.segment.v1alpha+json"
+    );
+    let failed = api
+        .expect(
+            404,
+            "GET /echo",
+            "/echo?message=boom&triggerMultipleErrors=true&statusCode=404",
+            None,
+        )
+        .await;
+    assert_eq!(failed["errors"][0]["message"], "boom");
+    assert_eq!(failed["errors"].as_array().unwrap().len(), 2);
+    api.expect(
+        422,
+        "GET /echo",
+        "/echo?message=x&triggerError=true&statusCode=422",
+        None,
+    )
+    .await;
+    api.expect(422, "GET /echo", "/echo", None).await;
+    let auth = format!("Bearer {PUBLIC_TOKEN}");
+    let reply = public_send(
+        &api.app,
+        "GET",
+        "/echo?message=x&triggerUnexpectedError=true",
+        None,
+        &[("authorization", auth.as_str())],
+    )
+    .await;
+    assert_eq!(reply.status, 500);
+    assert_eq!(reply.json()["errors"][0]["type"], "ServerError");
+    // A status the schema does not declare for echo can still be asked for.
+    let reply = public_send(
+        &api.app,
+        "GET",
+        "/echo?message=made&statusCode=201",
+        None,
+        &[("authorization", auth.as_str())],
+    )
+    .await;
+    assert_eq!(reply.status, 201);
+    assert_eq!(reply.json()["data"]["message"], "made");
     let page = api
         .expect(
             200,

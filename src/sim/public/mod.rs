@@ -101,6 +101,7 @@ pub fn new_sim(
         options,
         stats,
         schema: SchemaDoc::embedded(),
+        scale,
     })
 }
 
@@ -113,6 +114,7 @@ pub fn api_router(sim: Arc<PublicSim>) -> Router {
     const TP: &str = "/tracking-plans/{trackingPlanId}";
     Router::new()
         .route("/", get(workspace::get))
+        .route("/echo", get(workspace::echo))
         .route("/catalog/sources", get(catalog::list_sources))
         .route(
             "/catalog/sources/{sourceMetadataId}",

@@ -379,7 +379,7 @@ mod tests {
     #[test]
     fn every_operation_has_an_id_and_answer_types() {
         let doc = SchemaDoc::embedded();
-        assert_eq!(doc.operations().count(), 86);
+        assert_eq!(doc.operations().count(), 87);
         for op in doc.operations() {
             assert!(!op.operation_id.is_empty(), "{}", op.key);
             assert!(!op.accept.is_empty(), "{}", op.key);

@@ -29,6 +29,7 @@ use super::error::{ApiError, ApiResult};
 use super::limits::RateLimits;
 use super::schema::SchemaDoc;
 use super::store::{Label, PublicStore};
+use crate::sim::clock::TimeScale;
 use crate::sim::stats::RequestStats;
 
 /// Everything a handler can reach.
@@ -40,6 +41,8 @@ pub struct PublicSim {
     pub limits: RateLimits,
     pub stats: Arc<RequestStats>,
     pub schema: &'static SchemaDoc,
+    /// For handlers that wait (`GET /echo?delay=`).
+    pub scale: TimeScale,
 }
 
 impl PublicSim {
