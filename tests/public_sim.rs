@@ -975,13 +975,19 @@ async fn every_operation_answers_as_the_official_schema_says() {
         )
         .await;
     assert_eq!(invited["data"]["emails"], json!(["eve@example.com"]));
-    api.expect(
-        422,
-        "POST /invites",
-        "/invites",
-        Some(json!({"invites": [{"email": "not-an-email"}]})),
-    )
-    .await;
+    let refused = api
+        .expect(
+            422,
+            "POST /invites",
+            "/invites",
+            Some(json!({"invites": [{"email": "not-an-email"},
+                {"email": "ok@example.com", "permissions": [{"roleId": "nope"}]}]})),
+        )
+        .await;
+    assert_eq!(
+        [field_of(&refused, 0), field_of(&refused, 1)],
+        ["invites.0.email", "invites.1.permissions.0.roleId"]
+    );
     let listed = api.expect(200, "GET /invites", "/invites", None).await;
     assert_eq!(
         listed["data"]["invites"],

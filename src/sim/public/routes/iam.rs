@@ -72,12 +72,13 @@ pub async fn list_user_groups(sim: Sim, Path(id): Path<String>, RawQuery(q): Raw
     ))
 }
 
-/// Parses and checks `permissions[]` of a users or groups body.
-fn parse_permissions(
+/// Parses and checks `permissions[]` of a users, groups or invites body at `field`; returns
+/// the grants and every problem found, so that a body with several invites reports them all.
+fn check_permissions(
     store: &PublicStore,
     items: &[Value],
     field: &str,
-) -> ApiResult<Vec<Permission>> {
+) -> (Vec<Permission>, Vec<ErrorItem>) {
     let mut errors = Vec::new();
     let mut out = Vec::new();
     for (i, item) in items.iter().enumerate() {
@@ -90,6 +91,7 @@ fn parse_permissions(
             ));
         }
         let mut resources = Vec::new();
+        // Invite grants may leave `resources` out; user and group grants may not (schema).
         for (j, resource) in item["resources"]
             .as_array()
             .into_iter()
@@ -110,8 +112,17 @@ fn parse_permissions(
             labels,
         });
     }
+    (out, errors)
+}
+
+fn parse_permissions(
+    store: &PublicStore,
+    items: &[Value],
+    field: &str,
+) -> ApiResult<Vec<Permission>> {
+    let (permissions, errors) = check_permissions(store, items, field);
     if errors.is_empty() {
-        Ok(out)
+        Ok(permissions)
     } else {
         Err(ApiError::validation(errors))
     }
@@ -239,36 +250,14 @@ pub async fn create_invites(sim: Sim, axum::Extension(call): Input) -> Reply {
         let at = format!("invites.{i}");
         let email = item["email"].as_str().unwrap_or_default().to_owned();
         errors.extend(check_email(&email, &format!("{at}.email")));
-        let mut permissions = Vec::new();
-        for (j, p) in item["permissions"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .enumerate()
-        {
-            let at = format!("{at}.permissions.{j}");
-            let role_id = p["roleId"].as_str().unwrap_or_default().to_owned();
-            if !store.roles.iter().any(|r| r.id == role_id) {
-                errors.push(field_error(
-                    &format!("{at}.roleId"),
-                    "must be the id of a role",
-                ));
-            }
-            let mut resources = Vec::new();
-            for (k, resource) in p["resources"].as_array().into_iter().flatten().enumerate() {
-                match check_resource(&store, resource, &format!("{at}.resources.{k}")) {
-                    Ok(r) => resources.push(r),
-                    Err(mut e) => errors.append(&mut e),
-                }
-            }
-            let labels = parse_labels(p["labels"].as_array().map_or(&[][..], Vec::as_slice));
-            errors.extend(missing_labels(&store, &labels, &format!("{at}.labels")));
-            permissions.push(Permission {
-                role_id,
-                resources,
-                labels,
-            });
-        }
+        let (permissions, mut problems) = check_permissions(
+            &store,
+            item["permissions"]
+                .as_array()
+                .map_or(&[][..], Vec::as_slice),
+            &format!("{at}.permissions"),
+        );
+        errors.append(&mut problems);
         invites.push(Invite {
             email,
             permissions,
