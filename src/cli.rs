@@ -10,6 +10,7 @@ use crate::model::Kind;
 use crate::sim::clock::TimeScale;
 use crate::sim::faults::FaultSpec;
 use crate::sim::generator::Preset;
+use crate::sim::public::Target;
 
 /// Migrate a Segment workspace from the legacy Config API (v1beta) to the Public API.
 #[derive(Debug, Parser)]
@@ -59,12 +60,14 @@ pub enum Command {
     Export(ExportArgs),
     /// Run the API simulators on 127.0.0.1 until interrupted.
     ///
-    /// Serves a generated workspace through a local simulator of the Config API (v1beta), to
-    /// rehearse a migration or to try segbridge and other Config API clients without a real
-    /// workspace. Prints the base URL and the tokens to use on stdout.
+    /// Serves a generated workspace through local simulators of the Config API (v1beta) and of
+    /// the Public API, to rehearse a migration or to try segbridge, the official SDKs and other
+    /// clients without a real workspace. The Public simulator starts empty (a migration target),
+    /// as a mirror of the same workspace, or as a partial copy of it (`--target`). Prints the
+    /// base URLs and the tokens to use on stdout.
     ///
     /// Example:
-    ///   segbridge sim --size medium --seed 7 --faults '5xx=0.05,reset=0.01'
+    ///   segbridge sim --size medium --seed 7 --target mirror --faults '5xx=0.05,reset=0.01'
     #[command(verbatim_doc_comment)]
     Sim(SimArgs),
 }
@@ -100,6 +103,18 @@ pub struct SimArgs {
     /// simulator. Whether the real Config API masked them is unconfirmed.
     #[arg(long)]
     pub mask_secrets: bool,
+    /// Port of the Public API simulator on 127.0.0.1 (0 picks a free one).
+    #[arg(long, value_name = "P", default_value_t = 0)]
+    pub public_port: u16,
+    /// Starting state of the Public simulator: `empty` (a new workspace: catalog and built-in
+    /// roles only), `mirror` (the generated workspace with Public ids) or `partial` (a
+    /// deterministic subset of mirror, for conflict tests).
+    #[arg(long, value_name = "STATE", default_value = "empty")]
+    pub target: Target,
+    /// Requests per minute per token on Public API routes without a documented limit (the real
+    /// default is unpublished). Documented per-endpoint limits apply on top.
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub public_rate_limit: u32,
 }
 
 /// Where the Config API is and how to authenticate to it.

@@ -1,4 +1,4 @@
-//! `segbridge sim`: serve a generated workspace through the simulators until Ctrl-C.
+//! `segbridge sim`: serve a generated workspace through both simulators until Ctrl-C.
 //!
 //! stdout carries the data a user needs to point a client at the simulator (base URL, tokens,
 //! as `KEY=value` lines that a shell can `export`); stderr carries status. Tokens taken from the
@@ -13,6 +13,11 @@ use crate::commands::ExitStatus;
 use crate::env_vars;
 use crate::sim::generator::Counts;
 use crate::sim::{SimSettings, Simulators};
+
+/// A token from the environment, when set to something other than blanks.
+fn token_from_env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|t| !t.trim().is_empty())
+}
 
 pub async fn run(args: SimArgs, global: &GlobalArgs) -> anyhow::Result<ExitStatus> {
     let mut counts = Counts::preset(args.size);
@@ -30,9 +35,11 @@ pub async fn run(args: SimArgs, global: &GlobalArgs) -> anyhow::Result<ExitStatu
         config_port: args.config_port,
         config_rate_limit: args.config_rate_limit,
         mask_secrets: args.mask_secrets,
-        config_token: std::env::var(env_vars::SEGMENT_CONFIG_API_TOKEN)
-            .ok()
-            .filter(|t| !t.trim().is_empty()),
+        config_token: token_from_env(env_vars::SEGMENT_CONFIG_API_TOKEN),
+        public_port: args.public_port,
+        public_rate_limit: args.public_rate_limit,
+        target: args.target,
+        public_token: token_from_env(env_vars::SEGMENT_PUBLIC_API_TOKEN),
     };
     let sims = Simulators::start(settings)
         .await
@@ -55,6 +62,17 @@ pub async fn run(args: SimArgs, global: &GlobalArgs) -> anyhow::Result<ExitStatu
         config.read_only_token
     )?;
     writeln!(out, "SEGMENT_WORKSPACE={}", config.workspace_slug)?;
+    let public = &sims.public;
+    writeln!(out, "SEGMENT_PUBLIC_API_URL={}", public.base_url())?;
+    match &public.generated_token {
+        Some(token) => writeln!(out, "{}={token}", env_vars::SEGMENT_PUBLIC_API_TOKEN)?,
+        None => writeln!(
+            out,
+            "# {} accepted from the environment",
+            env_vars::SEGMENT_PUBLIC_API_TOKEN
+        )?,
+    }
+    writeln!(out, "SEGMENT_PUBLIC_WORKSPACE={}", public.workspace_slug)?;
     out.flush()?;
     drop(out);
 
@@ -63,11 +81,26 @@ pub async fn run(args: SimArgs, global: &GlobalArgs) -> anyhow::Result<ExitStatu
         let mut err = std::io::stderr().lock();
         writeln!(
             err,
-            "Serving workspace `{}` ({total} resources, seed {}) on {}; inspect {}/_sim/stats. Press Ctrl-C to stop.",
+            "Serving the Config API (workspace `{}`, {total} resources, seed {}) on {}; inspect {}/_sim/stats.",
             config.workspace_slug,
             args.seed,
             config.base_url(),
             config.base_url(),
+        )?;
+        let public_total: usize = sims
+            .public
+            .resource_counts()
+            .iter()
+            .filter(|(kind, _)| !kind.starts_with("catalog_"))
+            .map(|(_, n)| n)
+            .sum();
+        writeln!(
+            err,
+            "Serving the Public API ({} target `{}`, {public_total} objects) on {}; inspect {}/_sim/stats. Press Ctrl-C to stop.",
+            sims.public.target,
+            sims.public.workspace_slug,
+            sims.public.base_url(),
+            sims.public.base_url(),
         )?;
     }
     tokio::signal::ctrl_c()

@@ -1,4 +1,4 @@
-//! Local simulators of the Segment Config API (v1beta) and, later, the Public API.
+//! Local simulators of the Segment Config API (v1beta) and the Public API.
 //!
 //! Neither real API is reachable from a test machine, so everything segbridge does is developed
 //! and tested against these simulators; users also run them (`segbridge sim`) to rehearse a
@@ -15,6 +15,7 @@ pub mod clock;
 pub mod config;
 pub mod faults;
 pub mod generator;
+pub mod public;
 pub mod ratelimit;
 pub mod rng;
 pub mod server;
@@ -31,6 +32,8 @@ use self::config::routes::ConfigSim;
 use self::config::{ConfigOptions, ConfigStore, Scope, Token};
 use self::faults::{FaultInjector, FaultSpec};
 use self::generator::Counts;
+use self::public::routes::PublicSim;
+use self::public::{PublicOptions, Target};
 use self::rng::Rng;
 use self::server::{RunningServer, SimContext};
 use self::stats::RequestStats;
@@ -47,6 +50,13 @@ pub struct SimSettings {
     pub mask_secrets: bool,
     /// A token the Config simulator accepts with read/write scope instead of generating one.
     pub config_token: Option<String>,
+    pub public_port: u16,
+    /// Requests per minute per token on Public API routes without a documented limit.
+    pub public_rate_limit: u32,
+    /// The Public simulator's starting state.
+    pub target: Target,
+    /// A token the Public simulator accepts instead of generating one.
+    pub public_token: Option<String>,
 }
 
 impl SimSettings {
@@ -61,6 +71,10 @@ impl SimSettings {
             config_rate_limit: 200,
             mask_secrets: false,
             config_token: None,
+            public_port: 0,
+            public_rate_limit: public::limits::DEFAULT_PER_MINUTE,
+            target: Target::Empty,
+            public_token: None,
         }
     }
 }
@@ -95,9 +109,35 @@ impl ConfigServer {
     }
 }
 
+/// A running Public API simulator and what a client needs to use it.
+pub struct PublicServer {
+    pub server: RunningServer,
+    pub sim: Arc<PublicSim>,
+    pub faults: Arc<FaultInjector>,
+    pub stats: Arc<RequestStats>,
+    /// The token, when the simulator generated it (not when it came from the user).
+    pub generated_token: Option<String>,
+    /// The token to use: the generated one or the one given in the settings.
+    pub token: String,
+    pub target: Target,
+    pub workspace_slug: String,
+}
+
+impl PublicServer {
+    pub fn base_url(&self) -> String {
+        self.server.base_url()
+    }
+
+    /// Resource counts per kind, as `/_sim/stats` reports them.
+    pub fn resource_counts(&self) -> BTreeMap<&'static str, usize> {
+        self.sim.store().counts()
+    }
+}
+
 /// The simulators started together, sharing one fault specification and time scale.
 pub struct Simulators {
     pub config: ConfigServer,
+    pub public: PublicServer,
 }
 
 impl Simulators {
@@ -112,13 +152,15 @@ impl Simulators {
         settings: SimSettings,
         workspace: workspace::Workspace,
     ) -> std::io::Result<Self> {
+        let public_store = public::seed::seed(settings.target, &workspace, Catalog::embedded());
         let config = start_config(&settings, Catalog::embedded(), workspace).await?;
-        Ok(Self { config })
+        let public = start_public(&settings, public_store).await?;
+        Ok(Self { config, public })
     }
 
     /// Lets requests in flight finish, then stops.
     pub async fn shutdown(self) {
-        self.config.server.shutdown().await;
+        tokio::join!(self.config.server.shutdown(), self.public.server.shutdown());
     }
 }
 
@@ -199,6 +241,68 @@ async fn start_config(
         generated_token,
         token,
         read_only_token,
+        workspace_slug,
+    })
+}
+
+/// A Public API token: `sgp_` and 64 base62 characters (the prefix of Segment's Public API
+/// tokens; their length is INFERRED).
+pub fn generate_public_token(rng: &mut Rng) -> String {
+    format!("sgp_{}", rng.string(rng::BASE62, 64))
+}
+
+async fn start_public(
+    settings: &SimSettings,
+    store: public::PublicStore,
+) -> std::io::Result<PublicServer> {
+    let generated_token = match &settings.public_token {
+        Some(_) => None,
+        None => Some(generate_public_token(&mut token_rng().fork("public"))),
+    };
+    let token = settings
+        .public_token
+        .clone()
+        .or_else(|| generated_token.clone())
+        .unwrap_or_default();
+    let workspace_slug = store.workspace.slug.clone();
+    let options = PublicOptions {
+        rate_limit_per_minute: settings.public_rate_limit,
+        ..PublicOptions::default()
+    };
+    let stats = Arc::new(RequestStats::new());
+    // A seed of its own, so the two simulators do not fail in lockstep.
+    let faults = Arc::new(FaultInjector::new(
+        settings.faults.clone(),
+        settings.time_scale,
+        settings.seed ^ 0x7075_626c_6963,
+    ));
+    let sim = public::new_sim(
+        store,
+        token.clone(),
+        options,
+        settings.time_scale,
+        stats.clone(),
+    );
+    let context = SimContext {
+        api: "public",
+        faults: faults.clone(),
+        stats: stats.clone(),
+        scale: settings.time_scale,
+        error_response: public::error_response,
+        rate_limited_response: public::rate_limited_response,
+        outage_response: public::outage_response,
+    };
+    let app = public::app(sim.clone(), context);
+    let server = server::serve(app, settings.public_port).await?;
+    faults.restart_clock();
+    Ok(PublicServer {
+        server,
+        sim,
+        faults,
+        stats,
+        generated_token,
+        token,
+        target: settings.target,
         workspace_slug,
     })
 }

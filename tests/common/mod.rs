@@ -17,6 +17,8 @@ use segbridge::sim::server::SimContext;
 use segbridge::sim::stats::RequestStats;
 use segbridge::sim::workspace::*;
 
+pub mod contract;
+
 pub const RW_TOKEN: &str =
     "rwtokenrwtokenrwtokenrwtokenrwtokenrwtoken0.rwtokenrwtokenrwtokenrwtokenrwtokenrwtoken0";
 pub const RO_TOKEN: &str =
@@ -323,4 +325,71 @@ pub async fn send_raw(
 
 pub async fn get(app: &Router, uri: &str) -> Reply {
     send(app, "GET", uri, Some(RW_TOKEN), None).await
+}
+
+// ---- the Public simulator -----------------------------------------------------------------
+
+pub const PUBLIC_TOKEN: &str = "sgp_testtokentesttokentesttokentesttokentesttokentesttokentestto";
+
+/// The Public simulator as an in-process service over `store`.
+pub fn public_app_with(
+    store: segbridge::sim::public::PublicStore,
+    options: segbridge::sim::public::PublicOptions,
+) -> Router {
+    use segbridge::sim::public;
+    let stats = std::sync::Arc::new(RequestStats::new());
+    let faults = std::sync::Arc::new(FaultInjector::new(
+        FaultSpec::default(),
+        TimeScale::default(),
+        1,
+    ));
+    let sim = public::new_sim(
+        store,
+        PUBLIC_TOKEN.into(),
+        options,
+        TimeScale::default(),
+        stats.clone(),
+    );
+    let ctx = SimContext {
+        api: "public",
+        faults,
+        stats,
+        scale: TimeScale::default(),
+        error_response: public::error_response,
+        rate_limited_response: public::rate_limited_response,
+        outage_response: public::outage_response,
+    };
+    public::app(sim, ctx)
+}
+
+/// The Public simulator started as `target` from [`small_workspace`].
+pub fn public_app(target: segbridge::sim::public::Target) -> Router {
+    let store = segbridge::sim::public::seed::seed(target, &small_workspace(), Catalog::embedded());
+    public_app_with(store, Default::default())
+}
+
+/// A Public API request with explicit headers (`None` leaves a header out).
+pub async fn public_send(
+    app: &Router,
+    method: &str,
+    uri: &str,
+    body: Option<String>,
+    headers: &[(&str, &str)],
+) -> Reply {
+    let mut request = Request::builder().method(method).uri(uri);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let request = request
+        .body(body.map_or_else(Body::empty, Body::from))
+        .unwrap();
+    let response = app.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    Reply {
+        status,
+        headers,
+        text: String::from_utf8(bytes.to_vec()).unwrap(),
+    }
 }

@@ -1,0 +1,108 @@
+//! `segbridge sim` as a user runs it: the binary prints both simulators' URLs and tokens as
+//! `KEY=value` lines on stdout, serves them, and takes tokens from the environment when set.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use serde_json::Value;
+
+/// The running binary, killed when dropped so a failing test leaves nothing behind.
+struct Sim(Child);
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `segbridge sim` and reads its `KEY=value` lines up to the Public workspace's.
+fn start(args: &[&str], env: &[(&str, &str)]) -> (Sim, HashMap<String, String>) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_segbridge"));
+    command
+        .arg("sim")
+        .args(args)
+        .env_remove("SEGMENT_CONFIG_API_TOKEN")
+        .env_remove("SEGMENT_PUBLIC_API_TOKEN")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let mut child = command.spawn().expect("the binary starts");
+    let stdout = child.stdout.take().unwrap();
+    let sim = Sim(child);
+    let mut lines = HashMap::new();
+    for line in BufReader::new(stdout).lines() {
+        let line = line.unwrap();
+        if let Some((key, value)) = line.split_once('=') {
+            lines.insert(key.to_owned(), value.to_owned());
+        }
+        if line.starts_with("SEGMENT_PUBLIC_WORKSPACE=") {
+            break;
+        }
+    }
+    (sim, lines)
+}
+
+#[tokio::test]
+async fn prints_both_simulators_and_serves_the_public_one_as_asked() {
+    let (_sim, lines) = start(&["--size", "tiny", "--target", "mirror"], &[]);
+    for key in [
+        "SEGMENT_CONFIG_API_URL",
+        "SEGMENT_CONFIG_API_TOKEN",
+        "SEGMENT_WORKSPACE",
+        "SEGMENT_PUBLIC_API_URL",
+        "SEGMENT_PUBLIC_API_TOKEN",
+    ] {
+        assert!(lines.contains_key(key), "{key} missing from {lines:?}");
+    }
+    let token = &lines["SEGMENT_PUBLIC_API_TOKEN"];
+    assert!(token.starts_with("sgp_"), "{token}");
+    let url = &lines["SEGMENT_PUBLIC_API_URL"];
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    let ws: Value = reqwest::Client::new()
+        .get(format!("{url}/"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    // A mirror shows the same workspace as the Config side.
+    assert_eq!(
+        ws["data"]["workspace"]["slug"],
+        lines["SEGMENT_WORKSPACE"].as_str()
+    );
+    assert_eq!(
+        lines["SEGMENT_PUBLIC_WORKSPACE"],
+        lines["SEGMENT_WORKSPACE"]
+    );
+}
+
+#[tokio::test]
+async fn a_token_from_the_environment_is_accepted_and_not_echoed() {
+    let mine = "sgp_mine";
+    let (_sim, lines) = start(
+        &["--size", "tiny", "--public-rate-limit", "50"],
+        &[("SEGMENT_PUBLIC_API_TOKEN", mine)],
+    );
+    assert!(!lines.contains_key("SEGMENT_PUBLIC_API_TOKEN"), "{lines:?}");
+    let url = &lines["SEGMENT_PUBLIC_API_URL"];
+    let response = reqwest::Client::new()
+        .get(format!("{url}/sources"))
+        .bearer_auth(mine)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["x-ratelimit-remaining"], "49");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(
+        body["data"]["sources"],
+        serde_json::json!([]),
+        "empty is the default target"
+    );
+}
