@@ -246,7 +246,7 @@ fn summary_text(
         ));
     }
     out.push_str(&format!(
-        "{} requests, {} answered 429, {:.1}s waited on rate limits",
+        "{} requests, {} answered 429, {:.1}s of request time spent waiting on rate limits",
         snapshot.requests_sent,
         snapshot.rate_limited,
         (snapshot.budget_wait + snapshot.retry_after_wait).as_secs_f64()

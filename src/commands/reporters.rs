@@ -53,6 +53,9 @@ pub fn reporter(mode: ProgressMode) -> Box<dyn CliReporter> {
     }
 }
 
+/// Waits shorter than this are not shown by the bars.
+const NOTICEABLE_WAIT: Duration = Duration::from_millis(250);
+
 fn stderr_line(line: &str) {
     // Nothing sensible can be done when stderr itself is gone.
     let _ = writeln!(std::io::stderr().lock(), "{line}");
@@ -87,7 +90,7 @@ impl BarReporter {
                     .multi
                     .insert_before(&self.status, ProgressBar::new_spinner());
                 bar.set_style(
-                    ProgressStyle::with_template("{prefix:>24.bold} {pos:>7} objects  {per_sec}")
+                    ProgressStyle::with_template("{prefix:>24.bold} {pos:>7} objects")
                         .expect("valid template"),
                 );
                 bar.set_prefix(kind.service());
@@ -112,6 +115,11 @@ impl Reporter for BarReporter {
     }
 
     fn waiting(&self, api: &str, why: Wait, duration: Duration) {
+        // Pacing waits of a few milliseconds happen before most requests; only a wait a person
+        // would notice is worth a line.
+        if duration < NOTICEABLE_WAIT {
+            return;
+        }
         self.status.set_message(format!(
             "waiting {:.1}s on the {api} API ({})",
             duration.as_secs_f64(),

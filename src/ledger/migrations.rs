@@ -7,11 +7,6 @@
 pub const MIGRATIONS: &[&str] = &[
     // 1: runs, the exported snapshot, completed collections and the event journal.
     r"
-    CREATE TABLE meta (
-        key   TEXT PRIMARY KEY,
-        value TEXT NOT NULL
-    ) STRICT;
-
     -- One row per invocation of a resumable command. A run left `running` was interrupted and
     -- is continued by the next invocation of the same command on the same source.
     CREATE TABLE runs (
