@@ -371,3 +371,63 @@ async fn serve_connection(stream: TcpStream, app: Router, mut draining: watch::R
     connection.as_mut().graceful_shutdown();
     let _ = connection.await;
 }
+
+/// Rewrites `//v1beta//catalog/sources/` to `/v1beta/catalog/sources`: real clients send doubled
+/// slashes (a base URL ending in `/` joined with a path starting with `/`) and trailing slashes,
+/// and the real gateways tolerated both. `None` when the path is already clean.
+pub fn normalize_uri(uri: &axum::http::Uri) -> Option<axum::http::Uri> {
+    let path = uri.path();
+    let mut clean = String::with_capacity(path.len());
+    for segment in path.split('/').filter(|s| !s.is_empty()) {
+        clean.push('/');
+        clean.push_str(segment);
+    }
+    if clean.is_empty() {
+        clean.push('/');
+    }
+    if clean == path {
+        return None;
+    }
+    let rebuilt = match uri.query() {
+        Some(q) => format!("{clean}?{q}"),
+        None => clean,
+    };
+    rebuilt.parse().ok()
+}
+
+/// A simulator as one service: its inspection routes (`/_sim/state`, `/_sim/stats`, with their
+/// state already applied), the fault controls, and the API behind path normalisation. The
+/// normalisation must run before routing, hence the service wrapper around the (already
+/// [`instrument`]ed) API router.
+pub fn assemble(api: Router, inspection: Router, faults: Arc<FaultInjector>) -> Router {
+    let normalized = tower::ServiceExt::map_request(api, |mut request: Request| {
+        if let Some(uri) = normalize_uri(request.uri()) {
+            *request.uri_mut() = uri;
+        }
+        request
+    });
+    inspection
+        .merge(fault_control_routes(faults))
+        .fallback_service(normalized)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalize_uri;
+
+    #[test]
+    fn normalizes_doubled_and_trailing_slashes_keeping_the_query() {
+        let uri = "//v1beta//catalog/sources/?page_size=100".parse().unwrap();
+        assert_eq!(
+            normalize_uri(&uri).unwrap().to_string(),
+            "/v1beta/catalog/sources?page_size=100"
+        );
+        let uri = "//sources//abc/?pagination[count]=1".parse().unwrap();
+        assert_eq!(
+            normalize_uri(&uri).unwrap().to_string(),
+            "/sources/abc?pagination[count]=1"
+        );
+        assert!(normalize_uri(&"/v1beta/workspaces".parse().unwrap()).is_none());
+        assert!(normalize_uri(&"/".parse().unwrap()).is_none());
+    }
+}

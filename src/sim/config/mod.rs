@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, patch, post};
@@ -38,7 +38,7 @@ use self::routes::{
 pub use self::store::{ConfigOptions, ConfigStore, Scope, Token};
 use crate::sim::faults;
 use crate::sim::ratelimit::{Admission, FixedWindow};
-use crate::sim::server::{self, SimContext, fault_control_routes};
+use crate::sim::server::{self, SimContext};
 use crate::sim::stats::RequestStats;
 
 /// Bodies larger than the largest documented cap (functions, 25 MB) plus headroom are refused
@@ -305,28 +305,6 @@ async fn authenticate(State(sim): State<Arc<ConfigSim>>, request: Request, next:
     next.run(request).await
 }
 
-/// Rewrites `//v1beta//catalog/sources/` to `/v1beta/catalog/sources`: real clients send
-/// doubled and trailing slashes and the real gateway tolerated them.
-pub fn normalize_uri(uri: &Uri) -> Option<Uri> {
-    let path = uri.path();
-    let mut clean = String::with_capacity(path.len());
-    for segment in path.split('/').filter(|s| !s.is_empty()) {
-        clean.push('/');
-        clean.push_str(segment);
-    }
-    if clean.is_empty() {
-        clean.push('/');
-    }
-    if clean == path {
-        return None;
-    }
-    let rebuilt = match uri.query() {
-        Some(q) => format!("{clean}?{q}"),
-        None => clean,
-    };
-    rebuilt.parse().ok()
-}
-
 /// The whole simulator as one service: inspection routes under `/_sim/`, and the API behind
 /// path normalisation (which must run before routing, hence the service wrapper).
 ///
@@ -335,18 +313,11 @@ pub fn normalize_uri(uri: &Uri) -> Option<Uri> {
 pub fn app(sim: Arc<ConfigSim>, ctx: SimContext) -> Router {
     let faults = ctx.faults.clone();
     let api = server::instrument(api_router(sim.clone()), ctx);
-    let normalized = tower::ServiceExt::map_request(api, |mut request: Request| {
-        if let Some(uri) = normalize_uri(request.uri()) {
-            *request.uri_mut() = uri;
-        }
-        request
-    });
-    Router::new()
+    let inspection = Router::new()
         .route("/_sim/state", get(sim_state))
         .route("/_sim/stats", get(sim_stats))
-        .merge(fault_control_routes(faults))
-        .with_state(sim)
-        .fallback_service(normalized)
+        .with_state(sim);
+    server::assemble(api, inspection, faults)
 }
 
 /// `GET /_sim/stats`: resource counts per kind, duplicate natural keys, and the request
@@ -376,19 +347,4 @@ async fn sim_stats(State(sim): State<Arc<ConfigSim>>) -> axum::Json<Value> {
 /// `GET /_sim/state`: every object in wire form, with secrets in clear.
 async fn sim_state(State(sim): State<Arc<ConfigSim>>) -> axum::Json<Value> {
     axum::Json(sim.store().state_json())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn normalizes_doubled_and_trailing_slashes_keeping_the_query() {
-        let uri: Uri = "//v1beta//catalog/sources/?page_size=100".parse().unwrap();
-        assert_eq!(
-            normalize_uri(&uri).unwrap().to_string(),
-            "/v1beta/catalog/sources?page_size=100"
-        );
-        assert!(normalize_uri(&"/v1beta/workspaces".parse().unwrap()).is_none());
-    }
 }

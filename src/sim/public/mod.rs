@@ -41,7 +41,7 @@ use std::time::{Duration, SystemTime};
 
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -58,7 +58,7 @@ pub use self::seed::Target;
 pub use self::store::PublicStore;
 use crate::sim::clock::TimeScale;
 use crate::sim::ratelimit::Admission;
-use crate::sim::server::{self, SimContext, fault_control_routes};
+use crate::sim::server::{self, SimContext};
 use crate::sim::stats::RequestStats;
 
 /// The documented general payload cap (25 MB, `26,214,400` bytes).
@@ -582,46 +582,17 @@ fn parse_and_validate(
     }
 }
 
-/// Rewrites `//sources//x/` to `/sources/x`: clients that join a base URL ending in `/` with
-/// a path starting with `/` send doubled slashes, and trailing slashes are common.
-pub fn normalize_uri(uri: &Uri) -> Option<Uri> {
-    let path = uri.path();
-    let mut clean = String::with_capacity(path.len());
-    for segment in path.split('/').filter(|s| !s.is_empty()) {
-        clean.push('/');
-        clean.push_str(segment);
-    }
-    if clean.is_empty() {
-        clean.push('/');
-    }
-    if clean == path {
-        return None;
-    }
-    let rebuilt = match uri.query() {
-        Some(q) => format!("{clean}?{q}"),
-        None => clean,
-    };
-    rebuilt.parse().ok()
-}
-
 /// The whole simulator as one service: inspection routes under `/_sim/`, and the API behind
 /// path normalisation, with the fault and statistics layer on the API router itself (see
 /// [`server`]).
 pub fn app(sim: Arc<PublicSim>, ctx: SimContext) -> Router {
     let faults = ctx.faults.clone();
     let api = server::instrument(api_router(sim.clone()), ctx);
-    let normalized = tower::ServiceExt::map_request(api, |mut request: Request| {
-        if let Some(uri) = normalize_uri(request.uri()) {
-            *request.uri_mut() = uri;
-        }
-        request
-    });
-    Router::new()
+    let inspection = Router::new()
         .route("/_sim/state", get(sim_state))
         .route("/_sim/stats", get(sim_stats))
-        .merge(fault_control_routes(faults))
-        .with_state(sim)
-        .fallback_service(normalized)
+        .with_state(sim);
+    server::assemble(api, inspection, faults)
 }
 
 /// `GET /_sim/stats`: resource counts per kind, duplicate natural keys, and the request
@@ -697,16 +668,6 @@ mod tests {
         );
         let err = negotiate(Some("application/vnd.segment.v1+json"), &alpha).unwrap_err();
         assert_eq!(err.status, StatusCode::NOT_ACCEPTABLE);
-    }
-
-    #[test]
-    fn normalizes_doubled_and_trailing_slashes() {
-        let uri: Uri = "//sources//abc/?pagination[count]=1".parse().unwrap();
-        assert_eq!(
-            normalize_uri(&uri).unwrap().to_string(),
-            "/sources/abc?pagination[count]=1"
-        );
-        assert!(normalize_uri(&"/".parse().unwrap()).is_none());
     }
 
     #[test]
