@@ -173,21 +173,30 @@ fn token_rng() -> Rng {
     Rng::new(nanos ^ (u64::from(std::process::id()) << 32))
 }
 
+/// The token a simulator accepts: the user's own when given, else a generated one, which is
+/// also returned apart so that it can be shown (a user's own token never is).
+fn accepted_token(
+    given: &Option<String>,
+    generate: impl FnOnce() -> String,
+) -> (String, Option<String>) {
+    match given {
+        Some(token) => (token.clone(), None),
+        None => {
+            let token = generate();
+            (token.clone(), Some(token))
+        }
+    }
+}
+
 async fn start_config(
     settings: &SimSettings,
     catalog: &'static Catalog,
     workspace: workspace::Workspace,
 ) -> std::io::Result<ConfigServer> {
     let mut rng = token_rng();
-    let generated_token = match &settings.config_token {
-        Some(_) => None,
-        None => Some(config::store::generate_token(&mut rng)),
-    };
-    let token = settings
-        .config_token
-        .clone()
-        .or_else(|| generated_token.clone())
-        .unwrap_or_default();
+    let (token, generated_token) = accepted_token(&settings.config_token, || {
+        config::store::generate_token(&mut rng)
+    });
     let read_only_token = config::store::generate_token(&mut rng);
     let tokens = vec![
         Token {
@@ -255,15 +264,9 @@ async fn start_public(
     settings: &SimSettings,
     store: public::PublicStore,
 ) -> std::io::Result<PublicServer> {
-    let generated_token = match &settings.public_token {
-        Some(_) => None,
-        None => Some(generate_public_token(&mut token_rng().fork("public"))),
-    };
-    let token = settings
-        .public_token
-        .clone()
-        .or_else(|| generated_token.clone())
-        .unwrap_or_default();
+    let (token, generated_token) = accepted_token(&settings.public_token, || {
+        generate_public_token(&mut token_rng().fork("public"))
+    });
     let workspace_slug = store.workspace.slug.clone();
     let options = PublicOptions {
         rate_limit_per_minute: settings.public_rate_limit,
