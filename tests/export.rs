@@ -294,7 +294,7 @@ fn completed_collections(path: &Path) -> u64 {
     if !path.exists() {
         return 0;
     }
-    let Ok(ledger) = Ledger::open(path) else {
+    let Ok(ledger) = Ledger::inspect(path) else {
         return 0;
     };
     let runs = ledger.runs().unwrap_or_default();
@@ -428,4 +428,22 @@ async fn a_token_on_the_command_line_is_refused_with_a_hint() {
         "{stderr}"
     );
     assert!(!stderr.contains("abc"), "the token is not echoed: {stderr}");
+}
+
+#[tokio::test]
+async fn a_second_export_on_a_ledger_in_use_is_refused_and_changes_nothing() {
+    let sims = simulator(Preset::Tiny, 4, "none").await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("busy.ledger");
+    let holder = Ledger::open(&path).unwrap();
+    let output = export_command(&sims, &path).output().await.unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("another segbridge process"), "{stderr}");
+    assert!(
+        holder.runs().unwrap().is_empty(),
+        "the refused export wrote nothing"
+    );
+    let stats = get_json(format!("{}/_sim/stats", sims.config.base_url())).await;
+    assert_eq!(stats["requests_total"], 0, "it did not even start reading");
 }

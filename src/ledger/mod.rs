@@ -52,6 +52,10 @@ pub enum LedgerError {
         #[source]
         source: rusqlite::Error,
     },
+    #[error(
+        "another segbridge process is using the ledger `{path}`; wait for it to finish or stop it (a killed process releases the ledger at once)"
+    )]
+    Busy { path: PathBuf },
     #[error("cannot set the permissions of `{path}`")]
     Permissions {
         path: PathBuf,
@@ -139,6 +143,8 @@ pub struct Changes {
 pub struct Ledger {
     conn: Connection,
     path: PathBuf,
+    /// Held open for the ledger's lifetime: its exclusive lock keeps other processes out.
+    _lock: Option<std::fs::File>,
 }
 
 fn now() -> String {
@@ -149,9 +155,14 @@ fn now() -> String {
 
 impl Ledger {
     /// Opens (creating if needed, mode 0600) and migrates the ledger at `path`.
+    ///
+    /// Only one segbridge process may use a ledger at a time: the first holds an exclusive lock
+    /// on `<ledger>.lock` for as long as the ledger is open, and a second one is refused with
+    /// [`LedgerError::Busy`] instead of interleaving its writes. The kernel releases the lock
+    /// when a process dies, so a killed run never leaves a stale lock behind.
     pub fn open(path: &Path) -> Result<Ledger> {
-        let existed = path.exists();
-        if !existed {
+        let lock = lock_file(path)?;
+        if !path.exists() {
             create_private_file(path)?;
         }
         let conn = Connection::open(path).map_err(|source| LedgerError::Open {
@@ -161,9 +172,40 @@ impl Ledger {
         let mut ledger = Ledger {
             conn,
             path: path.to_owned(),
+            _lock: Some(lock),
         };
         ledger.configure()?;
         ledger.migrate()?;
+        Ok(ledger)
+    }
+
+    /// Opens an existing ledger read-only, without the process lock, to look at it while
+    /// another process works on it (progress, tests). Nothing can be written through it.
+    pub fn inspect(path: &Path) -> Result<Ledger> {
+        let flags =
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn =
+            Connection::open_with_flags(path, flags).map_err(|source| LedgerError::Open {
+                path: path.to_owned(),
+                source,
+            })?;
+        let ledger = Ledger {
+            conn,
+            path: path.to_owned(),
+            _lock: None,
+        };
+        ledger
+            .conn
+            .busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(ledger.sql("setting the busy timeout"))?;
+        let found = ledger.schema_version()?;
+        if found > current_version() {
+            return Err(LedgerError::TooNew {
+                path: path.to_owned(),
+                found,
+                known: current_version(),
+            });
+        }
         Ok(ledger)
     }
 
@@ -174,7 +216,11 @@ impl Ledger {
             path: path.clone(),
             source,
         })?;
-        let mut ledger = Ledger { conn, path };
+        let mut ledger = Ledger {
+            conn,
+            path,
+            _lock: None,
+        };
         ledger.configure()?;
         ledger.migrate()?;
         Ok(ledger)
@@ -616,6 +662,31 @@ fn stored_object(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredObject> {
         body: row.get(3)?,
         hash: row.get(4)?,
     })
+}
+
+/// Takes the exclusive process lock of the ledger at `path` (on `<path>.lock`).
+fn lock_file(path: &Path) -> Result<std::fs::File> {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".lock");
+    let lock_path = PathBuf::from(name);
+    create_private_file(&lock_path)?;
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&lock_path)
+        .map_err(|source| LedgerError::Permissions {
+            path: lock_path.clone(),
+            source,
+        })?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(LedgerError::Busy {
+            path: path.to_owned(),
+        }),
+        Err(std::fs::TryLockError::Error(source)) => Err(LedgerError::Permissions {
+            path: lock_path,
+            source,
+        }),
+    }
 }
 
 /// Creates an empty file only its owner can read and write, before SQLite opens it, so that the

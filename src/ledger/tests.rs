@@ -172,3 +172,19 @@ fn files_are_private_reopenable_and_refused_when_foreign_or_newer() {
     let err = Ledger::open(&newer).err().expect("refused");
     assert!(err.to_string().contains("newer segbridge"), "{err}");
 }
+
+#[test]
+fn a_second_process_is_refused_while_the_first_holds_the_ledger() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.db");
+    let first = Ledger::open(&path).unwrap();
+    // A second open in this process takes a second lock on a new file description, which
+    // conflicts exactly as another process would.
+    let err = Ledger::open(&path).err().expect("refused");
+    assert!(matches!(err, LedgerError::Busy { .. }), "{err}");
+    assert!(err.to_string().contains("another segbridge process"));
+    // Looking is allowed, and sees what the holder committed.
+    assert_eq!(Ledger::inspect(&path).unwrap().runs().unwrap().len(), 0);
+    drop(first);
+    assert!(Ledger::open(&path).is_ok(), "the lock goes with the holder");
+}
