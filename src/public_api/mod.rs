@@ -16,7 +16,7 @@
 //!   invites their email).
 //! - **Paths cannot be redirected by data.** Ids are appended as percent-encoded path segments;
 //!   empty and dot segments are refused before anything is sent.
-//! - **Never imports the simulator.** Wire types are private ([`wire`]), held to the API by this
+//! - **Never imports the simulator.** Wire types are private (the `wire` module), held to the API by this
 //!   client's own tests.
 //!
 //! Conventions of the API this client follows: every request pins the operation's media type
