@@ -1,7 +1,8 @@
 //! segbridge: migrates a Segment workspace from the legacy Config API (v1beta) to the Public API.
 //!
 //! The library holds everything; `main.rs` only parses arguments and maps the result to an exit
-//! code. The Config API client ([`config_api`]) sits on the shared HTTP layer ([`http`]). The
+//! code. The Config API client ([`config_api`]) and the Public API client ([`public_api`], whose
+//! writer is the only code that can change the target) sit on the shared HTTP layer ([`http`]). The
 //! simulators of both APIs live in [`sim`]; they share no wire types with the clients, so that a
 //! field misspelt on one side cannot hide by being misspelt the same way on the other.
 //! Commands ([`commands`]) are the only code that writes to the terminal: stdout carries data,
@@ -17,6 +18,7 @@ pub mod http;
 pub mod ledger;
 pub mod model;
 pub mod progress;
+pub mod public_api;
 pub mod secrets;
 pub mod sim;
 

@@ -21,6 +21,16 @@
 //! Time comes from a [`Clock`], so that tests can run the limiter on virtual time and a client
 //! talking to a time-scaled simulator (`segbridge sim --time-scale 60`) can pace itself on the
 //! simulator's minutes ([`ScaledClock`]).
+//!
+//! APIs that report their window on every answer (the Public API's `X-RateLimit-Consumed`,
+//! `-Remaining` and `-Reset`) can steer the bucket through [`RateLimiter::follow_server`]: a limit
+//! below ours (`consumed + remaining`) becomes ours, and when the server says fewer requests
+//! remain in its window than the bucket would grant before the window ends, the bucket grants
+//! only those and then waits for the reset. The server counted the answered request and
+//! everything before it, but not necessarily what was granted after it, so every grant made
+//! since that request's own is assumed to be still on its way and subtracted. The reset is an
+//! HTTP date with whole seconds, so the window may end up to [`RESET_PRECISION`] after the
+//! date: the bucket waits that much longer rather than arrive early and be refused.
 
 use std::fmt;
 use std::future::Future;
@@ -34,6 +44,28 @@ pub const MAX_BURST: u32 = 10;
 
 /// Requests per minute kept in reserve, as a fraction of the limit: see the module doc.
 const MARGIN_DIVISOR: u32 = 50;
+
+/// How late a window may reset after the date in `X-RateLimit-Reset`, which has whole seconds.
+pub const RESET_PRECISION: Duration = Duration::from_secs(1);
+
+/// What a server said about its current window on a successful answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerWindow {
+    /// Requests counted in the window (`X-RateLimit-Consumed`), when reported.
+    pub consumed: Option<u32>,
+    /// Requests left in the window (`X-RateLimit-Remaining`).
+    pub remaining: u32,
+    /// Real time until the window resets (from `X-RateLimit-Reset`).
+    pub reset_in: Duration,
+}
+
+/// A slot taken from the limiter: how long (clock time) to wait before using it, and its place
+/// in the order of grants, to relate the server's later answer to what was sent after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reservation {
+    pub wait: Duration,
+    pub ticket: u64,
+}
 
 /// A source of time for the limiter.
 pub trait Clock: Send + Sync + fmt::Debug {
@@ -148,12 +180,22 @@ impl Shape {
     }
 }
 
+/// The server's word on its window: at most `left` more grants before `until` (clock time).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Cap {
+    left: f64,
+    until: Duration,
+}
+
 #[derive(Debug)]
 struct State {
     shape: Option<Shape>,
     /// Tokens in the bucket; negative when callers have reserved slots not yet due.
     tokens: f64,
     updated: Duration,
+    /// Slots reserved so far; the last one's number is its ticket.
+    grants: u64,
+    cap: Option<Cap>,
 }
 
 impl State {
@@ -199,6 +241,8 @@ impl RateLimiter {
                 // Starts full: the burst is there for the first requests of a run.
                 tokens: shape.map_or(0.0, |s| s.capacity),
                 updated: now,
+                grants: 0,
+                cap: None,
             }),
         }
     }
@@ -231,18 +275,81 @@ impl RateLimiter {
     /// Takes the next slot and says how long (in the clock's time) to wait before using it.
     /// The slot is committed: call [`Self::sleep`] with the result, or lose it.
     pub fn reserve(&self) -> Duration {
+        self.reserve_ticket().wait
+    }
+
+    /// [`Self::reserve`], also numbering the slot for [`Self::follow_server`].
+    pub fn reserve_ticket(&self) -> Reservation {
         let now = self.clock.now();
         let mut state = self.state();
+        state.grants += 1;
+        let ticket = state.grants;
         let Some(shape) = state.shape else {
-            return Duration::ZERO;
+            return Reservation {
+                wait: Duration::ZERO,
+                ticket,
+            };
         };
         state.refill(now);
+        if let Some(cap) = state.cap {
+            if now >= cap.until {
+                state.cap = None;
+            } else if cap.left >= 1.0 {
+                state.cap = Some(Cap {
+                    left: cap.left - 1.0,
+                    ..cap
+                });
+            } else {
+                // The server's window is spent: this caller and every later one wait for it to
+                // turn, then go at the bucket's pace.
+                state.cap = None;
+                let held = -(cap.until - now).as_secs_f64() * shape.refill;
+                state.tokens = state.tokens.min(0.0).min(held);
+            }
+        }
         state.tokens -= 1.0;
-        if state.tokens >= 0.0 {
+        let wait = if state.tokens >= 0.0 {
             Duration::ZERO
         } else {
             Duration::from_secs_f64(-state.tokens / shape.refill)
+        };
+        Reservation { wait, ticket }
+    }
+
+    /// Takes in what the server said about its window in the answer to the request that held
+    /// `ticket` (see the module doc). Without a limit (rate 0) there is nothing to steer.
+    pub fn follow_server(&self, ticket: u64, window: ServerWindow) {
+        let now = self.clock.now();
+        let mut state = self.state();
+        let Some(mut shape) = state.shape else {
+            return;
+        };
+        state.refill(now);
+        if let Some(consumed) = window.consumed {
+            let limit = consumed.saturating_add(window.remaining);
+            if limit > 0 && limit < shape.limit {
+                shape = Shape::per_minute(limit);
+                state.tokens = state.tokens.min(shape.capacity);
+                state.shape = Some(shape);
+            }
         }
+        let sent_since = state.grants.saturating_sub(ticket);
+        let left = f64::from(window.remaining) - sent_since as f64;
+        let until = now + self.clock.clock_duration(window.reset_in + RESET_PRECISION);
+        // Answers to requests in flight together report the same window with reset dates a
+        // moment apart; only a reset clearly later is a new window.
+        let tolerance = self.clock.clock_duration(RESET_PRECISION / 2);
+        state.cap = match state.cap {
+            Some(cap) if until <= cap.until + tolerance && until + tolerance >= cap.until => {
+                Some(Cap {
+                    left: cap.left.min(left),
+                    until: cap.until.max(until),
+                })
+            }
+            // A late answer about a window already over.
+            Some(cap) if until < cap.until => Some(cap),
+            _ => Some(Cap { left, until }),
+        };
     }
 
     /// Waits for `duration` of the limiter's clock time.
@@ -398,6 +505,72 @@ pub(crate) mod tests {
         assert!(spent >= Duration::from_secs(59), "{spent:?}");
         limiter.set_rate(0);
         assert_eq!(limiter.reserve(), Duration::ZERO);
+    }
+
+    #[test]
+    fn a_lower_limit_from_the_server_becomes_ours() {
+        let (_clock, limiter) = limiter(1_000);
+        let ticket = limiter.reserve_ticket().ticket;
+        limiter.follow_server(
+            ticket,
+            ServerWindow {
+                consumed: Some(1),
+                remaining: 59,
+                reset_in: Duration::from_secs(60),
+            },
+        );
+        assert_eq!(limiter.rate(), 60);
+        // A higher one does not: ours was chosen by the user.
+        limiter.follow_server(
+            ticket,
+            ServerWindow {
+                consumed: Some(1),
+                remaining: 5_000,
+                reset_in: Duration::from_secs(60),
+            },
+        );
+        assert_eq!(limiter.rate(), 60);
+    }
+
+    #[test]
+    fn fewer_remaining_than_the_bucket_holds_waits_for_the_reset() {
+        let (clock, limiter) = limiter(600);
+        let ticket = limiter.reserve_ticket().ticket;
+        // Two more were granted after the answered one: the server may not have counted them.
+        limiter.reserve();
+        limiter.reserve();
+        limiter.follow_server(
+            ticket,
+            ServerWindow {
+                consumed: None,
+                remaining: 4,
+                reset_in: Duration::from_secs(10),
+            },
+        );
+        let start = clock.now();
+        let times = grants(&limiter, &clock, 4);
+        // 4 remaining minus 2 in flight: two go now, the third waits out the window.
+        assert!(times[0] == start && times[1] == start, "{times:?}");
+        let reset = start + Duration::from_secs(10) + RESET_PRECISION;
+        assert!(times[2] >= reset, "{times:?}");
+        assert!(times[3] > times[2], "{times:?}");
+    }
+
+    #[test]
+    fn a_stale_answer_does_not_undo_a_newer_window() {
+        let (clock, limiter) = limiter(600);
+        let ticket = limiter.reserve_ticket().ticket;
+        let window = |remaining, secs| ServerWindow {
+            consumed: None,
+            remaining,
+            reset_in: Duration::from_secs(secs),
+        };
+        limiter.follow_server(ticket, window(100, 30));
+        limiter.follow_server(ticket, window(0, 5));
+        assert_eq!(limiter.reserve(), Duration::ZERO);
+        clock.advance(Duration::from_secs(1));
+        limiter.follow_server(ticket, window(0, 29));
+        assert!(limiter.reserve() >= Duration::from_secs(29));
     }
 
     #[test]

@@ -4,6 +4,10 @@
 //! progress callbacks ([`observe`]), and the retry loop that ties them together
 //! ([`transport::Transport`]).
 //!
+//! Writes go through the same loop ([`Transport::send`]) but are retried only when repeating
+//! them is harmless ([`Replay`]) or the failure proves nothing was applied
+//! ([`retry::may_have_been_applied`]); the caller gets every other failure back to reconcile.
+//!
 //! Invariants: a token goes only to an `https://` origin or to a loopback host, and never into a
 //! message; every request passes the limiter; every failure is classified by
 //! [`retry::classify`] and nowhere else; nothing here prints (callers learn about waits and
@@ -25,11 +29,11 @@ use reqwest::header::HeaderMap;
 
 pub use self::client::{BaseUrlError, ClientSettings, USER_AGENT, parse_base_url};
 pub use self::error::HttpError;
-pub use self::limit::{Clock, RateLimiter, ScaledClock, SystemClock};
+pub use self::limit::{Clock, RateLimiter, Reservation, ScaledClock, ServerWindow, SystemClock};
 pub use self::observe::{HttpMetrics, HttpMetricsSnapshot, HttpObserver, WaitReason};
-pub use self::retry::{RetryPolicy, Retryable, classify};
+pub use self::retry::{RetryPolicy, Retryable, classify, may_have_been_applied};
 pub use self::secret::{Secret, SecretError, SecretSource};
-pub use self::transport::{BuildError, Transport, TransportSettings};
+pub use self::transport::{Body, BuildError, Outgoing, Replay, Transport, TransportSettings};
 
 /// The base backoff of retries in milliseconds, overriding [`RetryPolicy::base_delay`] (0 retries
 /// at once). Meant for tests of the binary, which should not sleep through backoffs; waits the
@@ -47,10 +51,11 @@ pub struct Endpoint {
 
 impl Endpoint {
     pub const fn get(template: &'static str) -> Self {
-        Self {
-            method: "GET",
-            template,
-        }
+        Self::new("GET", template)
+    }
+
+    pub const fn new(method: &'static str, template: &'static str) -> Self {
+        Self { method, template }
     }
 }
 

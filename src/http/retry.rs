@@ -13,6 +13,13 @@
 //!   Unknown errors are permanent on purpose: retrying what we do not understand only delays the
 //!   report.
 //!
+//! Writes need a second question answered: [`may_have_been_applied`]. A transient failure of a
+//! create whose request may have reached the server (a timeout, a reset or a 5xx after the
+//! body was sent, a 2xx whose body broke off) leaves its outcome unknown, and the API has no
+//! idempotency keys, so sending it again could create a second object. Only failures that prove
+//! the server did not act are safe to repeat blindly: no connection was made, or the server
+//! refused before doing anything (429, 408), or it rejected the request (other 4xx).
+//!
 //! Waiting: when the server says how long (`Retry-After` in seconds or as an HTTP date, else the
 //! end of the rate-limit window in `X-RateLimit-Reset`), its word is followed up to
 //! [`RetryPolicy::max_wait_for_retry_after`]; otherwise the delay doubles from
@@ -138,6 +145,27 @@ fn inspect_reqwest(err: &reqwest::Error, hints: &mut Hints) -> Option<Retryable>
         hints.transient = true;
     }
     None
+}
+
+/// Whether the request that failed with `error` may have taken effect on the server: see the
+/// module doc. Only a 2xx proves it did; this says whether a failure proves it did not.
+pub fn may_have_been_applied(error: &HttpError) -> bool {
+    match error {
+        HttpError::Status { status, .. } => {
+            // A refusal before any work (rate limit, request timeout) or a rejection of the
+            // request (validation, not found, conflict) applies nothing; a server error may
+            // come after the work was done.
+            status.is_server_error()
+        }
+        HttpError::Transport(err) => {
+            // A connection never made carries no request; anything else (a timeout, a reset
+            // while waiting, a body cut off) may have come after the server acted.
+            !(err.is_connect() || err.is_builder())
+        }
+        HttpError::GaveUp { last, .. } | HttpError::WaitTooLong { last, .. } => {
+            may_have_been_applied(last)
+        }
+    }
 }
 
 /// How hard to retry.
@@ -322,6 +350,40 @@ mod tests {
         let decode = serde_json::from_str::<serde_json::Value>("<html>").unwrap_err();
         assert_eq!(classify(&DecodeWrapper(decode)), Retryable::Permanent);
         assert_eq!(classify(&std::fmt::Error), Retryable::Permanent);
+    }
+
+    #[test]
+    fn only_server_errors_leave_a_write_in_doubt_among_statuses() {
+        for code in [500, 502, 503, 504] {
+            assert!(may_have_been_applied(&status(code)), "{code}");
+        }
+        for code in [400, 401, 404, 408, 409, 413, 422, 429] {
+            assert!(!may_have_been_applied(&status(code)), "{code}");
+        }
+        let gave_up = HttpError::GaveUp {
+            attempts: 3,
+            elapsed: Duration::from_secs(1),
+            last: Box::new(status(502)),
+        };
+        assert!(may_have_been_applied(&gave_up));
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_applied_nothing() {
+        // A port that was free a moment ago: nothing listens there now.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let client = reqwest::Client::new();
+        let err = client
+            .post(format!("http://127.0.0.1:{port}/sources"))
+            .send()
+            .await
+            .unwrap_err();
+        assert!(err.is_connect(), "{err:?}");
+        assert!(!may_have_been_applied(&HttpError::Transport(err)));
     }
 
     #[test]

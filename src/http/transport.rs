@@ -6,10 +6,19 @@
 //! tries again up to [`RetryPolicy::max_retries`] times; a 429 also holds the limiter for the
 //! wait, so that concurrent requests back off together instead of collecting 429s of their own.
 //!
-//! Only GET exists. The Config API client, the only user so far, must never write (the source of
-//! a migration is read-only by construction), and a write cannot simply be retried like this: a
-//! POST whose answer was lost may have been applied. Whoever adds writes for the Public API adds
-//! them as a separate path that surfaces such failures for reconciliation instead of retrying.
+//! [`Transport::get`] is all the Config API client uses (the source of a migration is read-only
+//! by construction). [`Transport::send`] takes any method, media types and a body, for the Public
+//! API client, whose writer is the only code that passes it a method other than GET. A write
+//! cannot simply be retried like a read: a POST whose answer was lost may have been applied. So
+//! every request says whether repeating it is harmless ([`Replay::Safe`]: reads, full
+//! replacements, updates that set values) or not ([`Replay::Never`]: creates); the latter is
+//! retried only after failures that prove nothing was applied (no connection, 429, 408; see
+//! [`super::retry::may_have_been_applied`]) and any other failure is returned at once, for the
+//! caller to reconcile by looking the object up.
+//!
+//! A request may also count against a bucket of its own endpoint (the Public API's per-endpoint
+//! limits) as well as the transport's, and may let the server's `X-RateLimit-*` headers steer
+//! that bucket ([`RateLimiter::follow_server`]).
 
 use std::fmt;
 use std::sync::Arc;
@@ -21,15 +30,69 @@ use url::Url;
 
 use super::client::{BaseUrlError, ClientSettings, build_client, validate_base_url};
 use super::error::{HttpError, MAX_ERROR_BODY_BYTES};
-use super::limit::RateLimiter;
+use super::limit::{RateLimiter, ServerWindow};
 use super::observe::{HttpMetrics, HttpObserver, WaitReason};
-use super::retry::{RetryPolicy, Retryable, classify, rate_limit_reset, retry_after};
+use super::retry::{
+    RetryPolicy, Retryable, classify, may_have_been_applied, rate_limit_reset, retry_after,
+};
 use super::secret::Secret;
 use super::{Endpoint, Response};
 
 /// Reads how long to wait from a 429's body, for APIs that put it there (the Public API's
 /// `msBeforeNext`).
 pub type WaitFromBody = fn(&[u8]) -> Option<Duration>;
+
+/// Whether a request may be sent again after a failure that left its outcome unknown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Replay {
+    /// Sending it twice is the same as sending it once: reads, full replacements (PUT), updates
+    /// that set fields to given values.
+    Safe,
+    /// A second copy could act twice (a create). Retried only after failures that prove the
+    /// first was not applied; any other failure goes back to the caller.
+    Never,
+}
+
+/// A request body with its media type.
+#[derive(Debug, Clone)]
+pub struct Body {
+    pub content_type: &'static str,
+    pub bytes: Vec<u8>,
+}
+
+/// One request for [`Transport::send`].
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    pub endpoint: Endpoint,
+    pub method: reqwest::Method,
+    pub url: Url,
+    /// The `Accept` header.
+    pub accept: &'static str,
+    pub body: Option<Body>,
+    pub replay: Replay,
+    /// The endpoint's own bucket, taken from as well as the transport's.
+    pub bucket: Option<Arc<RateLimiter>>,
+    /// Let `X-RateLimit-Consumed`, `-Remaining` and `-Reset` on a 2xx steer the endpoint's bucket
+    /// (or the transport's, when the endpoint has none).
+    pub follow_rate_headers: bool,
+}
+
+impl Outgoing {
+    /// A GET as the Config API client sends it: `Accept: application/json`, retried freely,
+    /// paced by the transport's bucket alone.
+    pub fn get(endpoint: Endpoint, url: Url) -> Self {
+        Self {
+            endpoint,
+            method: reqwest::Method::GET,
+            url,
+            accept: "application/json",
+            body: None,
+            replay: Replay::Safe,
+            bucket: None,
+            follow_rate_headers: false,
+        }
+    }
+}
 
 /// Everything a [`Transport`] is made from.
 pub struct TransportSettings {
@@ -139,17 +202,37 @@ impl Transport {
     /// body; anything else is the last attempt's error (wrapped in [`HttpError::GaveUp`] when
     /// retries ran out).
     pub async fn get(&self, endpoint: &Endpoint, url: Url) -> Result<Response, HttpError> {
+        self.send(&Outgoing::get(*endpoint, url)).await
+    }
+
+    /// Sends `request` with pacing and retries (see the module doc for what [`Replay::Never`]
+    /// changes). A 2xx answer read in full is `Ok`; anything else is the last attempt's error,
+    /// wrapped in [`HttpError::GaveUp`] when retries ran out.
+    pub async fn send(&self, request: &Outgoing) -> Result<Response, HttpError> {
         let inner = &self.inner;
+        let endpoint = &request.endpoint;
+        let bucket = request.bucket.as_deref();
         let started = Instant::now();
         let mut attempt: u32 = 0;
         loop {
             attempt += 1;
-            self.wait_for_budget().await;
-            let error = match self.attempt(&url).await {
-                Ok(response) => return Ok(response),
+            let ticket = self.wait_for_budget(bucket).await;
+            let error = match self.attempt(request).await {
+                Ok(response) => {
+                    if request.follow_rate_headers
+                        && let Some(window) = server_window(&response.headers)
+                    {
+                        bucket
+                            .unwrap_or(&inner.limiter)
+                            .follow_server(ticket, window);
+                    }
+                    return Ok(response);
+                }
                 Err(error) => error,
             };
-            if classify(&error) == Retryable::Permanent {
+            if classify(&error) == Retryable::Permanent
+                || (request.replay == Replay::Never && may_have_been_applied(&error))
+            {
                 return Err(error);
             }
             if attempt > inner.retry.max_retries {
@@ -172,7 +255,9 @@ impl Transport {
                 });
             }
             if error.status() == Some(StatusCode::TOO_MANY_REQUESTS) {
-                inner.limiter.hold(wait);
+                // The endpoint's own window is the likelier one to be spent; holding it spares
+                // the other endpoints, which learn of a spent default window from their own 429.
+                bucket.unwrap_or(&inner.limiter).hold(wait);
             }
             inner.metrics.retry();
             if let Some(observer) = &inner.observer {
@@ -182,9 +267,28 @@ impl Transport {
         }
     }
 
-    async fn wait_for_budget(&self) {
+    /// Takes a slot from the transport's bucket and from `bucket`, waits for the later, and
+    /// returns the ticket of the bucket the server's headers steer.
+    async fn wait_for_budget(&self, bucket: Option<&RateLimiter>) -> u64 {
         let limiter = &self.inner.limiter;
-        let wait = limiter.reserve();
+        let own = limiter.reserve_ticket();
+        let (wait_on, reservation, ticket) = match bucket {
+            None => (limiter.as_ref(), own, own.ticket),
+            Some(bucket) => {
+                let theirs = bucket.reserve_ticket();
+                // Both slots are committed; the later one decides.
+                if bucket.real_duration(theirs.wait) >= limiter.real_duration(own.wait) {
+                    (bucket, theirs, theirs.ticket)
+                } else {
+                    (limiter.as_ref(), own, theirs.ticket)
+                }
+            }
+        };
+        self.sleep_for_budget(wait_on, reservation.wait).await;
+        ticket
+    }
+
+    async fn sleep_for_budget(&self, limiter: &RateLimiter, wait: Duration) {
         if wait.is_zero() {
             return;
         }
@@ -235,16 +339,20 @@ impl Transport {
         (WaitReason::Backoff, self.inner.retry.backoff(retry))
     }
 
-    async fn attempt(&self, url: &Url) -> Result<Response, HttpError> {
+    async fn attempt(&self, request: &Outgoing) -> Result<Response, HttpError> {
         let inner = &self.inner;
         inner.metrics.request_sent();
-        let sent = inner
+        let mut builder = inner
             .client
-            .get(url.clone())
+            .request(request.method.clone(), request.url.clone())
             .header(header::AUTHORIZATION, inner.authorization.clone())
-            .header(header::ACCEPT, "application/json")
-            .send()
-            .await;
+            .header(header::ACCEPT, request.accept);
+        if let Some(body) = &request.body {
+            builder = builder
+                .header(header::CONTENT_TYPE, body.content_type)
+                .body(body.bytes.clone());
+        }
+        let sent = builder.send().await;
         let mut response = match sent {
             Ok(response) => response,
             Err(err) => {
@@ -283,5 +391,41 @@ impl Transport {
             headers,
             body,
         })
+    }
+}
+
+/// The window an answer reports in `X-RateLimit-Remaining` and `-Reset` (and `-Consumed`, when
+/// present); `None` unless both of the first two are there and readable.
+fn server_window(headers: &HeaderMap) -> Option<ServerWindow> {
+    let number =
+        |name: &str| -> Option<u32> { headers.get(name)?.to_str().ok()?.trim().parse().ok() };
+    Some(ServerWindow {
+        consumed: number("x-ratelimit-consumed"),
+        remaining: number("x-ratelimit-remaining")?,
+        reset_in: rate_limit_reset(headers, SystemTime::now())?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_window_needs_remaining_and_reset() {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-ratelimit-remaining", HeaderValue::from_static("7"));
+        assert_eq!(server_window(&headers), None);
+        headers.insert("x-ratelimit-reset", HeaderValue::from_static("30"));
+        headers.insert("x-ratelimit-consumed", HeaderValue::from_static("3"));
+        assert_eq!(
+            server_window(&headers),
+            Some(ServerWindow {
+                consumed: Some(3),
+                remaining: 7,
+                reset_in: Duration::from_secs(30),
+            })
+        );
+        headers.insert("x-ratelimit-remaining", HeaderValue::from_static("many"));
+        assert_eq!(server_window(&headers), None);
     }
 }
