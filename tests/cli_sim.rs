@@ -21,7 +21,7 @@ fn segbridge() -> Command {
     command
 }
 
-/// Starts `segbridge sim` and reads its `KEY=value` lines up to the workspace slug.
+/// Starts `segbridge sim` and reads its `KEY=value` lines, up to the last one.
 fn start(args: &[&str], env: &[(&str, &str)]) -> (Running, Vec<(String, String)>) {
     let mut command = segbridge();
     command
@@ -38,7 +38,7 @@ fn start(args: &[&str], env: &[(&str, &str)]) -> (Running, Vec<(String, String)>
         let line = line.unwrap();
         if let Some((key, value)) = line.split_once('=') {
             lines.push((key.to_owned(), value.to_owned()));
-            if key == "SEGMENT_WORKSPACE" {
+            if key == "SEGMENT_PUBLIC_WORKSPACE" {
                 break;
             }
         }
@@ -120,4 +120,37 @@ fn bad_options_are_usage_errors() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("error: Invalid `--counts`"), "{stderr}");
     assert!(stderr.contains("sourcez"), "{stderr}");
+}
+
+#[tokio::test]
+async fn the_simulators_keep_serving_when_their_reader_goes_away() {
+    // A free port, so the test knows where to look without reading the (closed) output.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut command = segbridge();
+    command
+        .args(["sim", "--size", "tiny", "--config-port", &port.to_string()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut child = command.spawn().unwrap();
+    // Close the read end before the simulators print anything: their writes fail with EPIPE.
+    drop(child.stdout.take());
+    let running = Running(child);
+    let url = format!("http://127.0.0.1:{port}/_sim/stats");
+    let mut status = None;
+    for _ in 0..50 {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        if let Ok(response) = reqwest::get(&url).await {
+            status = Some(response.status());
+            break;
+        }
+    }
+    assert_eq!(status.map(|s| s.as_u16()), Some(200));
+    // Still serving a moment later (a process dying of the closed pipe would be gone by now).
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(reqwest::get(&url).await.unwrap().status(), 200);
+    drop(running);
 }

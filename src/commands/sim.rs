@@ -45,35 +45,31 @@ pub async fn run(args: SimArgs, global: &GlobalArgs) -> anyhow::Result<ExitStatu
         .await
         .context("Failed to start the simulators")?;
 
-    let mut out = std::io::stdout().lock();
     let config = &sims.config;
-    writeln!(out, "SEGMENT_CONFIG_API_URL={}", config.base_url())?;
-    match &config.generated_token {
-        Some(token) => writeln!(out, "{}={token}", env_vars::SEGMENT_CONFIG_API_TOKEN)?,
-        None => writeln!(
-            out,
-            "# {} accepted from the environment",
-            env_vars::SEGMENT_CONFIG_API_TOKEN
-        )?,
-    }
-    writeln!(
-        out,
+    let public = &sims.public;
+    let mut lines = vec![format!("SEGMENT_CONFIG_API_URL={}", config.base_url())];
+    lines.push(token_line(
+        env_vars::SEGMENT_CONFIG_API_TOKEN,
+        config.generated_token.as_deref(),
+    ));
+    lines.push(format!(
         "SEGMENT_CONFIG_API_READ_ONLY_TOKEN={}",
         config.read_only_token
-    )?;
-    writeln!(out, "SEGMENT_WORKSPACE={}", config.workspace_slug)?;
-    let public = &sims.public;
-    writeln!(out, "SEGMENT_PUBLIC_API_URL={}", public.base_url())?;
-    match &public.generated_token {
-        Some(token) => writeln!(out, "{}={token}", env_vars::SEGMENT_PUBLIC_API_TOKEN)?,
-        None => writeln!(
-            out,
-            "# {} accepted from the environment",
-            env_vars::SEGMENT_PUBLIC_API_TOKEN
-        )?,
-    }
-    writeln!(out, "SEGMENT_PUBLIC_WORKSPACE={}", public.workspace_slug)?;
-    out.flush()?;
+    ));
+    lines.push(format!("SEGMENT_WORKSPACE={}", config.workspace_slug));
+    lines.push(format!("SEGMENT_PUBLIC_API_URL={}", public.base_url()));
+    lines.push(token_line(
+        env_vars::SEGMENT_PUBLIC_API_TOKEN,
+        public.generated_token.as_deref(),
+    ));
+    lines.push(format!(
+        "SEGMENT_PUBLIC_WORKSPACE={}",
+        public.workspace_slug
+    ));
+    // These lines are for whoever started the simulators. If they stop reading (a closed pipe),
+    // the simulators keep serving all the same, so a failed write is not an error.
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{}", lines.join("\n")).and_then(|()| out.flush());
     drop(out);
 
     if !global.quiet {
@@ -108,4 +104,13 @@ pub async fn run(args: SimArgs, global: &GlobalArgs) -> anyhow::Result<ExitStatu
         .context("Failed to wait for Ctrl-C")?;
     sims.shutdown().await;
     Ok(ExitStatus::Success)
+}
+
+/// `NAME=token` for a generated token; a comment for one taken from the environment, which is
+/// the user's own and never echoed.
+fn token_line(name: &str, generated: Option<&str>) -> String {
+    match generated {
+        Some(token) => format!("{name}={token}"),
+        None => format!("# {name} accepted from the environment"),
+    }
 }
