@@ -93,30 +93,6 @@ impl HttpObserver for ReporterObserver {
     }
 }
 
-/// Lets the shared reporter be used where an `Arc<dyn Reporter>` is needed.
-struct Shared(Arc<dyn CliReporter>);
-
-impl Reporter for Shared {
-    fn collection_started(&self, kind: Kind, collection: &str) {
-        self.0.collection_started(kind, collection);
-    }
-    fn stored(&self, kind: Kind, count: u64) {
-        self.0.stored(kind, count);
-    }
-    fn resumed(&self, kind: Kind, count: u64) {
-        self.0.resumed(kind, count);
-    }
-    fn waiting(&self, api: &str, why: Wait, duration: Duration) {
-        self.0.waiting(api, why, duration);
-    }
-    fn retrying(&self, api: &str, endpoint: &str, attempt: u32, error: &str) {
-        self.0.retrying(api, endpoint, attempt, error);
-    }
-    fn failed(&self, collection: &str, error: &str) {
-        self.0.failed(collection, error);
-    }
-}
-
 fn selected_kinds(args: &ExportArgs) -> std::collections::BTreeSet<Kind> {
     let mut kinds = if args.only.is_empty() {
         ExportOptions::default_kinds()
@@ -139,7 +115,8 @@ pub async fn run(args: ExportArgs, global: &GlobalArgs) -> anyhow::Result<ExitSt
         args.json_progress,
         global.quiet,
     )));
-    let client = config_client(&args.api, token, Arc::new(Shared(reporter.clone())))?;
+    // Trait upcasting: the CLI reporter is also the core's reporter.
+    let client = config_client(&args.api, token, reporter.clone())?;
     let ledger = Ledger::open(&args.ledger)
         .with_context(|| format!("Cannot open the ledger `{}`", args.ledger.display()))?;
     let ledger = Mutex::new(ledger);
@@ -149,14 +126,7 @@ pub async fn run(args: ExportArgs, global: &GlobalArgs) -> anyhow::Result<ExitSt
         kinds: selected_kinds(&args),
         concurrency: args.concurrency,
     };
-    let outcome = export::export(
-        &client,
-        &ledger,
-        &hasher,
-        &options,
-        &Shared(reporter.clone()),
-    )
-    .await;
+    let outcome = export::export(&client, &ledger, &hasher, &options, &*reporter).await;
     reporter.finish();
     let outcome = outcome.context("Export failed")?;
     let metrics = client.metrics();
