@@ -26,11 +26,11 @@ mod error;
 mod pages;
 mod wire;
 
+pub use crate::model::{Granularity, MetricsWindow};
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use serde_json::Value;
 use url::Url;
 
@@ -215,44 +215,16 @@ impl FunctionKind {
     }
 }
 
-/// Step of a delivery-metrics time series.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Granularity {
-    Minute,
-    Hour,
-    Day,
-}
-
-impl Granularity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Minute => "MINUTE",
-            Self::Hour => "HOUR",
-            Self::Day => "DAY",
-        }
-    }
-}
-
-/// The time window of delivery metrics. Without one the API answers for the last 24 hours.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MetricsWindow {
-    pub start: DateTime<Utc>,
-    pub end: DateTime<Utc>,
-    pub granularity: Granularity,
-}
-
-impl MetricsWindow {
-    fn query(window: Option<&Self>) -> Vec<(&'static str, String)> {
-        let Some(w) = window else {
-            return Vec::new();
-        };
-        let time = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
-        vec![
-            ("start_time", time(w.start)),
-            ("end_time", time(w.end)),
-            ("granularity", w.granularity.as_str().to_owned()),
-        ]
-    }
+/// The Config API's spelling of a metrics window (`start_time`, `end_time`, `granularity`).
+fn window_query(window: Option<&MetricsWindow>) -> Vec<(&'static str, String)> {
+    let Some(w) = window else {
+        return Vec::new();
+    };
+    vec![
+        ("start_time", MetricsWindow::format_time(w.start)),
+        ("end_time", MetricsWindow::format_time(w.end)),
+        ("granularity", w.granularity.as_str().to_owned()),
+    ]
 }
 
 /// How the objects of an answer are keyed.
@@ -687,7 +659,7 @@ impl ConfigClient {
         let name = path.join("/");
         path.push("metrics:getSummary");
         let request = Request::new(endpoints::DELIVERY_SUMMARY, &path)
-            .query(MetricsWindow::query(window))
+            .query(window_query(window))
             .keyed_by(&name);
         self.get_wrapped(request, "summary").await
     }
@@ -709,7 +681,7 @@ impl ConfigClient {
         ];
         let base = Request::new(endpoints::DELIVERY_SUMMARIES, &segments)
             .in_workspace(workspace)
-            .query(MetricsWindow::query(window));
+            .query(window_query(window));
         let mut url = self.transport.url(&segments);
         if !base.query.is_empty() {
             url.query_pairs_mut().extend_pairs(&base.query);
@@ -735,8 +707,8 @@ impl ConfigClient {
     ) -> Result<Vec<RawObject>, ConfigApiError> {
         let mut path = destination_path(workspace, source, destination).to_vec();
         path.push("metrics");
-        let request = Request::new(endpoints::DELIVERY_SERIES_LIST, &path)
-            .query(MetricsWindow::query(window));
+        let request =
+            Request::new(endpoints::DELIVERY_SERIES_LIST, &path).query(window_query(window));
         self.get_list(request, "metrics").await
     }
 
@@ -753,7 +725,7 @@ impl ConfigClient {
         let mut path = destination_path(workspace, source, destination).to_vec();
         path.extend(["metrics", metric]);
         let request = Request::new(endpoints::DELIVERY_SERIES, &path)
-            .query(MetricsWindow::query(window))
+            .query(window_query(window))
             .named_by_path();
         self.get_object(request).await
     }

@@ -2,5 +2,7 @@
 //! kinds and the services they belong to. No I/O here.
 
 mod kind;
+mod metrics;
 
 pub use kind::{Kind, UnknownKind};
+pub use metrics::{Granularity, MetricsWindow};

@@ -35,13 +35,13 @@ mod pages;
 mod wire;
 pub mod writer;
 
+pub use crate::model::{Granularity, MetricsWindow};
 use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 use url::Url;
 
@@ -257,32 +257,6 @@ impl FunctionType {
             Self::InsertTransformation => "INSERT_TRANSFORMATION",
         }
     }
-}
-
-/// Step of delivery metrics.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Granularity {
-    Minute,
-    Hour,
-    Day,
-}
-
-impl Granularity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Minute => "MINUTE",
-            Self::Hour => "HOUR",
-            Self::Day => "DAY",
-        }
-    }
-}
-
-/// The time window of delivery metrics; without one the API picks its default window.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MetricsWindow {
-    pub start: DateTime<Utc>,
-    pub end: DateTime<Utc>,
-    pub granularity: Granularity,
 }
 
 /// How the items of an answer are named.
@@ -758,10 +732,9 @@ impl PublicClient {
         .query("sourceId", source_id)
         .key(Key::Given(destination_id.to_owned()));
         if let Some(w) = window {
-            let time = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
             read = read
-                .query("startTime", time(w.start))
-                .query("endTime", time(w.end))
+                .query("startTime", MetricsWindow::format_time(w.start))
+                .query("endTime", MetricsWindow::format_time(w.end))
                 .query("granularity", w.granularity.as_str());
         }
         self.get_object(read).await

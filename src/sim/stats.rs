@@ -146,6 +146,29 @@ impl RequestStats {
     }
 }
 
+/// The body of a simulator's `GET /_sim/stats`: which API, resource counts per kind, the
+/// total of the workspace's own objects, duplicate natural keys per kind and their total, then
+/// the request counters of [`RequestStats::snapshot`].
+pub fn stats_body(
+    api: &str,
+    counts: &std::collections::BTreeMap<&'static str, usize>,
+    resources_total: usize,
+    duplicates: &std::collections::BTreeMap<&'static str, usize>,
+    requests: &RequestStats,
+) -> Value {
+    let mut body = serde_json::json!({
+        "api": api,
+        "resources": counts,
+        "resources_total": resources_total,
+        "duplicate_natural_keys": duplicates,
+        "duplicates_total": duplicates.values().sum::<usize>(),
+    });
+    if let (Some(out), Value::Object(requests)) = (body.as_object_mut(), requests.snapshot()) {
+        out.extend(requests);
+    }
+    body
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -39,7 +39,7 @@ pub use self::store::{ConfigOptions, ConfigStore, Scope, Token};
 use crate::sim::faults;
 use crate::sim::ratelimit::{Admission, FixedWindow};
 use crate::sim::server::{self, SimContext};
-use crate::sim::stats::RequestStats;
+use crate::sim::stats::{RequestStats, stats_body};
 
 /// Bodies larger than the largest documented cap (functions, 25 MB) plus headroom are refused
 /// before a handler sees them.
@@ -331,17 +331,13 @@ async fn sim_stats(State(sim): State<Arc<ConfigSim>>) -> axum::Json<Value> {
             store.duplicate_natural_keys(),
         )
     };
-    let mut body = json!({
-        "api": "config",
-        "resources": counts,
-        "resources_total": total,
-        "duplicate_natural_keys": duplicates,
-        "duplicates_total": duplicates.values().sum::<usize>(),
-    });
-    if let (Some(out), Value::Object(requests)) = (body.as_object_mut(), sim.stats.snapshot()) {
-        out.extend(requests);
-    }
-    axum::Json(body)
+    axum::Json(stats_body(
+        "config",
+        &counts,
+        total,
+        &duplicates,
+        &sim.stats,
+    ))
 }
 
 /// `GET /_sim/state`: every object in wire form, with secrets in clear.

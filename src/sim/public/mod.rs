@@ -59,7 +59,7 @@ pub use self::store::PublicStore;
 use crate::sim::clock::TimeScale;
 use crate::sim::ratelimit::Admission;
 use crate::sim::server::{self, SimContext};
-use crate::sim::stats::RequestStats;
+use crate::sim::stats::{RequestStats, stats_body};
 
 /// The documented general payload cap (25 MB, `26,214,400` bytes).
 pub const MAX_BODY_BYTES: usize = 25 * 1024 * 1024;
@@ -611,17 +611,13 @@ async fn sim_stats(State(sim): State<Arc<PublicSim>>) -> axum::Json<Value> {
         })
         .map(|(_, n)| n)
         .sum();
-    let mut body = json!({
-        "api": "public",
-        "resources": counts,
-        "resources_total": total,
-        "duplicate_natural_keys": duplicates,
-        "duplicates_total": duplicates.values().sum::<usize>(),
-    });
-    if let (Some(out), Value::Object(requests)) = (body.as_object_mut(), sim.stats.snapshot()) {
-        out.extend(requests);
-    }
-    axum::Json(body)
+    axum::Json(stats_body(
+        "public",
+        &counts,
+        total,
+        &duplicates,
+        &sim.stats,
+    ))
 }
 
 /// `GET /_sim/state`: every object in wire form, plus the secrets in clear.
