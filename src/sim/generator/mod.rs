@@ -12,7 +12,7 @@
 //! Invariants:
 //! - Determinism: the output depends only on the seed, the counts and the catalog; never on
 //!   the clock, the machine, or hash-map iteration order. All randomness comes from
-//!   [`Rng`](crate::sim::rng::Rng), forked per part and per item, so changing how one part
+//!   [`Rng`], forked per part and per item, so changing how one part
 //!   draws leaves the others as they were.
 //! - Uniqueness of every natural key: source slugs, destination slugs within a source, filter,
 //!   plan, function, user, policy and invite ids, plan and function display names, user and
