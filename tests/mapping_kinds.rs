@@ -615,6 +615,7 @@ fn row_15_filter_limits_and_order() {
             )
         })
         .collect();
+    let list: Vec<(&str, &Value)> = list.iter().map(|(n, b)| (n.as_str(), b)).collect();
     let mapped = filters::map_filters(&dest, &list, &world.ctx());
     let titles: Vec<&Value> = mapped
         .iter()

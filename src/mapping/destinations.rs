@@ -97,12 +97,14 @@ pub fn map_destination(config_name: &str, body: &Value, ctx: &Context<'_>) -> Ma
             continue;
         };
         let key = full.rsplit_once("/config/").map_or(full, |(_, k)| k);
-        let field = format!("config.{key}");
-        let value_type = str_field(entry, "type")
-            .unwrap_or("string")
-            .to_ascii_lowercase();
-        let Some(rule) = table.types.get(&value_type) else {
-            mapped.malformed(&format!("{field}.type"), "known setting");
+        let field = || format!("config.{key}");
+        let value_type = str_field(entry, "type").unwrap_or("string");
+        let rule = table
+            .types
+            .get(value_type)
+            .or_else(|| table.types.get(&value_type.to_ascii_lowercase()));
+        let Some(rule) = rule else {
+            mapped.malformed(&format!("{}.type", field()), "known setting");
             continue;
         };
         let value = entry.get("value").unwrap_or(&Value::Null);
@@ -110,7 +112,7 @@ pub fn map_destination(config_name: &str, body: &Value, ctx: &Context<'_>) -> Ma
             if !is_empty_value(value) {
                 mapped.find(
                     FindingCode::DestinationSettingDropped,
-                    Some(&field),
+                    Some(&field()),
                     format!("Setting `{key}` is not carried over: {}", drop.reason),
                 );
             }
@@ -124,7 +126,7 @@ pub fn map_destination(config_name: &str, body: &Value, ctx: &Context<'_>) -> Ma
             Some(renamed) => {
                 mapped.find(
                     FindingCode::DestinationSettingRenamed,
-                    Some(&field),
+                    Some(&field()),
                     format!("Setting `{key}` is `{renamed}` in the Public API."),
                 );
                 renamed
@@ -136,7 +138,7 @@ pub fn map_destination(config_name: &str, body: &Value, ctx: &Context<'_>) -> Ma
         {
             mapped.find(
                 FindingCode::DestinationSettingNotInTarget,
-                Some(&field),
+                Some(&field()),
                 format!(
                     "Setting `{public_key}` has no option in the target `{}` metadata and is not \
                      carried over.",
@@ -173,7 +175,7 @@ pub fn map_destination(config_name: &str, body: &Value, ctx: &Context<'_>) -> Ma
                     ),
                 )
             };
-            mapped.find(code, Some(&field), message);
+            mapped.find(code, Some(&field()), message);
             placeholder
         } else {
             value.clone()

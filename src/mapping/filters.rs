@@ -24,14 +24,14 @@ pub fn destination_of(filter_name: &str) -> &str {
 /// The filters of one destination, in order.
 pub fn map_filters(
     destination_name: &str,
-    filters: &[(String, Value)],
+    filters: &[(&str, &Value)],
     ctx: &Context<'_>,
 ) -> Vec<Mapped> {
     let max = ctx.tables.filters.limits.max_filters_per_destination;
     filters
         .iter()
         .enumerate()
-        .map(|(position, (name, body))| {
+        .map(|(position, &(name, body))| {
             let mut mapped = map_filter(name, body, ctx);
             if position >= max {
                 mapped.find(

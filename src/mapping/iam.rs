@@ -217,6 +217,13 @@ pub fn map_users(
     roles: &RoleIndex,
     ctx: &Context<'_>,
 ) -> Vec<Mapped> {
+    // Policies by subject, so each user reads only their own (workspaces hold thousands).
+    let mut by_subject: HashMap<&str, Vec<&(String, Value)>> = HashMap::new();
+    for policy in policies {
+        if let Some(subject) = str_field(&policy.1, "subject") {
+            by_subject.entry(subject).or_default().push(policy);
+        }
+    }
     users
         .iter()
         .map(|(user_name, body)| {
@@ -225,9 +232,10 @@ pub fn map_users(
                 mapped.malformed("email", "string");
                 return mapped;
             };
-            let grants = policies
-                .iter()
-                .filter(|(_, policy)| str_field(policy, "subject") == Some(user_name.as_str()))
+            let grants = by_subject
+                .get(user_name.as_str())
+                .into_iter()
+                .flatten()
                 .map(|(name, policy)| {
                     (
                         role_of_policy(name),

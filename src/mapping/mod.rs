@@ -37,7 +37,7 @@ pub mod tables;
 pub mod tracking_plans;
 pub mod workspace;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 use serde_json::Value;
@@ -177,15 +177,17 @@ pub fn map_workspace(snapshot: &Snapshot, ctx: &Context<'_>) -> Vec<Mapped> {
         destinations::map_destination(n, b, ctx)
     });
     // Filters are grouped by destination, keeping their order: it is the order they apply in.
-    let mut by_destination: Vec<(String, Vec<(String, Value)>)> = Vec::new();
+    let mut groups: Vec<(&str, Vec<(&str, &Value)>)> = Vec::new();
+    let mut group_of: HashMap<&str, usize> = HashMap::new();
     for (name, body) in snapshot.of(Kind::DestinationFilters) {
-        let destination = filters::destination_of(name).to_owned();
-        match by_destination.iter_mut().find(|(d, _)| *d == destination) {
-            Some((_, list)) => list.push((name.clone(), body.clone())),
-            None => by_destination.push((destination, vec![(name.clone(), body.clone())])),
-        }
+        let destination = filters::destination_of(name);
+        let index = *group_of.entry(destination).or_insert_with(|| {
+            groups.push((destination, Vec::new()));
+            groups.len() - 1
+        });
+        groups[index].1.push((name.as_str(), body));
     }
-    for (destination, list) in &by_destination {
+    for (destination, list) in &groups {
         out.extend(filters::map_filters(destination, list, ctx));
     }
     let roles = iam::RoleIndex::new(snapshot.of(Kind::Roles), ctx);

@@ -132,7 +132,8 @@ impl SecretRef {
 /// Public ids already known: what exists in the target (adopt) or was created earlier (resume).
 #[derive(Debug, Clone, Default)]
 pub struct IdMap {
-    ids: HashMap<(Kind, String, RefField), String>,
+    // Keyed by (kind, field) first so that a lookup by `&str` needs no allocation.
+    ids: HashMap<(Kind, RefField), HashMap<String, String>>,
 }
 
 impl IdMap {
@@ -141,29 +142,25 @@ impl IdMap {
     }
 
     pub fn insert(&mut self, reference: Ref, public_id: impl Into<String>) {
-        self.ids.insert(
-            (reference.kind, reference.config_name, reference.field),
-            public_id.into(),
-        );
+        self.ids
+            .entry((reference.kind, reference.field))
+            .or_default()
+            .insert(reference.config_name, public_id.into());
     }
 
     pub fn get(&self, reference: &Ref) -> Option<&str> {
-        // Borrowed lookups on a tuple key need an owned key; the String is short-lived.
         self.ids
-            .get(&(
-                reference.kind,
-                reference.config_name.clone(),
-                reference.field,
-            ))
+            .get(&(reference.kind, reference.field))?
+            .get(&reference.config_name)
             .map(String::as_str)
     }
 
     pub fn len(&self) -> usize {
-        self.ids.len()
+        self.ids.values().map(HashMap::len).sum()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.ids.is_empty()
+        self.len() == 0
     }
 }
 

@@ -117,6 +117,24 @@ fn rules_of(mapped: &mut Mapped, rules: &Value, ctx: &Context<'_>) -> Vec<Value>
     out
 }
 
+/// The length of a value's JSON text, without building the text.
+fn serialized_len(value: &Value) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    // Writing a Value to a sink that cannot fail cannot fail.
+    let _ = serde_json::to_writer(&mut count, value);
+    count.0
+}
+
 /// Splits rules into request-sized batches.
 fn batches(mapped: &mut Mapped, rules: Vec<Value>, ctx: &Context<'_>) -> Vec<Vec<Value>> {
     let table = &ctx.tables.tracking_plans;
@@ -124,7 +142,7 @@ fn batches(mapped: &mut Mapped, rules: Vec<Value>, ctx: &Context<'_>) -> Vec<Vec
     let mut current: Vec<Value> = Vec::new();
     let mut bytes = 0usize;
     for rule in rules {
-        let size = rule.to_string().len() + 1;
+        let size = serialized_len(&rule) + 1;
         if size > table.max_request_bytes {
             mapped.find(
                 FindingCode::PlanRuleTooLarge,
@@ -162,7 +180,8 @@ pub fn map_tracking_plan(config_name: &str, body: &Value, ctx: &Context<'_>) -> 
         mapped.malformed("display_name", "string");
         return mapped;
     };
-    let rules = body.get("rules").cloned().unwrap_or_else(|| json!({}));
+    let empty = json!({});
+    let rules = body.get("rules").unwrap_or(&empty);
     let this = Ref::id(Kind::TrackingPlans, config_name);
     mapped.payloads.push(
         Payload::new(Step::CreateTrackingPlan, "POST", "/tracking-plans")
@@ -179,7 +198,7 @@ pub fn map_tracking_plan(config_name: &str, body: &Value, ctx: &Context<'_>) -> 
         ),
     );
     let plan_id = id_or_ref(ctx.ids, this);
-    let rules = rules_of(&mut mapped, &rules, ctx);
+    let rules = rules_of(&mut mapped, rules, ctx);
     for (index, batch) in batches(&mut mapped, rules, ctx).into_iter().enumerate() {
         let (step, method) = if index == 0 {
             (Step::ReplaceRules, "PUT")
