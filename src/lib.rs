@@ -16,6 +16,7 @@ pub mod env_vars;
 pub mod export;
 pub mod http;
 pub mod ledger;
+pub mod mapping;
 pub mod model;
 pub mod progress;
 pub mod public_api;

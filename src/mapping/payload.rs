@@ -1,0 +1,433 @@
+//! Payloads: one Public API request each, with explicit placeholders for what only exists at
+//! apply time.
+//!
+//! A payload never holds a guessed id or a secret. Two JSON markers stand in for them, wherever
+//! a string would go (a path parameter or any value of the body):
+//!
+//! - `{"$ref": {"kind": "sources", "config_name": "workspaces/ws/sources/js", "field": "id"}}`:
+//!   the Public id (or, with `"field": "catalogId"`, the function catalog id) of the object that
+//!   Config name became. The mapping writes the id itself instead when the [`IdMap`] it was given
+//!   already knows it.
+//! - `{"$secret": {"kind": "destinations", "config_name": "…", "setting": "apiKey",
+//!   "state": "present"}}`: a secret setting value the apply step fills from the Config API at
+//!   write time or from the operator's secrets file. `state` is `masked` when the export only saw
+//!   a mask: then only the secrets file can fill it.
+//!
+//! Markers are JSON rather than a parallel typed structure so that a payload is one value the
+//! ledger can store and a report can show; [`Payload::refs`] and [`Payload::secrets`] list them
+//! typed, and [`Payload::resolve`] substitutes them (at apply time, in memory only).
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+use crate::model::Kind;
+
+const REF_KEY: &str = "$ref";
+const SECRET_KEY: &str = "$secret";
+
+/// Which id of the referenced object is meant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub enum RefField {
+    /// The object's Public id.
+    #[serde(rename = "id")]
+    Id,
+    /// A function's catalog id: the `metadataId` of its instances.
+    #[serde(rename = "catalogId")]
+    CatalogId,
+}
+
+impl RefField {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefField::Id => "id",
+            RefField::CatalogId => "catalogId",
+        }
+    }
+}
+
+/// A reference to the Public id of an object known by its Config name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct Ref {
+    pub kind: Kind,
+    pub config_name: String,
+    pub field: RefField,
+}
+
+impl Ref {
+    pub fn id(kind: Kind, config_name: impl Into<String>) -> Ref {
+        Ref {
+            kind,
+            config_name: config_name.into(),
+            field: RefField::Id,
+        }
+    }
+
+    fn to_marker(&self) -> Value {
+        json!({ REF_KEY: {
+            "kind": self.kind.as_str(),
+            "config_name": self.config_name,
+            "field": self.field.as_str(),
+        }})
+    }
+
+    fn from_marker(value: &Value) -> Option<Ref> {
+        let inner = value.as_object()?.get(REF_KEY)?;
+        let field = match inner.get("field")?.as_str()? {
+            "id" => RefField::Id,
+            "catalogId" => RefField::CatalogId,
+            _ => return None,
+        };
+        Some(Ref {
+            kind: inner.get("kind")?.as_str()?.parse().ok()?,
+            config_name: inner.get("config_name")?.as_str()?.to_owned(),
+            field,
+        })
+    }
+}
+
+/// Whether the export saw the secret in clear (so the Config API can give it again) or masked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SecretState {
+    Present,
+    Masked,
+}
+
+/// A secret setting value the apply step must supply.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct SecretRef {
+    pub kind: Kind,
+    pub config_name: String,
+    pub setting: String,
+    pub state: SecretState,
+}
+
+impl SecretRef {
+    pub fn to_marker(&self) -> Value {
+        json!({ SECRET_KEY: {
+            "kind": self.kind.as_str(),
+            "config_name": self.config_name,
+            "setting": self.setting,
+            "state": match self.state { SecretState::Present => "present", SecretState::Masked => "masked" },
+        }})
+    }
+
+    fn from_marker(value: &Value) -> Option<SecretRef> {
+        let inner = value.as_object()?.get(SECRET_KEY)?;
+        Some(SecretRef {
+            kind: inner.get("kind")?.as_str()?.parse().ok()?,
+            config_name: inner.get("config_name")?.as_str()?.to_owned(),
+            setting: inner.get("setting")?.as_str()?.to_owned(),
+            state: match inner.get("state")?.as_str()? {
+                "present" => SecretState::Present,
+                "masked" => SecretState::Masked,
+                _ => return None,
+            },
+        })
+    }
+}
+
+/// Public ids already known: what exists in the target (adopt) or was created earlier (resume).
+#[derive(Debug, Clone, Default)]
+pub struct IdMap {
+    // Keyed by (kind, field) first so that a lookup by `&str` needs no allocation.
+    ids: HashMap<(Kind, RefField), HashMap<String, String>>,
+}
+
+impl IdMap {
+    pub fn new() -> IdMap {
+        IdMap::default()
+    }
+
+    pub fn insert(&mut self, reference: Ref, public_id: impl Into<String>) {
+        self.ids
+            .entry((reference.kind, reference.field))
+            .or_default()
+            .insert(reference.config_name, public_id.into());
+    }
+
+    pub fn get(&self, reference: &Ref) -> Option<&str> {
+        self.ids
+            .get(&(reference.kind, reference.field))?
+            .get(&reference.config_name)
+            .map(String::as_str)
+    }
+
+    pub fn len(&self) -> usize {
+        self.ids.values().map(HashMap::len).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The id when known, else a `$ref` marker.
+pub fn id_or_ref(ids: &IdMap, reference: Ref) -> Value {
+    match ids.get(&reference) {
+        Some(id) => Value::String(id.to_owned()),
+        None => reference.to_marker(),
+    }
+}
+
+/// What a payload does, for ordering, reports and the planner's choices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Step {
+    CreateSource,
+    NameSource,
+    CreateLabel,
+    SetSourceLabels,
+    UpdateSourceSchemaSettings,
+    CreateTrackingPlan,
+    ReplaceRules,
+    UpsertRules,
+    ConnectSourceToPlan,
+    CreateFunction,
+    DeployFunction,
+    CreateDestination,
+    CreateFilter,
+    AddUserPermissions,
+    InviteUser,
+}
+
+/// When the planner should send a payload. Most are always sent; IAM offers two alternatives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Condition {
+    Always,
+    /// Only when a user with the subject's email exists in the target.
+    TargetUserExists,
+    /// Only when no user with that email exists in the target (the user is invited instead).
+    TargetUserMissing,
+}
+
+/// Where the response of a create carries the new id, so the planner can record it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Records {
+    pub reference: Ref,
+    /// A JSON pointer into the response body (`/data/source/id`).
+    pub pointer: &'static str,
+}
+
+/// One Public API request, placeholders included.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Payload {
+    pub step: Step,
+    pub method: &'static str,
+    /// The path template exactly as the Public API schema keys it (`/sources/{sourceId}`).
+    pub path: &'static str,
+    /// Values of the template's parameters: ids or `$ref` markers.
+    pub path_params: Vec<(&'static str, Value)>,
+    pub body: Option<Value>,
+    pub when: Condition,
+    /// The ids this request's answer carries.
+    pub records: Vec<Records>,
+}
+
+/// A payload whose markers could not all be substituted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Unresolved {
+    #[error("no Public {} known for {} `{}`", .0.field.as_str(), .0.kind, .0.config_name)]
+    Ref(Ref),
+    #[error("secret `{}` of {} `{}` was not supplied", .0.setting, .0.kind, .0.config_name)]
+    Secret(SecretRef),
+}
+
+/// A request ready to send: path filled, body with every marker substituted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request {
+    pub method: &'static str,
+    pub path: String,
+    pub body: Option<Value>,
+}
+
+impl Payload {
+    pub fn new(step: Step, method: &'static str, path: &'static str) -> Payload {
+        Payload {
+            step,
+            method,
+            path,
+            path_params: Vec::new(),
+            body: None,
+            when: Condition::Always,
+            records: Vec::new(),
+        }
+    }
+
+    pub fn param(mut self, name: &'static str, value: Value) -> Payload {
+        self.path_params.push((name, value));
+        self
+    }
+
+    pub fn body(mut self, body: Value) -> Payload {
+        self.body = Some(body);
+        self
+    }
+
+    pub fn when(mut self, when: Condition) -> Payload {
+        self.when = when;
+        self
+    }
+
+    pub fn records(mut self, reference: Ref, pointer: &'static str) -> Payload {
+        self.records.push(Records { reference, pointer });
+        self
+    }
+
+    /// The schema key of the operation (`POST /sources`).
+    pub fn operation(&self) -> String {
+        format!("{} {}", self.method, self.path)
+    }
+
+    /// Every `$ref` still in the payload, in order of appearance.
+    pub fn refs(&self) -> Vec<Ref> {
+        let mut out = Vec::new();
+        for (_, value) in &self.path_params {
+            walk(value, &mut |v| {
+                if let Some(r) = Ref::from_marker(v) {
+                    out.push(r);
+                }
+            });
+        }
+        if let Some(body) = &self.body {
+            walk(body, &mut |v| {
+                if let Some(r) = Ref::from_marker(v) {
+                    out.push(r);
+                }
+            });
+        }
+        out
+    }
+
+    /// Every `$secret` in the payload.
+    pub fn secrets(&self) -> Vec<SecretRef> {
+        let mut out = Vec::new();
+        if let Some(body) = &self.body {
+            walk(body, &mut |v| {
+                if let Some(s) = SecretRef::from_marker(v) {
+                    out.push(s);
+                }
+            });
+        }
+        out
+    }
+
+    /// The request with every marker substituted. Call it at apply time only: the result may
+    /// hold secrets and must never be stored.
+    pub fn resolve(
+        &self,
+        ids: &dyn Fn(&Ref) -> Option<String>,
+        secrets: &dyn Fn(&SecretRef) -> Option<Value>,
+    ) -> Result<Request, Unresolved> {
+        let mut path = self.path.to_owned();
+        for (name, value) in &self.path_params {
+            let id = match Ref::from_marker(value) {
+                Some(r) => ids(&r).ok_or(Unresolved::Ref(r))?,
+                None => value.as_str().unwrap_or_default().to_owned(),
+            };
+            path = path.replace(&format!("{{{name}}}"), &encode_segment(&id));
+        }
+        let body = self
+            .body
+            .as_ref()
+            .map(|b| substitute(b, ids, secrets))
+            .transpose()?;
+        Ok(Request {
+            method: self.method,
+            path,
+            body,
+        })
+    }
+}
+
+/// Percent-encodes what cannot stand in a path segment (ids are opaque, so nothing is assumed).
+fn encode_segment(segment: &str) -> String {
+    url::form_urlencoded::byte_serialize(segment.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
+}
+
+fn walk(value: &Value, visit: &mut dyn FnMut(&Value)) {
+    visit(value);
+    match value {
+        Value::Array(items) => items.iter().for_each(|v| walk(v, visit)),
+        Value::Object(map) if !map.contains_key(REF_KEY) && !map.contains_key(SECRET_KEY) => {
+            map.values().for_each(|v| walk(v, visit));
+        }
+        _ => {}
+    }
+}
+
+fn substitute(
+    value: &Value,
+    ids: &dyn Fn(&Ref) -> Option<String>,
+    secrets: &dyn Fn(&SecretRef) -> Option<Value>,
+) -> Result<Value, Unresolved> {
+    if let Some(r) = Ref::from_marker(value) {
+        return ids(&r).map(Value::String).ok_or(Unresolved::Ref(r));
+    }
+    if let Some(s) = SecretRef::from_marker(value) {
+        return secrets(&s).ok_or(Unresolved::Secret(s));
+    }
+    Ok(match value {
+        Value::Array(items) => Value::Array(
+            items
+                .iter()
+                .map(|v| substitute(v, ids, secrets))
+                .collect::<Result<_, _>>()?,
+        ),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| Ok((k.clone(), substitute(v, ids, secrets)?)))
+                .collect::<Result<Map<String, Value>, Unresolved>>()?,
+        ),
+        other => other.clone(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markers_round_trip_and_resolve() {
+        let source = Ref::id(Kind::Sources, "workspaces/ws/sources/js");
+        let mut ids = IdMap::new();
+        let secret = SecretRef {
+            kind: Kind::Destinations,
+            config_name: "d".into(),
+            setting: "apiKey".into(),
+            state: SecretState::Present,
+        };
+        let payload = Payload::new(
+            Step::CreateFilter,
+            "POST",
+            "/destination/{destinationId}/filters",
+        )
+        .param(
+            "destinationId",
+            id_or_ref(&ids, Ref::id(Kind::Destinations, "d")),
+        )
+        .body(json!({"sourceId": id_or_ref(&ids, source.clone()), "k": secret.to_marker()}));
+        assert_eq!(payload.refs().len(), 2);
+        assert_eq!(payload.secrets(), vec![secret.clone()]);
+        let err = payload.resolve(&|_| None, &|_| None).unwrap_err();
+        assert!(matches!(err, Unresolved::Ref(_)), "{err}");
+        let request = payload
+            .resolve(&|r| Some(format!("id-{}", r.kind)), &|_| {
+                Some(json!("s3cr3t"))
+            })
+            .unwrap();
+        assert_eq!(request.path, "/destination/id-destinations/filters");
+        assert_eq!(
+            request.body.unwrap(),
+            json!({"sourceId": "id-sources", "k": "s3cr3t"})
+        );
+
+        ids.insert(source.clone(), "src-1");
+        assert_eq!(id_or_ref(&ids, source), json!("src-1"));
+    }
+}
