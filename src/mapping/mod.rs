@@ -12,7 +12,7 @@
 //! - No I/O, no async, no ledger, no clock: equal inputs give equal outputs, so a plan can be
 //!   recomputed and compared.
 //! - Nothing is guessed silently. An id that only exists at apply time is a `$ref` marker
-//!   (see [`payload`]), a secret is a `$secret` marker, and every choice the export does not
+//!   (see [`Payload`]), a secret is a `$secret` marker, and every choice the export does not
 //!   settle (an integration found only through previous names, a function instance recognised
 //!   by its setting names) is a finding.
 //! - A secret marker of the snapshot never reaches a payload, and a masked value is never
