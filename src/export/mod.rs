@@ -105,6 +105,14 @@ pub enum ExportError {
     SeveralWorkspaces { available: String },
     #[error("the workspace object has no `id`, which the functions endpoints need")]
     NoWorkspaceId,
+    #[error(
+        "the ledger `{ledger}` holds the export of `{holds}`, not `{wanted}`; use another `--ledger` for another workspace or API"
+    )]
+    OtherWorkspace {
+        ledger: String,
+        holds: String,
+        wanted: String,
+    },
     #[error("stopped: {collection}: {error}")]
     Fatal {
         collection: String,
@@ -138,6 +146,20 @@ pub async fn export<R: ConfigReader>(
 
     let (run, resumed) = {
         let mut ledger = lock(ledger);
+        // One ledger holds one workspace: its snapshot, plans and id map all refer to it, and a
+        // refresh removes what the API no longer has, which must never touch another
+        // workspace's objects.
+        if let Some(other) = ledger
+            .runs()?
+            .into_iter()
+            .find(|r| r.command == "export" && r.source != identity)
+        {
+            return Err(ExportError::OtherWorkspace {
+                ledger: ledger.path().display().to_string(),
+                holds: other.source,
+                wanted: identity,
+            });
+        }
         match ledger.unfinished_run("export", &identity)? {
             Some(run) => {
                 ledger.reopen_run(run)?;

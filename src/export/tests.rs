@@ -297,3 +297,22 @@ fn rules_count_every_event_version_and_the_schemas_that_are_set() {
     assert_eq!(count_rules(&plan), 3);
     assert_eq!(count_rules(&json!({})), 0);
 }
+
+#[tokio::test]
+async fn a_ledger_holds_one_workspace() {
+    let mut reader = workspace();
+    let ledger = Mutex::new(Ledger::open_in_memory().unwrap());
+    run(&reader, &ledger, &options()).await.unwrap();
+    reader.collections.insert(
+        "workspaces".into(),
+        vec![("workspaces/other".into(), json!({"id": "x"}))],
+    );
+    let err = run(&reader, &ledger, &options()).await.unwrap_err();
+    assert!(matches!(err, ExportError::OtherWorkspace { .. }), "{err}");
+    assert!(err.to_string().contains("another `--ledger`"), "{err}");
+    assert_eq!(
+        lock(&ledger).counts().unwrap()["sources"],
+        3,
+        "nothing was removed"
+    );
+}
