@@ -58,6 +58,20 @@ pub enum Command {
     ///   segbridge export --workspace acme --ledger acme.ledger
     #[command(verbatim_doc_comment)]
     Export(ExportArgs),
+    /// Decide what `apply` will do in the target workspace; write nothing to it.
+    ///
+    /// Reads the target through the Public API (catalog, sources, destinations, filters,
+    /// tracking plans, functions, labels, users, roles), maps every object of the ledger's
+    /// latest complete export, and stores the plan in the ledger: per object the action
+    /// (create, adopt, update, skip, manual), the requests with placeholders for ids and
+    /// secrets, and the findings. `--mode adopt` resolves every Config name to the Public id of
+    /// the same workspace instead. Exits 1 when conflicts stop the plan (`--on-conflict fail`).
+    ///
+    /// Example:
+    ///   export SEGMENT_PUBLIC_API_TOKEN=...   # or --public-token-file FILE
+    ///   segbridge plan --ledger acme.ledger --region eu --on-conflict adopt
+    #[command(verbatim_doc_comment)]
+    Plan(PlanArgs),
     /// Run the API simulators on 127.0.0.1 until interrupted.
     ///
     /// Serves a generated workspace through local simulators of the Config API (v1beta) and of
@@ -170,6 +184,57 @@ pub struct ExportArgs {
     /// Source subtrees read at once; the rate limit bounds the request rate in any case.
     #[arg(long, value_name = "N", default_value_t = 4)]
     pub concurrency: usize,
+    /// Print the summary as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Report progress as JSON lines on stderr.
+    #[arg(long)]
+    pub json_progress: bool,
+}
+
+/// Where the Public API is and how to authenticate to it.
+#[derive(Debug, Args)]
+pub struct PublicApiArgs {
+    /// The Public API host root (default: the US host). `http://` is accepted only for loopback
+    /// addresses (the simulators).
+    #[arg(long, value_name = "URL", conflicts_with = "region")]
+    pub public_url: Option<String>,
+    /// The target workspace's region: `eu` selects the EU host.
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<crate::public_api::Region>,
+    /// Read the Public API token from FILE instead of `SEGMENT_PUBLIC_API_TOKEN`.
+    #[arg(long, value_name = "FILE")]
+    pub public_token_file: Option<PathBuf>,
+    /// Refused: a token on the command line ends up in shell history and process listings.
+    #[arg(long, value_name = "TOKEN", hide = true)]
+    pub public_token: Option<String>,
+    /// Requests per minute to Public API routes without a documented limit of their own.
+    #[arg(long, value_name = "N", default_value_t = crate::public_api::DEFAULT_REQUESTS_PER_MINUTE, hide = true)]
+    pub public_rate_limit: u32,
+    /// Pace requests as if minutes were X times shorter, to match a simulator started with
+    /// `segbridge sim --time-scale X`. Never useful against the real API.
+    #[arg(long, value_name = "X", default_value = "1", hide = true)]
+    pub time_scale: TimeScale,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub api: PublicApiArgs,
+    /// The ledger file (SQLite) holding a complete export.
+    #[arg(long, value_name = "FILE", default_value = "segbridge.ledger")]
+    pub ledger: PathBuf,
+    /// Replace the embedded mapping tables with the `.toml` files of DIR.
+    #[arg(long, value_name = "DIR")]
+    pub mappings: Option<PathBuf>,
+    /// `create` recreates the workspace in the target; `adopt` matches the objects of the same
+    /// workspace by natural key and writes nothing.
+    #[arg(long, value_name = "MODE", default_value = "create")]
+    pub mode: crate::plan::Mode,
+    /// Create mode: what to do with an object the target already holds (`adopt` uses it,
+    /// `skip` leaves it and its dependents alone, `fail` reports it and exits 1).
+    #[arg(long, value_name = "POLICY", default_value = "fail")]
+    pub on_conflict: crate::plan::OnConflict,
     /// Print the summary as JSON on stdout.
     #[arg(long)]
     pub json: bool,

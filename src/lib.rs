@@ -18,6 +18,7 @@ pub mod http;
 pub mod ledger;
 pub mod mapping;
 pub mod model;
+pub mod plan;
 pub mod progress;
 pub mod public_api;
 pub mod secrets;

@@ -71,7 +71,7 @@ pub fn config_client(
 }
 
 /// Forwards the HTTP layer's waits and retries to the progress reporter.
-struct ReporterObserver(Arc<dyn Reporter>);
+pub(crate) struct ReporterObserver(pub(crate) Arc<dyn Reporter>);
 
 impl HttpObserver for ReporterObserver {
     fn on_wait(&self, api: &'static str, reason: WaitReason, duration: Duration) {

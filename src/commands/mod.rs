@@ -3,6 +3,7 @@
 //! [`crate::diagnostics`].
 
 mod export;
+mod plan;
 pub mod reporters;
 mod sim;
 
@@ -34,6 +35,7 @@ impl From<ExitStatus> for ExitCode {
 pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitStatus> {
     match cli.command {
         Command::Export(args) => export::run(args, &cli.global).await,
+        Command::Plan(args) => plan::run(args, &cli.global).await,
         Command::Sim(args) => sim::run(args, &cli.global).await,
     }
 }

@@ -52,6 +52,93 @@ pub const MIGRATIONS: &[&str] = &[
         data TEXT NOT NULL
     ) STRICT;
     ",
+    // 2: plans, their items, payloads and findings, and the id map.
+    r"
+    -- One row per `plan` invocation. `target` identifies the target workspace (`<public url>|<id>`);
+    -- the latest plan of a target is the one `apply` executes, earlier ones are kept as history
+    -- with `superseded_by` set.
+    CREATE TABLE plans (
+        id            INTEGER PRIMARY KEY,
+        run           INTEGER NOT NULL REFERENCES runs(id),
+        export_run    INTEGER NOT NULL REFERENCES runs(id),
+        target        TEXT NOT NULL,
+        mode          TEXT NOT NULL CHECK (mode IN ('create', 'adopt')),
+        on_conflict   TEXT NOT NULL CHECK (on_conflict IN ('adopt', 'skip', 'fail')),
+        created_at    TEXT NOT NULL,
+        superseded_by INTEGER REFERENCES plans(id)
+    ) STRICT;
+    CREATE INDEX plans_by_target ON plans (target, id);
+
+    -- One row per snapshot object, `seq` in dependency order (every `$ref` of an item points to
+    -- an item with a smaller `seq`).
+    CREATE TABLE plan_items (
+        plan        INTEGER NOT NULL REFERENCES plans(id),
+        seq         INTEGER NOT NULL,
+        kind        TEXT NOT NULL,
+        config_name TEXT NOT NULL,
+        action      TEXT NOT NULL CHECK (action IN ('create', 'adopt', 'update', 'skip', 'manual')),
+        target_id   TEXT,
+        natural_key TEXT,
+        matched_by  TEXT,
+        conflict    INTEGER NOT NULL CHECK (conflict IN (0, 1)),
+        PRIMARY KEY (plan, seq),
+        UNIQUE (plan, kind, config_name)
+    ) STRICT;
+
+    -- The requests of an item, in the order they are sent. `payload` is the request with `$ref`
+    -- and `$secret` markers (never a secret value). The executor keeps its progress on the same
+    -- row: `state` goes pending -> intent (before the write) -> done | failed, `result` holds the
+    -- ids the answer carried, as a JSON object keyed `<kind>|<config name>|<field>`.
+    CREATE TABLE plan_payloads (
+        plan         INTEGER NOT NULL,
+        seq          INTEGER NOT NULL,
+        ordinal      INTEGER NOT NULL,
+        step         TEXT NOT NULL,
+        method       TEXT NOT NULL,
+        path         TEXT NOT NULL,
+        payload      TEXT NOT NULL,
+        condition    TEXT NOT NULL,
+        dependencies TEXT NOT NULL,
+        state        TEXT NOT NULL DEFAULT 'pending'
+                     CHECK (state IN ('pending', 'intent', 'done', 'failed')),
+        attempts     INTEGER NOT NULL DEFAULT 0,
+        result       TEXT,
+        error        TEXT,
+        updated_at   TEXT,
+        PRIMARY KEY (plan, seq, ordinal),
+        FOREIGN KEY (plan, seq) REFERENCES plan_items(plan, seq)
+    ) STRICT;
+
+    CREATE TABLE plan_findings (
+        plan        INTEGER NOT NULL,
+        seq         INTEGER NOT NULL,
+        ordinal     INTEGER NOT NULL,
+        code        TEXT NOT NULL,
+        severity    TEXT NOT NULL,
+        kind        TEXT NOT NULL,
+        config_name TEXT NOT NULL,
+        field       TEXT,
+        message     TEXT NOT NULL,
+        PRIMARY KEY (plan, seq, ordinal),
+        FOREIGN KEY (plan, seq) REFERENCES plan_items(plan, seq)
+    ) STRICT;
+
+    -- Config name -> Public id per target workspace, with how the pair was established
+    -- (`slug`, `resourceSchemaId`, `name`, ... by a plan; `created` by apply). `plan` is the plan
+    -- that matched it, NULL for pairs apply recorded.
+    CREATE TABLE id_map (
+        target      TEXT NOT NULL,
+        kind        TEXT NOT NULL,
+        config_name TEXT NOT NULL,
+        field       TEXT NOT NULL,
+        public_id   TEXT NOT NULL,
+        matched_by  TEXT NOT NULL,
+        natural_key TEXT,
+        plan        INTEGER REFERENCES plans(id),
+        recorded_at TEXT NOT NULL,
+        PRIMARY KEY (target, kind, config_name, field)
+    ) STRICT;
+    ",
 ];
 
 /// The schema version this build writes.

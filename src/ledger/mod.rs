@@ -14,6 +14,7 @@
 //! [`crate::secrets::sanitize`]; the ledger has no way to accept a raw object.
 
 mod migrations;
+mod plans;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -25,6 +26,7 @@ use crate::model::Kind;
 use crate::secrets::Sanitized;
 
 pub use migrations::current_version;
+pub use plans::{StoredIdPair, StoredItem, StoredPayload, StoredPlan};
 
 /// Errors of the ledger, each naming the file.
 #[derive(Debug, thiserror::Error)]

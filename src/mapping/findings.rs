@@ -157,6 +157,18 @@ codes! {
         "A function type has no row in mappings/functions.toml.";
     DeliveryBaselineOnly = "delivery_metrics.baseline_only", Info,
         "Delivery history stays behind; the figures are kept as the audit's baseline.";
+    TargetConflict = "target.conflict", Blocker,
+        "Create mode: the target already holds an object with the same natural key (`--on-conflict fail`).";
+    TargetAmbiguous = "target.ambiguous_match", Blocker,
+        "Several target objects share the object's natural key; a person must choose, none is picked.";
+    TargetAdopted = "target.adopted", Info,
+        "The object already exists in the target and is used as it is (adopt mode or `--on-conflict adopt`).";
+    TargetSkipped = "target.skipped", Info,
+        "The object exists in the target and is left alone with everything that depends on it (`--on-conflict skip`).";
+    TargetNotFound = "target.not_found", Manual,
+        "Adopt mode: no object of the target has the object's natural key, so it has no Public id.";
+    TargetDependencySkipped = "target.dependency_skipped", Info,
+        "The object depends on an object that is skipped, unresolved or blocked, so it is not applied.";
 }
 
 impl std::fmt::Display for FindingCode {

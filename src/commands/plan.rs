@@ -1,0 +1,294 @@
+//! `segbridge plan`: load the latest complete export from the ledger, read the target through
+//! the read-only Public client, build the plan, store it in the ledger, print the summary (text
+//! on stderr, JSON on stdout with `--json`) and exit 1 when conflicts stop it.
+//!
+//! No `PublicWriter` is constructed here: the target is only ever read.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::sync::Arc;
+
+use anyhow::Context;
+use serde_json::{Value, json};
+
+use crate::cli::{GlobalArgs, PlanArgs, PublicApiArgs};
+use crate::commands::ExitStatus;
+use crate::commands::export::ReporterObserver;
+use crate::commands::reporters::{self, CliReporter, ProgressMode};
+use crate::diagnostics::Hint;
+use crate::env_vars;
+use crate::http::{RetryPolicy, ScaledClock, Secret};
+use crate::ledger::Ledger;
+use crate::mapping::{Severity, Snapshot, Tables};
+use crate::model::Kind;
+use crate::plan::{self, Action, Mode, Plan, PlanOptions};
+use crate::progress::Reporter;
+use crate::public_api::{PublicClient, PublicClientSettings, Region};
+use crate::sim::clock::TimeScale;
+
+/// Schema version of the `--json` summary.
+const SUMMARY_SCHEMA_VERSION: u32 = 1;
+
+/// Reads the Public API token from `--public-token-file` or the environment; a token given as a
+/// plain argument is refused.
+pub fn public_token(api: &PublicApiArgs) -> anyhow::Result<Secret> {
+    if api.public_token.is_some() {
+        return Err(anyhow::anyhow!("`--public-token` is not accepted").context(Hint(format!(
+            "a token on the command line ends up in shell history and process listings; set `{}` or use `--public-token-file FILE`",
+            env_vars::SEGMENT_PUBLIC_API_TOKEN
+        ))));
+    }
+    match &api.public_token_file {
+        Some(path) => Secret::from_file(path).context("Cannot read the Public API token"),
+        None => Secret::from_env(env_vars::SEGMENT_PUBLIC_API_TOKEN)
+            .context("No Public API token")
+            .context(Hint(format!(
+                "set `{}` or pass `--public-token-file FILE`",
+                env_vars::SEGMENT_PUBLIC_API_TOKEN
+            ))),
+    }
+}
+
+/// Builds the read-only Public API client, its waits and retries reported to `reporter`.
+pub fn public_client(
+    api: &PublicApiArgs,
+    token: Secret,
+    reporter: Arc<dyn Reporter>,
+) -> anyhow::Result<PublicClient> {
+    let mut settings = PublicClientSettings::for_region(token, api.region.unwrap_or(Region::Us));
+    if let Some(url) = &api.public_url {
+        settings.base_url = url
+            .parse()
+            .with_context(|| format!("`--public-url {url}` is not a URL"))?;
+    }
+    settings.default_requests_per_minute = api.public_rate_limit;
+    settings.retry = RetryPolicy::default()
+        .with_env_overrides()
+        .context("Invalid retry settings in the environment")?;
+    settings.observer = Some(Arc::new(ReporterObserver(reporter)));
+    if api.time_scale != TimeScale::default() {
+        settings.clock = Arc::new(ScaledClock::new(api.time_scale.factor()));
+    }
+    PublicClient::new(settings).context("Cannot set up the Public API client")
+}
+
+/// The snapshot of the latest export, which must have completed.
+fn load_snapshot(ledger: &Ledger) -> anyhow::Result<(crate::ledger::RunId, String, Snapshot)> {
+    let runs = ledger.runs()?;
+    let latest = runs.iter().rev().find(|r| r.command == "export");
+    let Some(latest) = latest else {
+        return Err(anyhow::anyhow!("The ledger holds no export")
+            .context(Hint("run `segbridge export` first".into())));
+    };
+    if latest.status != crate::ledger::RunStatus::Complete {
+        return Err(
+            anyhow::anyhow!("The latest export (run {}) did not complete", latest.id.0).context(
+                Hint("run `segbridge export` again: it resumes where it stopped".into()),
+            ),
+        );
+    }
+    let mut snapshot = Snapshot::default();
+    for kind in Kind::ALL.into_iter().filter(|k| k.is_stored()) {
+        for object in ledger.objects_seen_in(latest.id, kind)? {
+            let body = object.json();
+            snapshot.push(kind, object.name, body);
+        }
+    }
+    // The export's identity is `<config url>|<workspace slug>`.
+    let workspace = latest
+        .source
+        .rsplit('|')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    Ok((latest.id, workspace, snapshot))
+}
+
+pub async fn run(args: PlanArgs, global: &GlobalArgs) -> anyhow::Result<ExitStatus> {
+    let token = public_token(&args.api)?;
+    let tables = match &args.mappings {
+        Some(dir) => Tables::load(dir)
+            .with_context(|| format!("Cannot load the mapping tables of `{}`", dir.display()))?,
+        None => Tables::embedded().clone(),
+    };
+    let reporter: Arc<dyn CliReporter> = Arc::from(reporters::reporter(ProgressMode::choose(
+        args.json_progress,
+        global.quiet,
+    )));
+    let client = public_client(&args.api, token, reporter.clone())?;
+    let mut ledger = Ledger::open(&args.ledger)
+        .with_context(|| format!("Cannot open the ledger `{}`", args.ledger.display()))?;
+    let (export_run, workspace, snapshot) = load_snapshot(&ledger)?;
+
+    let view = plan::read_target(&client, &*reporter).await;
+    reporter.finish();
+    let view = view.context("Cannot read the target workspace")?;
+    if args.mode == Mode::Adopt && view.workspace_slug != workspace {
+        return Err(anyhow::anyhow!(
+            "adopt mode: the export is of workspace `{workspace}` but the Public API token belongs to `{}`",
+            view.workspace_slug
+        )
+        .context(Hint(
+            "adopt mode resolves ids within one workspace; use a token of the exported workspace, or `--mode create` to copy into another".into(),
+        )));
+    }
+    let target = format!(
+        "{}|{}",
+        client.base_url().as_str().trim_end_matches('/'),
+        view.workspace_id
+    );
+    let plan = plan::build(
+        &snapshot,
+        &tables,
+        &view,
+        PlanOptions {
+            mode: args.mode,
+            on_conflict: args.on_conflict,
+        },
+    );
+    let run = ledger.begin_run("plan", &target)?;
+    let plan_id = ledger
+        .store_plan(run, export_run, &target, &plan)
+        .context("Cannot store the plan")?;
+    ledger.finish_run(run, crate::ledger::RunStatus::Complete)?;
+
+    let requests = client.metrics().snapshot().requests_sent;
+    if args.json {
+        let mut out = std::io::stdout().lock();
+        writeln!(
+            out,
+            "{}",
+            summary_json(&plan, plan_id, &target, &workspace, requests)
+        )?;
+    }
+    if !global.quiet {
+        let mut err = std::io::stderr().lock();
+        err.write_all(summary_text(&plan, &workspace, &target, &args.ledger).as_bytes())?;
+    }
+    Ok(if plan.blocking_conflicts() > 0 {
+        ExitStatus::Failure
+    } else {
+        ExitStatus::Success
+    })
+}
+
+/// Items per kind and action.
+fn per_kind(plan: &Plan) -> BTreeMap<&'static str, BTreeMap<&'static str, usize>> {
+    let mut out: BTreeMap<&'static str, BTreeMap<&'static str, usize>> = BTreeMap::new();
+    for item in &plan.items {
+        *out.entry(item.kind.as_str())
+            .or_default()
+            .entry(item.action.as_str())
+            .or_default() += 1;
+    }
+    out
+}
+
+fn severity_counts(plan: &Plan) -> BTreeMap<&'static str, usize> {
+    let counts = plan.findings_by_severity();
+    [
+        Severity::Blocker,
+        Severity::Manual,
+        Severity::Lossy,
+        Severity::Info,
+    ]
+    .into_iter()
+    .map(|s| (s.as_str(), counts.get(&s).copied().unwrap_or(0)))
+    .collect()
+}
+
+/// The `--json` summary.
+pub fn summary_json(
+    plan: &Plan,
+    plan_id: i64,
+    target: &str,
+    workspace: &str,
+    read_requests: u64,
+) -> Value {
+    json!({
+        "schema_version": SUMMARY_SCHEMA_VERSION,
+        "plan": plan_id,
+        "workspace": workspace,
+        "target": target,
+        "mode": plan.mode.as_str(),
+        "on_conflict": plan.on_conflict.as_str(),
+        "items": per_kind(plan),
+        "actions": Action::ALL.iter().map(|a| (a.as_str(), plan.items.iter().filter(|i| i.action == *a).count())).collect::<BTreeMap<_, _>>(),
+        "findings": severity_counts(plan),
+        "conflicts": plan.conflicts().map(|i| json!({
+            "kind": i.kind.as_str(),
+            "config_name": i.config_name,
+            "target_id": i.target_id,
+            "natural_key": i.natural_key,
+            "action": i.action.as_str(),
+        })).collect::<Vec<_>>(),
+        "id_map_pairs": plan.id_map.len(),
+        "write_requests": plan.write_requests(),
+        "read_requests": read_requests,
+    })
+}
+
+fn summary_text(plan: &Plan, workspace: &str, target: &str, ledger: &std::path::Path) -> String {
+    let mut out = format!(
+        "Planned workspace `{workspace}` against `{target}` ({} mode): {} objects, stored in `{}`\n",
+        plan.mode.as_str(),
+        plan.items.len(),
+        ledger.display()
+    );
+    out.push_str(&format!(
+        "  {:<28}{:>8}{:>8}{:>8}{:>8}{:>8}\n",
+        "kind", "create", "adopt", "update", "skip", "manual"
+    ));
+    for (kind, actions) in per_kind(plan) {
+        out.push_str(&format!("  {kind:<28}"));
+        for action in Action::ALL {
+            out.push_str(&format!(
+                "{:>8}",
+                actions.get(action.as_str()).copied().unwrap_or(0)
+            ));
+        }
+        out.push('\n');
+    }
+    let severities = severity_counts(plan);
+    out.push_str(&format!(
+        "Findings: {}\n",
+        severities
+            .iter()
+            .map(|(s, n)| format!("{n} {s}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    if plan.mode == Mode::Adopt {
+        out.push_str(&format!(
+            "{} Config names resolved to Public ids\n",
+            plan.id_map.len()
+        ));
+    }
+    let conflicts: Vec<_> = plan.conflicts().collect();
+    if !conflicts.is_empty() {
+        out.push_str(&format!(
+            "{} conflicts (the target already holds these; --on-conflict {}):\n",
+            conflicts.len(),
+            plan.on_conflict.as_str()
+        ));
+        for item in conflicts {
+            out.push_str(&format!(
+                "  {} `{}` = {} ({})\n",
+                item.kind,
+                item.config_name,
+                item.target_id.as_deref().unwrap_or("?"),
+                item.natural_key.as_deref().unwrap_or_default()
+            ));
+        }
+    }
+    out.push_str(&format!(
+        "apply will send {} write requests\n",
+        plan.write_requests()
+    ));
+    if plan.blocking_conflicts() > 0 {
+        out.push_str(
+            "The plan cannot be applied: re-run with `--on-conflict adopt` or `--on-conflict skip`\n",
+        );
+    }
+    out
+}

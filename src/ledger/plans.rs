@@ -1,0 +1,374 @@
+//! Plans in the ledger (schema version 2): storing a [`Plan`] with its items, payloads,
+//! findings and id-map pairs in one transaction, and reading back what `apply` needs.
+//!
+//! A new plan of a target supersedes the previous one (`superseded_by`), which is kept as
+//! history; [`Ledger::latest_plan`] is the one to execute. Id-map pairs a plan matched are
+//! replaced by the newer plan's; pairs `apply` recorded (`matched_by = 'created'`, no plan) are
+//! kept, since they name objects segbridge made.
+
+use rusqlite::{OptionalExtension, params};
+use serde_json::{Value, json};
+
+use super::{Ledger, Result, RunId, now, sql_error};
+use crate::plan::Plan;
+
+/// A stored plan's header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredPlan {
+    pub id: i64,
+    pub run: RunId,
+    pub export_run: RunId,
+    pub target: String,
+    pub mode: String,
+    pub on_conflict: String,
+}
+
+/// One stored plan item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredItem {
+    pub seq: i64,
+    pub kind: String,
+    pub config_name: String,
+    pub action: String,
+    pub target_id: Option<String>,
+    pub natural_key: Option<String>,
+    pub matched_by: Option<String>,
+    pub conflict: bool,
+}
+
+/// One stored payload with the executor's state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredPayload {
+    pub seq: i64,
+    pub ordinal: i64,
+    pub step: String,
+    pub method: String,
+    pub path: String,
+    /// The whole payload as JSON: `step`, `method`, `path`, `path_params` (`[[name, value]]`),
+    /// `body`, `when`, `records` (`[{reference, pointer}]`), markers included.
+    pub payload: Value,
+    pub condition: String,
+    /// The `$ref`s to other items as `[{kind, config_name, field}]` (a reference to the item
+    /// itself is filled by the `records` of its own earlier payload).
+    pub dependencies: Value,
+    pub state: String,
+    pub result: Option<Value>,
+}
+
+/// One id-map pair.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredIdPair {
+    pub kind: String,
+    pub config_name: String,
+    pub field: String,
+    pub public_id: String,
+    pub matched_by: String,
+}
+
+fn text_of<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+impl Ledger {
+    /// The latest export run that completed, if any.
+    pub fn latest_complete_export(&self) -> Result<Option<(RunId, String)>> {
+        self.conn
+            .query_row(
+                "SELECT id, source FROM runs WHERE command = 'export' AND status = 'complete'
+                 ORDER BY id DESC LIMIT 1",
+                [],
+                |row| Ok((RunId(row.get(0)?), row.get(1)?)),
+            )
+            .optional()
+            .map_err(self.sql("looking for the latest export"))
+    }
+
+    /// Stores `plan` as the current plan of `target`, superseding the previous one.
+    pub fn store_plan(
+        &mut self,
+        run: RunId,
+        export_run: RunId,
+        target: &str,
+        plan: &Plan,
+    ) -> Result<i64> {
+        let path = self.path.clone();
+        let err = |context: &str| {
+            let path = path.clone();
+            let context = context.to_owned();
+            move |source| sql_error(&path, context, source)
+        };
+        let at = now();
+        let tx = self.conn.transaction().map_err(err("storing a plan"))?;
+        tx.execute(
+            "INSERT INTO plans (run, export_run, target, mode, on_conflict, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                run.0,
+                export_run.0,
+                target,
+                plan.mode.as_str(),
+                plan.on_conflict.as_str(),
+                at
+            ],
+        )
+        .map_err(err("storing a plan"))?;
+        let id = tx.last_insert_rowid();
+        tx.execute(
+            "UPDATE plans SET superseded_by = ?1
+             WHERE target = ?2 AND id != ?1 AND superseded_by IS NULL",
+            params![id, target],
+        )
+        .map_err(err("superseding the previous plan"))?;
+        {
+            let mut item_stmt = tx
+                .prepare(
+                    "INSERT INTO plan_items (plan, seq, kind, config_name, action, target_id,
+                     natural_key, matched_by, conflict) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                )
+                .map_err(err("storing plan items"))?;
+            let mut payload_stmt = tx
+                .prepare(
+                    "INSERT INTO plan_payloads (plan, seq, ordinal, step, method, path, payload,
+                     condition, dependencies) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                )
+                .map_err(err("storing plan payloads"))?;
+            let mut finding_stmt = tx
+                .prepare(
+                    "INSERT INTO plan_findings (plan, seq, ordinal, code, severity, kind,
+                     config_name, field, message) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                )
+                .map_err(err("storing plan findings"))?;
+            for (seq, item) in plan.items.iter().enumerate() {
+                let seq = seq as i64;
+                item_stmt
+                    .execute(params![
+                        id,
+                        seq,
+                        item.kind.as_str(),
+                        item.config_name,
+                        item.action.as_str(),
+                        item.target_id,
+                        item.natural_key,
+                        item.matched_by,
+                        item.conflict as i64,
+                    ])
+                    .map_err(err(&format!("storing plan item `{}`", item.config_name)))?;
+                for (ordinal, payload) in item.payloads.iter().enumerate() {
+                    let json = serde_json::to_string(payload).expect("a payload serializes");
+                    let mut refs: Vec<_> = payload
+                        .refs()
+                        .into_iter()
+                        .filter(|r| r.kind != item.kind || r.config_name != item.config_name)
+                        .collect();
+                    refs.sort();
+                    refs.dedup();
+                    let deps = serde_json::to_string(&refs).expect("refs serialize");
+                    payload_stmt
+                        .execute(params![
+                            id,
+                            seq,
+                            ordinal as i64,
+                            text_of(&payload.step),
+                            payload.method,
+                            payload.path,
+                            json,
+                            text_of(&payload.when),
+                            deps,
+                        ])
+                        .map_err(err("storing a plan payload"))?;
+                }
+                for (ordinal, finding) in item.findings.iter().enumerate() {
+                    finding_stmt
+                        .execute(params![
+                            id,
+                            seq,
+                            ordinal as i64,
+                            finding.code.as_str(),
+                            finding.severity.as_str(),
+                            finding.kind.as_str(),
+                            finding.config_name,
+                            finding.field,
+                            finding.message,
+                        ])
+                        .map_err(err("storing a finding"))?;
+                }
+            }
+            tx.execute(
+                "DELETE FROM id_map WHERE target = ?1 AND plan IS NOT NULL",
+                params![target],
+            )
+            .map_err(err("replacing the id map"))?;
+            let mut pair_stmt = tx
+                .prepare(
+                    "INSERT INTO id_map (target, kind, config_name, field, public_id, matched_by,
+                     natural_key, plan, recorded_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                     ON CONFLICT (target, kind, config_name, field) DO UPDATE SET
+                        public_id = excluded.public_id, matched_by = excluded.matched_by,
+                        natural_key = excluded.natural_key, plan = excluded.plan,
+                        recorded_at = excluded.recorded_at",
+                )
+                .map_err(err("storing the id map"))?;
+            for pair in &plan.id_map {
+                pair_stmt
+                    .execute(params![
+                        target,
+                        pair.kind.as_str(),
+                        pair.config_name,
+                        pair.field.as_str(),
+                        pair.public_id,
+                        pair.matched_by,
+                        pair.natural_key,
+                        id,
+                        at,
+                    ])
+                    .map_err(err("storing the id map"))?;
+            }
+        }
+        tx.commit().map_err(err("storing a plan"))?;
+        Ok(id)
+    }
+
+    /// The current plan of `target` (the latest, not superseded).
+    pub fn latest_plan(&self, target: &str) -> Result<Option<StoredPlan>> {
+        self.conn
+            .query_row(
+                "SELECT id, run, export_run, target, mode, on_conflict FROM plans
+                 WHERE target = ?1 AND superseded_by IS NULL ORDER BY id DESC LIMIT 1",
+                params![target],
+                |row| {
+                    Ok(StoredPlan {
+                        id: row.get(0)?,
+                        run: RunId(row.get(1)?),
+                        export_run: RunId(row.get(2)?),
+                        target: row.get(3)?,
+                        mode: row.get(4)?,
+                        on_conflict: row.get(5)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(self.sql("reading the latest plan"))
+    }
+
+    /// Every plan ever stored, oldest first: (id, target, superseded_by).
+    pub fn plans(&self) -> Result<Vec<(i64, String, Option<i64>)>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, target, superseded_by FROM plans ORDER BY id")
+            .map_err(self.sql("listing plans"))?;
+        let rows = stmt
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+            .map_err(self.sql("listing plans"))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(self.sql("listing plans"))
+    }
+
+    /// The items of a plan, in `seq` (dependency) order.
+    pub fn plan_items(&self, plan: i64) -> Result<Vec<StoredItem>> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT seq, kind, config_name, action, target_id, natural_key, matched_by, conflict
+                 FROM plan_items WHERE plan = ?1 ORDER BY seq",
+            )
+            .map_err(self.sql("reading plan items"))?;
+        let rows = stmt
+            .query_map(params![plan], |row| {
+                Ok(StoredItem {
+                    seq: row.get(0)?,
+                    kind: row.get(1)?,
+                    config_name: row.get(2)?,
+                    action: row.get(3)?,
+                    target_id: row.get(4)?,
+                    natural_key: row.get(5)?,
+                    matched_by: row.get(6)?,
+                    conflict: row.get::<_, i64>(7)? != 0,
+                })
+            })
+            .map_err(self.sql("reading plan items"))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(self.sql("reading plan items"))
+    }
+
+    /// The payloads of a plan, in the order `apply` sends them.
+    pub fn plan_payloads(&self, plan: i64) -> Result<Vec<StoredPayload>> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT seq, ordinal, step, method, path, payload, condition, dependencies, state,
+                 result FROM plan_payloads WHERE plan = ?1 ORDER BY seq, ordinal",
+            )
+            .map_err(self.sql("reading plan payloads"))?;
+        let json = |text: String| serde_json::from_str(&text).unwrap_or(Value::Null);
+        let rows = stmt
+            .query_map(params![plan], |row| {
+                Ok(StoredPayload {
+                    seq: row.get(0)?,
+                    ordinal: row.get(1)?,
+                    step: row.get(2)?,
+                    method: row.get(3)?,
+                    path: row.get(4)?,
+                    payload: json(row.get(5)?),
+                    condition: row.get(6)?,
+                    dependencies: json(row.get(7)?),
+                    state: row.get(8)?,
+                    result: row.get::<_, Option<String>>(9)?.map(json),
+                })
+            })
+            .map_err(self.sql("reading plan payloads"))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(self.sql("reading plan payloads"))
+    }
+
+    /// The findings of a plan as JSON objects, in item order.
+    pub fn plan_findings(&self, plan: i64) -> Result<Vec<Value>> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT code, severity, kind, config_name, field, message FROM plan_findings
+                 WHERE plan = ?1 ORDER BY seq, ordinal",
+            )
+            .map_err(self.sql("reading plan findings"))?;
+        let rows = stmt
+            .query_map(params![plan], |row| {
+                Ok(json!({
+                    "code": row.get::<_, String>(0)?,
+                    "severity": row.get::<_, String>(1)?,
+                    "kind": row.get::<_, String>(2)?,
+                    "config_name": row.get::<_, String>(3)?,
+                    "field": row.get::<_, Option<String>>(4)?,
+                    "message": row.get::<_, String>(5)?,
+                }))
+            })
+            .map_err(self.sql("reading plan findings"))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(self.sql("reading plan findings"))
+    }
+
+    /// The id map of a target.
+    pub fn id_map(&self, target: &str) -> Result<Vec<StoredIdPair>> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT kind, config_name, field, public_id, matched_by FROM id_map
+                 WHERE target = ?1 ORDER BY kind, config_name, field",
+            )
+            .map_err(self.sql("reading the id map"))?;
+        let rows = stmt
+            .query_map(params![target], |row| {
+                Ok(StoredIdPair {
+                    kind: row.get(0)?,
+                    config_name: row.get(1)?,
+                    field: row.get(2)?,
+                    public_id: row.get(3)?,
+                    matched_by: row.get(4)?,
+                })
+            })
+            .map_err(self.sql("reading the id map"))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(self.sql("reading the id map"))
+    }
+}

@@ -1,0 +1,926 @@
+//! The planner: decides, for every object of an exported snapshot, what `apply` will do in the
+//! target workspace, and with which requests.
+//!
+//! Role: [`build`] takes the snapshot, the mapping tables and a [`TargetView`] (read beforehand
+//! by [`read_target`], which can only send GETs) and returns a [`Plan`]: per object, in
+//! dependency order, an [`Action`] (`create | adopt | update | skip | manual`), the Public id
+//! when the object already exists in the target, the natural key it was matched on, the
+//! payloads `apply` will send (with `$ref` / `$secret` markers), and the findings. The pairs
+//! Config name → Public id established by matching form the plan's id map.
+//!
+//! How an object is matched to the target (natural keys, as the design and the executor's
+//! reconciliation use them): source by slug; destination by source id, `metadata.id` and name;
+//! tracking plan by the Config `rs_` id in `resourceSchemaId`, else by name; filter by
+//! destination id, title and `if`; function by id; user by email (ignoring ASCII case); role by
+//! name and catalog items by slug (both settled by the mapping layer). Two target objects with
+//! the same key are a `target.ambiguous_match` blocker, never a choice.
+//!
+//! Modes:
+//! - `adopt` (same workspace, nothing written): a matched object is `adopt` with no payloads;
+//!   an unmatched one is `manual` with `target.not_found`; kinds without an identity of their
+//!   own (schema settings, plan connections, invites) are `skip`.
+//! - `create` (another workspace): an unmatched object is `create`. A matched one is a
+//!   conflict, settled by [`OnConflict`]: `fail` makes it `manual` with a `target.conflict`
+//!   blocker (the command exits 1 and names it), `skip` leaves it and everything that depends on
+//!   it alone, `adopt` uses it (`adopt`, or `update` when requests other than its create
+//!   remain, such as a tracking plan's rules). A user whose email exists gets the permissions
+//!   request (`update`), otherwise the invite (`create`).
+//!
+//! Invariants:
+//! - Pure: no I/O, no clock; equal inputs give an equal plan, so a re-plan can be compared.
+//! - Items keep the mapping layer's order (sources, schema settings, tracking plans,
+//!   connections, functions, destinations, filters, IAM) except that functions come first (a
+//!   function-instance source is created from its function's catalog id), which makes it a
+//!   dependency order: every
+//!   `$ref` left in an item's payloads names an item before it. An item whose reference names
+//!   an object that is skipped, blocked or absent from the snapshot is skipped with
+//!   `target.dependency_skipped`, so `apply` never meets a reference it cannot resolve.
+//! - Payloads hold markers, never secret values (the mapping layer's guarantee, kept here: the
+//!   planner only removes payloads or substitutes ids into them).
+
+mod target;
+
+use std::collections::{HashMap, HashSet};
+
+use serde::Serialize;
+use serde_json::Value;
+
+pub use target::{TargetError, TargetView, read_target};
+
+use crate::mapping::{
+    Condition, Context, Finding, FindingCode, IdMap, Mapped, Payload, Ref, RefField, Severity,
+    Snapshot, Step, Tables, map_workspace,
+};
+use crate::model::Kind;
+use crate::public_api::PublicObject;
+
+/// What the plan is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// Recreate the workspace in the target.
+    #[default]
+    Create,
+    /// Resolve Config names to the Public ids of the same workspace; write nothing.
+    Adopt,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Create => "create",
+            Mode::Adopt => "adopt",
+        }
+    }
+}
+
+/// What create mode does with an object the target already holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnConflict {
+    /// Use the existing object.
+    Adopt,
+    /// Leave it, and what depends on it, alone.
+    Skip,
+    /// Report it and stop before anything is applied.
+    #[default]
+    Fail,
+}
+
+impl OnConflict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OnConflict::Adopt => "adopt",
+            OnConflict::Skip => "skip",
+            OnConflict::Fail => "fail",
+        }
+    }
+}
+
+/// A `--mode` or `--on-conflict` value that is not one of the choices.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown value `{value}`; expected one of: {expected}")]
+pub struct UnknownChoice {
+    value: String,
+    expected: &'static str,
+}
+
+impl std::str::FromStr for Mode {
+    type Err = UnknownChoice;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.trim() {
+            "create" => Ok(Mode::Create),
+            "adopt" => Ok(Mode::Adopt),
+            _ => Err(UnknownChoice {
+                value: text.to_owned(),
+                expected: "create, adopt",
+            }),
+        }
+    }
+}
+
+impl std::str::FromStr for OnConflict {
+    type Err = UnknownChoice;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.trim() {
+            "adopt" => Ok(OnConflict::Adopt),
+            "skip" => Ok(OnConflict::Skip),
+            "fail" => Ok(OnConflict::Fail),
+            _ => Err(UnknownChoice {
+                value: text.to_owned(),
+                expected: "adopt, skip, fail",
+            }),
+        }
+    }
+}
+
+/// What `apply` does with one object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Create,
+    Adopt,
+    Update,
+    Skip,
+    Manual,
+}
+
+impl Action {
+    pub const ALL: [Action; 5] = [
+        Action::Create,
+        Action::Adopt,
+        Action::Update,
+        Action::Skip,
+        Action::Manual,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Create => "create",
+            Action::Adopt => "adopt",
+            Action::Update => "update",
+            Action::Skip => "skip",
+            Action::Manual => "manual",
+        }
+    }
+
+    /// Whether `apply` sends this item's payloads.
+    pub fn writes(self) -> bool {
+        matches!(self, Action::Create | Action::Update)
+    }
+}
+
+/// One object of the snapshot and what becomes of it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PlanItem {
+    pub kind: Kind,
+    pub config_name: String,
+    pub action: Action,
+    /// The Public id, when the object exists in the target.
+    pub target_id: Option<String>,
+    /// The natural key the object was looked up by.
+    pub natural_key: Option<String>,
+    /// Which part of the key matched (`slug`, `resourceSchemaId`, `name`, …).
+    pub matched_by: Option<&'static str>,
+    /// Create mode: the target already holds this object.
+    pub conflict: bool,
+    /// The requests `apply` sends, in order; empty unless [`Action::writes`].
+    pub payloads: Vec<Payload>,
+    pub findings: Vec<Finding>,
+}
+
+impl PlanItem {
+    /// The `$ref`s of the payloads to other items: the items this one needs done first. A
+    /// reference to the item itself is filled by its own earlier payload's `records`.
+    pub fn dependencies(&self) -> Vec<Ref> {
+        let mut refs: Vec<Ref> = self
+            .payloads
+            .iter()
+            .flat_map(Payload::refs)
+            .filter(|r| r.kind != self.kind || r.config_name != self.config_name)
+            .collect();
+        refs.sort();
+        refs.dedup();
+        refs
+    }
+
+    fn find(&mut self, code: FindingCode, message: String) {
+        self.findings.push(Finding {
+            code,
+            severity: code.severity(),
+            kind: self.kind,
+            config_name: self.config_name.clone(),
+            field: None,
+            message,
+        });
+    }
+}
+
+/// A Config name → Public id pair established by matching.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IdPair {
+    pub kind: Kind,
+    pub config_name: String,
+    pub field: RefField,
+    pub public_id: String,
+    pub matched_by: &'static str,
+    pub natural_key: Option<String>,
+}
+
+/// The plan of one snapshot against one target.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Plan {
+    pub mode: Mode,
+    pub on_conflict: OnConflict,
+    pub items: Vec<PlanItem>,
+    pub id_map: Vec<IdPair>,
+}
+
+impl Plan {
+    /// Create-mode conflicts (whatever `--on-conflict` made of them).
+    pub fn conflicts(&self) -> impl Iterator<Item = &PlanItem> {
+        self.items.iter().filter(|i| i.conflict)
+    }
+
+    /// Conflicts that stop the plan (`--on-conflict fail`).
+    pub fn blocking_conflicts(&self) -> usize {
+        if self.on_conflict == OnConflict::Fail {
+            self.conflicts().count()
+        } else {
+            0
+        }
+    }
+
+    /// The write requests `apply` will send.
+    pub fn write_requests(&self) -> usize {
+        self.items
+            .iter()
+            .filter(|i| i.action.writes())
+            .map(|i| i.payloads.len())
+            .sum()
+    }
+
+    pub fn findings(&self) -> impl Iterator<Item = &Finding> {
+        self.items.iter().flat_map(|i| i.findings.iter())
+    }
+
+    /// Findings per severity.
+    pub fn findings_by_severity(&self) -> HashMap<Severity, usize> {
+        let mut out = HashMap::new();
+        for f in self.findings() {
+            *out.entry(f.severity).or_default() += 1;
+        }
+        out
+    }
+}
+
+/// How the planner runs.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PlanOptions {
+    pub mode: Mode,
+    pub on_conflict: OnConflict,
+}
+
+/// What the target holds for one object's natural key.
+#[derive(Debug, Clone, PartialEq)]
+enum Found {
+    /// The kind has no natural key of its own.
+    NotMatched,
+    None,
+    One {
+        id: String,
+        catalog_id: Option<String>,
+    },
+    Several(Vec<String>),
+}
+
+impl Found {
+    /// A single candidate reported as ambiguous too: the snapshot side is what cannot be told
+    /// apart.
+    fn max_several(self) -> Found {
+        match self {
+            Found::One { id, .. } => Found::Several(vec![id]),
+            other => other,
+        }
+    }
+}
+
+struct Resolution {
+    found: Found,
+    natural_key: Option<String>,
+    matched_by: Option<&'static str>,
+}
+
+impl Resolution {
+    fn none() -> Resolution {
+        Resolution {
+            found: Found::NotMatched,
+            natural_key: None,
+            matched_by: None,
+        }
+    }
+}
+
+type Ids<'a> = Vec<&'a PublicObject>;
+
+/// The target's objects indexed by natural key.
+struct TargetIndex<'a> {
+    sources: HashMap<&'a str, Ids<'a>>,
+    destinations: HashMap<(&'a str, &'a str), Ids<'a>>,
+    filters: HashMap<(&'a str, &'a str, &'a str), Ids<'a>>,
+    plans_by_rs: HashMap<&'a str, Ids<'a>>,
+    plans_by_name: HashMap<&'a str, Ids<'a>>,
+    functions: HashMap<&'a str, Ids<'a>>,
+    users: HashMap<String, Ids<'a>>,
+    labels: HashSet<(&'a str, &'a str)>,
+}
+
+fn text<'a>(object: &'a PublicObject, pointer: &str) -> Option<&'a str> {
+    object.body.pointer(pointer).and_then(Value::as_str)
+}
+
+impl<'a> TargetIndex<'a> {
+    fn new(view: &'a TargetView) -> TargetIndex<'a> {
+        fn group<'a, K: std::hash::Hash + Eq>(
+            items: impl Iterator<Item = (Option<K>, &'a PublicObject)>,
+        ) -> HashMap<K, Ids<'a>> {
+            let mut out: HashMap<K, Ids<'a>> = HashMap::new();
+            for (key, object) in items {
+                if let Some(key) = key {
+                    out.entry(key).or_default().push(object);
+                }
+            }
+            out
+        }
+        TargetIndex {
+            sources: group(view.sources.iter().map(|s| (s.str_field("slug"), s))),
+            destinations: group(
+                view.destinations
+                    .iter()
+                    .map(|d| (text(d, "/sourceId").zip(text(d, "/metadata/id")), d)),
+            ),
+            filters: group(view.filters.iter().map(|(dest, f)| {
+                let key = f
+                    .str_field("title")
+                    .zip(f.str_field("if"))
+                    .map(|(t, c)| (dest.as_str(), t, c));
+                (key, f)
+            })),
+            plans_by_rs: group(
+                view.tracking_plans
+                    .iter()
+                    .map(|p| (p.resource_schema_id(), p)),
+            ),
+            plans_by_name: group(view.tracking_plans.iter().map(|p| (p.str_field("name"), p))),
+            functions: group(view.functions.iter().map(|f| (Some(f.id.as_str()), f))),
+            users: group(
+                view.users
+                    .iter()
+                    .map(|u| (u.str_field("email").map(str::to_ascii_lowercase), u)),
+            ),
+            labels: view
+                .labels
+                .iter()
+                .filter_map(|l| l.str_field("key").zip(l.str_field("value")))
+                .collect(),
+        }
+    }
+}
+
+fn found(objects: Option<&Ids<'_>>) -> Found {
+    match objects.map(Vec::as_slice).unwrap_or_default() {
+        [] => Found::None,
+        [one] => Found::One {
+            id: one.id.clone(),
+            catalog_id: one.str_field("catalogId").map(str::to_owned),
+        },
+        several => Found::Several(several.iter().map(|o| o.id.clone()).collect()),
+    }
+}
+
+/// The body of the first payload of a step.
+fn body_of(mapped: &Mapped, step: Step) -> Option<&Value> {
+    mapped
+        .payloads
+        .iter()
+        .find(|p| p.step == step)
+        .and_then(|p| p.body.as_ref())
+}
+
+fn last_segment(name: &str) -> &str {
+    name.rsplit('/').next().unwrap_or(name)
+}
+
+/// Looks one mapped object up in the target. `known` holds the ids of the objects found so far,
+/// for keys that include a parent's id (destinations, filters).
+/// `siblings` counts the exported destinations per (source Config name, metadata id) and per
+/// (source Config name, `<metadata id>\n<name>`).
+fn resolve(
+    mapped: &Mapped,
+    index: &TargetIndex<'_>,
+    known: &IdMap,
+    siblings: &HashMap<(String, String), usize>,
+) -> Resolution {
+    let name = mapped.config_name.as_str();
+    let str_in = |body: Option<&Value>, key: &str| {
+        body.and_then(|b| b.get(key))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    match mapped.kind {
+        Kind::Sources => {
+            let slug = last_segment(name);
+            Resolution {
+                found: found(index.sources.get(slug)),
+                natural_key: Some(format!("slug={slug}")),
+                matched_by: Some("slug"),
+            }
+        }
+        Kind::Destinations => {
+            let source = crate::mapping::destinations::source_of(name);
+            let body = body_of(mapped, Step::CreateDestination);
+            let metadata = str_in(body, "metadataId").filter(|m| !m.is_empty());
+            let display = str_in(body, "name");
+            let source_id = known.get(&Ref::id(Kind::Sources, source));
+            let key = format!(
+                "source={} metadata={} name={}",
+                source_id.unwrap_or(source),
+                metadata.as_deref().unwrap_or("?"),
+                display.as_deref().unwrap_or("")
+            );
+            let mut matched_by = "source+metadata";
+            let found = match (source_id, &metadata) {
+                (Some(source_id), Some(metadata)) => {
+                    let candidates = index
+                        .destinations
+                        .get(&(source_id, metadata.as_str()))
+                        .cloned()
+                        .unwrap_or_default();
+                    // The Config API shows the catalog name, not the instance name, so the name
+                    // only decides between several instances of one integration on a source,
+                    // on either side; one instance on each side is the same destination.
+                    let config_instances = siblings
+                        .get(&(source.to_owned(), metadata.clone()))
+                        .copied()
+                        .unwrap_or(0);
+                    let config_named = siblings
+                        .get(&(
+                            source.to_owned(),
+                            format!("{metadata}\n{}", display.as_deref().unwrap_or_default()),
+                        ))
+                        .copied()
+                        .unwrap_or(0);
+                    if config_named > 1 && !candidates.is_empty() {
+                        // Several exported instances carry the same name: the name cannot tell
+                        // which target instance is which.
+                        matched_by = "source+metadata+name";
+                        found(Some(&candidates)).max_several()
+                    } else if candidates.len() > 1 || config_instances > 1 {
+                        matched_by = "source+metadata+name";
+                        let named: Ids<'_> = candidates
+                            .iter()
+                            .copied()
+                            .filter(|d| d.str_field("name") == display.as_deref())
+                            .collect();
+                        match named.len() {
+                            0 if candidates.len() > 1 => found(Some(&candidates)),
+                            0 => Found::None,
+                            _ => found(Some(&named)),
+                        }
+                    } else {
+                        found(Some(&candidates))
+                    }
+                }
+                // Under a source the target lacks, the destination cannot exist either.
+                _ => Found::None,
+            };
+            Resolution {
+                found,
+                natural_key: Some(key),
+                matched_by: Some(matched_by),
+            }
+        }
+        Kind::DestinationFilters => {
+            let destination = crate::mapping::filters::destination_of(name);
+            let body = body_of(mapped, Step::CreateFilter);
+            let title = str_in(body, "title").unwrap_or_default();
+            let condition = str_in(body, "if").unwrap_or_default();
+            let destination_id = known.get(&Ref::id(Kind::Destinations, destination));
+            let key = format!(
+                "destination={} title={title} if={condition}",
+                destination_id.unwrap_or(destination)
+            );
+            let found = match destination_id {
+                Some(id) => found(index.filters.get(&(id, title.as_str(), condition.as_str()))),
+                None => Found::None,
+            };
+            Resolution {
+                found,
+                natural_key: Some(key),
+                matched_by: Some("title+if"),
+            }
+        }
+        Kind::TrackingPlans => {
+            let rs_id = last_segment(name);
+            if let Some(plans) = index.plans_by_rs.get(rs_id) {
+                return Resolution {
+                    found: found(Some(plans)),
+                    natural_key: Some(format!("resourceSchemaId={rs_id}")),
+                    matched_by: Some("resourceSchemaId"),
+                };
+            }
+            let plan_name = str_in(body_of(mapped, Step::CreateTrackingPlan), "name");
+            Resolution {
+                found: plan_name
+                    .as_deref()
+                    .map_or(Found::None, |n| found(index.plans_by_name.get(n))),
+                natural_key: Some(format!("name={}", plan_name.unwrap_or_default())),
+                matched_by: Some("name"),
+            }
+        }
+        Kind::Functions => {
+            let id = last_segment(name);
+            Resolution {
+                found: found(index.functions.get(id)),
+                natural_key: Some(format!("id={id}")),
+                matched_by: Some("id"),
+            }
+        }
+        Kind::Users => {
+            let email = body_of(mapped, Step::InviteUser)
+                .and_then(|b| b.pointer("/invites/0/email"))
+                .and_then(Value::as_str);
+            match email {
+                Some(email) => Resolution {
+                    found: found(index.users.get(&email.to_ascii_lowercase())),
+                    natural_key: Some(format!("email={email}")),
+                    matched_by: Some("email"),
+                },
+                None => Resolution::none(),
+            }
+        }
+        _ => Resolution::none(),
+    }
+}
+
+/// How objects the mapping layer resolves itself were matched.
+fn resolved_by(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Workspaces => "token",
+        Kind::CatalogSources | Kind::CatalogDestinations => "slug",
+        Kind::Roles => "name",
+        _ => "id",
+    }
+}
+
+/// Kinds looked up by a natural key of their own, which can conflict in create mode.
+fn is_matched_kind(kind: Kind) -> bool {
+    matches!(
+        kind,
+        Kind::Sources
+            | Kind::Destinations
+            | Kind::DestinationFilters
+            | Kind::TrackingPlans
+            | Kind::Functions
+    )
+}
+
+/// Builds the plan of `snapshot` against `target`.
+pub fn build(
+    snapshot: &Snapshot,
+    tables: &Tables,
+    target: &TargetView,
+    options: PlanOptions,
+) -> Plan {
+    let functions = snapshot.functions();
+    let empty = IdMap::new();
+    let context = |ids| Context {
+        tables,
+        catalog: &target.catalog,
+        roles: &target.roles,
+        workspace_id: Some(target.workspace_id.as_str()),
+        ids,
+        functions: &functions,
+    };
+    // First pass: payloads with every reference as a marker, to read the natural keys from.
+    let first = map_workspace(snapshot, &context(&empty));
+    let index = TargetIndex::new(target);
+    let mut siblings: HashMap<(String, String), usize> = HashMap::new();
+    for mapped in first.iter().filter(|m| m.kind == Kind::Destinations) {
+        let metadata = body_of(mapped, Step::CreateDestination)
+            .and_then(|b| b.get("metadataId"))
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let name = body_of(mapped, Step::CreateDestination)
+            .and_then(|b| b.get("name"))
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let source = crate::mapping::destinations::source_of(&mapped.config_name);
+        *siblings
+            .entry((source.to_owned(), metadata.to_owned()))
+            .or_default() += 1;
+        // Keyed `<metadata>\n<name>`: no metadata id holds a newline.
+        *siblings
+            .entry((source.to_owned(), format!("{metadata}\n{name}")))
+            .or_default() += 1;
+    }
+    let mut existing = IdMap::new();
+    let resolutions: Vec<Resolution> = first
+        .iter()
+        .map(|mapped| {
+            let resolution = resolve(mapped, &index, &existing, &siblings);
+            if let Found::One { id, .. } = &resolution.found {
+                existing.insert(Ref::id(mapped.kind, &mapped.config_name), id.clone());
+            }
+            resolution
+        })
+        .collect();
+
+    // The ids the payloads may use: objects that will be used as they are.
+    let adopting = |kind: Kind| {
+        options.mode == Mode::Adopt
+            || kind == Kind::Users
+            || options.on_conflict == OnConflict::Adopt
+    };
+    let mut ids = IdMap::new();
+    for (mapped, resolution) in first.iter().zip(&resolutions) {
+        if let Found::One { id, catalog_id } = &resolution.found
+            && adopting(mapped.kind)
+        {
+            let this = Ref::id(mapped.kind, &mapped.config_name);
+            ids.insert(this.clone(), id.clone());
+            if let Some(catalog_id) = catalog_id {
+                ids.insert(
+                    Ref {
+                        field: RefField::CatalogId,
+                        ..this
+                    },
+                    catalog_id.clone(),
+                );
+            }
+        }
+    }
+    // Second pass: the same mapping with the known ids substituted.
+    let second = map_workspace(snapshot, &context(&ids));
+
+    let mut planner = Planner {
+        options,
+        index: &index,
+        items: Vec::with_capacity(second.len()),
+        id_map: Vec::new(),
+        position: HashMap::new(),
+        held: HashSet::new(),
+        labels_planned: HashSet::new(),
+    };
+    // Functions first: a function-instance source is created from its function's catalog id.
+    let (functions_first, rest): (Vec<_>, Vec<_>) = second
+        .into_iter()
+        .zip(resolutions)
+        .partition(|(mapped, _)| mapped.kind == Kind::Functions);
+    for (mapped, resolution) in functions_first.into_iter().chain(rest) {
+        planner.decide(mapped, resolution);
+    }
+    Plan {
+        mode: options.mode,
+        on_conflict: options.on_conflict,
+        items: planner.items,
+        id_map: planner.id_map,
+    }
+}
+
+struct Planner<'a> {
+    options: PlanOptions,
+    index: &'a TargetIndex<'a>,
+    items: Vec<PlanItem>,
+    id_map: Vec<IdPair>,
+    /// (kind, Config name) → index in `items`.
+    position: HashMap<(Kind, String), usize>,
+    /// Items that will not be applied: what refers to them cannot be either.
+    held: HashSet<(Kind, String)>,
+    /// Labels an earlier item creates.
+    labels_planned: HashSet<(String, String)>,
+}
+
+impl Planner<'_> {
+    fn decide(&mut self, mapped: Mapped, resolution: Resolution) {
+        let blocked = mapped.is_blocked();
+        let mut item = PlanItem {
+            kind: mapped.kind,
+            config_name: mapped.config_name,
+            action: Action::Skip,
+            target_id: None,
+            natural_key: resolution.natural_key,
+            matched_by: resolution.matched_by,
+            conflict: false,
+            payloads: mapped.payloads,
+            findings: mapped.findings,
+        };
+        let adopt_mode = self.options.mode == Mode::Adopt;
+
+        // Which of the alternative payloads applies (IAM): decided by what the target holds.
+        let user_exists = matches!(resolution.found, Found::One { .. });
+        item.payloads.retain(|p| match p.when {
+            Condition::Always => true,
+            Condition::TargetUserExists => user_exists,
+            Condition::TargetUserMissing => !user_exists,
+        });
+
+        item.action = match &resolution.found {
+            Found::Several(ids) => {
+                item.find(
+                    FindingCode::TargetAmbiguous,
+                    format!(
+                        "{} target object(s) match the key {} and it does not tell them apart \
+                         (or several exported objects share it): {}. None is picked; rename the \
+                         instances so their names differ, then plan again.",
+                        ids.len(),
+                        item.natural_key.as_deref().unwrap_or_default(),
+                        ids.join(", ")
+                    ),
+                );
+                Action::Manual
+            }
+            _ if blocked => Action::Manual,
+            Found::NotMatched => match mapped.resolved_id {
+                Some(id) => {
+                    self.pair(&item, RefField::Id, &id, resolved_by(item.kind));
+                    item.matched_by = Some(resolved_by(item.kind));
+                    item.target_id = Some(id);
+                    Action::Adopt
+                }
+                None if item.kind == Kind::AccessTokens => Action::Manual,
+                None if adopt_mode || item.payloads.is_empty() => Action::Skip,
+                None if item.kind == Kind::SchemaConfigs && self.source_exists(&item) => {
+                    Action::Update
+                }
+                None => Action::Create,
+            },
+            Found::None if adopt_mode => {
+                item.find(
+                    FindingCode::TargetNotFound,
+                    format!(
+                        "No {} of the target has the key {}; it has no Public id.",
+                        item.kind,
+                        item.natural_key.as_deref().unwrap_or_default()
+                    ),
+                );
+                Action::Manual
+            }
+            Found::None => Action::Create,
+            Found::One { id, catalog_id } => {
+                let (id, catalog_id) = (id.clone(), catalog_id.clone());
+                let matched_by = item.matched_by.unwrap_or("id");
+                item.target_id = Some(id.clone());
+                if adopt_mode || item.kind == Kind::Users {
+                    self.pair(&item, RefField::Id, &id, matched_by);
+                    if let Some(catalog_id) = &catalog_id {
+                        self.pair(&item, RefField::CatalogId, catalog_id, matched_by);
+                    }
+                    if adopt_mode {
+                        Action::Adopt
+                    } else {
+                        // The permissions request of a user the target knows.
+                        Action::Update
+                    }
+                } else {
+                    item.conflict = is_matched_kind(item.kind);
+                    self.settle_conflict(&mut item, &id, catalog_id.as_deref(), matched_by)
+                }
+            }
+        };
+
+        if !item.action.writes() {
+            item.payloads.clear();
+        } else {
+            self.drop_existing_labels(&mut item);
+            if let Some(dependency) = self.held_dependency(&item) {
+                item.find(
+                    FindingCode::TargetDependencySkipped,
+                    format!(
+                        "It refers to {} `{}`, which is not applied; it is skipped with it.",
+                        dependency.kind, dependency.config_name
+                    ),
+                );
+                item.action = Action::Skip;
+                item.payloads.clear();
+            }
+        }
+        if matches!(item.action, Action::Skip | Action::Manual) {
+            self.held.insert((item.kind, item.config_name.clone()));
+        }
+        self.position
+            .insert((item.kind, item.config_name.clone()), self.items.len());
+        self.items.push(item);
+    }
+
+    /// Create mode, the target holds the object: what `--on-conflict` says.
+    fn settle_conflict(
+        &mut self,
+        item: &mut PlanItem,
+        id: &str,
+        catalog_id: Option<&str>,
+        matched_by: &'static str,
+    ) -> Action {
+        let key = item.natural_key.clone().unwrap_or_default();
+        match self.options.on_conflict {
+            OnConflict::Fail => {
+                item.find(
+                    FindingCode::TargetConflict,
+                    format!(
+                        "The target already holds {} `{id}` with the key {key}; plan again with \
+                         `--on-conflict adopt` to use it or `--on-conflict skip` to leave it.",
+                        item.kind
+                    ),
+                );
+                Action::Manual
+            }
+            OnConflict::Skip => {
+                item.find(
+                    FindingCode::TargetSkipped,
+                    format!(
+                        "The target already holds {} `{id}` with the key {key}; it is left alone.",
+                        item.kind
+                    ),
+                );
+                Action::Skip
+            }
+            OnConflict::Adopt => {
+                self.pair(item, RefField::Id, id, matched_by);
+                if let Some(catalog_id) = catalog_id {
+                    self.pair(item, RefField::CatalogId, catalog_id, matched_by);
+                }
+                item.find(
+                    FindingCode::TargetAdopted,
+                    format!(
+                        "The target already holds {} `{id}` with the key {key}; it is used.",
+                        item.kind
+                    ),
+                );
+                // The create is not sent; what follows it (name, labels, rules, deploy) is.
+                let this = Ref::id(item.kind, &item.config_name);
+                item.payloads
+                    .retain(|p| !p.records.iter().any(|r| r.reference == this));
+                if item.payloads.is_empty() {
+                    Action::Adopt
+                } else {
+                    Action::Update
+                }
+            }
+        }
+    }
+
+    fn pair(&mut self, item: &PlanItem, field: RefField, id: &str, matched_by: &'static str) {
+        self.id_map.push(IdPair {
+            kind: item.kind,
+            config_name: item.config_name.clone(),
+            field,
+            public_id: id.to_owned(),
+            matched_by,
+            natural_key: item.natural_key.clone(),
+        });
+    }
+
+    /// Whether the source a schema-settings item belongs to exists in the target.
+    fn source_exists(&self, item: &PlanItem) -> bool {
+        item.payloads.iter().all(|p| {
+            p.path_params
+                .iter()
+                .all(|(_, v)| v.is_string() && !v.as_str().unwrap_or_default().is_empty())
+        })
+    }
+
+    /// The first reference that names an item not applied, or no item at all.
+    fn held_dependency(&self, item: &PlanItem) -> Option<Ref> {
+        item.dependencies().into_iter().find(|r| {
+            let key = (r.kind, r.config_name.clone());
+            self.held.contains(&key) || !self.position.contains_key(&key)
+        })
+    }
+
+    /// Labels are workspace-wide: one that exists, or that an earlier item creates, is not
+    /// created again (the Public API refuses a duplicate).
+    fn drop_existing_labels(&mut self, item: &mut PlanItem) {
+        let index = self.index;
+        let planned = &mut self.labels_planned;
+        item.payloads.retain(|p| {
+            if p.step != Step::CreateLabel {
+                return true;
+            }
+            let label = p.body.as_ref().and_then(|b| b.get("label"));
+            let field = |k: &str| {
+                label
+                    .and_then(|l| l.get(k))
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            let (key, value) = (field("key"), field("value"));
+            if index.labels.contains(&(key.as_str(), value.as_str())) {
+                return false;
+            }
+            planned.insert((key, value))
+        });
+    }
+}

@@ -1,0 +1,381 @@
+//! `segbridge plan` against both simulators at `--time-scale 60`: a `small` workspace is
+//! exported in-process, then the binary plans it against an empty, a mirrored and a partially
+//! mirrored target. Every test checks that the Public simulator saw no write.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use segbridge::config_api::{ConfigClient, ConfigClientSettings};
+use segbridge::export::{self, ExportOptions};
+use segbridge::http::{RetryPolicy, ScaledClock, Secret, SecretSource};
+use segbridge::ledger::Ledger;
+use segbridge::model::Kind;
+use segbridge::progress::HiddenReporter;
+use segbridge::secrets::SecretHasher;
+use segbridge::sim::clock::TimeScale;
+use segbridge::sim::generator::{Counts, Preset};
+use segbridge::sim::public::Target;
+use segbridge::sim::{SimSettings, Simulators};
+
+const SCALE: f64 = 60.0;
+
+async fn simulators(target: Target) -> Simulators {
+    let mut settings = SimSettings::for_tests(11);
+    settings.counts = Counts::preset(Preset::Small);
+    settings.time_scale = TimeScale::new(SCALE).unwrap();
+    settings.target = target;
+    Simulators::start(settings).await.unwrap()
+}
+
+async fn export_into(sims: &Simulators, path: &Path) {
+    let token = Secret::new(
+        sims.config.token.clone(),
+        SecretSource::EnvVar("SEGMENT_CONFIG_API_TOKEN".into()),
+    )
+    .unwrap();
+    let mut settings = ConfigClientSettings::new(token);
+    settings.base_url = sims.config.base_url().parse().unwrap();
+    settings.clock = Arc::new(ScaledClock::new(SCALE));
+    settings.retry = RetryPolicy {
+        base_delay: Duration::from_millis(20),
+        ..RetryPolicy::default()
+    };
+    let client = ConfigClient::new(settings).unwrap();
+    let ledger = Mutex::new(Ledger::open(path).unwrap());
+    let options = ExportOptions {
+        config_url: sims.config.base_url(),
+        workspace: None,
+        kinds: ExportOptions::default_kinds(),
+        concurrency: 4,
+    };
+    let hasher = SecretHasher::from_token(&sims.config.token);
+    let outcome = export::export(&client, &ledger, &hasher, &options, &HiddenReporter)
+        .await
+        .unwrap();
+    assert!(outcome.failures.is_empty(), "{:?}", outcome.failures);
+}
+
+struct Output {
+    code: i32,
+    summary: Value,
+    stderr: String,
+}
+
+async fn plan(sims: &Simulators, ledger: &Path, extra: &[&str]) -> Output {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_segbridge"))
+        .args(["plan", "--json", "--time-scale", "60", "--ledger"])
+        .arg(ledger)
+        .args(["--public-url", &sims.public.base_url()])
+        .args(extra)
+        .env("SEGMENT_PUBLIC_API_TOKEN", &sims.public.token)
+        .env("SEGBRIDGE_RETRY_BASE_MS", "20")
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    let summary = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("no JSON summary ({e}); stderr:\n{stderr}"));
+    Output {
+        code: output.status.code().unwrap(),
+        summary,
+        stderr,
+    }
+}
+
+async fn get_json(url: String) -> Value {
+    reqwest::get(url).await.unwrap().json().await.unwrap()
+}
+
+async fn assert_no_writes(sims: &Simulators) {
+    let stats = get_json(format!("{}/_sim/stats", sims.public.base_url())).await;
+    let writes = stats["writes"].as_object().unwrap();
+    assert!(!writes.is_empty());
+    for (method, n) in writes {
+        assert_eq!(n.as_u64(), Some(0), "{method} writes reached the target");
+    }
+}
+
+fn target_of(ledger: &Ledger) -> String {
+    let plans = ledger.plans().unwrap();
+    plans.last().unwrap().1.clone()
+}
+
+#[tokio::test]
+async fn adopt_against_a_mirror_resolves_every_object_to_the_mirror_ids() {
+    let sims = simulators(Target::Mirror).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("plan.ledger");
+    export_into(&sims, &path).await;
+    let out = plan(&sims, &path, &["--mode", "adopt"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_no_writes(&sims).await;
+    assert_eq!(out.summary["write_requests"], 0);
+
+    let state = get_json(format!("{}/_sim/state", sims.public.base_url())).await;
+    let ledger = Ledger::inspect(&path).unwrap();
+    let target = target_of(&ledger);
+    let pairs = ledger.id_map(&target).unwrap();
+    let id_of = |kind: &str, name: &str| {
+        pairs
+            .iter()
+            .find(|p| p.kind == kind && p.config_name == name && p.field == "id")
+            .map(|p| p.public_id.clone())
+    };
+    // Sources: slug ↔ id, as the mirror holds them.
+    let mut checked = 0;
+    for source in ledger.objects_of_kind(Kind::Sources).unwrap() {
+        let slug = source.name.rsplit('/').next().unwrap();
+        let (id, _) = state["sources"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .find(|(_, s)| s["slug"] == slug)
+            .unwrap_or_else(|| panic!("the mirror lacks {slug}"));
+        assert_eq!(id_of("sources", &source.name).as_deref(), Some(id.as_str()));
+        checked += 1;
+    }
+    assert!(checked > 0);
+    // Destinations, plans, filters, functions and users resolve to objects of the mirror of the
+    // same source / name / email.
+    let plan_id = ledger.latest_plan(&target).unwrap().unwrap().id;
+    let findings = ledger.plan_findings(plan_id).unwrap();
+    let ambiguous: BTreeSet<String> = findings
+        .iter()
+        .filter(|f| f["code"] == "target.ambiguous_match")
+        .map(|f| f["config_name"].as_str().unwrap().to_owned())
+        .collect();
+    // Several instances of one integration on a source cannot be told apart by the Config
+    // names (the Config API shows the catalog name): those are findings, not guesses.
+    assert!(ambiguous.iter().all(|n| n.contains("/destinations/")));
+    let mut resolved = 0;
+    for dest in ledger.objects_of_kind(Kind::Destinations).unwrap() {
+        if ambiguous.contains(&dest.name) {
+            assert!(id_of("destinations", &dest.name).is_none());
+            continue;
+        }
+        let id = id_of("destinations", &dest.name)
+            .unwrap_or_else(|| panic!("{} unresolved:\n{}", dest.name, out.stderr));
+        let mirrored = &state["destinations"][&id];
+        let source = dest.name.split("/destinations/").next().unwrap();
+        assert_eq!(
+            mirrored["sourceId"].as_str(),
+            id_of("sources", source).as_deref()
+        );
+        resolved += 1;
+    }
+    assert!(resolved > ambiguous.len(), "{resolved} resolved");
+    for plan in ledger.objects_of_kind(Kind::TrackingPlans).unwrap() {
+        let id = id_of("tracking_plans", &plan.name).expect("plan resolved");
+        let rs = plan.name.rsplit('/').next().unwrap();
+        assert_eq!(state["tracking_plans"][&id]["resourceSchemaId"], rs);
+    }
+    for filter in ledger.objects_of_kind(Kind::DestinationFilters).unwrap() {
+        let destination = filter.name.split("/filters/").next().unwrap();
+        if ambiguous.contains(destination) {
+            continue;
+        }
+        let id = id_of("destination_filters", &filter.name).unwrap_or_else(|| {
+            let mine: Vec<_> = findings
+                .iter()
+                .filter(|f| f["config_name"] == filter.name.as_str())
+                .collect();
+            panic!("{} unresolved: {mine:?}\n{}", filter.name, filter.body)
+        });
+        assert_eq!(
+            state["destination_filters"][&id]["title"],
+            filter.json()["title"]
+        );
+    }
+    for function in ledger.objects_of_kind(Kind::Functions).unwrap() {
+        let config_id = function.json()["id"].as_str().unwrap().to_owned();
+        assert_eq!(
+            id_of("functions", &function.name).as_deref(),
+            Some(config_id.as_str())
+        );
+    }
+    for user in ledger.objects_of_kind(Kind::Users).unwrap() {
+        let id = id_of("users", &user.name).expect("user resolved");
+        assert_eq!(state["users"][&id]["email"], user.json()["email"]);
+    }
+    // Nothing else is left unresolved in a full mirror.
+    let items = ledger.plan_items(plan_id).unwrap();
+    let manual: Vec<_> = items
+        .iter()
+        .filter(|i| i.action == "manual" && i.kind != "access_tokens")
+        .filter(|i| {
+            let destination = i.config_name.split("/filters/").next().unwrap();
+            !ambiguous.contains(destination)
+        })
+        .map(|i| (&i.kind, &i.config_name))
+        .collect();
+    assert!(manual.is_empty(), "{manual:?}");
+}
+
+#[tokio::test]
+async fn create_against_an_empty_target_plans_every_object_and_is_deterministic() {
+    let sims = simulators(Target::Empty).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("plan.ledger");
+    export_into(&sims, &path).await;
+    let first = plan(&sims, &path, &[]).await;
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    assert!(first.summary["conflicts"].as_array().unwrap().is_empty());
+    assert!(first.summary["write_requests"].as_u64().unwrap() > 0);
+    let second = plan(&sims, &path, &[]).await;
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    assert_no_writes(&sims).await;
+
+    let ledger = Ledger::inspect(&path).unwrap();
+    let target = target_of(&ledger);
+    let plans = ledger.plans().unwrap();
+    assert_eq!(plans.len(), 2);
+    // The first plan is kept and superseded by the second.
+    assert_eq!(plans[0].2, Some(plans[1].0));
+    let current = ledger.latest_plan(&target).unwrap().unwrap();
+    assert_eq!(current.id, plans[1].0);
+    let items = ledger.plan_items(current.id).unwrap();
+    let payloads = ledger.plan_payloads(current.id).unwrap();
+    assert_eq!(items, ledger.plan_items(plans[0].0).unwrap());
+    assert_eq!(payloads, ledger.plan_payloads(plans[0].0).unwrap());
+    assert!(payloads.iter().all(|p| p.state == "pending"));
+
+    // Every migratable object gets a create with its creating request.
+    for (kind, step) in [
+        (Kind::Sources, "create_source"),
+        (Kind::Destinations, "create_destination"),
+        (Kind::TrackingPlans, "create_tracking_plan"),
+        (Kind::DestinationFilters, "create_filter"),
+        (Kind::Functions, "create_function"),
+    ] {
+        for object in ledger.objects_of_kind(kind).unwrap() {
+            let item = items
+                .iter()
+                .find(|i| i.kind == kind.as_str() && i.config_name == object.name)
+                .unwrap_or_else(|| panic!("{} not planned", object.name));
+            if item.action == "manual" {
+                continue; // blocked by a finding, checked below
+            }
+            assert_eq!(
+                item.action,
+                "create",
+                "{}: {:?}",
+                object.name,
+                ledger
+                    .plan_findings(current.id)
+                    .unwrap()
+                    .iter()
+                    .filter(|f| f["config_name"] == object.name.as_str())
+                    .collect::<Vec<_>>()
+            );
+            assert!(
+                payloads.iter().any(|p| p.seq == item.seq && p.step == step),
+                "{} has no {step}",
+                object.name
+            );
+        }
+    }
+    // Dependencies point backwards: apply can run in seq order.
+    for payload in &payloads {
+        for dep in payload.dependencies.as_array().unwrap() {
+            let target = items
+                .iter()
+                .find(|i| i.kind == dep["kind"] && i.config_name == dep["config_name"])
+                .expect("dependency planned");
+            assert!(target.seq < payload.seq, "{dep} after {}", payload.seq);
+        }
+    }
+    let codes: BTreeSet<String> = ledger
+        .plan_findings(current.id)
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap().to_owned())
+        .collect();
+    for code in [
+        "destination.connection_mode_not_settable",
+        "source.write_key_regenerated",
+        "destination.secret_required",
+    ] {
+        assert!(codes.contains(code), "no {code} in {codes:?}");
+    }
+
+    // No secret value of either simulator is in the ledger's files.
+    let mut secrets = Vec::new();
+    for base in [sims.config.base_url(), sims.public.base_url()] {
+        let state = get_json(format!("{base}/_sim/state")).await;
+        secrets.extend(
+            state["secrets"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|s| s.as_str().map(str::to_owned)),
+        );
+    }
+    assert!(!secrets.is_empty());
+    drop(ledger);
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        for secret in &secrets {
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "a secret is in the ledger"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn conflicts_with_a_partial_target_fail_or_are_adopted() {
+    let sims = simulators(Target::Partial).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("plan.ledger");
+    export_into(&sims, &path).await;
+    let failed = plan(&sims, &path, &["--on-conflict", "fail"]).await;
+    assert_eq!(failed.code, 1, "{}", failed.stderr);
+    let conflicts = failed.summary["conflicts"].as_array().unwrap().clone();
+    assert!(!conflicts.is_empty());
+    let state = get_json(format!("{}/_sim/state", sims.public.base_url())).await;
+    let slug = |s: &Value| s["slug"].as_str().unwrap().to_owned();
+    for source in state["sources"].as_object().unwrap().values() {
+        let name = format!("/sources/{}", slug(source));
+        assert!(
+            conflicts
+                .iter()
+                .any(|c| c["kind"] == "sources"
+                    && c["config_name"].as_str().unwrap().ends_with(&name)),
+            "{name} not a conflict"
+        );
+        assert!(failed.stderr.contains(&name), "{}", failed.stderr);
+    }
+    assert!(conflicts.iter().all(|c| c["action"] == "manual"));
+
+    let adopted = plan(&sims, &path, &["--on-conflict", "adopt"]).await;
+    assert_eq!(adopted.code, 0, "{}", adopted.stderr);
+    let again = adopted.summary["conflicts"].as_array().unwrap();
+    assert_eq!(again.len(), conflicts.len());
+    assert!(
+        again
+            .iter()
+            .all(|c| c["action"] == "adopt" || c["action"] == "update"),
+        "{again:?}"
+    );
+    let skipped = plan(&sims, &path, &["--on-conflict", "skip"]).await;
+    assert_eq!(skipped.code, 0, "{}", skipped.stderr);
+    let skips = skipped.summary["conflicts"].as_array().unwrap();
+    assert_eq!(skips.len(), conflicts.len());
+    assert!(skips.iter().all(|c| c["action"] == "skip"), "{skips:?}");
+    // Skipping leaves subtrees alone, so it writes less than adopting.
+    assert!(
+        skipped.summary["write_requests"].as_u64().unwrap()
+            < adopted.summary["write_requests"].as_u64().unwrap()
+    );
+    let ledger = Ledger::inspect(&path).unwrap();
+    let target = target_of(&ledger);
+    // The id map follows the latest plan: skip adopts nothing, so no matched source remains.
+    let pairs = ledger.id_map(&target).unwrap();
+    assert!(!pairs.iter().any(|p| p.kind == "sources"), "{pairs:?}");
+    assert_no_writes(&sims).await;
+}
