@@ -1,0 +1,59 @@
+//! Command-line rules that hold before anything is read: tokens are never plain arguments, and
+//! the target's region and URL cannot both be given.
+
+use std::process::Command;
+
+fn segbridge(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_segbridge"))
+        .args(args)
+        .env_remove("SEGMENT_CONFIG_API_TOKEN")
+        .env_remove("SEGMENT_PUBLIC_API_TOKEN")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_public_token_on_the_command_line_is_refused_and_not_echoed() {
+    let output = segbridge(&[
+        "plan",
+        "--public-token",
+        "sgp_secretvalue",
+        "--ledger",
+        "/nonexistent/l",
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("hint:") && stderr.contains("SEGMENT_PUBLIC_API_TOKEN"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("sgp_secretvalue"), "{stderr}");
+}
+
+#[test]
+fn region_and_public_url_exclude_each_other() {
+    let output = segbridge(&[
+        "plan",
+        "--region",
+        "eu",
+        "--public-url",
+        "http://127.0.0.1:9",
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("--region") && stderr.contains("--public-url"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_missing_token_names_the_variable_and_the_file_flag() {
+    let output = segbridge(&["export", "--ledger", "/nonexistent/l"]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("SEGMENT_CONFIG_API_TOKEN") && stderr.contains("--config-token-file"),
+        "{stderr}"
+    );
+}
