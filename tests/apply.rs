@@ -25,10 +25,14 @@ use segbridge::sim::{SimSettings, Simulators};
 const SCALE: f64 = 60.0;
 
 async fn simulators() -> Simulators {
+    simulators_with(Target::Empty).await
+}
+
+async fn simulators_with(target: Target) -> Simulators {
     let mut settings = SimSettings::for_tests(11);
     settings.counts = Counts::preset(Preset::Small);
     settings.time_scale = TimeScale::new(SCALE).unwrap();
-    settings.target = Target::Empty;
+    settings.target = target;
     Simulators::start(settings).await.unwrap()
 }
 
@@ -467,8 +471,8 @@ async fn killed_at_random_moments_apply_resumes_to_the_same_target() {
     let want = expected(&ledger);
     let secrets = dir.path().join("secrets.toml");
     let mut rng = fastrand::Rng::with_seed(20_261_128);
-    let mut kills = 0;
-    for _ in 0..4 {
+    let (mut kills, mut mid_write) = (0, 0);
+    for _ in 0..8 {
         let mut child = command(
             &sims,
             "apply",
@@ -479,7 +483,7 @@ async fn killed_at_random_moments_apply_resumes_to_the_same_target() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-        let wait = Duration::from_millis(rng.u64(50..600));
+        let wait = Duration::from_millis(rng.u64(40..250));
         match tokio::time::timeout(wait, child.wait()).await {
             Ok(status) => {
                 assert!(status.unwrap().success());
@@ -489,10 +493,23 @@ async fn killed_at_random_moments_apply_resumes_to_the_same_target() {
                 child.start_kill().unwrap(); // SIGKILL: no cleanup runs
                 child.wait().await.unwrap();
                 kills += 1;
+                let conn = rusqlite::Connection::open(&ledger).unwrap();
+                let intents: i64 = conn
+                    .query_row(
+                        "SELECT count(*) FROM plan_payloads WHERE state = 'intent'",
+                        [],
+                        |r| r.get(0),
+                    )
+                    .unwrap();
+                mid_write += usize::from(intents > 0);
             }
         }
     }
-    assert!(kills > 0, "the run finished before any kill");
+    // Intents left by the kills are what the resume must reconcile.
+    assert!(
+        mid_write > 0,
+        "none of {kills} kills landed between a write's intent and its result"
+    );
     let last = apply_all(&sims, dir.path()).await;
     assert_eq!(last.code, 0, "{}", last.stderr);
     let after = stats(&sims).await;
@@ -571,4 +588,208 @@ async fn a_missing_secret_fails_its_destination_as_manual_and_skips_its_filters(
         stats(&sims).await["duplicates_total"],
         planned_duplicates(&ledger)
     );
+}
+
+/// Puts payloads back to where a crash between the write and its record leaves them: `intent`,
+/// no result, no id-map row. Returns the ids they had recorded.
+fn rewind_to_intent(ledger: &Path, steps: &[(&str, usize)]) -> Vec<String> {
+    let conn = rusqlite::Connection::open(ledger).unwrap();
+    let mut ids = Vec::new();
+    for (step, nth) in steps {
+        let (plan, seq, ordinal, result): (i64, i64, i64, String) = conn
+            .query_row(
+                "SELECT plan, seq, ordinal, result FROM plan_payloads
+                 WHERE step = ?1 AND state = 'done' ORDER BY plan DESC, seq, ordinal
+                 LIMIT 1 OFFSET ?2",
+                rusqlite::params![step, *nth as i64],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .unwrap();
+        let result: Value = serde_json::from_str(&result).unwrap();
+        for (key, id) in result.as_object().unwrap() {
+            let mut parts = key.splitn(3, '|');
+            let (kind, name, field) = (
+                parts.next().unwrap(),
+                parts.next().unwrap(),
+                parts.next().unwrap(),
+            );
+            conn.execute(
+                "DELETE FROM id_map WHERE kind = ?1 AND config_name = ?2 AND field = ?3",
+                rusqlite::params![kind, name, field],
+            )
+            .unwrap();
+            if field == "id" {
+                ids.push(id.as_str().unwrap().to_owned());
+            }
+        }
+        conn.execute(
+            "UPDATE plan_payloads SET state = 'intent', result = NULL
+             WHERE plan = ?1 AND seq = ?2 AND ordinal = ?3",
+            rusqlite::params![plan, seq, ordinal],
+        )
+        .unwrap();
+    }
+    ids
+}
+
+fn reconciled_ids(ledger: &Path) -> Vec<String> {
+    let ledger = Ledger::inspect(ledger).unwrap();
+    let target = ledger.plans().unwrap().last().unwrap().1.clone();
+    let mut ids: Vec<String> = ledger
+        .id_map(&target)
+        .unwrap()
+        .into_iter()
+        .filter(|p| p.matched_by == "reconciled" && p.field == "id")
+        .map(|p| p.public_id)
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// The index, among destination creates, of the second of two that share a natural key.
+fn twin_destination(ledger: &Path) -> usize {
+    let ledger = Ledger::inspect(ledger).unwrap();
+    let plan = ledger.plans().unwrap().last().unwrap().0;
+    let mut seen = std::collections::HashSet::new();
+    ledger
+        .plan_payloads(plan)
+        .unwrap()
+        .iter()
+        .filter(|p| p.step == "create_destination")
+        .position(|p| {
+            let body = &p.payload["body"];
+            !seen.insert(format!(
+                "{}|{}|{}",
+                body["sourceId"], body["metadataId"], body["name"]
+            ))
+        })
+        .expect("the small workspace has two destinations with one natural key")
+}
+
+#[tokio::test]
+async fn an_intent_without_a_result_is_found_by_its_natural_key_not_written_again() {
+    let sims = simulators().await;
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = dir.path().join("apply.ledger");
+    prepared(&sims, dir.path()).await;
+    let first = apply_all(&sims, dir.path()).await;
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let before = stats(&sims).await;
+
+    // The second of two destinations sharing a natural key must be told apart from the first
+    // (whose id the ledger already gives to another Config name).
+    let mut rewound = rewind_to_intent(
+        &ledger,
+        &[
+            ("create_source", 3),
+            ("create_destination", twin_destination(&ledger)),
+            ("create_filter", 11),
+            ("create_function", 0),
+            ("create_tracking_plan", 1),
+        ],
+    );
+    assert_eq!(rewound.len(), 5);
+    let resumed = apply_all(&sims, dir.path()).await;
+    assert_eq!(resumed.code, 0, "{}", resumed.stderr);
+    assert_eq!(resumed.summary["reconciled"], 5, "{}", resumed.summary);
+    assert_eq!(resumed.summary["writes"], 0, "{}", resumed.summary);
+    let after = stats(&sims).await;
+    assert_eq!(writes_of(&after), writes_of(&before));
+    rewound.sort();
+    assert_eq!(
+        reconciled_ids(&ledger),
+        rewound,
+        "the same objects were found"
+    );
+    assert_all_done(&ledger);
+}
+
+#[tokio::test]
+async fn an_intent_whose_natural_key_matches_twice_fails_and_is_never_picked() {
+    let sims = simulators().await;
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = dir.path().join("apply.ledger");
+    prepared(&sims, dir.path()).await;
+    let first = apply_all(&sims, dir.path()).await;
+    assert_eq!(first.code, 0, "{}", first.stderr);
+
+    // Someone creates a second tracking plan with the name of a migrated one.
+    let state = get_json(format!("{}/_sim/state", sims.public.base_url())).await;
+    let name = state["tracking_plans"]
+        .as_object()
+        .unwrap()
+        .values()
+        .next()
+        .unwrap()["name"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let created = reqwest::Client::new()
+        .post(format!("{}/tracking-plans", sims.public.base_url()))
+        .bearer_auth(&sims.public.token)
+        .header("content-type", "application/vnd.segment.v1+json")
+        .header("accept", "application/vnd.segment.v1+json")
+        .body(serde_json::json!({"name": name, "type": "LIVE"}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert!(created.status().is_success(), "{}", created.status());
+
+    // The ledger is rewound to a crash right after that plan's own create.
+    let conn = rusqlite::Connection::open(&ledger).unwrap();
+    let (seq, ordinal): (i64, i64) = conn
+        .query_row(
+            "SELECT seq, ordinal FROM plan_payloads WHERE step = 'create_tracking_plan'
+             AND json_extract(payload, '$.body.name') = ?1 ORDER BY plan DESC LIMIT 1",
+            [&name],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    drop(conn);
+    let nth = {
+        let inspect = Ledger::inspect(&ledger).unwrap();
+        let plan = inspect.plans().unwrap().last().unwrap().0;
+        inspect
+            .plan_payloads(plan)
+            .unwrap()
+            .iter()
+            .filter(|p| p.step == "create_tracking_plan")
+            .position(|p| p.seq == seq && p.ordinal == ordinal)
+            .unwrap()
+    };
+    rewind_to_intent(&ledger, &[("create_tracking_plan", nth)]);
+    let before = stats(&sims).await;
+    let out = apply_all(&sims, dir.path()).await;
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert_eq!(out.summary["failed"], 1, "{}", out.summary);
+    let problem = &out.summary["problems"][0];
+    assert_eq!(problem["step"], "create_tracking_plan");
+    let reason = problem["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("2 objects") && reason.contains("does not pick"),
+        "{reason}"
+    );
+    assert_eq!(writes_of(&stats(&sims).await), writes_of(&before));
+    assert!(out.stderr.contains("does not pick"), "{}", out.stderr);
+}
+
+#[tokio::test]
+async fn a_plan_stopped_by_conflicts_is_not_applied() {
+    let sims = simulators_with(Target::Partial).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = dir.path().join("apply.ledger");
+    export_into(&sims, &ledger).await;
+    let planned = run(&sims, "plan", &ledger, &[]).await;
+    assert_eq!(planned.code, 1, "{}", planned.stderr);
+    let out = command(&sims, "apply", &ledger, &[])
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("conflicts") && stderr.contains("--on-conflict"),
+        "{stderr}"
+    );
+    assert_eq!(writes_of(&stats(&sims).await), 0);
 }

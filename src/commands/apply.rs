@@ -66,6 +66,23 @@ pub async fn run(args: ApplyArgs, global: &GlobalArgs) -> anyhow::Result<ExitSta
         )));
     }
 
+    // `--on-conflict fail` promises that nothing is applied while the target holds objects
+    // the plan would otherwise create.
+    let conflicts = ledger
+        .plan_items(plan.id)?
+        .iter()
+        .filter(|i| i.conflict && i.action == "manual")
+        .count();
+    if conflicts > 0 && plan.on_conflict == "fail" {
+        return Err(anyhow::anyhow!(
+            "The plan of `{target}` has {conflicts} conflicts with objects the target already holds"
+        )
+        .context(Hint(
+            "re-plan with `--on-conflict adopt` or `--on-conflict skip`; nothing was written"
+                .into(),
+        )));
+    }
+
     if args.dry_run {
         let report = apply::dry_run(&ledger, &plan, &secrets)?;
         reporter.finish();
