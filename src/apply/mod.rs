@@ -479,7 +479,7 @@ async fn execute_one(
     if step == "connect_source_to_plan" && earlier_attempt {
         // Connecting twice is refused by the API; check whether the first one took.
         match already_connected(writer.client(), &request).await {
-            Ok(true) => return record(ledger, plan, key, &[], "created", Outcome::Written),
+            Ok(true) => return record(ledger, plan, key, &[], "reconciled", Outcome::Reconciled),
             Ok(false) => {}
             Err(reason) => return Ok(Err(Stop::Unknown { reason })),
         }
