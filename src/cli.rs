@@ -82,6 +82,14 @@ pub enum Command {
     ///
     /// Example:
     ///   segbridge sim --size medium --seed 7 --target mirror --faults '5xx=0.05,reset=0.01'
+    /// Execute the stored plan in the target workspace.
+    ///
+    /// Sends the requests of the latest `plan` of the target, in dependency order, recording
+    /// each in the ledger before and after the write. Interrupted runs resume: a write whose
+    /// outcome is unknown is looked up in the target by its natural key before any retry, so
+    /// nothing is created twice. Exit 1 when some payloads failed.
+    #[command(verbatim_doc_comment)]
+    Apply(ApplyArgs),
     #[command(verbatim_doc_comment)]
     Sim(SimArgs),
 }
@@ -239,6 +247,33 @@ pub struct PlanArgs {
     #[arg(long)]
     pub json: bool,
     /// Report progress as JSON lines on stderr.
+    #[arg(long)]
+    pub json_progress: bool,
+}
+
+/// `segbridge apply`.
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    #[command(flatten)]
+    pub api: PublicApiArgs,
+    /// The ledger holding the plan (see `segbridge plan`).
+    #[arg(long, value_name = "FILE", default_value = "segbridge.ledger")]
+    pub ledger: PathBuf,
+    /// TOML file of secret setting values, `["<config name>"]` then `setting = "value"`; read
+    /// into memory only.
+    #[arg(long, value_name = "FILE")]
+    pub secrets: Option<PathBuf>,
+    /// Create destinations without the secret settings the secrets file does not supply,
+    /// instead of failing them as manual.
+    #[arg(long)]
+    pub allow_missing_secrets: bool,
+    /// Show what would be written; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the summary as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Progress as JSON lines on stderr.
     #[arg(long)]
     pub json_progress: bool,
 }

@@ -8,6 +8,7 @@
 //! Commands ([`commands`]) are the only code that writes to the terminal: stdout carries data,
 //! stderr carries status.
 
+pub mod apply;
 pub mod cli;
 pub mod commands;
 pub mod config_api;

@@ -2,6 +2,7 @@
 //! errors that stop a command propagate as `anyhow::Error` and are rendered by
 //! [`crate::diagnostics`].
 
+mod apply;
 mod export;
 mod plan;
 pub mod reporters;
@@ -36,6 +37,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitStatus> {
     match cli.command {
         Command::Export(args) => export::run(args, &cli.global).await,
         Command::Plan(args) => plan::run(args, &cli.global).await,
+        Command::Apply(args) => apply::run(args, &cli.global).await,
         Command::Sim(args) => sim::run(args, &cli.global).await,
     }
 }

@@ -26,7 +26,7 @@ use crate::model::Kind;
 use crate::secrets::Sanitized;
 
 pub use migrations::current_version;
-pub use plans::{StoredIdPair, StoredItem, StoredPayload, StoredPlan};
+pub use plans::{PayloadKey, RecordedId, StoredIdPair, StoredItem, StoredPayload, StoredPlan};
 
 /// Errors of the ledger, each naming the file.
 #[derive(Debug, thiserror::Error)]

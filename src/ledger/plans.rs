@@ -372,3 +372,120 @@ impl Ledger {
             .map_err(self.sql("reading the id map"))
     }
 }
+
+/// Where one payload of a plan is: `(plan, seq, ordinal)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PayloadKey {
+    pub plan: i64,
+    pub seq: i64,
+    pub ordinal: i64,
+}
+
+/// An id an applied payload established, for the id map.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedId {
+    pub kind: String,
+    pub config_name: String,
+    pub field: String,
+    pub public_id: String,
+}
+
+impl RecordedId {
+    /// The key of this id in a payload's `result` object.
+    pub fn result_key(&self) -> String {
+        format!("{}|{}|{}", self.kind, self.config_name, self.field)
+    }
+}
+
+impl Ledger {
+    /// Records that the payload is about to be sent (`state = 'intent'`, one more attempt), in
+    /// its own transaction, so that a crash after the write leaves a trace to reconcile.
+    pub fn mark_intent(&mut self, key: PayloadKey) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE plan_payloads SET state = 'intent', attempts = attempts + 1,
+                 updated_at = ?4 WHERE plan = ?1 AND seq = ?2 AND ordinal = ?3",
+                params![key.plan, key.seq, key.ordinal, now()],
+            )
+            .map_err(self.sql("recording a write intent"))?;
+        Ok(())
+    }
+
+    /// Records the payload applied: `state = 'done'`, the ids its answer (or the reconciling
+    /// lookup) carried as `result`, and those ids in the id map with `matched_by`
+    /// (`created` or `reconciled`), all in one transaction.
+    pub fn mark_done(
+        &mut self,
+        key: PayloadKey,
+        target: &str,
+        ids: &[RecordedId],
+        matched_by: &str,
+    ) -> Result<()> {
+        let path = self.path.clone();
+        let err = move |source| sql_error(&path, "recording an applied write", source);
+        let at = now();
+        let result: serde_json::Map<String, Value> = ids
+            .iter()
+            .map(|id| (id.result_key(), Value::String(id.public_id.clone())))
+            .collect();
+        let tx = self.conn.transaction().map_err(err.clone())?;
+        tx.execute(
+            "UPDATE plan_payloads SET state = 'done', result = ?4, error = NULL, updated_at = ?5
+             WHERE plan = ?1 AND seq = ?2 AND ordinal = ?3",
+            params![
+                key.plan,
+                key.seq,
+                key.ordinal,
+                Value::Object(result).to_string(),
+                at
+            ],
+        )
+        .map_err(err.clone())?;
+        for id in ids {
+            tx.execute(
+                "INSERT INTO id_map (target, kind, config_name, field, public_id, matched_by,
+                 natural_key, plan, recorded_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL, NULL, ?7)
+                 ON CONFLICT (target, kind, config_name, field) DO UPDATE SET
+                    public_id = excluded.public_id, matched_by = excluded.matched_by,
+                    natural_key = NULL, plan = NULL, recorded_at = excluded.recorded_at",
+                params![
+                    target,
+                    id.kind,
+                    id.config_name,
+                    id.field,
+                    id.public_id,
+                    matched_by,
+                    at
+                ],
+            )
+            .map_err(err.clone())?;
+        }
+        tx.commit().map_err(err)
+    }
+
+    /// Records why the payload did not apply. `state` is `failed` when the target is known not
+    /// to hold its effect, `intent` when the outcome is unknown (the next run reconciles it).
+    /// `error` must not hold a secret: callers pass messages built from ids and API answers.
+    pub fn mark_failed(&mut self, key: PayloadKey, state: &str, error: &str) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE plan_payloads SET state = ?4, error = ?5, updated_at = ?6
+                 WHERE plan = ?1 AND seq = ?2 AND ordinal = ?3",
+                params![key.plan, key.seq, key.ordinal, state, error, now()],
+            )
+            .map_err(self.sql("recording a failed write"))?;
+        Ok(())
+    }
+
+    /// The attempts and last error of a payload.
+    pub fn payload_progress(&self, key: PayloadKey) -> Result<(i64, Option<String>)> {
+        self.conn
+            .query_row(
+                "SELECT attempts, error FROM plan_payloads
+                 WHERE plan = ?1 AND seq = ?2 AND ordinal = ?3",
+                params![key.plan, key.seq, key.ordinal],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .map_err(self.sql("reading a payload's progress"))
+    }
+}

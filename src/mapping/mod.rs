@@ -51,7 +51,7 @@ pub use delivery_metrics::DeliveryBaseline;
 pub use findings::{Finding, FindingCode, Severity};
 pub use payload::{
     Condition, IdMap, Payload, Records, Ref, RefField, Request, SecretRef, SecretState, Step,
-    Unresolved,
+    Unresolved, ref_marker, resolve_value, secret_marker, secrets_in,
 };
 pub use tables::{Tables, TablesError};
 

@@ -343,6 +343,38 @@ impl Payload {
     }
 }
 
+/// The reference a JSON value stands for, when it is a `$ref` marker. For the executor, which
+/// reads payloads back from the ledger as JSON.
+pub fn ref_marker(value: &Value) -> Option<Ref> {
+    Ref::from_marker(value)
+}
+
+/// The secret a JSON value stands for, when it is a `$secret` marker.
+pub fn secret_marker(value: &Value) -> Option<SecretRef> {
+    SecretRef::from_marker(value)
+}
+
+/// Every `$secret` marker in `value`.
+pub fn secrets_in(value: &Value) -> Vec<SecretRef> {
+    let mut out = Vec::new();
+    walk(value, &mut |v| {
+        if let Some(s) = SecretRef::from_marker(v) {
+            out.push(s);
+        }
+    });
+    out
+}
+
+/// `value` with every marker substituted: [`Payload::resolve`] for a payload read back from the
+/// ledger as JSON. The result may hold secrets and must never be stored.
+pub fn resolve_value(
+    value: &Value,
+    ids: &dyn Fn(&Ref) -> Option<String>,
+    secrets: &dyn Fn(&SecretRef) -> Option<Value>,
+) -> Result<Value, Unresolved> {
+    substitute(value, ids, secrets)
+}
+
 /// Percent-encodes what cannot stand in a path segment (ids are opaque, so nothing is assumed).
 fn encode_segment(segment: &str) -> String {
     url::form_urlencoded::byte_serialize(segment.as_bytes())

@@ -705,6 +705,49 @@ impl PublicWriter {
     }
 }
 
+/// The write operation a stored plan payload names by method and path template, if it is one
+/// of [`WRITES`]. The executor sends stored payloads through [`PublicWriter::send_planned`], so
+/// this table stays the one list of what segbridge may write.
+pub fn planned_operation(method: &str, template: &str) -> Option<WriteOperation> {
+    WRITES.iter().copied().find(|w| {
+        w.operation.endpoint.method == method && w.operation.endpoint.template == template
+    })
+}
+
+impl PublicWriter {
+    /// Sends a planned request: `write` with its template's `{name}` segments filled from
+    /// `params`, and `body` as it is. Returns the answer's `data` object. A create fails with
+    /// [`PublicApiError::Ambiguous`] when it may have been applied, like the typed methods.
+    pub async fn send_planned(
+        &self,
+        write: WriteOperation,
+        params: &[(String, String)],
+        body: Option<&Value>,
+    ) -> Result<Map<String, Value>, PublicApiError> {
+        let segments: Vec<&str> = write
+            .operation
+            .endpoint
+            .template
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(|segment| {
+                segment
+                    .strip_prefix('{')
+                    .and_then(|s| s.strip_suffix('}'))
+                    .map_or(segment, |name| {
+                        params
+                            .iter()
+                            .find(|(n, _)| n == name)
+                            // A missing parameter becomes an empty segment, which `execute`
+                            // refuses as `InvalidSegment` rather than sending a wrong path.
+                            .map_or("", |(_, v)| v.as_str())
+                    })
+            })
+            .collect();
+        self.send(write, &segments, &[], body).await
+    }
+}
+
 /// The refusal of a rule too large to send, from [`rule_batches`]' index and size.
 fn too_large(
     write: WriteOperation,

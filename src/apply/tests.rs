@@ -1,0 +1,137 @@
+use std::path::Path;
+
+use serde_json::json;
+
+use super::*;
+
+fn secrets() -> SecretsFile {
+    SecretsFile::parse(
+        "[\"workspaces/w/destinations/a\"]\napiKey = \"hunter2\"\n",
+        Path::new("s.toml"),
+    )
+    .unwrap()
+}
+
+fn marker(setting: &str, state: &str) -> Value {
+    json!({"$secret": {"kind": "destinations", "config_name": "workspaces/w/destinations/a",
+        "setting": setting, "state": state}})
+}
+
+fn planned(body: Value) -> Planned {
+    serde_json::from_value(json!({
+        "step": "create_destination", "method": "POST", "path": "/destinations",
+        "path_params": [], "when": "always", "body": body,
+        "records": [{"reference": {"kind": "destinations", "config_name": "workspaces/w/destinations/a",
+            "field": "id"}, "pointer": "/data/destination/id"}],
+    }))
+    .unwrap()
+}
+
+#[test]
+fn secrets_are_filled_and_a_missing_one_fails_as_manual_unless_allowed() {
+    let source = json!({"$ref": {"kind": "sources", "config_name": "workspaces/w/sources/s", "field": "id"}});
+    let body = json!({"sourceId": source, "metadataId": "m",
+        "settings": {"apiKey": marker("apiKey", "present"), "token": marker("token", "masked")}});
+    let ids: HashMap<IdKey, String> = HashMap::from([(
+        id_key("sources", "workspaces/w/sources/s", "id"),
+        "src-1".into(),
+    )]);
+
+    let mut omitted = vec![];
+    let Err(Stop::Failed { reason, manual }) = resolve(
+        &planned(body.clone()),
+        &ids,
+        &secrets(),
+        ApplyOptions::default(),
+        &mut omitted,
+    ) else {
+        panic!("a missing secret must fail the payload");
+    };
+    assert!(manual, "{reason}");
+    assert!(
+        reason.contains("token") && reason.contains("masked"),
+        "{reason}"
+    );
+    assert!(!reason.contains("hunter2"), "{reason}");
+
+    let allow = ApplyOptions {
+        allow_missing_secrets: true,
+    };
+    let resolved = resolve(&planned(body), &ids, &secrets(), allow, &mut omitted)
+        .unwrap_or_else(|_| panic!("resolves"));
+    assert_eq!(
+        resolved.body.unwrap(),
+        json!({"sourceId": "src-1", "metadataId": "m", "settings": {"apiKey": "hunter2"}})
+    );
+    assert_eq!(omitted, ["token of `workspaces/w/destinations/a`"]);
+    assert!(
+        !format!(
+            "{:?}",
+            Resolved {
+                path: "/p".into(),
+                params: vec![],
+                body: Some(json!("hunter2"))
+            }
+        )
+        .contains("hunter2")
+    );
+}
+
+#[test]
+fn an_unknown_reference_fails_the_payload() {
+    let body =
+        json!({"sourceId": {"$ref": {"kind": "sources", "config_name": "gone", "field": "id"}}});
+    let mut omitted = vec![];
+    let result = resolve(
+        &planned(body),
+        &HashMap::new(),
+        &secrets(),
+        ApplyOptions::default(),
+        &mut omitted,
+    );
+    assert!(matches!(result, Err(Stop::Failed { manual: false, .. })));
+}
+
+#[test]
+fn ids_are_read_from_an_answer_and_from_a_found_object() {
+    let p = planned(json!({}));
+    let answer = json!({"data": {"destination": {"id": "d-1"}}});
+    let ids = recorded_ids(&p, |ptr| {
+        answer
+            .pointer(ptr)
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    })
+    .unwrap();
+    assert_eq!(ids[0].public_id, "d-1");
+    assert_eq!(
+        ids[0].result_key(),
+        "destinations|workspaces/w/destinations/a|id"
+    );
+    assert_eq!(
+        recorded_ids(&p, |_| None).unwrap_err(),
+        "/data/destination/id"
+    );
+}
+
+#[test]
+fn a_broken_item_blocks_itself_and_its_dependents_only() {
+    let mut broken = HashMap::new();
+    broken.insert(
+        ("sources".to_owned(), "s1".to_owned()),
+        "sources `s1` failed".to_owned(),
+    );
+    let deps = json!([{"kind": "sources", "config_name": "s1", "field": "id"}]);
+    let other = json!([{"kind": "sources", "config_name": "s2", "field": "id"}]);
+    let me = ("destinations".to_owned(), "d".to_owned());
+    assert!(blocked_by(&broken, &me, &deps).is_some());
+    assert!(blocked_by(&broken, &me, &other).is_none());
+    assert!(
+        blocked_by(
+            &broken,
+            &("sources".to_owned(), "s1".to_owned()),
+            &json!([])
+        )
+        .is_some()
+    );
+}

@@ -1,0 +1,263 @@
+//! `segbridge apply`: find the target's latest plan in the ledger, then either say what would
+//! be written (`--dry-run`) or execute it with [`crate::apply::apply`], and print the summary
+//! (text on stderr, JSON on stdout with `--json`). Exit 1 when some payloads failed.
+//!
+//! The writer is constructed here and only for a live run: `--dry-run` never asks for a
+//! `WriteAccess`, so no code path of it can reach a write method.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::sync::Arc;
+
+use anyhow::Context;
+use serde_json::{Value, json};
+
+use super::plan::{public_client, public_token};
+use crate::apply::{self, ApplyOptions, ApplyReport, DryRunReport, Outcome, SecretsFile};
+use crate::cli::{ApplyArgs, GlobalArgs};
+use crate::commands::ExitStatus;
+use crate::commands::reporters::{self, CliReporter, ProgressMode};
+use crate::diagnostics::Hint;
+use crate::ledger::{Ledger, RunStatus};
+use crate::public_api::writer::ApplyMode;
+use crate::public_api::{PublicWriter, WriteAccess};
+
+/// Schema version of the `--json` summary.
+const SUMMARY_SCHEMA_VERSION: u32 = 1;
+
+pub async fn run(args: ApplyArgs, global: &GlobalArgs) -> anyhow::Result<ExitStatus> {
+    let token = public_token(&args.api)?;
+    let secrets = match &args.secrets {
+        Some(path) => SecretsFile::load(path)?,
+        None => SecretsFile::empty(),
+    };
+    let reporter: Arc<dyn CliReporter> = Arc::from(reporters::reporter(ProgressMode::choose(
+        args.json_progress,
+        global.quiet,
+    )));
+    let client = public_client(&args.api, token, reporter.clone())?;
+    let mut ledger = Ledger::open(&args.ledger)
+        .with_context(|| format!("Cannot open the ledger `{}`", args.ledger.display()))?;
+
+    // The plan is stored under `<public url>|<workspace id>`, as `plan` named the target.
+    let workspace = client
+        .get_workspace()
+        .await
+        .context("Cannot read the target workspace")?;
+    let target = format!(
+        "{}|{}",
+        client.base_url().as_str().trim_end_matches('/'),
+        workspace.id
+    );
+    let Some(plan) = ledger.latest_plan(&target)? else {
+        return Err(
+            anyhow::anyhow!("The ledger holds no plan for the target `{target}`").context(Hint(
+                "run `segbridge plan` with the same --public-url/--region and token first".into(),
+            )),
+        );
+    };
+    if plan.mode != "create" {
+        return Err(anyhow::anyhow!(
+            "The latest plan of `{target}` is an `{}` plan, which writes nothing",
+            plan.mode
+        )
+        .context(Hint(
+            "`plan --mode adopt` resolves ids only; re-plan with `--mode create` to copy".into(),
+        )));
+    }
+
+    // `--on-conflict fail` promises that nothing is applied while the target holds objects
+    // the plan would otherwise create.
+    let conflicts = ledger
+        .plan_items(plan.id)?
+        .iter()
+        .filter(|i| i.conflict && i.action == "manual")
+        .count();
+    if conflicts > 0 && plan.on_conflict == "fail" {
+        return Err(anyhow::anyhow!(
+            "The plan of `{target}` has {conflicts} conflicts with objects the target already holds"
+        )
+        .context(Hint(
+            "re-plan with `--on-conflict adopt` or `--on-conflict skip`; nothing was written"
+                .into(),
+        )));
+    }
+
+    if args.dry_run {
+        let report = apply::dry_run(&ledger, &plan, &secrets)?;
+        reporter.finish();
+        if args.json {
+            writeln!(
+                std::io::stdout().lock(),
+                "{}",
+                dry_run_json(&report, &target)
+            )?;
+        }
+        if !global.quiet {
+            std::io::stderr()
+                .lock()
+                .write_all(dry_run_text(&report, &target).as_bytes())?;
+        }
+        return Ok(ExitStatus::Success);
+    }
+
+    let access = WriteAccess::grant(ApplyMode::Live).expect("a live run is granted writes");
+    let writer = PublicWriter::new(client, access);
+    let run = ledger.begin_run("apply", &target)?;
+    let options = ApplyOptions {
+        allow_missing_secrets: args.allow_missing_secrets,
+    };
+    let outcome = apply::apply(&mut ledger, &plan, &writer, &secrets, options, &*reporter).await;
+    reporter.finish();
+    let report = match outcome {
+        Ok(report) => report,
+        Err(e) => {
+            // Best effort: the ledger is what failed.
+            let _ = ledger.finish_run(run, RunStatus::Failed);
+            return Err(e.into());
+        }
+    };
+    let status = if report.failed() > 0 || report.skipped() > 0 {
+        RunStatus::Failed
+    } else {
+        RunStatus::Complete
+    };
+    ledger.finish_run(run, status)?;
+
+    let requests = writer.client().metrics().snapshot().requests_sent;
+    if args.json {
+        writeln!(
+            std::io::stdout().lock(),
+            "{}",
+            summary_json(&report, &target, requests)
+        )?;
+    }
+    if !global.quiet {
+        std::io::stderr()
+            .lock()
+            .write_all(summary_text(&report, &target).as_bytes())?;
+    }
+    Ok(if report.failed() > 0 || report.skipped() > 0 {
+        ExitStatus::Failure
+    } else {
+        ExitStatus::Success
+    })
+}
+
+fn problems(report: &ApplyReport) -> Vec<Value> {
+    report
+        .payloads
+        .iter()
+        .filter_map(|p| {
+            let (state, reason, manual) = match &p.outcome {
+                Outcome::Failed { reason, manual } => ("failed", reason, *manual),
+                Outcome::Skipped { because } => ("skipped", because, false),
+                _ => return None,
+            };
+            Some(json!({
+                "kind": p.kind, "config_name": p.config_name, "step": p.step,
+                "state": state, "manual": manual, "reason": reason,
+            }))
+        })
+        .collect()
+}
+
+/// The `--json` summary of a live run.
+fn summary_json(report: &ApplyReport, target: &str, requests: u64) -> Value {
+    json!({
+        "schema_version": SUMMARY_SCHEMA_VERSION,
+        "plan": report.plan,
+        "target": target,
+        "dry_run": false,
+        "writes": report.written(),
+        "writes_per_kind": report.writes_per_kind(),
+        "reconciled": report.reconciled(),
+        "already_done": report.already_done(),
+        "failed": report.failed(),
+        "skipped": report.skipped(),
+        "deferred": report.deferred(),
+        "omitted_secrets": report.payloads.iter().flat_map(|p| p.omitted_secrets.iter()).collect::<Vec<_>>(),
+        "problems": problems(report),
+        "requests": requests,
+    })
+}
+
+fn table(out: &mut String, per_kind: &BTreeMap<String, BTreeMap<String, usize>>) {
+    for (kind, steps) in per_kind {
+        for (step, n) in steps {
+            out.push_str(&format!("  {kind:<28}{step:<32}{n:>6}\n"));
+        }
+    }
+}
+
+fn summary_text(report: &ApplyReport, target: &str) -> String {
+    let mut out = format!(
+        "Applied plan {} to `{target}`: {} writes, {} reconciled, {} already done, {} failed, {} skipped\n",
+        report.plan,
+        report.written(),
+        report.reconciled(),
+        report.already_done(),
+        report.failed(),
+        report.skipped(),
+    );
+    table(&mut out, &report.writes_per_kind());
+    if report.deferred() > 0 {
+        out.push_str(&format!(
+            "{} IAM requests not sent (inviting users and granting permissions is not part of this release)\n",
+            report.deferred()
+        ));
+    }
+    for p in &report.payloads {
+        for omitted in &p.omitted_secrets {
+            out.push_str(&format!("  created without secret {omitted}\n"));
+        }
+    }
+    for p in problems(report) {
+        out.push_str(&format!(
+            "  {} {} `{}` ({}): {}\n",
+            p["state"].as_str().unwrap_or_default(),
+            p["kind"].as_str().unwrap_or_default(),
+            p["config_name"].as_str().unwrap_or_default(),
+            p["step"].as_str().unwrap_or_default(),
+            p["reason"].as_str().unwrap_or_default(),
+        ));
+    }
+    if report.failed() > 0 {
+        out.push_str("Fix the failures above and run apply again: what is done is not repeated\n");
+    }
+    out
+}
+
+fn dry_run_json(report: &DryRunReport, target: &str) -> Value {
+    json!({
+        "schema_version": SUMMARY_SCHEMA_VERSION,
+        "plan": report.plan,
+        "target": target,
+        "dry_run": true,
+        "would_write": report.writes(),
+        "writes_per_kind": report.would_write,
+        "already_done": report.already_done,
+        "deferred": report.deferred,
+        "missing_secrets": report.missing_secrets.iter().map(|(n, s)| json!({"config_name": n, "setting": s})).collect::<Vec<_>>(),
+    })
+}
+
+fn dry_run_text(report: &DryRunReport, target: &str) -> String {
+    let mut out = format!(
+        "Dry run of plan {} against `{target}`: would send {} writes ({} already done); nothing was written\n",
+        report.plan,
+        report.writes(),
+        report.already_done
+    );
+    table(&mut out, &report.would_write);
+    if !report.missing_secrets.is_empty() {
+        out.push_str(&format!(
+            "{} secret settings are not in the secrets file (their destinations fail as manual unless --allow-missing-secrets):\n",
+            report.missing_secrets.len()
+        ));
+        for (name, setting) in &report.missing_secrets {
+            out.push_str(&format!("  {setting} of `{name}`\n"));
+        }
+    }
+    out
+}

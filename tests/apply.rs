@@ -1,0 +1,795 @@
+//! `segbridge apply` against both simulators at `--time-scale 60`: a `small` workspace is
+//! exported in-process and planned in create mode against an empty target by the binary, then
+//! the binary applies it: cleanly and twice, as a dry run, under ghost writes and 5xx, killed
+//! with SIGKILL at seeded moments and resumed, and without the secrets it needs. Every test
+//! checks the target's content against the plan and that no natural key was duplicated.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use segbridge::config_api::{ConfigClient, ConfigClientSettings};
+use segbridge::export::{self, ExportOptions};
+use segbridge::http::{RetryPolicy, ScaledClock, Secret, SecretSource};
+use segbridge::ledger::Ledger;
+use segbridge::progress::HiddenReporter;
+use segbridge::secrets::SecretHasher;
+use segbridge::sim::clock::TimeScale;
+use segbridge::sim::generator::{Counts, Preset};
+use segbridge::sim::public::Target;
+use segbridge::sim::{SimSettings, Simulators};
+
+const SCALE: f64 = 60.0;
+
+async fn simulators() -> Simulators {
+    simulators_with(Target::Empty).await
+}
+
+async fn simulators_with(target: Target) -> Simulators {
+    let mut settings = SimSettings::for_tests(11);
+    settings.counts = Counts::preset(Preset::Small);
+    settings.time_scale = TimeScale::new(SCALE).unwrap();
+    settings.target = target;
+    Simulators::start(settings).await.unwrap()
+}
+
+async fn export_into(sims: &Simulators, path: &Path) {
+    let token = Secret::new(
+        sims.config.token.clone(),
+        SecretSource::EnvVar("SEGMENT_CONFIG_API_TOKEN".into()),
+    )
+    .unwrap();
+    let mut settings = ConfigClientSettings::new(token);
+    settings.base_url = sims.config.base_url().parse().unwrap();
+    settings.clock = Arc::new(ScaledClock::new(SCALE));
+    settings.retry = RetryPolicy {
+        base_delay: Duration::from_millis(20),
+        ..RetryPolicy::default()
+    };
+    let client = ConfigClient::new(settings).unwrap();
+    let ledger = Mutex::new(Ledger::open(path).unwrap());
+    let options = ExportOptions {
+        config_url: sims.config.base_url(),
+        workspace: None,
+        kinds: ExportOptions::default_kinds(),
+        concurrency: 4,
+    };
+    let hasher = SecretHasher::from_token(&sims.config.token);
+    let outcome = export::export(&client, &ledger, &hasher, &options, &HiddenReporter)
+        .await
+        .unwrap();
+    assert!(outcome.failures.is_empty(), "{:?}", outcome.failures);
+}
+
+struct Output {
+    code: i32,
+    summary: Value,
+    stderr: String,
+}
+
+fn command(sims: &Simulators, sub: &str, ledger: &Path, extra: &[&str]) -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_segbridge"));
+    cmd.args([sub, "--json", "--time-scale", "60", "--ledger"])
+        .arg(ledger)
+        .args(["--public-url", &sims.public.base_url()])
+        .args(extra)
+        .env("SEGMENT_PUBLIC_API_TOKEN", &sims.public.token)
+        .env("SEGBRIDGE_RETRY_BASE_MS", "20")
+        .kill_on_drop(true);
+    cmd
+}
+
+async fn run(sims: &Simulators, sub: &str, ledger: &Path, extra: &[&str]) -> Output {
+    let output = command(sims, sub, ledger, extra).output().await.unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    let summary = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("no JSON summary ({e}); stderr:\n{stderr}"));
+    Output {
+        code: output.status.code().unwrap(),
+        summary,
+        stderr,
+    }
+}
+
+async fn get_json(url: String) -> Value {
+    reqwest::get(url).await.unwrap().json().await.unwrap()
+}
+
+async fn stats(sims: &Simulators) -> Value {
+    get_json(format!("{}/_sim/stats", sims.public.base_url())).await
+}
+
+fn writes_of(stats: &Value) -> u64 {
+    stats["writes"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|n| n.as_u64().unwrap())
+        .sum()
+}
+
+/// Exports, plans in create mode, and writes a secrets file giving every secret setting the
+/// plan needs an operator value. Returns the operator values.
+async fn prepared(sims: &Simulators, dir: &Path) -> Vec<String> {
+    let ledger = dir.join("apply.ledger");
+    export_into(sims, &ledger).await;
+    let planned = run(sims, "plan", &ledger, &[]).await;
+    assert_eq!(planned.code, 0, "{}", planned.stderr);
+    let dry = run(sims, "apply", &ledger, &["--dry-run"]).await;
+    assert_eq!(dry.code, 0, "{}", dry.stderr);
+    let mut by_name: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+    let mut values = Vec::new();
+    for (i, missing) in dry.summary["missing_secrets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+    {
+        let value = format!("operator-secret-{i:04}-7f3c9e1a");
+        by_name
+            .entry(missing["config_name"].as_str().unwrap().to_owned())
+            .or_default()
+            .push((
+                missing["setting"].as_str().unwrap().to_owned(),
+                value.clone(),
+            ));
+        values.push(value);
+    }
+    assert!(
+        !values.is_empty(),
+        "the small workspace has secret settings"
+    );
+    let mut toml = String::new();
+    for (name, settings) in by_name {
+        toml.push_str(&format!("[{name:?}]\n"));
+        for (setting, value) in settings {
+            toml.push_str(&format!("{setting:?} = {value:?}\n"));
+        }
+    }
+    std::fs::write(dir.join("secrets.toml"), toml).unwrap();
+    values
+}
+
+/// What the plan says the target must hold once applied, per `/_sim/state` kind.
+fn expected(ledger: &Path) -> BTreeMap<&'static str, usize> {
+    let ledger = Ledger::inspect(ledger).unwrap();
+    let plan = ledger.plans().unwrap().last().unwrap().0;
+    let payloads = ledger.plan_payloads(plan).unwrap();
+    let mut out = BTreeMap::new();
+    for (step, kind) in [
+        ("create_source", "sources"),
+        ("create_destination", "destinations"),
+        ("create_filter", "destination_filters"),
+        ("create_tracking_plan", "tracking_plans"),
+        ("connect_source_to_plan", "tracking_plan_connections"),
+        ("create_function", "functions"),
+    ] {
+        out.insert(kind, payloads.iter().filter(|p| p.step == step).count());
+    }
+    let rules: usize = payloads
+        .iter()
+        .filter(|p| p.step == "replace_rules" || p.step == "upsert_rules")
+        .map(|p| p.payload["body"]["rules"].as_array().unwrap().len())
+        .sum();
+    out.insert("tracking_plan_rules", rules);
+    let labels: std::collections::BTreeSet<String> = payloads
+        .iter()
+        .filter(|p| p.step == "create_label")
+        .map(|p| p.payload["body"]["label"].to_string())
+        .collect();
+    out.insert("labels", labels.len());
+    out
+}
+
+/// Natural-key collisions the plan itself makes: the workspace may hold two objects with the
+/// same key (two unnamed destinations of one type on one source), and both are created. Any
+/// collision beyond these would be a duplicate write.
+fn planned_duplicates(ledger: &Path) -> u64 {
+    let ledger = Ledger::inspect(ledger).unwrap();
+    let plan = ledger.plans().unwrap().last().unwrap().0;
+    let mut seen = std::collections::HashSet::new();
+    let mut dupes = 0;
+    for p in ledger.plan_payloads(plan).unwrap() {
+        let body = &p.payload["body"];
+        let key = match p.step.as_str() {
+            "create_source" => body["slug"].to_string(),
+            "create_destination" => {
+                format!(
+                    "{}|{}|{}",
+                    body["sourceId"], body["metadataId"], body["name"]
+                )
+            }
+            "create_filter" => format!(
+                "{}|{}|{}",
+                p.payload["path_params"], body["title"], body["if"]
+            ),
+            "create_tracking_plan" => body["name"].to_string(),
+            "create_function" => body["displayName"].to_string(),
+            _ => continue,
+        };
+        if !seen.insert(format!("{}|{key}", p.step)) {
+            dupes += 1;
+        }
+    }
+    dupes
+}
+
+/// The target's content per kind, and the filter titles in the order they were created.
+async fn target_content(sims: &Simulators) -> (BTreeMap<&'static str, usize>, Vec<String>) {
+    let state = get_json(format!("{}/_sim/state", sims.public.base_url())).await;
+    let kinds = [
+        "sources",
+        "destinations",
+        "destination_filters",
+        "tracking_plans",
+        "tracking_plan_connections",
+        "functions",
+        "tracking_plan_rules",
+        "labels",
+    ];
+    let counts = kinds
+        .into_iter()
+        .map(|k| (k, state[k].as_object().map_or(0, |m| m.len())))
+        .collect();
+    let titles = state["destination_filters"]
+        .as_object()
+        .map(|m| {
+            m.values()
+                .map(|f| f["title"].as_str().unwrap_or_default().to_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    (counts, titles)
+}
+
+fn planned_filter_titles(ledger: &Path) -> Vec<String> {
+    let ledger = Ledger::inspect(ledger).unwrap();
+    let plan = ledger.plans().unwrap().last().unwrap().0;
+    ledger
+        .plan_payloads(plan)
+        .unwrap()
+        .iter()
+        .filter(|p| p.step == "create_filter")
+        .map(|p| p.payload["body"]["title"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn assert_all_done(ledger: &Path) {
+    let ledger = Ledger::inspect(ledger).unwrap();
+    let plan = ledger.plans().unwrap().last().unwrap().0;
+    for p in ledger.plan_payloads(plan).unwrap() {
+        let deferred = p.step == "invite_user" || p.step == "add_user_permissions";
+        let writes = ledger
+            .plan_items(plan)
+            .unwrap()
+            .iter()
+            .any(|i| i.seq == p.seq && (i.action == "create" || i.action == "update"));
+        if writes && !deferred {
+            assert_eq!(p.state, "done", "{} {} {}", p.seq, p.ordinal, p.step);
+        }
+    }
+}
+
+async fn apply_all(sims: &Simulators, dir: &Path) -> Output {
+    let ledger = dir.join("apply.ledger");
+    let secrets = dir.join("secrets.toml");
+    run(
+        sims,
+        "apply",
+        &ledger,
+        &["--secrets", secrets.to_str().unwrap()],
+    )
+    .await
+}
+
+fn assert_no_secret_in(dir: &Path, secrets: &[String]) {
+    assert!(!secrets.is_empty());
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            continue; // the operator's own file
+        }
+        let bytes = std::fs::read(&path).unwrap();
+        for secret in secrets {
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "a secret is in {}",
+                path.display()
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn apply_creates_every_planned_object_once_and_a_second_run_writes_nothing() {
+    let sims = simulators().await;
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = dir.path().join("apply.ledger");
+    let operator_secrets = prepared(&sims, dir.path()).await;
+    let want = expected(&ledger);
+    assert!(want["sources"] > 0 && want["destination_filters"] > 0 && want["functions"] > 0);
+    assert!(want["tracking_plan_rules"] > 0 && want["tracking_plan_connections"] > 0);
+
+    let first = apply_all(&sims, dir.path()).await;
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    assert_eq!(first.summary["failed"], 0, "{}", first.summary);
+    assert!(first.summary["writes"].as_u64().unwrap() > 0);
+    assert!(first.stderr.contains("writes"), "{}", first.stderr);
+    let (got, titles) = target_content(&sims).await;
+    assert_eq!(got, want);
+    assert_eq!(
+        titles,
+        planned_filter_titles(&ledger),
+        "filters in plan order"
+    );
+    let after_first = stats(&sims).await;
+    assert_eq!(
+        after_first["duplicates_total"],
+        planned_duplicates(&ledger),
+        "{after_first}"
+    );
+    assert_all_done(&ledger);
+
+    // Every created object is in the id map.
+    let inspect = Ledger::inspect(&ledger).unwrap();
+    let target = inspect.plans().unwrap().last().unwrap().1.clone();
+    let created = inspect
+        .id_map(&target)
+        .unwrap()
+        .into_iter()
+        .filter(|p| p.matched_by == "created" && p.field == "id")
+        .count();
+    assert_eq!(
+        created,
+        want["sources"]
+            + want["destinations"]
+            + want["destination_filters"]
+            + want["tracking_plans"]
+            + want["functions"]
+    );
+    drop(inspect);
+
+    let second = apply_all(&sims, dir.path()).await;
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    assert_eq!(second.summary["writes"], 0);
+    assert_eq!(
+        writes_of(&stats(&sims).await),
+        writes_of(&after_first),
+        "a second apply sent writes"
+    );
+
+    // No secret of either simulator, nor any operator value, is at rest in the ledger.
+    let mut secrets = operator_secrets;
+    for base in [sims.config.base_url(), sims.public.base_url()] {
+        let state = get_json(format!("{base}/_sim/state")).await;
+        secrets.extend(
+            state["secrets"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|s| s.as_str().map(str::to_owned)),
+        );
+    }
+    // The operator values did reach the target (so the check above is not vacuous).
+    let public = get_json(format!("{}/_sim/state", sims.public.base_url())).await;
+    assert!(
+        public["secrets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s.as_str().unwrap().starts_with("operator-secret-"))
+    );
+    assert_no_secret_in(dir.path(), &secrets);
+}
+
+#[tokio::test]
+async fn a_dry_run_writes_nothing_and_counts_what_it_would_write() {
+    let sims = simulators().await;
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = dir.path().join("apply.ledger");
+    prepared(&sims, dir.path()).await;
+    let dry = run(&sims, "apply", &ledger, &["--dry-run"]).await;
+    assert_eq!(dry.code, 0, "{}", dry.stderr);
+    assert_eq!(dry.summary["dry_run"], true);
+    let want = expected(&ledger);
+    assert_eq!(
+        dry.summary["writes_per_kind"]["sources"]["create_source"],
+        want["sources"]
+    );
+    assert!(dry.summary["would_write"].as_u64().unwrap() > 0);
+    assert!(dry.stderr.contains("nothing was written"), "{}", dry.stderr);
+    assert_eq!(writes_of(&stats(&sims).await), 0);
+    let (got, _) = target_content(&sims).await;
+    assert_eq!(got["sources"], 0);
+    let inspect = Ledger::inspect(&ledger).unwrap();
+    let plan = inspect.plans().unwrap().last().unwrap().0;
+    assert!(
+        inspect
+            .plan_payloads(plan)
+            .unwrap()
+            .iter()
+            .all(|p| p.state == "pending")
+    );
+}
+
+#[tokio::test]
+async fn ghost_writes_and_server_errors_neither_duplicate_nor_lose_objects() {
+    let sims = simulators().await;
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = dir.path().join("apply.ledger");
+    prepared(&sims, dir.path()).await;
+    let want = expected(&ledger);
+    sims.public
+        .faults
+        .set_spec("ghost=0.1,5xx=0.05,reset=0.02".parse().unwrap());
+    // A run may end with transient failures left for the next one; three runs converge.
+    let mut code = 1;
+    for _ in 0..3 {
+        let out = apply_all(&sims, dir.path()).await;
+        code = out.code;
+        if code == 0 {
+            break;
+        }
+        assert_eq!(code, 1, "{}", out.stderr);
+    }
+    assert_eq!(code, 0);
+    let faults = stats(&sims).await;
+    assert!(
+        faults["faults"]["ghost"].as_u64().unwrap() > 0,
+        "no ghost write was injected: {faults}"
+    );
+    assert_eq!(
+        faults["duplicates_total"],
+        planned_duplicates(&ledger),
+        "{faults}"
+    );
+    let (got, titles) = target_content(&sims).await;
+    assert_eq!(got, want);
+    assert_eq!(titles, planned_filter_titles(&ledger));
+    assert_all_done(&ledger);
+    let inspect = Ledger::inspect(&ledger).unwrap();
+    let target = inspect.plans().unwrap().last().unwrap().1.clone();
+    assert!(
+        inspect
+            .id_map(&target)
+            .unwrap()
+            .iter()
+            .any(|p| p.matched_by == "reconciled"),
+        "a ghost write was reconciled"
+    );
+}
+
+#[tokio::test]
+async fn killed_at_random_moments_apply_resumes_to_the_same_target() {
+    let sims = simulators().await;
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = dir.path().join("apply.ledger");
+    prepared(&sims, dir.path()).await;
+    let want = expected(&ledger);
+    let secrets = dir.path().join("secrets.toml");
+    let mut rng = fastrand::Rng::with_seed(20_261_128);
+    let (mut kills, mut mid_write) = (0, 0);
+    for _ in 0..8 {
+        let mut child = command(
+            &sims,
+            "apply",
+            &ledger,
+            &["--secrets", secrets.to_str().unwrap()],
+        )
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+        let wait = Duration::from_millis(rng.u64(40..250));
+        match tokio::time::timeout(wait, child.wait()).await {
+            Ok(status) => {
+                assert!(status.unwrap().success());
+                break;
+            }
+            Err(_) => {
+                child.start_kill().unwrap(); // SIGKILL: no cleanup runs
+                child.wait().await.unwrap();
+                kills += 1;
+                let conn = rusqlite::Connection::open(&ledger).unwrap();
+                let intents: i64 = conn
+                    .query_row(
+                        "SELECT count(*) FROM plan_payloads WHERE state = 'intent'",
+                        [],
+                        |r| r.get(0),
+                    )
+                    .unwrap();
+                mid_write += usize::from(intents > 0);
+            }
+        }
+    }
+    // Intents left by the kills are what the resume must reconcile.
+    assert!(
+        mid_write > 0,
+        "none of {kills} kills landed between a write's intent and its result"
+    );
+    let last = apply_all(&sims, dir.path()).await;
+    assert_eq!(last.code, 0, "{}", last.stderr);
+    let after = stats(&sims).await;
+    assert_eq!(
+        after["duplicates_total"],
+        planned_duplicates(&ledger),
+        "{after}"
+    );
+    let (got, titles) = target_content(&sims).await;
+    assert_eq!(got, want);
+    assert_eq!(titles, planned_filter_titles(&ledger));
+    assert_all_done(&ledger);
+}
+
+#[tokio::test]
+async fn a_missing_secret_fails_its_destination_as_manual_and_skips_its_filters() {
+    let sims = simulators().await;
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = dir.path().join("apply.ledger");
+    prepared(&sims, dir.path()).await;
+    let out = run(&sims, "apply", &ledger, &[]).await;
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let problems = out.summary["problems"].as_array().unwrap();
+    let manual: Vec<_> = problems
+        .iter()
+        .filter(|p| p["state"] == "failed" && p["manual"] == true)
+        .collect();
+    assert!(!manual.is_empty(), "{}", out.summary);
+    let manual_of = |kind: &str| manual.iter().filter(|p| p["kind"] == kind).count();
+    assert!(manual_of("destinations") > 0, "{}", out.summary);
+    assert_eq!(
+        manual_of("destinations") + manual_of("sources"),
+        manual.len(),
+        "only objects with secret settings fail as manual"
+    );
+    for p in &manual {
+        let reason = p["reason"].as_str().unwrap();
+        assert!(
+            reason.contains("secret") && reason.contains("--allow-missing-secrets"),
+            "{reason}"
+        );
+    }
+    // Their dependents are skipped, naming the failure.
+    let skipped: Vec<_> = problems
+        .iter()
+        .filter(|p| p["state"] == "skipped")
+        .collect();
+    assert!(
+        skipped.iter().any(|p| p["kind"] == "destination_filters"
+            && p["reason"].as_str().unwrap().contains("failed")),
+        "{}",
+        out.summary
+    );
+    assert!(out.stderr.contains("failed destinations"), "{}", out.stderr);
+    // Everything that does not depend on them was created.
+    let want = expected(&ledger);
+    let (got, _) = target_content(&sims).await;
+    assert_eq!(got["sources"], want["sources"] - manual_of("sources"));
+    assert!(got["destinations"] <= want["destinations"] - manual_of("destinations"));
+    assert!(got["destination_filters"] < want["destination_filters"]);
+    assert_eq!(got["tracking_plans"], want["tracking_plans"]);
+    assert_eq!(got["functions"], want["functions"]);
+
+    // With --allow-missing-secrets the rest is created without them.
+    let allowed = run(&sims, "apply", &ledger, &["--allow-missing-secrets"]).await;
+    assert_eq!(allowed.code, 0, "{}", allowed.stderr);
+    assert!(
+        !allowed.summary["omitted_secrets"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    let (got, _) = target_content(&sims).await;
+    assert_eq!(got, want);
+    assert_eq!(
+        stats(&sims).await["duplicates_total"],
+        planned_duplicates(&ledger)
+    );
+}
+
+/// Puts payloads back to where a crash between the write and its record leaves them: `intent`,
+/// no result, no id-map row. Returns the ids they had recorded.
+fn rewind_to_intent(ledger: &Path, steps: &[(&str, usize)]) -> Vec<String> {
+    let conn = rusqlite::Connection::open(ledger).unwrap();
+    let mut ids = Vec::new();
+    for (step, nth) in steps {
+        let (plan, seq, ordinal, result): (i64, i64, i64, String) = conn
+            .query_row(
+                "SELECT plan, seq, ordinal, result FROM plan_payloads
+                 WHERE step = ?1 AND state = 'done' ORDER BY plan DESC, seq, ordinal
+                 LIMIT 1 OFFSET ?2",
+                rusqlite::params![step, *nth as i64],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .unwrap();
+        let result: Value = serde_json::from_str(&result).unwrap();
+        for (key, id) in result.as_object().unwrap() {
+            let mut parts = key.splitn(3, '|');
+            let (kind, name, field) = (
+                parts.next().unwrap(),
+                parts.next().unwrap(),
+                parts.next().unwrap(),
+            );
+            conn.execute(
+                "DELETE FROM id_map WHERE kind = ?1 AND config_name = ?2 AND field = ?3",
+                rusqlite::params![kind, name, field],
+            )
+            .unwrap();
+            if field == "id" {
+                ids.push(id.as_str().unwrap().to_owned());
+            }
+        }
+        conn.execute(
+            "UPDATE plan_payloads SET state = 'intent', result = NULL
+             WHERE plan = ?1 AND seq = ?2 AND ordinal = ?3",
+            rusqlite::params![plan, seq, ordinal],
+        )
+        .unwrap();
+    }
+    ids
+}
+
+fn reconciled_ids(ledger: &Path) -> Vec<String> {
+    let ledger = Ledger::inspect(ledger).unwrap();
+    let target = ledger.plans().unwrap().last().unwrap().1.clone();
+    let mut ids: Vec<String> = ledger
+        .id_map(&target)
+        .unwrap()
+        .into_iter()
+        .filter(|p| p.matched_by == "reconciled" && p.field == "id")
+        .map(|p| p.public_id)
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// The index, among destination creates, of the second of two that share a natural key.
+fn twin_destination(ledger: &Path) -> usize {
+    let ledger = Ledger::inspect(ledger).unwrap();
+    let plan = ledger.plans().unwrap().last().unwrap().0;
+    let mut seen = std::collections::HashSet::new();
+    ledger
+        .plan_payloads(plan)
+        .unwrap()
+        .iter()
+        .filter(|p| p.step == "create_destination")
+        .position(|p| {
+            let body = &p.payload["body"];
+            !seen.insert(format!(
+                "{}|{}|{}",
+                body["sourceId"], body["metadataId"], body["name"]
+            ))
+        })
+        .expect("the small workspace has two destinations with one natural key")
+}
+
+#[tokio::test]
+async fn an_intent_without_a_result_is_found_by_its_natural_key_not_written_again() {
+    let sims = simulators().await;
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = dir.path().join("apply.ledger");
+    prepared(&sims, dir.path()).await;
+    let first = apply_all(&sims, dir.path()).await;
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let before = stats(&sims).await;
+
+    // The second of two destinations sharing a natural key must be told apart from the first
+    // (whose id the ledger already gives to another Config name).
+    let mut rewound = rewind_to_intent(
+        &ledger,
+        &[
+            ("create_source", 3),
+            ("create_destination", twin_destination(&ledger)),
+            ("create_filter", 11),
+            ("create_function", 0),
+            ("create_tracking_plan", 1),
+        ],
+    );
+    assert_eq!(rewound.len(), 5);
+    let resumed = apply_all(&sims, dir.path()).await;
+    assert_eq!(resumed.code, 0, "{}", resumed.stderr);
+    assert_eq!(resumed.summary["reconciled"], 5, "{}", resumed.summary);
+    assert_eq!(resumed.summary["writes"], 0, "{}", resumed.summary);
+    let after = stats(&sims).await;
+    assert_eq!(writes_of(&after), writes_of(&before));
+    rewound.sort();
+    assert_eq!(
+        reconciled_ids(&ledger),
+        rewound,
+        "the same objects were found"
+    );
+    assert_all_done(&ledger);
+}
+
+#[tokio::test]
+async fn an_intent_whose_natural_key_matches_twice_fails_and_is_never_picked() {
+    let sims = simulators().await;
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = dir.path().join("apply.ledger");
+    prepared(&sims, dir.path()).await;
+    let first = apply_all(&sims, dir.path()).await;
+    assert_eq!(first.code, 0, "{}", first.stderr);
+
+    // Someone creates a second tracking plan with the name of a migrated one.
+    let state = get_json(format!("{}/_sim/state", sims.public.base_url())).await;
+    let name = state["tracking_plans"]
+        .as_object()
+        .unwrap()
+        .values()
+        .next()
+        .unwrap()["name"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let created = reqwest::Client::new()
+        .post(format!("{}/tracking-plans", sims.public.base_url()))
+        .bearer_auth(&sims.public.token)
+        .header("content-type", "application/vnd.segment.v1+json")
+        .header("accept", "application/vnd.segment.v1+json")
+        .body(serde_json::json!({"name": name, "type": "LIVE"}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert!(created.status().is_success(), "{}", created.status());
+
+    // The ledger is rewound to a crash right after that plan's own create.
+    let conn = rusqlite::Connection::open(&ledger).unwrap();
+    let (seq, ordinal): (i64, i64) = conn
+        .query_row(
+            "SELECT seq, ordinal FROM plan_payloads WHERE step = 'create_tracking_plan'
+             AND json_extract(payload, '$.body.name') = ?1 ORDER BY plan DESC LIMIT 1",
+            [&name],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    drop(conn);
+    let nth = {
+        let inspect = Ledger::inspect(&ledger).unwrap();
+        let plan = inspect.plans().unwrap().last().unwrap().0;
+        inspect
+            .plan_payloads(plan)
+            .unwrap()
+            .iter()
+            .filter(|p| p.step == "create_tracking_plan")
+            .position(|p| p.seq == seq && p.ordinal == ordinal)
+            .unwrap()
+    };
+    rewind_to_intent(&ledger, &[("create_tracking_plan", nth)]);
+    let before = stats(&sims).await;
+    let out = apply_all(&sims, dir.path()).await;
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert_eq!(out.summary["failed"], 1, "{}", out.summary);
+    let problem = &out.summary["problems"][0];
+    assert_eq!(problem["step"], "create_tracking_plan");
+    let reason = problem["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("2 objects") && reason.contains("does not pick"),
+        "{reason}"
+    );
+    assert_eq!(writes_of(&stats(&sims).await), writes_of(&before));
+    assert!(out.stderr.contains("does not pick"), "{}", out.stderr);
+}
+
+#[tokio::test]
+async fn a_plan_stopped_by_conflicts_is_not_applied() {
+    let sims = simulators_with(Target::Partial).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = dir.path().join("apply.ledger");
+    export_into(&sims, &ledger).await;
+    let planned = run(&sims, "plan", &ledger, &[]).await;
+    assert_eq!(planned.code, 1, "{}", planned.stderr);
+    let out = command(&sims, "apply", &ledger, &[])
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("conflicts") && stderr.contains("--on-conflict"),
+        "{stderr}"
+    );
+    assert_eq!(writes_of(&stats(&sims).await), 0);
+}
