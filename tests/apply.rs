@@ -326,6 +326,9 @@ async fn apply_creates_every_planned_object_once_and_a_second_run_writes_nothing
         "filters in plan order"
     );
     let after_first = stats(&sims).await;
+    // The plan creates each natural key once (further instances of an integration are named
+    // apart), and the target holds no duplicate either.
+    assert_eq!(planned_duplicates(&ledger), 0);
     assert_eq!(
         after_first["duplicates_total"],
         planned_duplicates(&ledger),
@@ -646,8 +649,9 @@ fn reconciled_ids(ledger: &Path) -> Vec<String> {
     ids
 }
 
-/// The index, among destination creates, of the second of two that share a natural key.
-fn twin_destination(ledger: &Path) -> usize {
+/// The index, among destination creates, of a further instance of an integration on a source:
+/// it shares source and catalog item with an earlier one and differs from it by name only.
+fn second_instance(ledger: &Path) -> usize {
     let ledger = Ledger::inspect(ledger).unwrap();
     let plan = ledger.plans().unwrap().last().unwrap().0;
     let mut seen = std::collections::HashSet::new();
@@ -658,12 +662,9 @@ fn twin_destination(ledger: &Path) -> usize {
         .filter(|p| p.step == "create_destination")
         .position(|p| {
             let body = &p.payload["body"];
-            !seen.insert(format!(
-                "{}|{}|{}",
-                body["sourceId"], body["metadataId"], body["name"]
-            ))
+            !seen.insert(format!("{}|{}", body["sourceId"], body["metadataId"]))
         })
-        .expect("the small workspace has two destinations with one natural key")
+        .expect("the small workspace has two instances of one integration on a source")
 }
 
 #[tokio::test]
@@ -676,13 +677,13 @@ async fn an_intent_without_a_result_is_found_by_its_natural_key_not_written_agai
     assert_eq!(first.code, 0, "{}", first.stderr);
     let before = stats(&sims).await;
 
-    // The second of two destinations sharing a natural key must be told apart from the first
-    // (whose id the ledger already gives to another Config name).
+    // The second instance of an integration on a source must be told apart from the first,
+    // which shares its source and catalog item.
     let mut rewound = rewind_to_intent(
         &ledger,
         &[
             ("create_source", 3),
-            ("create_destination", twin_destination(&ledger)),
+            ("create_destination", second_instance(&ledger)),
             ("create_filter", 11),
             ("create_function", 0),
             ("create_tracking_plan", 1),

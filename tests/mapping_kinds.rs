@@ -495,6 +495,8 @@ fn rows_8_and_9_extra_instances_and_table_rows() {
     let create = step(&mapped, Step::CreateDestination).body.clone().unwrap();
     assert_eq!(create["metadataId"], "meta103");
     assert_eq!(create["settings"], json!({"trackingId": "UA-1"}));
+    // Instances are told apart by name in the target: the second gets its number.
+    assert_eq!(create["name"], "Google Analytics (2)");
     assert!(!has(&mapped, "destination.connection_mode_not_settable"));
 
     // A second instance of an integration that allows one per source blocks.

@@ -208,7 +208,16 @@ pub fn map_destination(config_name: &str, body: &Value, ctx: &Context<'_>) -> Ma
         "settings": settings,
     });
     if let Some(display) = display.filter(|d| !d.is_empty()) {
-        create["name"] = Value::String(display.to_owned());
+        // The Config API shows only the integration's display name, the same for every
+        // instance on a source; the Public API tells instances apart by name, so a further
+        // instance (`{slug}-{n}`) is named `{display} ({n})`, unique on its source.
+        let nth = item
+            .filter(|_| extra_instance)
+            .and_then(|i| slug.strip_prefix(&format!("{}-", i.slug)));
+        create["name"] = Value::String(match nth {
+            Some(n) => format!("{display} ({n})"),
+            None => display.to_owned(),
+        });
     }
     mapped.payloads.push(
         Payload::new(Step::CreateDestination, "POST", "/destinations")

@@ -106,7 +106,7 @@ codes! {
     DestinationSettingRenamed = "destination.setting_renamed", Info,
         "A setting key is renamed by a row of mappings/destination_settings.toml.";
     DestinationExtraInstance = "destination.extra_instance", Info,
-        "A further instance of an integration on the same source.";
+        "A further instance of an integration on the same source; it is named `<display name> (<n>)` in the target.";
     DestinationSingleInstance = "destination.multiple_instances_unsupported", Blocker,
         "The target integration does not support several cloud-mode instances on one source.";
     FilterTooMany = "filter.too_many_filters", Blocker,
