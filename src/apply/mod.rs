@@ -11,7 +11,7 @@
 //!   own transaction; after it, `done` with the ids the answer carried, and the id-map rows
 //!   (`matched_by = 'created'`), in one transaction. A crash in between leaves an `intent`.
 //! - **Reconcile before any retry of a create.** The Public API has no idempotency keys. A
-//!   create that answered [`PublicApiError::Ambiguous`], or that an earlier run left at
+//!   create that answered [`crate::public_api::PublicApiError::Ambiguous`], or that an earlier run left at
 //!   `intent` (or `failed`), is first looked up by its natural key: one match is recorded as
 //!   done (`matched_by = 'reconciled'`), none is created again, several fail the payload with
 //!   the ids named; segbridge never picks one. Non-creates (PATCH, PUT, connect, deploy) set
@@ -31,13 +31,13 @@
 pub mod secrets;
 
 use std::collections::{BTreeMap, HashMap};
-use std::error::Error as _;
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
 pub use secrets::{SecretsFile, SecretsFileError};
 
+use crate::diagnostics::chain;
 use crate::ledger::{
     Ledger, LedgerError, PayloadKey, RecordedId, StoredItem, StoredPayload, StoredPlan,
 };
@@ -45,7 +45,7 @@ use crate::mapping::{Ref, Unresolved, ref_marker, resolve_value, secret_marker};
 use crate::model::Kind;
 use crate::progress::Reporter;
 use crate::public_api::writer::planned_operation;
-use crate::public_api::{FunctionType, Match, PublicApiError, PublicClient, PublicWriter};
+use crate::public_api::{FunctionType, Match, PublicClient, PublicWriter};
 
 /// Creates of one payload within one run, ambiguous outcomes included. Each ambiguous
 /// answer is reconciled before the next, so this only bounds a target that keeps failing.
@@ -866,18 +866,6 @@ async fn already_connected(client: &PublicClient, request: &Resolved) -> Result<
         .await
         .map_err(|e| chain(&e))?;
     Ok(sources.iter().any(|s| s.id == source))
-}
-
-/// An error with its causes, for the ledger and the report.
-fn chain(error: &PublicApiError) -> String {
-    let mut out = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        out.push_str(": ");
-        out.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    out
 }
 
 impl std::fmt::Debug for Resolved {
