@@ -4,64 +4,22 @@
 //! with SIGKILL at seeded moments and resumed, and without the secrets it needs. Every test
 //! checks the target's content against the plan and that no natural key was duplicated.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::Value;
 
-use segbridge::config_api::{ConfigClient, ConfigClientSettings};
-use segbridge::export::{self, ExportOptions};
-use segbridge::http::{RetryPolicy, ScaledClock, Secret, SecretSource};
 use segbridge::ledger::Ledger;
-use segbridge::progress::HiddenReporter;
-use segbridge::secrets::SecretHasher;
-use segbridge::sim::clock::TimeScale;
-use segbridge::sim::generator::{Counts, Preset};
+use segbridge::sim::Simulators;
 use segbridge::sim::public::Target;
-use segbridge::sim::{SimSettings, Simulators};
 
-const SCALE: f64 = 60.0;
+use common::scaled::{export_into, small_simulators};
 
 async fn simulators() -> Simulators {
-    simulators_with(Target::Empty).await
-}
-
-async fn simulators_with(target: Target) -> Simulators {
-    let mut settings = SimSettings::for_tests(11);
-    settings.counts = Counts::preset(Preset::Small);
-    settings.time_scale = TimeScale::new(SCALE).unwrap();
-    settings.target = target;
-    Simulators::start(settings).await.unwrap()
-}
-
-async fn export_into(sims: &Simulators, path: &Path) {
-    let token = Secret::new(
-        sims.config.token.clone(),
-        SecretSource::EnvVar("SEGMENT_CONFIG_API_TOKEN".into()),
-    )
-    .unwrap();
-    let mut settings = ConfigClientSettings::new(token);
-    settings.base_url = sims.config.base_url().parse().unwrap();
-    settings.clock = Arc::new(ScaledClock::new(SCALE));
-    settings.retry = RetryPolicy {
-        base_delay: Duration::from_millis(20),
-        ..RetryPolicy::default()
-    };
-    let client = ConfigClient::new(settings).unwrap();
-    let ledger = Mutex::new(Ledger::open(path).unwrap());
-    let options = ExportOptions {
-        config_url: sims.config.base_url(),
-        workspace: None,
-        kinds: ExportOptions::default_kinds(),
-        concurrency: 4,
-    };
-    let hasher = SecretHasher::from_token(&sims.config.token);
-    let outcome = export::export(&client, &ledger, &hasher, &options, &HiddenReporter)
-        .await
-        .unwrap();
-    assert!(outcome.failures.is_empty(), "{:?}", outcome.failures);
+    small_simulators(Target::Empty).await
 }
 
 struct Output {
@@ -776,7 +734,7 @@ async fn an_intent_whose_natural_key_matches_twice_fails_and_is_never_picked() {
 
 #[tokio::test]
 async fn a_plan_stopped_by_conflicts_is_not_applied() {
-    let sims = simulators_with(Target::Partial).await;
+    let sims = small_simulators(Target::Partial).await;
     let dir = tempfile::tempdir().unwrap();
     let ledger = dir.path().join("apply.ledger");
     export_into(&sims, &ledger).await;

@@ -2,62 +2,19 @@
 //! exported in-process, then the binary plans it against an empty, a mirrored and a partially
 //! mirrored target. Every test checks that the Public simulator saw no write.
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use serde_json::Value;
 
-use segbridge::config_api::{ConfigClient, ConfigClientSettings};
-use segbridge::export::{self, ExportOptions};
-use segbridge::http::{RetryPolicy, ScaledClock, Secret, SecretSource};
 use segbridge::ledger::Ledger;
 use segbridge::model::Kind;
-use segbridge::progress::HiddenReporter;
-use segbridge::secrets::SecretHasher;
-use segbridge::sim::clock::TimeScale;
-use segbridge::sim::generator::{Counts, Preset};
+use segbridge::sim::Simulators;
 use segbridge::sim::public::Target;
-use segbridge::sim::{SimSettings, Simulators};
 
-const SCALE: f64 = 60.0;
-
-async fn simulators(target: Target) -> Simulators {
-    let mut settings = SimSettings::for_tests(11);
-    settings.counts = Counts::preset(Preset::Small);
-    settings.time_scale = TimeScale::new(SCALE).unwrap();
-    settings.target = target;
-    Simulators::start(settings).await.unwrap()
-}
-
-async fn export_into(sims: &Simulators, path: &Path) {
-    let token = Secret::new(
-        sims.config.token.clone(),
-        SecretSource::EnvVar("SEGMENT_CONFIG_API_TOKEN".into()),
-    )
-    .unwrap();
-    let mut settings = ConfigClientSettings::new(token);
-    settings.base_url = sims.config.base_url().parse().unwrap();
-    settings.clock = Arc::new(ScaledClock::new(SCALE));
-    settings.retry = RetryPolicy {
-        base_delay: Duration::from_millis(20),
-        ..RetryPolicy::default()
-    };
-    let client = ConfigClient::new(settings).unwrap();
-    let ledger = Mutex::new(Ledger::open(path).unwrap());
-    let options = ExportOptions {
-        config_url: sims.config.base_url(),
-        workspace: None,
-        kinds: ExportOptions::default_kinds(),
-        concurrency: 4,
-    };
-    let hasher = SecretHasher::from_token(&sims.config.token);
-    let outcome = export::export(&client, &ledger, &hasher, &options, &HiddenReporter)
-        .await
-        .unwrap();
-    assert!(outcome.failures.is_empty(), "{:?}", outcome.failures);
-}
+use common::scaled::{export_into, small_simulators};
 
 struct Output {
     code: i32,
@@ -106,7 +63,7 @@ fn target_of(ledger: &Ledger) -> String {
 
 #[tokio::test]
 async fn adopt_against_a_mirror_resolves_every_object_to_the_mirror_ids() {
-    let sims = simulators(Target::Mirror).await;
+    let sims = small_simulators(Target::Mirror).await;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("plan.ledger");
     export_into(&sims, &path).await;
@@ -217,7 +174,7 @@ async fn adopt_against_a_mirror_resolves_every_object_to_the_mirror_ids() {
 
 #[tokio::test]
 async fn create_against_an_empty_target_plans_every_object_and_is_deterministic() {
-    let sims = simulators(Target::Empty).await;
+    let sims = small_simulators(Target::Empty).await;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("plan.ledger");
     export_into(&sims, &path).await;
@@ -329,7 +286,7 @@ async fn create_against_an_empty_target_plans_every_object_and_is_deterministic(
 
 #[tokio::test]
 async fn conflicts_with_a_partial_target_fail_or_are_adopted() {
-    let sims = simulators(Target::Partial).await;
+    let sims = small_simulators(Target::Partial).await;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("plan.ledger");
     export_into(&sims, &path).await;

@@ -2,6 +2,8 @@
 //! known, and a way to send requests to a simulator in-process.
 #![allow(dead_code)]
 
+pub mod scaled;
+
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
