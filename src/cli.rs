@@ -44,6 +44,17 @@ pub enum ColorChoice {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Show where a migration stands, from the ledger alone.
+    ///
+    /// The latest export and its object counts, the current plan of each target, the progress
+    /// of `apply` per kind (pending, intent, done, failed) and every failure with its reason.
+    /// Reads the ledger read-only, so it can watch a running `apply`. Exits 1 when some payload
+    /// failed.
+    ///
+    /// Example:
+    ///   segbridge status --ledger acme.ledger --json
+    #[command(verbatim_doc_comment)]
+    Status(StatusArgs),
     /// Read every resource of a workspace through the Config API into the ledger.
     ///
     /// Walks the eleven Config API services (workspaces, access tokens, both catalogs, sources
@@ -276,4 +287,14 @@ pub struct ApplyArgs {
     /// Progress as JSON lines on stderr.
     #[arg(long)]
     pub json_progress: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The ledger file.
+    #[arg(long, value_name = "FILE", default_value = "segbridge.ledger")]
+    pub ledger: std::path::PathBuf,
+    /// Print the status as JSON.
+    #[arg(long)]
+    pub json: bool,
 }

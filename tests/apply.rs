@@ -231,6 +231,18 @@ fn assert_all_done(ledger: &Path) {
     }
 }
 
+/// `segbridge status --json` on a ledger: exit code and output.
+fn status_of(ledger: &Path) -> (i32, Value) {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_segbridge"))
+        .args(["status", "--json", "--ledger"])
+        .arg(ledger)
+        .output()
+        .unwrap();
+    let json = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&output.stderr)));
+    (output.status.code().unwrap(), json)
+}
+
 async fn apply_all(sims: &Simulators, dir: &Path) -> Output {
     let ledger = dir.join("apply.ledger");
     let secrets = dir.join("secrets.toml");
@@ -293,6 +305,17 @@ async fn apply_creates_every_planned_object_once_and_a_second_run_writes_nothing
         "{after_first}"
     );
     assert_all_done(&ledger);
+    let (code, status) = status_of(&ledger);
+    assert_eq!(code, 0);
+    let progress = status["plans"][0]["progress"].as_object().unwrap();
+    assert!(
+        progress
+            .values()
+            .all(|s| s["failed"] == 0 && s["intent"] == 0),
+        "{status}"
+    );
+    assert!(progress["destinations"]["done"].as_u64().unwrap() > 0);
+    assert_eq!(status["export"]["status"], "complete");
 
     // Every created object is in the id map.
     let inspect = Ledger::inspect(&ledger).unwrap();
@@ -525,6 +548,16 @@ async fn a_missing_secret_fails_its_destination_as_manual_and_skips_its_filters(
         out.summary
     );
     assert!(out.stderr.contains("failed destinations"), "{}", out.stderr);
+    // `status` reads the same failures back from the ledger, and exits 1 for them.
+    let status = status_of(&ledger);
+    assert_eq!(status.0, 1);
+    let failures = status.1["plans"][0]["failures"].as_array().unwrap().clone();
+    assert_eq!(failures.len(), manual.len());
+    assert!(
+        failures
+            .iter()
+            .all(|f| f["error"].as_str().unwrap().contains("secret"))
+    );
     // Everything that does not depend on them was created.
     let want = expected(&ledger);
     let (got, _) = target_content(&sims).await;

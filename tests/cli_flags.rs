@@ -57,3 +57,11 @@ fn a_missing_token_names_the_variable_and_the_file_flag() {
         "{stderr}"
     );
 }
+
+#[test]
+fn status_without_a_ledger_says_to_export_first() {
+    let output = segbridge(&["status", "--ledger", "/nonexistent/segbridge.ledger"]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("run `segbridge export` first"), "{stderr}");
+}

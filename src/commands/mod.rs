@@ -7,6 +7,7 @@ mod export;
 mod plan;
 pub mod reporters;
 mod sim;
+mod status;
 
 use std::process::ExitCode;
 
@@ -39,5 +40,6 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Plan(args) => plan::run(args, &cli.global).await,
         Command::Apply(args) => apply::run(args, &cli.global).await,
         Command::Sim(args) => sim::run(args, &cli.global).await,
+        Command::Status(args) => status::run(&args),
     }
 }

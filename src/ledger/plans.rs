@@ -53,6 +53,10 @@ pub struct StoredPayload {
     pub dependencies: Value,
     pub state: String,
     pub result: Option<Value>,
+    /// Writes tried for this payload, over every run.
+    pub attempts: i64,
+    /// Why the last try failed, when it did.
+    pub error: Option<String>,
 }
 
 /// One id-map pair.
@@ -299,7 +303,7 @@ impl Ledger {
             .conn
             .prepare(
                 "SELECT seq, ordinal, step, method, path, payload, condition, dependencies, state,
-                 result FROM plan_payloads WHERE plan = ?1 ORDER BY seq, ordinal",
+                 result, attempts, error FROM plan_payloads WHERE plan = ?1 ORDER BY seq, ordinal",
             )
             .map_err(self.sql("reading plan payloads"))?;
         let json = |text: String| serde_json::from_str(&text).unwrap_or(Value::Null);
@@ -316,6 +320,8 @@ impl Ledger {
                     dependencies: json(row.get(7)?),
                     state: row.get(8)?,
                     result: row.get::<_, Option<String>>(9)?.map(json),
+                    attempts: row.get(10)?,
+                    error: row.get(11)?,
                 })
             })
             .map_err(self.sql("reading plan payloads"))?;
