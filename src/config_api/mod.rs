@@ -26,7 +26,6 @@ mod error;
 mod pages;
 mod wire;
 
-pub use crate::model::{Granularity, MetricsWindow};
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -43,6 +42,7 @@ use crate::http::retry::RetryPolicy;
 use crate::http::secret::Secret;
 use crate::http::transport::{BuildError, Transport, TransportSettings};
 use crate::http::{ClientSettings, Endpoint};
+pub use crate::model::{Granularity, MetricsWindow};
 
 /// The only documented host of the Config API.
 pub const DEFAULT_BASE_URL: &str = "https://platform.segmentapis.com";

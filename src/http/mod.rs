@@ -18,6 +18,7 @@ pub mod client;
 pub mod error;
 pub mod limit;
 pub mod observe;
+pub mod pages;
 pub mod retry;
 pub mod secret;
 pub mod transport;

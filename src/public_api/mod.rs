@@ -35,7 +35,6 @@ mod pages;
 mod wire;
 pub mod writer;
 
-pub use crate::model::{Granularity, MetricsWindow};
 use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
@@ -58,6 +57,7 @@ use crate::http::observe::{HttpMetrics, HttpObserver};
 use crate::http::retry::RetryPolicy;
 use crate::http::secret::Secret;
 use crate::http::transport::{Body, BuildError, Outgoing, Replay, Transport, TransportSettings};
+pub use crate::model::{Granularity, MetricsWindow};
 
 /// The host of US workspaces.
 pub const DEFAULT_BASE_URL: &str = "https://api.segmentapis.com";
