@@ -93,16 +93,19 @@ pub enum Command {
     ///
     /// Example:
     ///   segbridge sim --size medium --seed 7 --target mirror --faults '5xx=0.05,reset=0.01'
+    #[command(verbatim_doc_comment)]
+    Sim(SimArgs),
     /// Execute the stored plan in the target workspace.
     ///
     /// Sends the requests of the latest `plan` of the target, in dependency order, recording
     /// each in the ledger before and after the write. Interrupted runs resume: a write whose
     /// outcome is unknown is looked up in the target by its natural key before any retry, so
     /// nothing is created twice. Exit 1 when some payloads failed.
+    ///
+    /// Example:
+    ///   segbridge apply --ledger acme.ledger --region eu --secrets secrets.toml
     #[command(verbatim_doc_comment)]
     Apply(ApplyArgs),
-    #[command(verbatim_doc_comment)]
-    Sim(SimArgs),
 }
 
 #[derive(Debug, Args)]
