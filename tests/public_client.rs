@@ -1151,3 +1151,67 @@ fn write_bodies_match_the_request_schemas() {
         assert!(errors.is_empty(), "{op}: {errors:?}");
     }
 }
+
+/// A server whose `POST /sources` answers `302 Found` to a same-origin path that answers a GET
+/// with a source, as a moved API might. Counts the requests on that path by method.
+async fn redirecting_server() -> (
+    String,
+    Arc<std::sync::Mutex<Vec<String>>>,
+    tokio::task::JoinHandle<()>,
+) {
+    use axum::http::{Method, StatusCode, header};
+    use axum::response::IntoResponse;
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let app = axum::Router::new()
+        .route(
+            "/sources",
+            axum::routing::post(|| async {
+                (
+                    StatusCode::FOUND,
+                    [(header::LOCATION, "/moved/sources?k=v")],
+                )
+                    .into_response()
+            }),
+        )
+        .route(
+            "/moved/sources",
+            axum::routing::any(move |method: Method| {
+                let log = log.clone();
+                async move {
+                    log.lock().unwrap().push(method.to_string());
+                    axum::Json(json!({"data": {"source": {"id": "not-created", "slug": "web"}}}))
+                }
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    (base, seen, task)
+}
+
+#[tokio::test]
+async fn a_write_never_follows_a_redirect_which_would_turn_it_into_a_read() {
+    let (base, seen, server) = redirecting_server().await;
+    let client = PublicClient::new(settings_for(&base, TOKEN)).unwrap();
+    let source = NewSource {
+        slug: "web".into(),
+        metadata_id: "m1".into(),
+        enabled: false,
+        settings: None,
+    };
+    let error = writer_of(&client).create_source(&source).await.unwrap_err();
+    let chain = segbridge::diagnostics::chain(&error);
+    assert!(chain.contains("302"), "{chain}");
+    assert!(chain.contains("a redirect to `/moved/sources`"), "{chain}");
+    assert!(!chain.contains("k=v"), "{chain}");
+    // Following it would have sent a GET there and read its answer as the created source.
+    assert!(
+        seen.lock().unwrap().is_empty(),
+        "{:?}",
+        seen.lock().unwrap()
+    );
+    server.abort();
+}

@@ -3,10 +3,13 @@
 //! - TLS is rustls with the webpki roots, so the binary needs no system OpenSSL.
 //! - Plain `http://` is accepted only for loopback hosts (the simulators); anywhere else a token
 //!   would cross the network in clear, so such a base URL is refused before any request.
-//! - Redirects are followed only within the origin of the request (scheme, host and port) and at
-//!   most [`MAX_REDIRECTS`] times. The requests carry an `Authorization` header, and an API has
-//!   no business sending it elsewhere; a redirect out of the origin is an error, not a silent
-//!   stop, so that a misconfigured base URL is noticed.
+//! - Redirects of reads are followed only within the origin of the request (scheme, host and
+//!   port) and at most [`MAX_REDIRECTS`] times. The requests carry an `Authorization` header, and
+//!   an API has no business sending it elsewhere; a redirect out of the origin is an error, not a
+//!   silent stop, so that a misconfigured base URL is noticed.
+//! - Writes follow no redirect at all ([`build_write_client`]): on a 301, 302 or 303 an HTTP
+//!   client re-sends a POST as a GET without its body, so a create would "succeed" with the
+//!   answer of a read and nothing created. The redirect comes back as an error instead.
 //! - The user agent is `segbridge/<version>`, so that the API owners can tell who is calling.
 
 use std::net::IpAddr;
@@ -86,6 +89,17 @@ pub fn build_client(settings: &ClientSettings) -> Result<reqwest::Client, reqwes
         .connect_timeout(settings.connect_timeout)
         .timeout(settings.timeout)
         .redirect(same_origin_redirects())
+        .build()
+}
+
+/// Builds the client for writes: as [`build_client`], but a redirect is returned, never followed.
+pub fn build_write_client(settings: &ClientSettings) -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder()
+        .use_rustls_tls()
+        .user_agent(USER_AGENT)
+        .connect_timeout(settings.connect_timeout)
+        .timeout(settings.timeout)
+        .redirect(redirect::Policy::none())
         .build()
 }
 

@@ -93,6 +93,18 @@ impl fmt::Display for HttpError {
         match self {
             // The body is left to the API client, which knows how to read it (and quotes it in
             // its own message); quoting it here too would print it twice in a chain.
+            Self::Status {
+                status, headers, ..
+            } if status.is_redirection() => write!(
+                f,
+                "HTTP {status}: a redirect to `{}`, which segbridge does not follow for a write \
+                 (the method and body would be lost); check the base URL",
+                headers
+                    .get(reqwest::header::LOCATION)
+                    .and_then(|v| v.to_str().ok())
+                    // A query could carry anything; the path is what tells the mistake.
+                    .map_or("?", |v| v.split('?').next().unwrap_or(v))
+            ),
             Self::Status { status, .. } => write!(f, "HTTP {status}"),
             Self::Transport(err) => fmt::Display::fmt(err, f),
             Self::GaveUp {

@@ -28,7 +28,9 @@ use reqwest::StatusCode;
 use reqwest::header::{self, HeaderMap, HeaderValue};
 use url::Url;
 
-use super::client::{BaseUrlError, ClientSettings, build_client, validate_base_url};
+use super::client::{
+    BaseUrlError, ClientSettings, build_client, build_write_client, validate_base_url,
+};
 use super::error::{HttpError, MAX_ERROR_BODY_BYTES};
 use super::limit::{RateLimiter, ServerWindow};
 use super::observe::{HttpMetrics, HttpObserver, WaitReason};
@@ -124,6 +126,8 @@ struct Inner {
     api: &'static str,
     base_url: Url,
     client: reqwest::Client,
+    /// For every method but GET: follows no redirect (see [`super::client`]).
+    write_client: reqwest::Client,
     authorization: HeaderValue,
     retry: RetryPolicy,
     limiter: Arc<RateLimiter>,
@@ -152,6 +156,7 @@ impl Transport {
     pub fn new(settings: TransportSettings) -> Result<Self, BuildError> {
         validate_base_url(&settings.base_url)?;
         let client = build_client(&settings.client).map_err(BuildError::Client)?;
+        let write_client = build_write_client(&settings.client).map_err(BuildError::Client)?;
         let mut authorization =
             HeaderValue::from_str(&format!("Bearer {}", settings.token.dangerously_expose()))
                 .map_err(|_| BuildError::Token)?;
@@ -162,6 +167,7 @@ impl Transport {
                 api: settings.api,
                 base_url: settings.base_url,
                 client,
+                write_client,
                 authorization,
                 retry: settings.retry,
                 limiter: settings.limiter,
@@ -342,8 +348,12 @@ impl Transport {
     async fn attempt(&self, request: &Outgoing) -> Result<Response, HttpError> {
         let inner = &self.inner;
         inner.metrics.request_sent();
-        let mut builder = inner
-            .client
+        let client = if request.method == reqwest::Method::GET {
+            &inner.client
+        } else {
+            &inner.write_client
+        };
+        let mut builder = client
             .request(request.method.clone(), request.url.clone())
             .header(header::AUTHORIZATION, inner.authorization.clone())
             .header(header::ACCEPT, request.accept);
