@@ -106,6 +106,19 @@ pub enum Command {
     ///   segbridge apply --ledger acme.ledger --region eu --secrets secrets.toml
     #[command(verbatim_doc_comment)]
     Apply(ApplyArgs),
+    /// Export, plan and apply in one command, resumably.
+    ///
+    /// Reads the source workspace through the Config API into the ledger, plans the copy into
+    /// the target workspace (create mode) and applies it, stopping after a step that did not
+    /// finish cleanly. Run it again after an interruption or a fix: the export resumes or
+    /// refreshes, the plan is made again from what the target now holds, and what was written
+    /// is not written again. Exit 1 when a step finished with failures.
+    ///
+    /// Example:
+    ///   export SEGMENT_CONFIG_API_TOKEN=... SEGMENT_PUBLIC_API_TOKEN=...
+    ///   segbridge migrate --workspace acme --region eu --ledger acme.ledger --secrets secrets.toml
+    #[command(verbatim_doc_comment)]
+    Migrate(MigrateArgs),
 }
 
 #[derive(Debug, Args)]
@@ -154,7 +167,7 @@ pub struct SimArgs {
 }
 
 /// Where the Config API is and how to authenticate to it.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct ConfigApiArgs {
     /// The Config API host root; segbridge adds `/v1beta`. `http://` is accepted only for
     /// loopback addresses (the simulators).
@@ -173,16 +186,14 @@ pub struct ConfigApiArgs {
     /// Requests per minute to the Config API (documented limit: 200).
     #[arg(long, value_name = "N", default_value_t = 200, hide = true)]
     pub config_rate_limit: u32,
-    /// Pace requests as if minutes were X times shorter, to match a simulator started with
-    /// `segbridge sim --time-scale X`. Never useful against the real API.
-    #[arg(long, value_name = "X", default_value = "1", hide = true)]
-    pub time_scale: TimeScale,
 }
 
 #[derive(Debug, Args)]
 pub struct ExportArgs {
     #[command(flatten)]
     pub api: ConfigApiArgs,
+    #[command(flatten)]
+    pub pacing: PacingArgs,
     /// The workspace slug to export; by default the token's only workspace.
     #[arg(long, value_name = "SLUG")]
     pub workspace: Option<String>,
@@ -214,8 +225,17 @@ pub struct ExportArgs {
     pub json_progress: bool,
 }
 
+/// How fast the API clients' clocks run (hidden: for the simulators only).
+#[derive(Debug, Clone, Copy, Args)]
+pub struct PacingArgs {
+    /// Pace requests as if minutes were X times shorter, to match a simulator started with
+    /// `segbridge sim --time-scale X`. Never useful against the real API.
+    #[arg(long, value_name = "X", default_value = "1", hide = true)]
+    pub time_scale: TimeScale,
+}
+
 /// Where the Public API is and how to authenticate to it.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct PublicApiArgs {
     /// The Public API host root (default: the US host). `http://` is accepted only for loopback
     /// addresses (the simulators).
@@ -233,16 +253,14 @@ pub struct PublicApiArgs {
     /// Requests per minute to Public API routes without a documented limit of their own.
     #[arg(long, value_name = "N", default_value_t = crate::public_api::DEFAULT_REQUESTS_PER_MINUTE, hide = true)]
     pub public_rate_limit: u32,
-    /// Pace requests as if minutes were X times shorter, to match a simulator started with
-    /// `segbridge sim --time-scale X`. Never useful against the real API.
-    #[arg(long, value_name = "X", default_value = "1", hide = true)]
-    pub time_scale: TimeScale,
 }
 
 #[derive(Debug, Args)]
 pub struct PlanArgs {
     #[command(flatten)]
     pub api: PublicApiArgs,
+    #[command(flatten)]
+    pub pacing: PacingArgs,
     /// The ledger file (SQLite) holding a complete export.
     #[arg(long, value_name = "FILE", default_value = "segbridge.ledger")]
     pub ledger: PathBuf,
@@ -270,26 +288,85 @@ pub struct PlanArgs {
 pub struct ApplyArgs {
     #[command(flatten)]
     pub api: PublicApiArgs,
+    // The source workspace's Config API, to read secret settings again at write time. Used
+    // when `SEGMENT_CONFIG_API_TOKEN` or `--config-token-file` gives a token; without one,
+    // secrets come from `--secrets` only.
+    #[command(flatten)]
+    pub config: ConfigApiArgs,
+    #[command(flatten)]
+    pub pacing: PacingArgs,
+    #[command(flatten)]
+    pub run: ApplyRunArgs,
+    /// Show what would be written; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// The choices of a live apply, shared by `apply` and `migrate`.
+#[derive(Debug, Clone, Args)]
+pub struct ApplyRunArgs {
     /// The ledger holding the plan (see `segbridge plan`).
     #[arg(long, value_name = "FILE", default_value = "segbridge.ledger")]
     pub ledger: PathBuf,
     /// TOML file of secret setting values, `["<config name>"]` then `setting = "value"`; read
-    /// into memory only.
+    /// into memory only. Its values win over those read again from the Config API.
     #[arg(long, value_name = "FILE")]
     pub secrets: Option<PathBuf>,
-    /// Create destinations without the secret settings the secrets file does not supply,
-    /// instead of failing them as manual.
+    /// Create destinations without the secret settings nothing supplies, instead of failing
+    /// them as manual.
     #[arg(long)]
     pub allow_missing_secrets: bool,
-    /// Show what would be written; write nothing.
+    /// Writes in flight at once; the rate limits set the pace in any case.
+    #[arg(long, value_name = "N", default_value_t = crate::apply::DEFAULT_CONCURRENCY, value_parser = concurrency)]
+    pub concurrency: usize,
+    /// Also send invitations (they email people) and grant permissions to existing users.
     #[arg(long)]
-    pub dry_run: bool,
+    pub include_iam: bool,
+    /// Cut-over: enable the migrated sources, and the destinations that were enabled in the
+    /// source workspace. Run it once apps send with the new write keys.
+    #[arg(long)]
+    pub enable: bool,
     /// Print the summary as JSON on stdout.
     #[arg(long)]
     pub json: bool,
     /// Progress as JSON lines on stderr.
     #[arg(long)]
     pub json_progress: bool,
+}
+
+/// At least one lane, and no more than a limit's worth: past 64 writes in flight only the
+/// number of intents to reconcile after a crash grows.
+fn concurrency(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n @ 1..=64) => Ok(n),
+        _ => Err("expected a whole number from 1 to 64".into()),
+    }
+}
+
+/// `segbridge migrate`: the flags of `export`, `plan` and `apply` in one command.
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    #[command(flatten)]
+    pub config: ConfigApiArgs,
+    #[command(flatten)]
+    pub api: PublicApiArgs,
+    #[command(flatten)]
+    pub pacing: PacingArgs,
+    /// The workspace slug to export; by default the Config token's only workspace.
+    #[arg(long, value_name = "SLUG")]
+    pub workspace: Option<String>,
+    /// Also read the event delivery metrics of every destination (a baseline for `audit`).
+    #[arg(long)]
+    pub with_metrics: bool,
+    /// Replace the embedded mapping tables with the `.toml` files of DIR.
+    #[arg(long, value_name = "DIR")]
+    pub mappings: Option<PathBuf>,
+    /// What to do with an object the target already holds (`adopt` uses it, `skip` leaves it
+    /// and its dependents alone, `fail` stops before anything is written).
+    #[arg(long, value_name = "POLICY", default_value = "fail")]
+    pub on_conflict: crate::plan::OnConflict,
+    #[command(flatten)]
+    pub run: ApplyRunArgs,
 }
 
 #[derive(Debug, Args)]

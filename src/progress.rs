@@ -39,8 +39,14 @@ pub trait Reporter: Send + Sync {
     fn waiting(&self, _api: &str, _why: Wait, _duration: Duration) {}
     /// A request is retried after a transient error.
     fn retrying(&self, _api: &str, _endpoint: &str, _attempt: u32, _error: &str) {}
-    /// A collection could not be read; the command goes on with the rest.
+    /// A collection could not be read, or an object written; the command goes on with the
+    /// rest.
     fn failed(&self, _collection: &str, _error: &str) {}
+    /// Work of a known size begins: `total` units under `label` (for `apply`, the payloads of
+    /// one step).
+    fn task_started(&self, _label: &str, _total: u64) {}
+    /// `count` units of the task `label` are done.
+    fn task_advanced(&self, _label: &str, _count: u64) {}
 }
 
 /// Shows nothing (`--quiet`, tests, library use).

@@ -26,7 +26,7 @@ use crate::model::Kind;
 pub const MARKER_KEY: &str = "segbridge_secret";
 
 /// The bullet Segment uses to censor secrets.
-const MASK_CHAR: char = '•';
+pub const MASK_CHAR: char = '•';
 
 /// Computes keyed hashes of secret values for change detection.
 #[derive(Clone)]

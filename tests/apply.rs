@@ -35,6 +35,8 @@ fn command(sims: &Simulators, sub: &str, ledger: &Path, extra: &[&str]) -> tokio
         .args(["--public-url", &sims.public.base_url()])
         .args(extra)
         .env("SEGMENT_PUBLIC_API_TOKEN", &sims.public.token)
+        // Secrets come from the secrets file here; tests that re-read them set it.
+        .env_remove("SEGMENT_CONFIG_API_TOKEN")
         .env("SEGBRIDGE_RETRY_BASE_MS", "20")
         .kill_on_drop(true);
     cmd
@@ -175,8 +177,9 @@ fn planned_duplicates(ledger: &Path) -> u64 {
     dupes
 }
 
-/// The target's content per kind, and the filter titles in the order they were created.
-async fn target_content(sims: &Simulators) -> (BTreeMap<&'static str, usize>, Vec<String>) {
+/// The target's content per kind, and the filter titles of each destination in the order
+/// they were created (sorted, so destinations compare whatever their ids).
+async fn target_content(sims: &Simulators) -> (BTreeMap<&'static str, usize>, Vec<Vec<String>>) {
     let state = get_json(format!("{}/_sim/state", sims.public.base_url())).await;
     let kinds = [
         "sources",
@@ -192,34 +195,52 @@ async fn target_content(sims: &Simulators) -> (BTreeMap<&'static str, usize>, Ve
         .into_iter()
         .map(|k| (k, state[k].as_object().map_or(0, |m| m.len())))
         .collect();
-    let titles = state["destination_filters"]
+    let mut per_destination: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for filter in state["destination_filters"]
         .as_object()
-        .map(|m| {
-            m.values()
-                .map(|f| f["title"].as_str().unwrap_or_default().to_owned())
-                .collect()
-        })
-        .unwrap_or_default();
+        .into_iter()
+        .flat_map(|m| m.values())
+    {
+        per_destination
+            .entry(filter["destinationId"].as_str().unwrap().to_owned())
+            .or_default()
+            .push(filter["title"].as_str().unwrap_or_default().to_owned());
+    }
+    let mut titles: Vec<Vec<String>> = per_destination.into_values().collect();
+    titles.sort();
     (counts, titles)
 }
 
-fn planned_filter_titles(ledger: &Path) -> Vec<String> {
+/// The planned filter titles of each destination in plan order (sorted like
+/// [`target_content`]'s): the order the Public API must keep them in.
+fn planned_filter_titles(ledger: &Path) -> Vec<Vec<String>> {
     let ledger = Ledger::inspect(ledger).unwrap();
     let plan = ledger.plans().unwrap().last().unwrap().0;
-    ledger
+    let mut per_destination: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for p in ledger
         .plan_payloads(plan)
         .unwrap()
         .iter()
         .filter(|p| p.step == "create_filter")
-        .map(|p| p.payload["body"]["title"].as_str().unwrap().to_owned())
-        .collect()
+    {
+        per_destination
+            .entry(p.payload["path_params"].to_string())
+            .or_default()
+            .push(p.payload["body"]["title"].as_str().unwrap().to_owned());
+    }
+    let mut titles: Vec<Vec<String>> = per_destination.into_values().collect();
+    titles.sort();
+    titles
 }
 
 fn assert_all_done(ledger: &Path) {
     let ledger = Ledger::inspect(ledger).unwrap();
     let plan = ledger.plans().unwrap().last().unwrap().0;
     for p in ledger.plan_payloads(plan).unwrap() {
-        let deferred = p.step == "invite_user" || p.step == "add_user_permissions";
+        let deferred = matches!(
+            p.step.as_str(),
+            "invite_user" | "add_user_permissions" | "enable_source" | "enable_destination"
+        );
         let writes = ledger
             .plan_items(plan)
             .unwrap()

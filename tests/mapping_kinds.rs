@@ -429,13 +429,13 @@ fn rows_8_to_11_destinations() {
         (
             "password",
             Some(
-                json!({"$secret": {"kind": "destinations", "config_name": name, "setting": "password", "state": "present"}}),
+                json!({"$secret": {"kind": "destinations", "config_name": name, "setting": "password", "config_setting": "password", "state": "present"}}),
             ),
         ),
         (
             "securityToken",
             Some(
-                json!({"$secret": {"kind": "destinations", "config_name": name, "setting": "securityToken", "state": "masked"}}),
+                json!({"$secret": {"kind": "destinations", "config_name": name, "setting": "securityToken", "config_setting": "securityToken", "state": "masked"}}),
             ),
         ),
         ("sandbox", Some(json!(false))),
@@ -448,6 +448,13 @@ fn rows_8_to_11_destinations() {
         assert_eq!(settings.get(*key), expected.as_ref(), "{key}");
     }
     assert!(!create.to_string().contains("hunter2") && !create.to_string().contains('•'));
+    // Enabled in the source workspace: enabled again at cut-over, and only then.
+    let enable = step(&mapped, Step::EnableDestination);
+    assert_eq!(
+        (enable.method, enable.path),
+        ("PATCH", "/destinations/{destinationId}")
+    );
+    assert_eq!(enable.body, Some(json!({"enabled": true})));
     for code in [
         "destination.secret_required",
         "destination.masked_secret",

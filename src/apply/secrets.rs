@@ -141,6 +141,7 @@ mod tests {
             kind: Kind::Destinations,
             config_name: name.into(),
             setting: setting.into(),
+            config_setting: setting.into(),
             state: SecretState::Masked,
         }
     }

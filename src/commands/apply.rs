@@ -12,12 +12,17 @@ use std::sync::Arc;
 use anyhow::Context;
 use serde_json::{Value, json};
 
+use super::export::{config_client, config_token};
 use super::plan::{public_client, public_token};
-use crate::apply::{self, ApplyOptions, ApplyReport, DryRunReport, Outcome, SecretsFile};
+use crate::apply::{
+    self, ApplyOptions, ApplyReport, ConfigSecrets, Deferral, DryRunReport, Outcome, SecretSources,
+    SecretsFile,
+};
 use crate::cli::{ApplyArgs, GlobalArgs};
-use crate::commands::ExitStatus;
 use crate::commands::reporters::{self, CliReporter, ProgressMode};
+use crate::commands::{ExitStatus, Finished};
 use crate::diagnostics::Hint;
+use crate::env_vars;
 use crate::ledger::{Ledger, RunStatus};
 use crate::public_api::writer::ApplyMode;
 use crate::public_api::{PublicWriter, WriteAccess};
@@ -25,19 +30,40 @@ use crate::public_api::{PublicWriter, WriteAccess};
 /// Schema version of the `--json` summary.
 const SUMMARY_SCHEMA_VERSION: u32 = 1;
 
-pub async fn run(args: ApplyArgs, global: &GlobalArgs) -> anyhow::Result<ExitStatus> {
+/// The Config API's reader of secrets, when a Config token is at hand; `None` (secrets from
+/// the file only) when there is none. A token given but unusable is an error: the operator
+/// meant it to be used.
+fn config_secrets(
+    args: &ApplyArgs,
+    reporter: Arc<dyn crate::progress::Reporter>,
+) -> anyhow::Result<Option<ConfigSecrets>> {
+    let given = args.config.config_token_file.is_some()
+        || args.config.config_token.is_some()
+        || std::env::var_os(env_vars::SEGMENT_CONFIG_API_TOKEN).is_some();
+    if !given {
+        return Ok(None);
+    }
+    let token = config_token(&args.config)?;
+    let client = config_client(&args.config, args.pacing, token, reporter)?;
+    Ok(Some(ConfigSecrets::new(client)))
+}
+
+/// Runs `apply` (or its dry run); the `--json` summary is returned, not printed.
+pub async fn execute(args: &ApplyArgs, global: &GlobalArgs) -> anyhow::Result<Finished> {
+    let run_args = &args.run;
     let token = public_token(&args.api)?;
-    let secrets = match &args.secrets {
+    let secrets = match &run_args.secrets {
         Some(path) => SecretsFile::load(path)?,
         None => SecretsFile::empty(),
     };
     let reporter: Arc<dyn CliReporter> = Arc::from(reporters::reporter(ProgressMode::choose(
-        args.json_progress,
+        run_args.json_progress,
         global.quiet,
     )));
-    let client = public_client(&args.api, token, reporter.clone())?;
-    let mut ledger = Ledger::open(&args.ledger)
-        .with_context(|| format!("Cannot open the ledger `{}`", args.ledger.display()))?;
+    let client = public_client(&args.api, args.pacing, token, reporter.clone())?;
+    let config = config_secrets(args, reporter.clone())?;
+    let mut ledger = Ledger::open(&run_args.ledger)
+        .with_context(|| format!("Cannot open the ledger `{}`", run_args.ledger.display()))?;
 
     // The plan is stored under `<public url>|<workspace id>`, as `plan` named the target.
     let workspace = client
@@ -83,31 +109,34 @@ pub async fn run(args: ApplyArgs, global: &GlobalArgs) -> anyhow::Result<ExitSta
         )));
     }
 
+    let options = ApplyOptions {
+        allow_missing_secrets: run_args.allow_missing_secrets,
+        concurrency: run_args.concurrency,
+        include_iam: run_args.include_iam,
+        cut_over: run_args.enable,
+    };
     if args.dry_run {
-        let report = apply::dry_run(&ledger, &plan, &secrets)?;
+        let report = apply::dry_run(&ledger, &plan, &secrets, config.is_some(), options)?;
         reporter.finish();
-        if args.json {
-            writeln!(
-                std::io::stdout().lock(),
-                "{}",
-                dry_run_json(&report, &target)
-            )?;
-        }
         if !global.quiet {
             std::io::stderr()
                 .lock()
                 .write_all(dry_run_text(&report, &target).as_bytes())?;
         }
-        return Ok(ExitStatus::Success);
+        return Ok(Finished {
+            status: ExitStatus::Success,
+            summary: dry_run_json(&report, &target),
+        });
     }
 
     let access = WriteAccess::grant(ApplyMode::Live).expect("a live run is granted writes");
     let writer = PublicWriter::new(client, access);
     let run = ledger.begin_run("apply", &target)?;
-    let options = ApplyOptions {
-        allow_missing_secrets: args.allow_missing_secrets,
+    let sources = SecretSources {
+        file: &secrets,
+        config: config.as_ref(),
     };
-    let outcome = apply::apply(&mut ledger, &plan, &writer, &secrets, options, &*reporter).await;
+    let outcome = apply::apply(&mut ledger, &plan, &writer, sources, options, &*reporter).await;
     reporter.finish();
     let report = match outcome {
         Ok(report) => report,
@@ -117,30 +146,29 @@ pub async fn run(args: ApplyArgs, global: &GlobalArgs) -> anyhow::Result<ExitSta
             return Err(e.into());
         }
     };
-    let status = if report.failed() > 0 || report.skipped() > 0 {
-        RunStatus::Failed
-    } else {
-        RunStatus::Complete
-    };
-    ledger.finish_run(run, status)?;
+    let failed = report.failed() > 0 || report.skipped() > 0;
+    ledger.finish_run(
+        run,
+        if failed {
+            RunStatus::Failed
+        } else {
+            RunStatus::Complete
+        },
+    )?;
 
     let requests = writer.client().metrics().snapshot().requests_sent;
-    if args.json {
-        writeln!(
-            std::io::stdout().lock(),
-            "{}",
-            summary_json(&report, &target, requests)
-        )?;
-    }
     if !global.quiet {
         std::io::stderr()
             .lock()
             .write_all(summary_text(&report, &target).as_bytes())?;
     }
-    Ok(if report.failed() > 0 || report.skipped() > 0 {
-        ExitStatus::Failure
-    } else {
-        ExitStatus::Success
+    Ok(Finished {
+        status: if failed {
+            ExitStatus::Failure
+        } else {
+            ExitStatus::Success
+        },
+        summary: summary_json(&report, &target, requests),
     })
 }
 
@@ -175,7 +203,10 @@ fn summary_json(report: &ApplyReport, target: &str, requests: u64) -> Value {
         "already_done": report.already_done(),
         "failed": report.failed(),
         "skipped": report.skipped(),
-        "deferred": report.deferred(),
+        "deferred": {
+            "iam": report.deferred(Deferral::Iam),
+            "cut_over": report.deferred(Deferral::CutOver),
+        },
         "omitted_secrets": report.payloads.iter().flat_map(|p| p.omitted_secrets.iter()).collect::<Vec<_>>(),
         "problems": problems(report),
         "requests": requests,
@@ -201,11 +232,20 @@ fn summary_text(report: &ApplyReport, target: &str) -> String {
         report.skipped(),
     );
     table(&mut out, &report.writes_per_kind());
-    if report.deferred() > 0 {
-        out.push_str(&format!(
-            "{} IAM requests not sent (inviting users and granting permissions is not part of this release)\n",
-            report.deferred()
-        ));
+    for (why, what) in [
+        (Deferral::Iam, "IAM requests (invitations email people)"),
+        (
+            Deferral::CutOver,
+            "cut-over requests (enabling sources and destinations)",
+        ),
+    ] {
+        let waiting = report.deferred(why);
+        if waiting > 0 {
+            out.push_str(&format!(
+                "{waiting} {what} wait for `apply {}`\n",
+                why.flag()
+            ));
+        }
     }
     for p in &report.payloads {
         for omitted in &p.omitted_secrets {
@@ -237,7 +277,10 @@ fn dry_run_json(report: &DryRunReport, target: &str) -> Value {
         "would_write": report.writes(),
         "writes_per_kind": report.would_write,
         "already_done": report.already_done,
-        "deferred": report.deferred,
+        "deferred": {
+            "iam": report.deferred.get(&Deferral::Iam).copied().unwrap_or(0),
+            "cut_over": report.deferred.get(&Deferral::CutOver).copied().unwrap_or(0),
+        },
         "missing_secrets": report.missing_secrets.iter().map(|(n, s)| json!({"config_name": n, "setting": s})).collect::<Vec<_>>(),
     })
 }

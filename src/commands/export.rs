@@ -9,9 +9,9 @@ use std::time::Duration;
 use anyhow::Context;
 use serde_json::{Value, json};
 
-use crate::cli::{ConfigApiArgs, ExportArgs, GlobalArgs};
-use crate::commands::ExitStatus;
+use crate::cli::{ConfigApiArgs, ExportArgs, GlobalArgs, PacingArgs};
 use crate::commands::reporters::{self, CliReporter, ProgressMode};
+use crate::commands::{ExitStatus, Finished};
 use crate::config_api::{ConfigClient, ConfigClientSettings};
 use crate::diagnostics::Hint;
 use crate::env_vars;
@@ -51,6 +51,7 @@ pub fn config_token(api: &ConfigApiArgs) -> anyhow::Result<Secret> {
 /// Builds the Config API client, its waits and retries reported to `reporter`.
 pub fn config_client(
     api: &ConfigApiArgs,
+    pacing: PacingArgs,
     token: Secret,
     reporter: Arc<dyn Reporter>,
 ) -> anyhow::Result<ConfigClient> {
@@ -64,8 +65,8 @@ pub fn config_client(
         .with_env_overrides()
         .context("Invalid retry settings in the environment")?;
     settings.observer = Some(Arc::new(ReporterObserver(reporter)));
-    if api.time_scale != TimeScale::default() {
-        settings.clock = Arc::new(ScaledClock::new(api.time_scale.factor()));
+    if pacing.time_scale != TimeScale::default() {
+        settings.clock = Arc::new(ScaledClock::new(pacing.time_scale.factor()));
     }
     ConfigClient::new(settings).context("Cannot set up the Config API client")
 }
@@ -108,7 +109,8 @@ fn selected_kinds(args: &ExportArgs) -> std::collections::BTreeSet<Kind> {
     kinds
 }
 
-pub async fn run(args: ExportArgs, global: &GlobalArgs) -> anyhow::Result<ExitStatus> {
+/// Runs the export; the `--json` summary is returned, not printed.
+pub async fn execute(args: &ExportArgs, global: &GlobalArgs) -> anyhow::Result<Finished> {
     let token = config_token(&args.api)?;
     let hasher = SecretHasher::from_token(token.dangerously_expose());
     let reporter: Arc<dyn CliReporter> = Arc::from(reporters::reporter(ProgressMode::choose(
@@ -116,32 +118,31 @@ pub async fn run(args: ExportArgs, global: &GlobalArgs) -> anyhow::Result<ExitSt
         global.quiet,
     )));
     // Trait upcasting: the CLI reporter is also the core's reporter.
-    let client = config_client(&args.api, token, reporter.clone())?;
+    let client = config_client(&args.api, args.pacing, token, reporter.clone())?;
     let ledger = Ledger::open(&args.ledger)
         .with_context(|| format!("Cannot open the ledger `{}`", args.ledger.display()))?;
     let ledger = Mutex::new(ledger);
     let options = ExportOptions {
         config_url: args.api.config_url.clone(),
         workspace: args.workspace.clone(),
-        kinds: selected_kinds(&args),
+        kinds: selected_kinds(args),
         concurrency: args.concurrency,
     };
     let outcome = export::export(&client, &ledger, &hasher, &options, &*reporter).await;
     reporter.finish();
     let outcome = outcome.context("Export failed")?;
     let metrics = client.metrics();
-    if args.json {
-        let mut out = std::io::stdout().lock();
-        writeln!(out, "{}", summary_json(&outcome, &metrics))?;
-    }
     if !global.quiet {
         let mut err = std::io::stderr().lock();
         err.write_all(summary_text(&outcome, &metrics, &args.ledger).as_bytes())?;
     }
-    Ok(if outcome.failures.is_empty() {
-        ExitStatus::Success
-    } else {
-        ExitStatus::Failure
+    Ok(Finished {
+        status: if outcome.failures.is_empty() {
+            ExitStatus::Success
+        } else {
+            ExitStatus::Failure
+        },
+        summary: summary_json(&outcome, &metrics),
     })
 }
 

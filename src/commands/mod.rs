@@ -4,6 +4,7 @@
 
 mod apply;
 mod export;
+mod migrate;
 mod plan;
 pub mod reporters;
 mod sim;
@@ -34,11 +35,40 @@ impl From<ExitStatus> for ExitCode {
     }
 }
 
+/// How a step of work ended, with the summary `--json` prints: `migrate` runs `export`,
+/// `plan` and `apply` as steps and prints their summaries as one document.
+#[derive(Debug)]
+pub struct Finished {
+    pub status: ExitStatus,
+    pub summary: serde_json::Value,
+}
+
+impl Finished {
+    /// Prints the summary on stdout when asked, and gives the exit status.
+    fn print(self, json: bool) -> anyhow::Result<ExitStatus> {
+        if json {
+            use std::io::Write;
+            writeln!(std::io::stdout().lock(), "{}", self.summary)?;
+        }
+        Ok(self.status)
+    }
+}
+
 pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitStatus> {
     match cli.command {
-        Command::Export(args) => export::run(args, &cli.global).await,
-        Command::Plan(args) => plan::run(args, &cli.global).await,
-        Command::Apply(args) => apply::run(args, &cli.global).await,
+        Command::Export(args) => {
+            let json = args.json;
+            export::execute(&args, &cli.global).await?.print(json)
+        }
+        Command::Plan(args) => {
+            let json = args.json;
+            plan::execute(&args, &cli.global).await?.print(json)
+        }
+        Command::Apply(args) => {
+            let json = args.run.json;
+            apply::execute(&args, &cli.global).await?.print(json)
+        }
+        Command::Migrate(args) => migrate::run(args, &cli.global).await,
         Command::Sim(args) => sim::run(args, &cli.global).await,
         Command::Status(args) => status::run(&args),
     }

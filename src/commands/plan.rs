@@ -11,10 +11,10 @@ use std::sync::Arc;
 use anyhow::Context;
 use serde_json::{Value, json};
 
-use crate::cli::{GlobalArgs, PlanArgs, PublicApiArgs};
-use crate::commands::ExitStatus;
+use crate::cli::{GlobalArgs, PacingArgs, PlanArgs, PublicApiArgs};
 use crate::commands::export::ReporterObserver;
 use crate::commands::reporters::{self, CliReporter, ProgressMode};
+use crate::commands::{ExitStatus, Finished};
 use crate::diagnostics::Hint;
 use crate::env_vars;
 use crate::http::{RetryPolicy, ScaledClock, Secret};
@@ -52,6 +52,7 @@ pub fn public_token(api: &PublicApiArgs) -> anyhow::Result<Secret> {
 /// Builds the read-only Public API client, its waits and retries reported to `reporter`.
 pub fn public_client(
     api: &PublicApiArgs,
+    pacing: PacingArgs,
     token: Secret,
     reporter: Arc<dyn Reporter>,
 ) -> anyhow::Result<PublicClient> {
@@ -66,8 +67,8 @@ pub fn public_client(
         .with_env_overrides()
         .context("Invalid retry settings in the environment")?;
     settings.observer = Some(Arc::new(ReporterObserver(reporter)));
-    if api.time_scale != TimeScale::default() {
-        settings.clock = Arc::new(ScaledClock::new(api.time_scale.factor()));
+    if pacing.time_scale != TimeScale::default() {
+        settings.clock = Arc::new(ScaledClock::new(pacing.time_scale.factor()));
     }
     PublicClient::new(settings).context("Cannot set up the Public API client")
 }
@@ -104,7 +105,8 @@ fn load_snapshot(ledger: &Ledger) -> anyhow::Result<(crate::ledger::RunId, Strin
     Ok((latest.id, workspace, snapshot))
 }
 
-pub async fn run(args: PlanArgs, global: &GlobalArgs) -> anyhow::Result<ExitStatus> {
+/// Builds and stores the plan; the `--json` summary is returned, not printed.
+pub async fn execute(args: &PlanArgs, global: &GlobalArgs) -> anyhow::Result<Finished> {
     let token = public_token(&args.api)?;
     let tables = match &args.mappings {
         Some(dir) => Tables::load(dir)
@@ -115,7 +117,7 @@ pub async fn run(args: PlanArgs, global: &GlobalArgs) -> anyhow::Result<ExitStat
         args.json_progress,
         global.quiet,
     )));
-    let client = public_client(&args.api, token, reporter.clone())?;
+    let client = public_client(&args.api, args.pacing, token, reporter.clone())?;
     let mut ledger = Ledger::open(&args.ledger)
         .with_context(|| format!("Cannot open the ledger `{}`", args.ledger.display()))?;
     let (export_run, workspace, snapshot) = load_snapshot(&ledger)?;
@@ -153,22 +155,17 @@ pub async fn run(args: PlanArgs, global: &GlobalArgs) -> anyhow::Result<ExitStat
     ledger.finish_run(run, crate::ledger::RunStatus::Complete)?;
 
     let requests = client.metrics().snapshot().requests_sent;
-    if args.json {
-        let mut out = std::io::stdout().lock();
-        writeln!(
-            out,
-            "{}",
-            summary_json(&plan, plan_id, &target, &workspace, requests)
-        )?;
-    }
     if !global.quiet {
         let mut err = std::io::stderr().lock();
         err.write_all(summary_text(&plan, &workspace, &target, &args.ledger).as_bytes())?;
     }
-    Ok(if plan.blocking_conflicts() > 0 {
-        ExitStatus::Failure
-    } else {
-        ExitStatus::Success
+    Ok(Finished {
+        status: if plan.blocking_conflicts() > 0 {
+            ExitStatus::Failure
+        } else {
+            ExitStatus::Success
+        },
+        summary: summary_json(&plan, plan_id, &target, &workspace, requests),
     })
 }
 

@@ -66,6 +66,8 @@ fn stderr_line(line: &str) {
 pub struct BarReporter {
     multi: MultiProgress,
     bars: Mutex<HashMap<&'static str, ProgressBar>>,
+    /// Tasks of a known size (apply's steps): a bar with count, rate and ETA each.
+    tasks: Mutex<HashMap<String, ProgressBar>>,
     status: ProgressBar,
 }
 
@@ -78,6 +80,7 @@ impl BarReporter {
         Self {
             multi,
             bars: Mutex::new(HashMap::new()),
+            tasks: Mutex::new(HashMap::new()),
             status,
         }
     }
@@ -135,11 +138,48 @@ impl Reporter for BarReporter {
     fn failed(&self, collection: &str, error: &str) {
         let _ = self.multi.println(format!("failed: {collection}: {error}"));
     }
+
+    fn task_started(&self, label: &str, total: u64) {
+        let bar = self
+            .multi
+            .insert_before(&self.status, ProgressBar::new(total));
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{prefix:>30.bold} [{bar:30}] {pos:>6}/{len:<6} {per_sec:>10} eta {eta}",
+            )
+            .expect("valid template")
+            .progress_chars("=> "),
+        );
+        bar.set_prefix(label.replace('_', " "));
+        self.tasks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(label.to_owned(), bar);
+    }
+
+    fn task_advanced(&self, label: &str, count: u64) {
+        if let Some(bar) = self
+            .tasks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(label)
+        {
+            bar.inc(count);
+        }
+    }
 }
 
 impl CliReporter for BarReporter {
     fn finish(&self) {
         for bar in self.bars.lock().unwrap_or_else(|e| e.into_inner()).values() {
+            bar.finish();
+        }
+        for bar in self
+            .tasks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+        {
             bar.finish();
         }
         self.status.finish_and_clear();
@@ -156,6 +196,8 @@ pub struct LineReporter {
 struct LineState {
     last: Instant,
     counts: BTreeMap<&'static str, u64>,
+    /// Tasks of a known size: done and total.
+    tasks: BTreeMap<String, (u64, u64)>,
     waited: Duration,
 }
 
@@ -166,6 +208,7 @@ impl LineReporter {
             state: Mutex::new(LineState {
                 last: Instant::now(),
                 counts: BTreeMap::new(),
+                tasks: BTreeMap::new(),
                 waited: Duration::ZERO,
             }),
         }
@@ -176,6 +219,19 @@ impl LineReporter {
             return;
         }
         state.last = Instant::now();
+        if !state.tasks.is_empty() {
+            let parts: Vec<String> = state
+                .tasks
+                .iter()
+                .map(|(task, (done, total))| format!("{task} {done}/{total}"))
+                .collect();
+            stderr_line(&format!(
+                "progress: {}; waited {:.0}s on rate limits",
+                parts.join(", "),
+                state.waited.as_secs_f64()
+            ));
+            return;
+        }
         let total: u64 = state.counts.values().sum();
         let parts: Vec<String> = state
             .counts
@@ -211,6 +267,19 @@ impl Reporter for LineReporter {
 
     fn failed(&self, collection: &str, error: &str) {
         stderr_line(&format!("failed: {collection}: {error}"));
+    }
+
+    fn task_started(&self, label: &str, total: u64) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.tasks.insert(label.to_owned(), (0, total));
+    }
+
+    fn task_advanced(&self, label: &str, count: u64) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((done, _)) = state.tasks.get_mut(label) {
+            *done += count;
+        }
+        self.maybe_print(&mut state);
     }
 }
 
@@ -255,6 +324,14 @@ impl Reporter for JsonReporter {
 
     fn failed(&self, collection: &str, error: &str) {
         json_line("failed", json!({"collection": collection, "error": error}));
+    }
+
+    fn task_started(&self, label: &str, total: u64) {
+        json_line("task_started", json!({"task": label, "total": total}));
+    }
+
+    fn task_advanced(&self, label: &str, count: u64) {
+        json_line("task_advanced", json!({"task": label, "count": count}));
     }
 }
 

@@ -156,7 +156,8 @@ pub fn map_destination(config_name: &str, body: &Value, ctx: &Context<'_>) -> Ma
             } else {
                 json!({ secrets::MARKER_KEY: "present" })
             };
-            let placeholder = secret_or_value(&marker, Kind::Destinations, config_name, public_key);
+            let placeholder =
+                secret_or_value(&marker, Kind::Destinations, config_name, public_key, key);
             let masked = marker[secrets::MARKER_KEY] == "masked";
             let (code, message) = if masked {
                 (
@@ -193,7 +194,8 @@ pub fn map_destination(config_name: &str, body: &Value, ctx: &Context<'_>) -> Ma
             ),
         );
     }
-    if body.get("enabled").and_then(Value::as_bool) == Some(true) {
+    let enabled = body.get("enabled").and_then(Value::as_bool) == Some(true);
+    if enabled {
         mapped.find(
             FindingCode::DestinationCreatedDisabled,
             Some("enabled"),
@@ -227,5 +229,20 @@ pub fn map_destination(config_name: &str, body: &Value, ctx: &Context<'_>) -> Ma
                 "/data/destination/id",
             ),
     );
+    if enabled {
+        // Sent last, and only with `apply --enable` (see `apply::schedule`).
+        mapped.payloads.push(
+            Payload::new(
+                Step::EnableDestination,
+                "PATCH",
+                "/destinations/{destinationId}",
+            )
+            .param(
+                "destinationId",
+                id_or_ref(ctx.ids, Ref::id(Kind::Destinations, config_name)),
+            )
+            .body(json!({"enabled": true})),
+        );
+    }
     mapped
 }

@@ -100,7 +100,11 @@ pub enum SecretState {
 pub struct SecretRef {
     pub kind: Kind,
     pub config_name: String,
+    /// The setting's name in the Public API payload (and in the operator's secrets file).
     pub setting: String,
+    /// Where the Config API object holds the value: the Config setting's own name, which a
+    /// rename table may have changed on the way to `setting`.
+    pub config_setting: String,
     pub state: SecretState,
 }
 
@@ -110,16 +114,23 @@ impl SecretRef {
             "kind": self.kind.as_str(),
             "config_name": self.config_name,
             "setting": self.setting,
+            "config_setting": self.config_setting,
             "state": match self.state { SecretState::Present => "present", SecretState::Masked => "masked" },
         }})
     }
 
     fn from_marker(value: &Value) -> Option<SecretRef> {
         let inner = value.as_object()?.get(SECRET_KEY)?;
+        let setting = inner.get("setting")?.as_str()?.to_owned();
         Some(SecretRef {
             kind: inner.get("kind")?.as_str()?.parse().ok()?,
             config_name: inner.get("config_name")?.as_str()?.to_owned(),
-            setting: inner.get("setting")?.as_str()?.to_owned(),
+            // Markers of plans made before the field existed: the names were the same.
+            config_setting: match inner.get("config_setting") {
+                Some(name) => name.as_str()?.to_owned(),
+                None => setting.clone(),
+            },
+            setting,
             state: match inner.get("state")?.as_str()? {
                 "present" => SecretState::Present,
                 "masked" => SecretState::Masked,
@@ -191,6 +202,10 @@ pub enum Step {
     CreateFilter,
     AddUserPermissions,
     InviteUser,
+    /// Cut-over: the source starts accepting data (`apply --enable`).
+    EnableSource,
+    /// Cut-over: the destination starts receiving data, as it did in the source workspace.
+    EnableDestination,
 }
 
 /// When the planner should send a payload. Most are always sent; IAM offers two alternatives.
@@ -432,6 +447,7 @@ mod tests {
             kind: Kind::Destinations,
             config_name: "d".into(),
             setting: "apiKey".into(),
+            config_setting: "api_key".into(),
             state: SecretState::Present,
         };
         let payload = Payload::new(

@@ -51,17 +51,20 @@ fn camel(snake: &str) -> String {
 }
 
 /// A secret marker of the snapshot as a `$secret` placeholder (or the value, when it is none).
+/// `setting` names it in the Public payload, `config_setting` in the Config object.
 pub(super) fn secret_or_value(
     value: &Value,
     kind: Kind,
     config_name: &str,
     setting: &str,
+    config_setting: &str,
 ) -> Value {
     match value.get(secrets::MARKER_KEY).and_then(Value::as_str) {
         Some(state) => SecretRef {
             kind,
             config_name: config_name.to_owned(),
             setting: setting.to_owned(),
+            config_setting: config_setting.to_owned(),
             state: if state == "masked" {
                 SecretState::Masked
             } else {
@@ -110,7 +113,7 @@ pub fn map_source(config_name: &str, body: &Value, ctx: &Context<'_>) -> Mapped 
                 continue;
             };
             let value = setting.get("value").unwrap_or(&Value::Null);
-            let value = secret_or_value(value, Kind::Sources, config_name, name);
+            let value = secret_or_value(value, Kind::Sources, config_name, name, name);
             if value.get("$secret").is_some() {
                 mapped.find(
                     FindingCode::SourceSecretRequired,
@@ -175,6 +178,12 @@ pub fn map_source(config_name: &str, body: &Value, ctx: &Context<'_>) -> Mapped 
     mapped.payloads.push(create);
 
     let source_id = id_or_ref(ctx.ids, this);
+    // Last in the plan's order (see `apply::schedule`), and only sent with `apply --enable`.
+    mapped.payloads.push(
+        Payload::new(Step::EnableSource, "PATCH", "/sources/{sourceId}")
+            .param("sourceId", source_id.clone())
+            .body(json!({"enabled": true})),
+    );
     if let Some(display) = str_field(body, "display_name").filter(|d| !d.is_empty() && *d != slug) {
         mapped.payloads.push(
             Payload::new(Step::NameSource, "PATCH", "/sources/{sourceId}")

@@ -858,10 +858,14 @@ impl Planner<'_> {
                         item.kind
                     ),
                 );
-                // The create is not sent; what follows it (name, labels, rules, deploy) is.
+                // The create is not sent; what follows it (name, labels, rules, deploy) is,
+                // but not the cut-over: whether an object segbridge did not create is enabled
+                // is for its owner to say.
                 let this = Ref::id(item.kind, &item.config_name);
-                item.payloads
-                    .retain(|p| !p.records.iter().any(|r| r.reference == this));
+                item.payloads.retain(|p| {
+                    !p.records.iter().any(|r| r.reference == this)
+                        && !matches!(p.step, Step::EnableSource | Step::EnableDestination)
+                });
                 if item.payloads.is_empty() {
                     Action::Adopt
                 } else {

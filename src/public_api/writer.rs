@@ -158,6 +158,14 @@ pub const CREATE_FUNCTION_DEPLOYMENT: WriteOperation = write(
     Safe,
 );
 pub const CREATE_INVITES: WriteOperation = write("createInvites", "POST", "/invites", Never);
+/// Adds to what the user may do in the target; adding a permission the user has changes
+/// nothing, so a second copy is harmless.
+pub const ADD_PERMISSIONS_TO_USER: WriteOperation = write(
+    "addPermissionsToUser",
+    "POST",
+    "/users/{userId}/permissions",
+    Safe,
+);
 pub const REPLACE_PERMISSIONS_FOR_USER: WriteOperation = write(
     "replacePermissionsForUser",
     "PUT",
@@ -182,6 +190,7 @@ pub const WRITES: &[WriteOperation] = &[
     CREATE_FUNCTION,
     CREATE_FUNCTION_DEPLOYMENT,
     CREATE_INVITES,
+    ADD_PERMISSIONS_TO_USER,
     REPLACE_PERMISSIONS_FOR_USER,
 ];
 

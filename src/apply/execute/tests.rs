@@ -3,6 +3,7 @@ use std::path::Path;
 use serde_json::json;
 
 use super::*;
+use crate::apply::{Planned, SecretsFile, id_key};
 
 fn secrets() -> SecretsFile {
     SecretsFile::parse(
@@ -10,6 +11,11 @@ fn secrets() -> SecretsFile {
         Path::new("s.toml"),
     )
     .unwrap()
+}
+
+/// Secrets from [`secrets`] only, as without a Config API token.
+fn from_file(secret: &SecretRef) -> Option<Value> {
+    secrets().get(secret)
 }
 
 fn marker(setting: &str, state: &str) -> Value {
@@ -41,7 +47,7 @@ fn secrets_are_filled_and_a_missing_one_fails_as_manual_unless_allowed() {
     let Err(Stop::Failed { reason, manual }) = resolve(
         &planned(body.clone()),
         &ids,
-        &secrets(),
+        &from_file,
         ApplyOptions::default(),
         &mut omitted,
     ) else {
@@ -56,8 +62,9 @@ fn secrets_are_filled_and_a_missing_one_fails_as_manual_unless_allowed() {
 
     let allow = ApplyOptions {
         allow_missing_secrets: true,
+        ..ApplyOptions::default()
     };
-    let resolved = resolve(&planned(body), &ids, &secrets(), allow, &mut omitted)
+    let resolved = resolve(&planned(body), &ids, &from_file, allow, &mut omitted)
         .unwrap_or_else(|_| panic!("resolves"));
     assert_eq!(
         resolved.body.unwrap(),
@@ -85,7 +92,7 @@ fn an_unknown_reference_fails_the_payload() {
     let result = resolve(
         &planned(body),
         &HashMap::new(),
-        &secrets(),
+        &from_file,
         ApplyOptions::default(),
         &mut omitted,
     );

@@ -1,0 +1,513 @@
+//! One payload, start to end: read it back, fill its markers, look before writing again,
+//! write, record.
+//!
+//! [`Run`] is what every lane of a run shares: the ledger (one writer at a time behind a
+//! mutex, never held across an `.await`), the ids known so far, the items that broke, and
+//! where secret values come from. [`Run::payload`] turns one stored payload into one report
+//! line, keeping the invariants the module doc of [`super`] lists.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
+
+use serde_json::{Map, Value};
+
+use super::live_secrets::{ConfigSecrets, LiveValues};
+use super::reconcile::{Found, already_connected, reconcile};
+use super::{
+    ApplyError, ApplyOptions, Deferral, IdKey, MAX_CREATES_PER_RUN, Outcome, PayloadReport,
+    Planned, SecretsFile, id_key, is_create,
+};
+use crate::diagnostics::chain;
+use crate::ledger::{Ledger, PayloadKey, RecordedId, StoredItem, StoredPayload, StoredPlan};
+use crate::mapping::{
+    Ref, SecretRef, SecretState, Unresolved, ref_marker, resolve_value, secret_marker, secrets_in,
+};
+use crate::progress::Reporter;
+use crate::public_api::writer::planned_operation;
+use crate::public_api::{PublicObject, PublicWriter};
+
+/// Where a payload stands when a step of its handling cannot go on.
+pub(super) enum Stop {
+    /// Known not applied: `failed`.
+    Failed { reason: String, manual: bool },
+    /// Outcome unknown: stays `intent` for the next run to reconcile.
+    Unknown { reason: String },
+}
+
+/// Where secret values come from: the operator's file first (an explicit choice wins), then,
+/// for secrets the export saw in clear, the Config API.
+pub struct SecretSources<'a> {
+    pub file: &'a SecretsFile,
+    pub config: Option<&'a ConfigSecrets>,
+}
+
+/// What the lanes of one run share.
+pub(super) struct Run<'a> {
+    ledger: Mutex<&'a mut Ledger>,
+    plan: &'a StoredPlan,
+    writer: &'a PublicWriter,
+    secrets: SecretSources<'a>,
+    options: ApplyOptions,
+    ids: Mutex<HashMap<IdKey, String>>,
+    /// Items (kind, Config name) that failed or were skipped in this run, and why.
+    broken: Mutex<HashMap<(String, String), String>>,
+    reporter: &'a dyn Reporter,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A lane that panicked has left nothing half-written in these maps.
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl<'a> Run<'a> {
+    pub(super) fn new(
+        ledger: &'a mut Ledger,
+        plan: &'a StoredPlan,
+        writer: &'a PublicWriter,
+        secrets: SecretSources<'a>,
+        options: ApplyOptions,
+        ids: HashMap<IdKey, String>,
+        reporter: &'a dyn Reporter,
+    ) -> Self {
+        Self {
+            ledger: Mutex::new(ledger),
+            plan,
+            writer,
+            secrets,
+            options,
+            ids: Mutex::new(ids),
+            broken: Mutex::new(HashMap::new()),
+            reporter,
+        }
+    }
+
+    fn ledger(&self) -> MutexGuard<'_, &'a mut Ledger> {
+        lock(&self.ledger)
+    }
+
+    fn key_of(&self, payload: &StoredPayload) -> PayloadKey {
+        PayloadKey {
+            plan: self.plan.id,
+            seq: payload.seq,
+            ordinal: payload.ordinal,
+        }
+    }
+
+    /// Handles one payload of `item` and says what became of it.
+    pub(super) async fn payload(
+        &self,
+        payload: &StoredPayload,
+        item: &StoredItem,
+    ) -> Result<PayloadReport, ApplyError> {
+        let mut line = PayloadReport {
+            seq: payload.seq,
+            ordinal: payload.ordinal,
+            kind: item.kind.clone(),
+            config_name: item.config_name.clone(),
+            step: payload.step.clone(),
+            outcome: Outcome::AlreadyDone,
+            omitted_secrets: Vec::new(),
+        };
+        let this = (item.kind.clone(), item.config_name.clone());
+        if payload.state == "done" {
+            return Ok(line);
+        }
+        if let Some(deferral) = Deferral::of(&payload.step, self.options) {
+            line.outcome = Outcome::Deferred(deferral);
+            return Ok(line);
+        }
+        let blocked = blocked_by(&lock(&self.broken), &this, &payload.dependencies);
+        if let Some(because) = blocked {
+            lock(&self.broken)
+                .entry(this)
+                .or_insert_with(|| because.clone());
+            line.outcome = Outcome::Skipped { because };
+            return Ok(line);
+        }
+
+        let key = self.key_of(payload);
+        let outcome = self
+            .execute(payload, key, &mut line.omitted_secrets)
+            .await?;
+        let broken = || format!("{} `{}` failed", item.kind, item.config_name);
+        line.outcome = match outcome {
+            Ok(outcome) => outcome,
+            Err(Stop::Failed { reason, manual }) => {
+                self.ledger().mark_failed(key, "failed", &reason)?;
+                self.reporter.failed(&item.config_name, &reason);
+                lock(&self.broken).insert(this, broken());
+                Outcome::Failed { reason, manual }
+            }
+            Err(Stop::Unknown { reason }) => {
+                self.ledger().mark_failed(key, "intent", &reason)?;
+                self.reporter.failed(&item.config_name, &reason);
+                lock(&self.broken).insert(this, broken());
+                Outcome::Failed {
+                    reason,
+                    manual: false,
+                }
+            }
+        };
+        Ok(line)
+    }
+
+    /// Resolve, reconcile if an earlier attempt may have applied it, write, record.
+    async fn execute(
+        &self,
+        payload: &StoredPayload,
+        key: PayloadKey,
+        omitted: &mut Vec<String>,
+    ) -> Result<Result<Outcome, Stop>, ApplyError> {
+        let planned: Planned = match serde_json::from_value(payload.payload.clone()) {
+            Ok(p) => p,
+            Err(e) => {
+                return Ok(Err(Stop::Failed {
+                    reason: format!("the stored payload cannot be read: {e}"),
+                    manual: false,
+                }));
+            }
+        };
+        let Some(write) = planned_operation(&planned.method, &planned.path) else {
+            return Ok(Err(Stop::Failed {
+                reason: format!(
+                    "`{} {}` is not a write segbridge makes",
+                    planned.method, planned.path
+                ),
+                manual: false,
+            }));
+        };
+        let live = match self.live_secrets(&planned).await {
+            Ok(live) => live,
+            Err(reason) => {
+                return Ok(Err(Stop::Failed {
+                    reason,
+                    manual: false,
+                }));
+            }
+        };
+        let request = {
+            let ids = lock(&self.ids);
+            let supplied = |s: &SecretRef| {
+                self.secrets.file.get(s).or_else(|| {
+                    live.get(&(s.config_name.clone(), s.setting.clone()))
+                        .cloned()
+                })
+            };
+            match resolve(&planned, &ids, &supplied, self.options, omitted) {
+                Ok(r) => r,
+                Err(stop) => return Ok(Err(stop)),
+            }
+        };
+        // The values are in `request` now; the map of them goes.
+        drop(live);
+        let step = payload.step.as_str();
+        let create = is_create(step);
+        let client = self.writer.client();
+
+        // An earlier attempt may have applied this payload: look before writing again.
+        let earlier_attempt = payload.state == "intent" || payload.state == "failed";
+        if (create && earlier_attempt) || step == "create_label" {
+            match reconcile(client, step, &request, &self.ids).await {
+                Found::One(object) => return self.record_found(key, &planned, &object),
+                Found::Several(reason) => {
+                    return Ok(Err(Stop::Failed {
+                        reason,
+                        manual: true,
+                    }));
+                }
+                Found::Unknown(reason) => return Ok(Err(Stop::Unknown { reason })),
+                Found::None => {}
+            }
+        }
+        if step == "connect_source_to_plan" && earlier_attempt {
+            // Connecting twice is refused by the API; check whether the first one took.
+            match already_connected(client, &request).await {
+                Ok(true) => return self.record(key, &[], "reconciled", Outcome::Reconciled),
+                Ok(false) => {}
+                Err(reason) => return Ok(Err(Stop::Unknown { reason })),
+            }
+        }
+
+        let mut creates = 0;
+        loop {
+            self.ledger().mark_intent(key)?;
+            creates += 1;
+            let answer = self
+                .writer
+                .send_planned(write, &request.params, request.body.as_ref())
+                .await;
+            match answer {
+                Ok(data) => {
+                    let data =
+                        Value::Object(Map::from_iter([("data".to_owned(), Value::Object(data))]));
+                    let recorded = match recorded_ids(&planned, |pointer| {
+                        data.pointer(pointer)
+                            .and_then(Value::as_str)
+                            .map(str::to_owned)
+                    }) {
+                        Ok(r) => r,
+                        Err(missing) => {
+                            return Ok(Err(Stop::Unknown {
+                                reason: format!(
+                                    "the answer to `{}` lacks `{missing}`: the object may exist without its id recorded",
+                                    request.path
+                                ),
+                            }));
+                        }
+                    };
+                    self.remember(&recorded);
+                    return self.record(key, &recorded, "created", Outcome::Written);
+                }
+                Err(e) if e.is_ambiguous() && create => {
+                    match reconcile(client, step, &request, &self.ids).await {
+                        Found::One(object) => return self.record_found(key, &planned, &object),
+                        Found::Several(reason) => {
+                            return Ok(Err(Stop::Failed {
+                                reason,
+                                manual: true,
+                            }));
+                        }
+                        Found::Unknown(reason) => return Ok(Err(Stop::Unknown { reason })),
+                        Found::None if creates < MAX_CREATES_PER_RUN => continue,
+                        Found::None => {
+                            return Ok(Err(Stop::Failed {
+                                reason: format!("{} (and not found in the target)", chain(&e)),
+                                manual: false,
+                            }));
+                        }
+                    }
+                }
+                Err(e) if e.is_ambiguous() => {
+                    return Ok(Err(Stop::Unknown { reason: chain(&e) }));
+                }
+                Err(e) => {
+                    return Ok(Err(Stop::Failed {
+                        reason: chain(&e),
+                        manual: false,
+                    }));
+                }
+            }
+        }
+    }
+
+    /// The values of this payload's `present` secrets that the file does not supply, read
+    /// again from the Config API. Nothing without a Config client.
+    async fn live_secrets(&self, planned: &Planned) -> Result<LiveValues, String> {
+        let Some(config) = self.secrets.config else {
+            return Ok(LiveValues::new());
+        };
+        let wanted: Vec<SecretRef> = planned
+            .body
+            .as_ref()
+            .map(secrets_in)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|s| s.state == SecretState::Present && self.secrets.file.get(s).is_none())
+            .collect();
+        if wanted.is_empty() {
+            return Ok(LiveValues::new());
+        }
+        config.read(&wanted).await
+    }
+
+    fn remember(&self, recorded: &[RecordedId]) {
+        let mut ids = lock(&self.ids);
+        for r in recorded {
+            ids.insert(
+                id_key(&r.kind, &r.config_name, &r.field),
+                r.public_id.clone(),
+            );
+        }
+    }
+
+    fn record(
+        &self,
+        key: PayloadKey,
+        recorded: &[RecordedId],
+        matched_by: &str,
+        outcome: Outcome,
+    ) -> Result<Result<Outcome, Stop>, ApplyError> {
+        self.ledger()
+            .mark_done(key, &self.plan.target, recorded, matched_by)?;
+        Ok(Ok(outcome))
+    }
+
+    /// Records an object found by its natural key as this payload's result. The record
+    /// pointers name the answer of a create (`/data/source/id`); the found object is what sits
+    /// under `/data/<item>`, so the first two segments are dropped.
+    fn record_found(
+        &self,
+        key: PayloadKey,
+        planned: &Planned,
+        object: &PublicObject,
+    ) -> Result<Result<Outcome, Stop>, ApplyError> {
+        let recorded = recorded_ids(planned, |pointer| {
+            let inner: String = pointer
+                .split('/')
+                .skip(3)
+                .fold(String::new(), |acc, s| acc + "/" + s);
+            if inner == "/id" {
+                return Some(object.id.clone());
+            }
+            object
+                .body
+                .pointer(&inner)
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        });
+        let recorded = match recorded {
+            Ok(r) => r,
+            Err(missing) => {
+                return Ok(Err(Stop::Unknown {
+                    reason: format!(
+                        "found {} in the target by its natural key, but not its `{missing}`",
+                        object.id
+                    ),
+                }));
+            }
+        };
+        self.remember(&recorded);
+        self.record(key, &recorded, "reconciled", Outcome::Reconciled)
+    }
+}
+
+/// Why a payload cannot be attempted: its own item, or an item it references, broke.
+fn blocked_by(
+    broken: &HashMap<(String, String), String>,
+    this: &(String, String),
+    dependencies: &Value,
+) -> Option<String> {
+    if let Some(why) = broken.get(this) {
+        return Some(why.clone());
+    }
+    dependencies
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find_map(|dep| {
+            let kind = dep.get("kind")?.as_str()?.to_owned();
+            let name = dep.get("config_name")?.as_str()?.to_owned();
+            broken.get(&(kind, name)).cloned()
+        })
+}
+
+/// A request ready to send. Holds secret values: lives for one payload, never stored.
+pub(super) struct Resolved {
+    pub(super) path: String,
+    pub(super) params: Vec<(String, String)>,
+    pub(super) body: Option<Value>,
+}
+
+impl std::fmt::Debug for Resolved {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The body may hold secrets.
+        f.debug_struct("Resolved")
+            .field("path", &self.path)
+            .finish()
+    }
+}
+
+/// Fills the payload's `$ref`s from `ids` and its `$secret`s from `supplied`.
+pub(super) fn resolve(
+    planned: &Planned,
+    ids: &HashMap<IdKey, String>,
+    supplied: &dyn Fn(&SecretRef) -> Option<Value>,
+    options: ApplyOptions,
+    omitted: &mut Vec<String>,
+) -> Result<Resolved, Stop> {
+    let lookup = |r: &Ref| {
+        ids.get(&id_key(r.kind.as_str(), &r.config_name, r.field.as_str()))
+            .cloned()
+    };
+    let unresolved = |e: Unresolved| match e {
+        Unresolved::Ref(_) => Stop::Failed {
+            reason: format!("{e}: the object it names was not applied"),
+            manual: false,
+        },
+        Unresolved::Secret(ref s) => Stop::Failed {
+            reason: format!(
+                "{e}{}: add `[\"{}\"] {} = …` to the --secrets file, or pass --allow-missing-secrets to create it without",
+                match s.state {
+                    SecretState::Masked => " (the export saw it masked)",
+                    SecretState::Present => " (the Config API did not give it in clear)",
+                },
+                s.config_name,
+                s.setting
+            ),
+            manual: true,
+        },
+    };
+    let mut params = Vec::new();
+    let mut path = planned.path.clone();
+    for (name, value) in &planned.path_params {
+        let id = match ref_marker(value) {
+            Some(r) => lookup(&r).ok_or_else(|| unresolved(Unresolved::Ref(r)))?,
+            None => value.as_str().unwrap_or_default().to_owned(),
+        };
+        path = path.replace(&format!("{{{name}}}"), &id);
+        params.push((name.clone(), id));
+    }
+    let body = match &planned.body {
+        None => None,
+        Some(body) => {
+            let mut body = body.clone();
+            if options.allow_missing_secrets {
+                strip_missing_secrets(&mut body, supplied, omitted);
+            }
+            Some(resolve_value(&body, &lookup, supplied).map_err(unresolved)?)
+        }
+    };
+    Ok(Resolved { path, params, body })
+}
+
+/// Removes the settings whose secret nothing supplies (`--allow-missing-secrets`), naming
+/// each in `omitted`.
+fn strip_missing_secrets(
+    value: &mut Value,
+    supplied: &dyn Fn(&SecretRef) -> Option<Value>,
+    omitted: &mut Vec<String>,
+) {
+    match value {
+        Value::Object(map) => {
+            map.retain(|_, v| match secret_marker(v) {
+                Some(s) if supplied(&s).is_none() => {
+                    omitted.push(format!("{} of `{}`", s.setting, s.config_name));
+                    false
+                }
+                _ => true,
+            });
+            map.values_mut()
+                .filter(|v| ref_marker(v).is_none() && secret_marker(v).is_none())
+                .for_each(|v| strip_missing_secrets(v, supplied, omitted));
+        }
+        Value::Array(items) => items
+            .iter_mut()
+            .for_each(|v| strip_missing_secrets(v, supplied, omitted)),
+        _ => {}
+    }
+}
+
+/// The ids a payload records, read with `get` at each record's pointer; the first pointer that
+/// has no id otherwise.
+fn recorded_ids(
+    planned: &Planned,
+    get: impl Fn(&str) -> Option<String>,
+) -> Result<Vec<RecordedId>, String> {
+    planned
+        .records
+        .iter()
+        .map(|r| {
+            get(&r.pointer)
+                .map(|public_id| RecordedId {
+                    kind: r.reference.kind.clone(),
+                    config_name: r.reference.config_name.clone(),
+                    field: r.reference.field.clone(),
+                    public_id,
+                })
+                .ok_or_else(|| r.pointer.clone())
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;

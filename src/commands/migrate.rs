@@ -1,0 +1,162 @@
+//! `segbridge migrate`: `export`, `plan` (create mode) and `apply` as one command, each step
+//! the same code as the command of its name, stopping after a step that did not finish cleanly.
+//!
+//! Resuming is the point of running it twice. When the ledger already holds a plan of this
+//! target made from its latest complete export, the export and the plan are not made again
+//! (a new plan would see the objects the first run created as conflicts): the run goes
+//! straight to `apply`, which continues where the last one stopped. Otherwise the export runs
+//! (resuming an interrupted one, or refreshing a finished one), then the plan, then `apply`.
+//! To plan again from a fresh export on purpose, run `export` and `plan` on their own.
+//!
+//! `--json` prints one document with the summary of each step that ran.
+
+use std::io::Write;
+
+use anyhow::Context;
+use serde_json::{Map, Value, json};
+
+use super::plan::{public_client, public_token};
+use super::{ExitStatus, Finished, apply, export, plan};
+use crate::cli::{ApplyArgs, ExportArgs, GlobalArgs, MigrateArgs, PlanArgs};
+use crate::ledger::Ledger;
+use crate::plan::Mode;
+use crate::progress::HiddenReporter;
+
+/// Schema version of the `--json` document.
+const SUMMARY_SCHEMA_VERSION: u32 = 1;
+
+fn export_args(args: &MigrateArgs) -> ExportArgs {
+    ExportArgs {
+        api: args.config.clone(),
+        pacing: args.pacing,
+        workspace: args.workspace.clone(),
+        ledger: args.run.ledger.clone(),
+        only: Vec::new(),
+        skip: Vec::new(),
+        with_metrics: args.with_metrics,
+        concurrency: args.run.concurrency,
+        json: false,
+        json_progress: args.run.json_progress,
+    }
+}
+
+fn plan_args(args: &MigrateArgs) -> PlanArgs {
+    PlanArgs {
+        api: args.api.clone(),
+        pacing: args.pacing,
+        ledger: args.run.ledger.clone(),
+        mappings: args.mappings.clone(),
+        mode: Mode::Create,
+        on_conflict: args.on_conflict,
+        json: false,
+        json_progress: args.run.json_progress,
+    }
+}
+
+fn apply_args(args: &MigrateArgs) -> ApplyArgs {
+    ApplyArgs {
+        api: args.api.clone(),
+        config: args.config.clone(),
+        pacing: args.pacing,
+        run: args.run.clone(),
+        dry_run: false,
+    }
+}
+
+/// Whether the ledger holds a plan of `target` made from its latest complete export: the
+/// state a first `migrate` leaves once it reaches `apply`.
+fn plan_to_resume(args: &MigrateArgs, target: &str) -> anyhow::Result<Option<i64>> {
+    if !args.run.ledger.exists() {
+        return Ok(None);
+    }
+    let ledger = Ledger::inspect(&args.run.ledger)
+        .with_context(|| format!("Cannot open the ledger `{}`", args.run.ledger.display()))?;
+    let Some(plan) = ledger.latest_plan(target)? else {
+        return Ok(None);
+    };
+    let latest_export = ledger.latest_complete_export()?.map(|(run, _)| run);
+    Ok((plan.mode == "create" && latest_export == Some(plan.export_run)).then_some(plan.id))
+}
+
+/// The target's key in the ledger, `<public url>|<workspace id>`, as `plan` names it.
+async fn target_of(args: &MigrateArgs) -> anyhow::Result<String> {
+    let token = public_token(&args.api)?;
+    let client = public_client(
+        &args.api,
+        args.pacing,
+        token,
+        std::sync::Arc::new(HiddenReporter),
+    )?;
+    let workspace = client
+        .get_workspace()
+        .await
+        .context("Cannot read the target workspace")?;
+    Ok(format!(
+        "{}|{}",
+        client.base_url().as_str().trim_end_matches('/'),
+        workspace.id
+    ))
+}
+
+fn say(global: &GlobalArgs, line: &str) -> anyhow::Result<()> {
+    if !global.quiet {
+        writeln!(std::io::stderr().lock(), "{line}")?;
+    }
+    Ok(())
+}
+
+pub async fn run(args: MigrateArgs, global: &GlobalArgs) -> anyhow::Result<ExitStatus> {
+    let target = target_of(&args).await?;
+    let mut summary = Map::new();
+    summary.insert("schema_version".into(), json!(SUMMARY_SCHEMA_VERSION));
+    summary.insert("target".into(), json!(target));
+
+    let resumed = plan_to_resume(&args, &target)?;
+    let status = match resumed {
+        Some(plan) => {
+            say(
+                global,
+                &format!(
+                    "Resuming: plan {plan} of this target was made from the latest export; applying it"
+                ),
+            )?;
+            summary.insert("resumed_plan".into(), json!(plan));
+            ExitStatus::Success
+        }
+        None => {
+            let mut status = ExitStatus::Success;
+            for (step, finished) in [("export", 1), ("plan", 2)] {
+                say(global, &format!("Step {finished}/3: {step}"))?;
+                let Finished {
+                    status: step_status,
+                    summary: step_summary,
+                } = match step {
+                    "export" => export::execute(&export_args(&args), global).await?,
+                    _ => plan::execute(&plan_args(&args), global).await?,
+                };
+                summary.insert(step.into(), step_summary);
+                if step_status != ExitStatus::Success {
+                    say(
+                        global,
+                        &format!("Stopped after {step}: fix what it reports and run migrate again"),
+                    )?;
+                    status = step_status;
+                    break;
+                }
+            }
+            status
+        }
+    };
+    let status = if status == ExitStatus::Success {
+        say(global, "Step 3/3: apply")?;
+        let finished = apply::execute(&apply_args(&args), global).await?;
+        summary.insert("apply".into(), finished.summary);
+        finished.status
+    } else {
+        status
+    };
+    if args.run.json {
+        writeln!(std::io::stdout().lock(), "{}", Value::Object(summary))?;
+    }
+    Ok(status)
+}
