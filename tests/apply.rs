@@ -468,16 +468,21 @@ async fn ghost_writes_and_server_errors_neither_duplicate_nor_lose_objects() {
 }
 
 #[tokio::test]
-async fn killed_at_random_moments_apply_resumes_to_the_same_target() {
+async fn killed_at_twenty_random_moments_apply_resumes_to_the_same_target() {
     let sims = simulators().await;
     let dir = tempfile::tempdir().unwrap();
     let ledger = dir.path().join("apply.ledger");
     prepared(&sims, dir.path()).await;
     let want = expected(&ledger);
     let secrets = dir.path().join("secrets.toml");
+    // 20 ms a request (scaled from 1.2 s) makes one apply last a few seconds, long enough for
+    // twenty kills at random moments before it could finish.
+    sims.public
+        .faults
+        .set_spec("latency=1200ms".parse().unwrap());
     let mut rng = fastrand::Rng::with_seed(20_261_128);
     let (mut kills, mut mid_write) = (0, 0);
-    for _ in 0..8 {
+    for _ in 0..20 {
         let mut child = command(
             &sims,
             "apply",
@@ -488,7 +493,7 @@ async fn killed_at_random_moments_apply_resumes_to_the_same_target() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-        let wait = Duration::from_millis(rng.u64(40..250));
+        let wait = Duration::from_millis(rng.u64(30..150));
         match tokio::time::timeout(wait, child.wait()).await {
             Ok(status) => {
                 assert!(status.unwrap().success());
@@ -510,11 +515,13 @@ async fn killed_at_random_moments_apply_resumes_to_the_same_target() {
             }
         }
     }
+    assert_eq!(kills, 20, "the apply finished before the twentieth kill");
     // Intents left by the kills are what the resume must reconcile.
     assert!(
         mid_write > 0,
         "none of {kills} kills landed between a write's intent and its result"
     );
+    sims.public.faults.set_spec("none".parse().unwrap());
     let last = apply_all(&sims, dir.path()).await;
     assert_eq!(last.code, 0, "{}", last.stderr);
     let after = stats(&sims).await;

@@ -1,0 +1,230 @@
+//! `segbridge migrate` against both simulators at `--time-scale 60`: export, plan and apply
+//! of a `small` workspace in one command, with the secret settings read again from the Config
+//! API (no secrets file); run again it resumes and writes nothing; with `--include-iam
+//! --enable` it sends the invitations and the cut-over, once.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use serde_json::Value;
+
+use segbridge::ledger::Ledger;
+use segbridge::sim::Simulators;
+use segbridge::sim::public::Target;
+
+use common::scaled::small_simulators;
+
+struct Output {
+    code: i32,
+    summary: Value,
+    stderr: String,
+}
+
+async fn migrate(sims: &Simulators, ledger: &Path, extra: &[&str]) -> Output {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_segbridge"))
+        .args(["migrate", "--json", "--time-scale", "60", "--ledger"])
+        .arg(ledger)
+        .args(["--config-url", &sims.config.base_url()])
+        .args(["--public-url", &sims.public.base_url()])
+        .args(extra)
+        .env("SEGMENT_CONFIG_API_TOKEN", &sims.config.token)
+        .env("SEGMENT_PUBLIC_API_TOKEN", &sims.public.token)
+        .env("SEGBRIDGE_RETRY_BASE_MS", "20")
+        .kill_on_drop(true)
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    let summary = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("no JSON summary ({e}); stderr:\n{stderr}"));
+    Output {
+        code: output.status.code().unwrap(),
+        summary,
+        stderr,
+    }
+}
+
+async fn state(base: String) -> Value {
+    reqwest::get(format!("{base}/_sim/state"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+async fn public_writes(sims: &Simulators) -> u64 {
+    let stats: Value = reqwest::get(format!("{}/_sim/stats", sims.public.base_url()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    stats["writes"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|n| n.as_u64().unwrap())
+        .sum()
+}
+
+fn secrets_of(state: &Value) -> BTreeSet<String> {
+    state["secrets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s.as_str().map(str::to_owned))
+        .collect()
+}
+
+/// Payloads of the current plan per step.
+fn planned(ledger: &Path, step: &str) -> usize {
+    let ledger = Ledger::inspect(ledger).unwrap();
+    let plan = ledger.plans().unwrap().last().unwrap().0;
+    ledger
+        .plan_payloads(plan)
+        .unwrap()
+        .iter()
+        .filter(|p| p.step == step)
+        .count()
+}
+
+fn count_where(state: &Value, kind: &str, pred: impl Fn(&Value) -> bool) -> usize {
+    state[kind]
+        .as_object()
+        .map_or(0, |m| m.values().filter(|v| pred(v)).count())
+}
+
+#[tokio::test]
+async fn migrate_copies_the_workspace_with_its_secrets_resumes_and_cuts_over_once() {
+    let sims = small_simulators(Target::Empty).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = dir.path().join("migrate.ledger");
+
+    let first = migrate(&sims, &ledger, &[]).await;
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    for step in ["export", "plan", "apply"] {
+        assert!(first.summary[step].is_object(), "{}", first.summary);
+    }
+    let apply = &first.summary["apply"];
+    assert_eq!(apply["failed"], 0, "{apply}");
+    assert!(apply["writes"].as_u64().unwrap() > 0);
+    // Invitations and the cut-over wait for their flags.
+    assert_eq!(apply["deferred"]["iam"], planned(&ledger, "invite_user"));
+    assert_eq!(
+        apply["deferred"]["cut_over"],
+        planned(&ledger, "enable_source") + planned(&ledger, "enable_destination")
+    );
+    assert!(first.stderr.contains("--include-iam") && first.stderr.contains("--enable"));
+
+    // Every secret the target now holds was read again from the source, none from a file.
+    let source_secrets = secrets_of(&state(sims.config.base_url()).await);
+    let target = state(sims.public.base_url()).await;
+    let copied = secrets_of(&target);
+    assert!(!copied.is_empty(), "secret settings were copied");
+    assert!(copied.is_subset(&source_secrets), "{copied:?}");
+    assert_eq!(count_where(&target, "sources", |s| s["enabled"] == true), 0);
+    assert_eq!(
+        count_where(&target, "destinations", |d| d["enabled"] == true),
+        0
+    );
+
+    // Again: the plan made from the latest export is resumed, and nothing is left to write.
+    let writes = public_writes(&sims).await;
+    let second = migrate(&sims, &ledger, &[]).await;
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    assert!(second.stderr.contains("Resuming"), "{}", second.stderr);
+    assert!(second.summary.get("export").is_none());
+    assert_eq!(second.summary["apply"]["writes"], 0);
+    assert_eq!(public_writes(&sims).await, writes);
+
+    // The opt-ins: invitations, then the cut-over of what the source had enabled.
+    let third = migrate(&sims, &ledger, &["--include-iam", "--enable"]).await;
+    assert_eq!(third.code, 0, "{}", third.stderr);
+    let sent = planned(&ledger, "invite_user")
+        + planned(&ledger, "enable_source")
+        + planned(&ledger, "enable_destination");
+    assert!(sent > 0);
+    assert_eq!(third.summary["apply"]["writes"], sent, "{}", third.summary);
+    let target = state(sims.public.base_url()).await;
+    assert_eq!(
+        count_where(&target, "invites", |_| true),
+        planned(&ledger, "invite_user")
+    );
+    assert_eq!(
+        count_where(&target, "sources", |s| s["enabled"] == true),
+        planned(&ledger, "enable_source")
+    );
+    assert_eq!(
+        count_where(&target, "destinations", |d| d["enabled"] == true),
+        planned(&ledger, "enable_destination")
+    );
+    let writes = public_writes(&sims).await;
+    let fourth = migrate(&sims, &ledger, &["--include-iam", "--enable"]).await;
+    assert_eq!(fourth.code, 0, "{}", fourth.stderr);
+    assert_eq!(fourth.summary["apply"]["writes"], 0);
+    assert_eq!(public_writes(&sims).await, writes);
+
+    // No secret of either simulator is at rest in the ledger's files.
+    let mut secrets = source_secrets;
+    secrets.extend(secrets_of(&state(sims.public.base_url()).await));
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let path = entry.unwrap().path();
+        let bytes = std::fs::read(&path).unwrap();
+        for secret in &secrets {
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "a secret is in {}",
+                path.display()
+            );
+        }
+    }
+}
+
+/// The acceptance run: a `medium` workspace into an empty target, in create mode. Every
+/// planned create is in the target exactly once, and a second run writes nothing.
+#[tokio::test]
+async fn a_medium_workspace_is_copied_exactly_once() {
+    use segbridge::sim::clock::TimeScale;
+    use segbridge::sim::generator::{Counts, Preset};
+    use segbridge::sim::{SimSettings, Simulators};
+
+    let mut settings = SimSettings::for_tests(5);
+    settings.counts = Counts::preset(Preset::Medium);
+    settings.time_scale = TimeScale::new(common::scaled::SCALE).unwrap();
+    let sims = Simulators::start(settings).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = dir.path().join("medium.ledger");
+
+    let first = migrate(&sims, &ledger, &[]).await;
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    assert_eq!(first.summary["apply"]["failed"], 0);
+    let target = state(sims.public.base_url()).await;
+    for (step, kind) in [
+        ("create_source", "sources"),
+        ("create_destination", "destinations"),
+        ("create_filter", "destination_filters"),
+        ("create_tracking_plan", "tracking_plans"),
+        ("connect_source_to_plan", "tracking_plan_connections"),
+        ("create_function", "functions"),
+    ] {
+        let want = planned(&ledger, step);
+        assert!(want > 0, "{step}");
+        assert_eq!(count_where(&target, kind, |_| true), want, "{kind}");
+    }
+    let stats: Value = reqwest::get(format!("{}/_sim/stats", sims.public.base_url()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stats["duplicates_total"], 0, "{stats}");
+
+    let writes = public_writes(&sims).await;
+    let second = migrate(&sims, &ledger, &[]).await;
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    assert_eq!(second.summary["apply"]["writes"], 0);
+    assert_eq!(public_writes(&sims).await, writes);
+}
