@@ -3,6 +3,7 @@
 //! [`crate::diagnostics`].
 
 mod apply;
+mod audit;
 mod export;
 mod plan;
 pub mod reporters;
@@ -41,5 +42,6 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Apply(args) => apply::run(args, &cli.global).await,
         Command::Sim(args) => sim::run(args, &cli.global).await,
         Command::Status(args) => status::run(&args),
+        Command::Audit(args) => audit::run(args, &cli.global).await,
     }
 }
