@@ -412,6 +412,54 @@ async fn a_fresh_migration_matches_and_changes_behind_its_back_are_named() {
     assert_eq!(results_of(&report, "differ").len(), 0);
     assert_eq!(results_of(&report, "unexpected-in-target").len(), 1);
 
+    // The source is read again, not taken from the export: a filter removed from the source
+    // after the migration makes its copy in the target unexpected, named after it.
+    let inspect = Ledger::inspect(&ledger).unwrap();
+    let removed = inspect
+        .id_map(&target)
+        .unwrap()
+        .into_iter()
+        .find(|p| {
+            p.kind == "destination_filters"
+                && p.field == "id"
+                && p.config_name != filter.config_name
+        })
+        .unwrap();
+    drop(inspect);
+    let response = reqwest::Client::new()
+        .delete(format!(
+            "{}/v1beta/{}",
+            sims.config.base_url(),
+            removed.config_name
+        ))
+        .bearer_auth(&sims.config.token)
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success(), "{}", response.status());
+    let before = writes_of_both(&sims).await;
+    let drifted = audit(&sims, &ledger, &["--only", "destination_filters"]).await;
+    assert_eq!(
+        writes_of_both(&sims).await,
+        before,
+        "the audit sent a write"
+    );
+    assert_eq!(drifted.code, 1, "{}", drifted.stderr);
+    let report = drifted.json();
+    let unexpected = results_of(&report, "unexpected-in-target");
+    assert_eq!(unexpected.len(), 1, "{unexpected:?}");
+    assert_eq!(unexpected[0]["public_id"], removed.public_id.as_str());
+    assert!(
+        unexpected[0]["notes"][0]
+            .as_str()
+            .unwrap()
+            .contains(&removed.config_name),
+        "{}",
+        unexpected[0]
+    );
+    assert_eq!(results_of(&report, "missing-in-target").len(), 1);
+    assert_eq!(results_of(&report, "differ").len(), 0, "{}", drifted.stderr);
+
     // The ledger records the audit runs and keeps no secret either.
     let inspect = Ledger::inspect(&ledger).unwrap();
     let audits = inspect
@@ -420,7 +468,7 @@ async fn a_fresh_migration_matches_and_changes_behind_its_back_are_named() {
         .into_iter()
         .filter(|r| r.command == "audit")
         .count();
-    assert_eq!(audits, 3);
+    assert_eq!(audits, 4);
     drop(inspect);
     let bytes = std::fs::read(&ledger).unwrap();
     for secret in &secrets {
