@@ -313,3 +313,103 @@ pub fn expected(inputs: &Inputs<'_>) -> Vec<Expected> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn catalog() -> TargetCatalog {
+        let sources =
+            [json!({"id": "m-js", "slug": "javascript", "name": "Javascript", "options": []})];
+        let destinations = [json!({
+            "id": "m-ga", "slug": "google-analytics", "name": "Google Analytics",
+            "options": [{"name": "trackingId"}, {"name": "password"}],
+        })];
+        TargetCatalog::from_public(sources.iter(), destinations.iter()).unwrap()
+    }
+
+    fn snapshot() -> Snapshot {
+        let mut snapshot = Snapshot::default();
+        snapshot.push(
+            Kind::Sources,
+            "workspaces/ws/sources/js",
+            json!({"name": "workspaces/ws/sources/js", "catalog_name": "catalog/sources/javascript",
+                   "display_name": "js", "labels": {"env": "prod"}}),
+        );
+        snapshot.push(
+            Kind::Destinations,
+            "workspaces/ws/sources/js/destinations/google-analytics",
+            json!({"display_name": "Google Analytics", "enabled": true, "config": [
+                {"name": "workspaces/ws/sources/js/destinations/google-analytics/config/trackingId",
+                 "type": "string", "value": "UA-1"},
+                {"name": "workspaces/ws/sources/js/destinations/google-analytics/config/password",
+                 "type": "password", "value": {"segbridge_secret": "present", "hmac_sha256": "ab"}},
+            ]}),
+        );
+        snapshot.push(
+            Kind::Functions,
+            "fn1",
+            json!({"id": "fn1", "display_name": "Enrich", "code": "c", "type": "DESTINATION", "settings": []}),
+        );
+        snapshot
+    }
+
+    #[test]
+    fn shapes_come_from_the_mapping_with_ids_from_the_ledger() {
+        let ids = id_map([("sources", "workspaces/ws/sources/js", "id", "src-1")]);
+        let (snapshot, catalog) = (snapshot(), catalog());
+        let out = expected(&Inputs {
+            snapshot: &snapshot,
+            tables: Tables::embedded(),
+            catalog: &catalog,
+            workspace_id: "w1",
+            workspace_name: "Target WS",
+            ids: &ids,
+        });
+        let find = |kind: Kind| out.iter().find(|e| e.kind == kind).unwrap();
+
+        let source = find(Kind::Sources);
+        assert_eq!(source.public_id.as_deref(), Some("src-1"));
+        let shape = source.shape.as_ref().unwrap();
+        assert_eq!(
+            shape["name"], "js",
+            "a source named after its slug keeps it"
+        );
+        assert_eq!(shape["metadataId"], "m-js");
+        assert_eq!(shape["labels"], json!({"env:prod": true}));
+
+        let destination = find(Kind::Destinations);
+        assert_eq!(destination.public_id, None, "not created yet");
+        let shape = destination.shape.as_ref().unwrap();
+        assert_eq!(shape["sourceId"], "src-1");
+        assert_eq!(
+            shape["enabled"], true,
+            "the source's state, not the create's"
+        );
+        assert_eq!(shape["settings"]["trackingId"], "UA-1");
+        assert!(secret_marker(&shape["settings"]["password"]).is_some());
+        assert!(!shape.to_string().contains("\"ab\""), "no hash either");
+
+        let function = find(Kind::Functions);
+        let shape = function.shape.as_ref().unwrap();
+        assert_eq!(shape["displayName"], "Enrich (Target WS)");
+    }
+
+    #[test]
+    fn a_reference_without_an_id_is_readable_text() {
+        let (snapshot, catalog) = (snapshot(), catalog());
+        let out = expected(&Inputs {
+            snapshot: &snapshot,
+            tables: Tables::embedded(),
+            catalog: &catalog,
+            workspace_id: "w1",
+            workspace_name: "Target WS",
+            ids: &IdMap::new(),
+        });
+        let destination = out.iter().find(|e| e.kind == Kind::Destinations).unwrap();
+        assert_eq!(
+            destination.shape.as_ref().unwrap()["sourceId"],
+            "<no Public id for sources `workspaces/ws/sources/js`>"
+        );
+    }
+}

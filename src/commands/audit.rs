@@ -167,17 +167,26 @@ fn short(value: Option<&Value>) -> String {
     }
 }
 
+/// `1 field`, `2 fields`.
+fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 /// The text summary: counts per kind and status, then every problem with its fields.
 pub fn render_text(report: &AuditReport) -> String {
     let summary = &report.summary;
     let n = |s: Status| summary.by_status.get(&s).copied().unwrap_or(0);
     let mut out = format!(
-        "Audited workspace `{}` against `{}` (plan {}): {} resources: {} match, {} differ, {} \
+        "Audited workspace `{}` against `{}` (plan {}): {}: {} match, {} differ, {} \
          missing in target, {} unexpected in target, {} not comparable\n",
         report.workspace,
         report.target,
         report.plan,
-        summary.total,
+        count(summary.total, "resource"),
         n(Status::Match),
         n(Status::Differ),
         n(Status::MissingInTarget),
@@ -226,15 +235,18 @@ pub fn render_text(report: &AuditReport) -> String {
     }
     if summary.not_comparable_fields > 0 {
         out.push_str(&format!(
-            "{} fields not compared (secret settings: present/absent only); --json lists them\n",
-            summary.not_comparable_fields
+            "{} not compared (secret settings: present/absent only); --json lists them\n",
+            count(summary.not_comparable_fields, "field")
         ));
     }
     if let Some(delivery) = &report.delivery {
         out.push_str(&format!(
-            "Delivery after cut-over: {} destinations, {} deliver nothing\n",
-            delivery.len(),
-            summary.delivers_nothing.unwrap_or(0)
+            "Delivery after cut-over: {}, {} nothing\n",
+            count(delivery.len(), "destination"),
+            match summary.delivers_nothing.unwrap_or(0) {
+                1 => "1 delivers".to_owned(),
+                n => format!("{n} deliver"),
+            }
         ));
         for d in delivery.iter().filter(|d| d.status.is_problem()) {
             out.push_str(&format!(
@@ -299,5 +311,82 @@ mod tests {
         );
         assert!(text.contains('…'));
         assert!(text.ends_with("does not match the source\n"));
+    }
+
+    /// The text a person reads, fixed: one result of each status and a flagged destination.
+    #[test]
+    fn the_text_output_is_stable() {
+        use crate::audit::{DeliveryResult, NotComparable};
+        use crate::mapping::DeliveryBaseline;
+        let ga = "workspaces/acme/sources/web/destinations/google-analytics";
+        let mut differ =
+            ResourceResult::new(Kind::Destinations, Some(ga.into()), Some("d1".into()))
+                .with_status(Status::Differ);
+        differ.differences.push(FieldDiff {
+            path: "settings.trackingId".into(),
+            expected: Some(json!("UA-1")),
+            actual: Some(json!("UA-2")),
+        });
+        differ.differences.push(FieldDiff {
+            path: "settings.apiKey".into(),
+            expected: Some(json!(crate::audit::diff::SECRET_PRESENT)),
+            actual: None,
+        });
+        let mut matching = ResourceResult::new(
+            Kind::Sources,
+            Some("workspaces/acme/sources/web".into()),
+            Some("s1".into()),
+        );
+        matching.not_comparable.push(NotComparable {
+            path: "settings.apiKey".into(),
+            reason: "secret".into(),
+        });
+        let results = vec![
+            matching,
+            differ,
+            ResourceResult::new(
+                Kind::DestinationFilters,
+                Some(format!("{ga}/filters/df_1")),
+                Some("f1".into()),
+            )
+            .with_status(Status::MissingInTarget)
+            .note("The ledger maps it to `f1`, which the target does not hold."),
+            ResourceResult::new(Kind::Sources, None, Some("s9".into()))
+                .with_status(Status::UnexpectedInTarget)
+                .note("No Config object maps to it: it was made in the target."),
+            ResourceResult::new(Kind::Functions, Some("sfnc_1".into()), None)
+                .with_status(Status::NotComparable)
+                .note("Not migrated: the plan's action is `manual`."),
+        ];
+        let delivery = vec![DeliveryResult {
+            config_name: ga.into(),
+            public_id: "d1".into(),
+            status: Status::Differ,
+            baseline: Some(DeliveryBaseline {
+                delivered: 1200,
+                not_delivered: 3,
+                p95_latency_ms: Some(850),
+            }),
+            delivered: Some(0),
+            not_delivered: Some(0),
+            delivers_nothing: true,
+            notes: vec![
+                "Delivers nothing; the source delivered 1200 events in its baseline.".into(),
+            ],
+        }];
+        let report = AuditReport::new(
+            "acme".into(),
+            "https://eu1.api.segmentapis.com|ws1".into(),
+            3,
+            vec![
+                Kind::Sources,
+                Kind::Destinations,
+                Kind::DestinationFilters,
+                Kind::Functions,
+            ],
+            results,
+            Some(delivery),
+        );
+        insta::assert_snapshot!(render_text(&report));
     }
 }
