@@ -106,19 +106,65 @@ pub enum Command {
     ///   segbridge apply --ledger acme.ledger --region eu --secrets secrets.toml
     #[command(verbatim_doc_comment)]
     Apply(ApplyArgs),
-    /// Export, plan and apply in one command, resumably.
+    /// Export, plan, apply and audit in one command, resumably.
     ///
     /// Reads the source workspace through the Config API into the ledger, plans the copy into
-    /// the target workspace (create mode) and applies it, stopping after a step that did not
-    /// finish cleanly. Run it again after an interruption or a fix: the export resumes or
-    /// refreshes, the plan is made again from what the target now holds, and what was written
-    /// is not written again. Exit 1 when a step finished with failures.
+    /// the target workspace (create mode), applies it and audits the result, stopping after a
+    /// step that did not finish cleanly. Run it again after an interruption or a fix: a plan already made from
+    /// the latest export is resumed where `apply` stopped, and what was written is not written
+    /// again. Exit 1 when a step finished with failures.
     ///
     /// Example:
     ///   export SEGMENT_CONFIG_API_TOKEN=... SEGMENT_PUBLIC_API_TOKEN=...
     ///   segbridge migrate --workspace acme --region eu --ledger acme.ledger --secrets secrets.toml
     #[command(verbatim_doc_comment)]
     Migrate(MigrateArgs),
+    /// Compare the target with the source, resource by resource; write nothing.
+    ///
+    /// Re-reads the source through the Config API and the target through the Public API, and
+    /// compares each migrated object (sources, schema settings, destinations, filters, tracking
+    /// plans with their rules and sources, functions) with what the mapping says it should be,
+    /// using the Config name → Public id pairs the ledger recorded. Each resource is `match`,
+    /// `differ` (with the fields), `missing-in-target`, `unexpected-in-target` or
+    /// `not-comparable`; secret values are never compared or shown. `--with-metrics` (after
+    /// cut-over) also checks that every migrated destination delivers. Exits 1 on any
+    /// difference.
+    ///
+    /// Example:
+    ///   export SEGMENT_CONFIG_API_TOKEN=... SEGMENT_PUBLIC_API_TOKEN=...
+    ///   segbridge audit --ledger acme.ledger --region eu --json > audit.json
+    #[command(verbatim_doc_comment)]
+    Audit(AuditArgs),
+}
+
+/// `segbridge audit`.
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    #[command(flatten)]
+    pub api: PublicApiArgs,
+    #[command(flatten)]
+    pub config: ConfigApiArgs,
+    #[command(flatten)]
+    pub pacing: PacingArgs,
+    /// The ledger holding the export, the plan and the id map.
+    #[arg(long, value_name = "FILE", default_value = "segbridge.ledger")]
+    pub ledger: PathBuf,
+    /// Replace the embedded mapping tables with the `.toml` files of DIR (as given to `plan`).
+    #[arg(long, value_name = "DIR")]
+    pub mappings: Option<PathBuf>,
+    /// Audit only these kinds (comma-separated), e.g. `destinations,destination_filters`.
+    #[arg(long, value_name = "KINDS", value_delimiter = ',')]
+    pub only: Vec<Kind>,
+    /// After cut-over: compare each migrated destination's delivery with the export's baseline
+    /// (`export --with-metrics`) and require `enabled` to equal the source's.
+    #[arg(long)]
+    pub with_metrics: bool,
+    /// Print the audit as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Report progress as JSON lines on stderr.
+    #[arg(long)]
+    pub json_progress: bool,
 }
 
 #[derive(Debug, Args)]
@@ -174,7 +220,7 @@ pub struct ConfigApiArgs {
     #[arg(
         long,
         value_name = "URL",
-        default_value = "https://platform.segmentapis.com"
+        default_value = crate::config_api::DEFAULT_BASE_URL
     )]
     pub config_url: String,
     /// Read the Config API token from FILE instead of `SEGMENT_CONFIG_API_TOKEN`.
@@ -343,7 +389,7 @@ fn concurrency(text: &str) -> Result<usize, String> {
     }
 }
 
-/// `segbridge migrate`: the flags of `export`, `plan` and `apply` in one command.
+/// `segbridge migrate`: the flags of `export`, `plan`, `apply` and `audit` in one command.
 #[derive(Debug, Args)]
 pub struct MigrateArgs {
     #[command(flatten)]

@@ -9,6 +9,7 @@
 //! stderr carries status.
 
 pub mod apply;
+pub mod audit;
 pub mod cli;
 pub mod commands;
 pub mod config_api;

@@ -21,20 +21,32 @@ use crate::apply::{
 use crate::cli::{ApplyArgs, GlobalArgs};
 use crate::commands::reporters::{self, CliReporter, ProgressMode};
 use crate::commands::{ExitStatus, Finished};
+use crate::config_api::DEFAULT_BASE_URL;
 use crate::diagnostics::Hint;
 use crate::env_vars;
-use crate::ledger::{Ledger, RunStatus};
+use crate::ledger::{Ledger, RunStatus, StoredPlan};
 use crate::public_api::writer::ApplyMode;
 use crate::public_api::{PublicWriter, WriteAccess};
 
 /// Schema version of the `--json` summary.
 const SUMMARY_SCHEMA_VERSION: u32 = 1;
 
+/// The Config API host and workspace the plan's export read, from its run (`<url>|<ws>`).
+fn exported_from(ledger: &Ledger, plan: &StoredPlan) -> anyhow::Result<Option<String>> {
+    Ok(ledger
+        .runs()?
+        .into_iter()
+        .find(|r| r.id == plan.export_run)
+        .and_then(|r| r.source.rsplit_once('|').map(|(url, _)| url.to_owned())))
+}
+
 /// The Config API's reader of secrets, when a Config token is at hand; `None` (secrets from
 /// the file only) when there is none. A token given but unusable is an error: the operator
-/// meant it to be used.
+/// meant it to be used. The host is the one the export read unless `--config-url` names it;
+/// another host would hold another workspace's values.
 fn config_secrets(
     args: &ApplyArgs,
+    exported: Option<String>,
     reporter: Arc<dyn crate::progress::Reporter>,
 ) -> anyhow::Result<Option<ConfigSecrets>> {
     let given = args.config.config_token_file.is_some()
@@ -43,8 +55,24 @@ fn config_secrets(
     if !given {
         return Ok(None);
     }
-    let token = config_token(&args.config)?;
-    let client = config_client(&args.config, args.pacing, token, reporter)?;
+    let mut config = args.config.clone();
+    let named = config.config_url.trim_end_matches('/') != DEFAULT_BASE_URL;
+    match exported {
+        Some(exported) if named && exported != config.config_url.trim_end_matches('/') => {
+            return Err(anyhow::anyhow!(
+                "The plan was made from an export of `{exported}`, not of `{}`",
+                config.config_url
+            )
+            .context(Hint(
+                "secrets are read again from the exported workspace: drop --config-url or pass the export's"
+                    .into(),
+            )));
+        }
+        Some(exported) => config.config_url = exported,
+        None => {}
+    }
+    let token = config_token(&config)?;
+    let client = config_client(&config, args.pacing, token, reporter)?;
     Ok(Some(ConfigSecrets::new(client)))
 }
 
@@ -61,7 +89,6 @@ pub async fn execute(args: &ApplyArgs, global: &GlobalArgs) -> anyhow::Result<Fi
         global.quiet,
     )));
     let client = public_client(&args.api, args.pacing, token, reporter.clone())?;
-    let config = config_secrets(args, reporter.clone())?;
     let mut ledger = Ledger::open(&run_args.ledger)
         .with_context(|| format!("Cannot open the ledger `{}`", run_args.ledger.display()))?;
 
@@ -109,6 +136,7 @@ pub async fn execute(args: &ApplyArgs, global: &GlobalArgs) -> anyhow::Result<Fi
         )));
     }
 
+    let config = config_secrets(args, exported_from(&ledger, &plan)?, reporter.clone())?;
     let options = ApplyOptions {
         allow_missing_secrets: run_args.allow_missing_secrets,
         concurrency: run_args.concurrency,

@@ -1,5 +1,6 @@
-//! `segbridge migrate`: `export`, `plan` (create mode) and `apply` as one command, each step
-//! the same code as the command of its name, stopping after a step that did not finish cleanly.
+//! `segbridge migrate`: `export`, `plan` (create mode), `apply` and `audit` as one command, each
+//! step the same code as the command of its name, stopping after a step that did not finish
+//! cleanly.
 //!
 //! Resuming is the point of running it twice. When the ledger already holds a plan of this
 //! target made from its latest complete export, the export and the plan are not made again
@@ -8,6 +9,9 @@
 //! (resuming an interrupted one, or refreshing a finished one), then the plan, then `apply`.
 //! To plan again from a fresh export on purpose, run `export` and `plan` on their own.
 //!
+//! The audit runs after an `apply` without failures and compares the whole target with the
+//! source, so the exit code says whether the migration is complete and faithful.
+//!
 //! `--json` prints one document with the summary of each step that ran.
 
 use std::io::Write;
@@ -15,9 +19,10 @@ use std::io::Write;
 use anyhow::Context;
 use serde_json::{Map, Value, json};
 
+use super::audit;
 use super::plan::{public_client, public_token};
 use super::{ExitStatus, Finished, apply, export, plan};
-use crate::cli::{ApplyArgs, ExportArgs, GlobalArgs, MigrateArgs, PlanArgs};
+use crate::cli::{ApplyArgs, AuditArgs, ExportArgs, GlobalArgs, MigrateArgs, PlanArgs};
 use crate::ledger::Ledger;
 use crate::plan::Mode;
 use crate::progress::HiddenReporter;
@@ -60,6 +65,20 @@ fn apply_args(args: &MigrateArgs) -> ApplyArgs {
         pacing: args.pacing,
         run: args.run.clone(),
         dry_run: false,
+    }
+}
+
+fn audit_args(args: &MigrateArgs) -> AuditArgs {
+    AuditArgs {
+        api: args.api.clone(),
+        config: args.config.clone(),
+        pacing: args.pacing,
+        ledger: args.run.ledger.clone(),
+        mappings: args.mappings.clone(),
+        only: Vec::new(),
+        with_metrics: false,
+        json: false,
+        json_progress: args.run.json_progress,
     }
 }
 
@@ -126,7 +145,7 @@ pub async fn run(args: MigrateArgs, global: &GlobalArgs) -> anyhow::Result<ExitS
         None => {
             let mut status = ExitStatus::Success;
             for (step, finished) in [("export", 1), ("plan", 2)] {
-                say(global, &format!("Step {finished}/3: {step}"))?;
+                say(global, &format!("Step {finished}/4: {step}"))?;
                 let Finished {
                     status: step_status,
                     summary: step_summary,
@@ -148,9 +167,17 @@ pub async fn run(args: MigrateArgs, global: &GlobalArgs) -> anyhow::Result<ExitS
         }
     };
     let status = if status == ExitStatus::Success {
-        say(global, "Step 3/3: apply")?;
+        say(global, "Step 3/4: apply")?;
         let finished = apply::execute(&apply_args(&args), global).await?;
         summary.insert("apply".into(), finished.summary);
+        finished.status
+    } else {
+        status
+    };
+    let status = if status == ExitStatus::Success {
+        say(global, "Step 4/4: audit")?;
+        let finished = audit::execute(&audit_args(&args), global).await?;
+        summary.insert("audit".into(), finished.summary);
         finished.status
     } else {
         status

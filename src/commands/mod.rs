@@ -3,6 +3,7 @@
 //! [`crate::diagnostics`].
 
 mod apply;
+mod audit;
 mod export;
 mod migrate;
 mod plan;
@@ -71,5 +72,9 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Migrate(args) => migrate::run(args, &cli.global).await,
         Command::Sim(args) => sim::run(args, &cli.global).await,
         Command::Status(args) => status::run(&args),
+        Command::Audit(args) => {
+            let json = args.json;
+            audit::execute(&args, &cli.global).await?.print(json)
+        }
     }
 }

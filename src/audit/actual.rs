@@ -1,0 +1,218 @@
+//! The actual side: what the Public API returned, normalised into the shape the expected side
+//! is built in, so that the diff compares like with like.
+//!
+//! Normalisation, and why:
+//! - **Only fields segbridge writes are kept.** Ids, timestamps, `writeKeys`, `workspaceId`,
+//!   catalog metadata beyond its id, `deployedAt`, preview URLs: the Public API adds them on its
+//!   own, and no Config field says what they should be.
+//! - **Sets become objects keyed by their identity**, so order does not matter and a missing or
+//!   extra element has a readable path: labels by `key:value`, rules by `TYPE/key/version`
+//!   (the id the Public client gives them), function settings by name.
+//! - **Nested ids are flattened** to what the create request carried: `metadata.id` →
+//!   `metadataId`.
+//! - Key order is irrelevant (the diff walks keys sorted); absent and empty are equal (the
+//!   diff's rule).
+//!
+//! Everything here is pure; the same helpers normalise the expected side's payload bodies.
+
+use serde_json::{Map, Value, json};
+
+fn get(value: &Value, key: &str) -> Value {
+    value.get(key).cloned().unwrap_or(Value::Null)
+}
+
+/// Labels (`[{key, value, description?}]`) as `{"key:value": true}`.
+pub fn label_set(labels: &[Value]) -> Value {
+    let set: Map<String, Value> = labels
+        .iter()
+        .map(|l| {
+            let part = |k: &str| l.get(k).and_then(Value::as_str).unwrap_or_default();
+            (
+                format!("{}:{}", part("key"), part("value")),
+                Value::Bool(true),
+            )
+        })
+        .collect();
+    Value::Object(set)
+}
+
+/// Rules as `{"TYPE/key/version": {"jsonSchema": …}}`; a rule without key has an empty one and
+/// a rule without version is version 1 (what the API assumes).
+pub fn rule_map(rules: &[Value]) -> Value {
+    let map: Map<String, Value> = rules
+        .iter()
+        .map(|r| {
+            let id = format!(
+                "{}/{}/{}",
+                r.get("type").and_then(Value::as_str).unwrap_or_default(),
+                r.get("key").and_then(Value::as_str).unwrap_or_default(),
+                r.get("version").and_then(Value::as_i64).unwrap_or(1)
+            );
+            (id, json!({ "jsonSchema": get(r, "jsonSchema") }))
+        })
+        .collect();
+    Value::Object(map)
+}
+
+/// The fields of a filter both sides know (the create body, or a `DestinationFilterV1`).
+pub fn filter_fields(filter: &Value) -> Map<String, Value> {
+    let mut out = Map::new();
+    for key in [
+        "sourceId",
+        "if",
+        "actions",
+        "title",
+        "description",
+        "enabled",
+    ] {
+        out.insert(key.into(), get(filter, key));
+    }
+    out
+}
+
+/// The fields of a function both sides know, settings keyed by name.
+pub fn function_fields(function: &Value) -> Map<String, Value> {
+    let mut out = Map::new();
+    for key in [
+        "displayName",
+        "resourceType",
+        "code",
+        "description",
+        "logoUrl",
+    ] {
+        out.insert(key.into(), get(function, key));
+    }
+    let settings: Map<String, Value> = function
+        .get("settings")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|s| {
+            let name = s
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            let mut fields = Map::new();
+            for key in ["label", "description", "type", "required", "sensitive"] {
+                fields.insert(key.into(), get(s, key));
+            }
+            (name, Value::Object(fields))
+        })
+        .collect();
+    out.insert("settings".into(), Value::Object(settings));
+    out
+}
+
+/// A `SourceV1`.
+pub fn source(source: &Value) -> Value {
+    let labels = source
+        .get("labels")
+        .and_then(Value::as_array)
+        .map(|l| label_set(l))
+        .unwrap_or_else(|| json!({}));
+    json!({
+        "slug": get(source, "slug"),
+        "name": get(source, "name"),
+        "metadataId": source.pointer("/metadata/id").cloned().unwrap_or(Value::Null),
+        "settings": get(source, "settings"),
+        "labels": labels,
+    })
+}
+
+/// A `DestinationV1`.
+pub fn destination(destination: &Value) -> Value {
+    json!({
+        "name": get(destination, "name"),
+        "metadataId": destination.pointer("/metadata/id").cloned().unwrap_or(Value::Null),
+        "sourceId": get(destination, "sourceId"),
+        "settings": get(destination, "settings"),
+        "enabled": get(destination, "enabled"),
+    })
+}
+
+/// A `DestinationFilterV1`, with the destination it was listed under.
+pub fn filter(filter: &Value, destination_id: &str) -> Value {
+    let mut out = filter_fields(filter);
+    out.insert("destinationId".into(), json!(destination_id));
+    Value::Object(out)
+}
+
+/// A `TrackingPlanV1` with its rules.
+pub fn tracking_plan(plan: &Value, rules: &[Value]) -> Value {
+    json!({
+        "name": get(plan, "name"),
+        "type": get(plan, "type"),
+        "rules": rule_map(rules),
+    })
+}
+
+/// A `FunctionV1`.
+pub fn function(function: &Value) -> Value {
+    Value::Object(function_fields(function))
+}
+
+/// Schema settings (`{track, identify, group, forwarding…}`), reduced to the fields the expected
+/// side sets: the Public API returns every setting with its default, and a default nobody set
+/// in the source is not a difference.
+pub fn schema_settings(settings: &Value, expected: &Value) -> Value {
+    match (settings, expected) {
+        (Value::Object(actual), Value::Object(wanted)) => Value::Object(
+            wanted
+                .iter()
+                .filter_map(|(k, w)| actual.get(k).map(|a| (k.clone(), schema_settings(a, w))))
+                .collect(),
+        ),
+        (actual, _) => actual.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sets_are_keyed_by_identity() {
+        let labels = label_set(&[json!({"key": "env", "value": "prod", "description": "x"})]);
+        assert_eq!(labels, json!({"env:prod": true}));
+        let rules = rule_map(&[
+            json!({"type": "TRACK", "key": "Order Completed", "version": 2, "jsonSchema": {"a": 1}, "createdAt": "t"}),
+            json!({"type": "COMMON", "jsonSchema": {}}),
+        ]);
+        assert_eq!(
+            rules,
+            json!({"TRACK/Order Completed/2": {"jsonSchema": {"a": 1}}, "COMMON//1": {"jsonSchema": {}}})
+        );
+    }
+
+    #[test]
+    fn public_objects_keep_only_what_segbridge_writes() {
+        let body = json!({
+            "id": "d1", "name": "GA", "enabled": true, "sourceId": "s1",
+            "metadata": {"id": "m1", "slug": "google-analytics", "options": []},
+            "settings": {"trackingId": "UA-1"}, "createdAt": "t",
+        });
+        assert_eq!(
+            destination(&body),
+            json!({"name": "GA", "metadataId": "m1", "sourceId": "s1", "settings": {"trackingId": "UA-1"}, "enabled": true})
+        );
+        let function = function_fields(&json!({
+            "id": "f", "displayName": "F", "resourceType": "SOURCE", "code": "c",
+            "settings": [{"name": "apiKey", "label": "API Key", "description": "", "type": "STRING", "required": false, "sensitive": true}],
+            "deployedAt": "t", "previewWebhookUrl": "u",
+        }));
+        assert_eq!(function["settings"]["apiKey"]["sensitive"], true);
+        assert!(!function.contains_key("deployedAt"));
+    }
+
+    #[test]
+    fn schema_settings_are_reduced_to_the_expected_fields() {
+        let actual =
+            json!({"track": {"allowUnplannedEvents": true, "other": false}, "identify": {}});
+        let expected = json!({"track": {"allowUnplannedEvents": false}});
+        assert_eq!(
+            schema_settings(&actual, &expected),
+            json!({"track": {"allowUnplannedEvents": true}})
+        );
+    }
+}

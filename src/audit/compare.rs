@@ -1,0 +1,577 @@
+//! The comparison proper: pairs each expected object with what the target holds under the id
+//! the ledger recorded, decides its [`Status`], and lists what the target holds that nothing
+//! maps to. Pure: no I/O, so every rule below has a unit test.
+//!
+//! Rules, each the reason for a branch:
+//! - An object with a Public id that the target lacks is `missing-in-target`. An object without
+//!   one is `missing-in-target` when the plan migrates it (apply has not made it) or when the
+//!   plan does not know it (it appeared in the source after `plan`), and `not-comparable` when
+//!   the plan left it out on purpose (`manual` or `skip`: nothing was to be written).
+//! - Filters carry their `position` among the filters of their destination that both sides
+//!   hold, in Config order on one side and in list order on the other: filters apply in order,
+//!   and counting only the shared ones keeps one deleted filter from shifting all the others.
+//! - Destinations are created disabled and enabled at cut-over. Before cut-over (no
+//!   `--with-metrics`), "enabled in the source, disabled in the target" is a note, not a
+//!   difference; after it (`strict_enabled`), `enabled` must be equal.
+//! - A target object of an audited kind whose id no expected object carries is
+//!   `unexpected-in-target`; when the ledger maps it to a Config name the note says so (the
+//!   object was migrated, then removed from the source).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use serde_json::{Value, json};
+
+use super::actual;
+use super::diff;
+use super::expected::Expected;
+use super::report::{ResourceResult, Status};
+use super::target::TargetState;
+use crate::model::Kind;
+
+/// How strictly to compare.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CompareOptions {
+    /// After cut-over: a destination's `enabled` must equal the source's.
+    pub strict_enabled: bool,
+}
+
+/// What the ledger knows besides the expected objects.
+#[derive(Debug, Clone, Default)]
+pub struct LedgerView {
+    /// (kind, Config name) → the latest plan's action (`create`, `adopt`, `update`, `skip`,
+    /// `manual`).
+    pub actions: HashMap<(Kind, String), String>,
+    /// (kind, Public id) → Config name, from the id map.
+    pub names: HashMap<(Kind, String), String>,
+}
+
+fn without_id(expected: &Expected, ledger: &LedgerView) -> ResourceResult {
+    let result = ResourceResult::new(expected.kind, Some(expected.config_name.clone()), None);
+    match ledger
+        .actions
+        .get(&(expected.kind, expected.config_name.clone()))
+        .map(String::as_str)
+    {
+        None => result.with_status(Status::MissingInTarget).note(
+            "The latest plan does not know this object (it appeared in the source after \
+             `plan`); plan and apply again.",
+        ),
+        Some(action @ ("manual" | "skip")) => {
+            let mut result = result.with_status(Status::NotComparable).note(format!(
+                "Not migrated: the plan's action is `{action}`, so the target is not expected to \
+                 hold it."
+            ));
+            result.notes.extend(expected.blockers.iter().cloned());
+            result
+        }
+        Some(action) => result.with_status(Status::MissingInTarget).note(format!(
+            "The plan's action is `{action}` but the ledger records no Public id for it: `apply` \
+             has not made it."
+        )),
+    }
+}
+
+/// Diffs two shapes into `result`, setting its status.
+fn judge(mut result: ResourceResult, expected: &Value, actual: &Value) -> ResourceResult {
+    let comparison = diff::compare(Some(expected), Some(actual), "");
+    result.differences = comparison.differences;
+    result.not_comparable = comparison.not_comparable;
+    result.status = if result.differences.is_empty() {
+        Status::Match
+    } else {
+        Status::Differ
+    };
+    result
+}
+
+/// The position of each filter among those both sides hold, per side.
+fn filter_positions(
+    expected: &[Expected],
+    target: &TargetState,
+) -> HashMap<String, (usize, usize)> {
+    let mut by_destination: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for e in expected
+        .iter()
+        .filter(|e| e.kind == Kind::DestinationFilters)
+    {
+        if let (Some(id), Some(dest)) = (&e.public_id, &e.parent_id) {
+            by_destination.entry(dest).or_default().push(id);
+        }
+    }
+    let mut out = HashMap::new();
+    for (dest, wanted) in by_destination {
+        let listed: Vec<&str> = target
+            .filters
+            .get(dest)
+            .into_iter()
+            .flatten()
+            .filter_map(|f| f.get("id").and_then(Value::as_str))
+            .collect();
+        let listed_set: HashSet<&str> = listed.iter().copied().collect();
+        let wanted_set: HashSet<&str> = wanted.iter().copied().collect();
+        let shared_wanted: Vec<&str> = wanted
+            .into_iter()
+            .filter(|id| listed_set.contains(id))
+            .collect();
+        let shared_listed: Vec<&str> = listed
+            .into_iter()
+            .filter(|id| wanted_set.contains(id))
+            .collect();
+        for (expected_pos, id) in shared_wanted.iter().enumerate() {
+            if let Some(actual_pos) = shared_listed.iter().position(|l| l == id) {
+                out.insert((*id).to_owned(), (expected_pos, actual_pos));
+            }
+        }
+    }
+    out
+}
+
+fn find_filter<'a>(target: &'a TargetState, destination: &str, id: &str) -> Option<&'a Value> {
+    target
+        .filters
+        .get(destination)?
+        .iter()
+        .find(|f| f.get("id").and_then(Value::as_str) == Some(id))
+}
+
+/// The actual shape of an expected object, `None` when the target lacks it.
+fn actual_shape(e: &Expected, id: &str, target: &TargetState) -> Option<Value> {
+    match e.kind {
+        Kind::Sources => target.sources.get(id).map(actual::source),
+        Kind::SchemaConfigs => {
+            let settings = target.schema_settings.get(id)?;
+            let wanted = e
+                .shape
+                .as_ref()
+                .and_then(|s| s.get("settings"))
+                .unwrap_or(&Value::Null);
+            Some(json!({ "settings": actual::schema_settings(settings, wanted) }))
+        }
+        Kind::Destinations => target.destinations.get(id).map(actual::destination),
+        Kind::DestinationFilters => {
+            let destination = e.parent_id.as_deref()?;
+            find_filter(target, destination, id).map(|f| actual::filter(f, destination))
+        }
+        Kind::TrackingPlans => target.tracking_plans.get(id).map(|plan| {
+            let rules = target.rules.get(id).map_or(&[][..], Vec::as_slice);
+            actual::tracking_plan(plan, rules)
+        }),
+        Kind::Functions => target.functions.get(id).map(actual::function),
+        _ => None,
+    }
+}
+
+fn connection(e: &Expected, target: &TargetState, ledger: &LedgerView) -> ResourceResult {
+    let Some(plan_id) = &e.parent_id else {
+        return without_id(e, ledger);
+    };
+    let Some(shape) = &e.shape else {
+        let mut result = ResourceResult::new(e.kind, Some(e.config_name.clone()), None)
+            .with_status(Status::NotComparable);
+        result.notes.extend(e.blockers.iter().cloned());
+        return result;
+    };
+    let source_id = shape
+        .get("sourceId")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let public_id = format!("{plan_id}/sources/{source_id}");
+    let result = ResourceResult::new(e.kind, Some(e.config_name.clone()), Some(public_id));
+    if !target.tracking_plans.contains_key(plan_id) {
+        return result.with_status(Status::MissingInTarget).note(format!(
+            "Its tracking plan `{plan_id}` is not in the target."
+        ));
+    }
+    let connected = target
+        .plan_sources
+        .get(plan_id)
+        .is_some_and(|s| s.iter().any(|id| id == source_id));
+    if connected {
+        result
+    } else {
+        result.with_status(Status::MissingInTarget).note(format!(
+            "Source `{source_id}` is not connected to tracking plan `{plan_id}`."
+        ))
+    }
+}
+
+/// Compares every expected object of `kinds` with the target, then lists the unexpected ones.
+pub fn compare(
+    expected: &[Expected],
+    target: &TargetState,
+    ledger: &LedgerView,
+    kinds: &BTreeSet<Kind>,
+    options: CompareOptions,
+) -> Vec<ResourceResult> {
+    let positions = filter_positions(expected, target);
+    let mut results = Vec::new();
+    for e in expected.iter().filter(|e| kinds.contains(&e.kind)) {
+        if e.kind == Kind::TrackingPlanConnections {
+            results.push(connection(e, target, ledger));
+            continue;
+        }
+        let Some(id) = &e.public_id else {
+            results.push(without_id(e, ledger));
+            continue;
+        };
+        let result = ResourceResult::new(e.kind, Some(e.config_name.clone()), Some(id.clone()));
+        let Some(mut actual) = actual_shape(e, id, target) else {
+            results.push(result.with_status(Status::MissingInTarget).note(format!(
+                "The ledger maps it to `{id}`, which the target does not hold."
+            )));
+            continue;
+        };
+        let Some(mut shape) = e.shape.clone() else {
+            let mut result = result.with_status(Status::NotComparable);
+            result.notes.push(
+                "The mapping blocks this object, so there is no expected shape to compare:".into(),
+            );
+            result.notes.extend(e.blockers.iter().cloned());
+            results.push(result);
+            continue;
+        };
+        let mut notes = Vec::new();
+        if e.kind == Kind::DestinationFilters
+            && let Some((want, got)) = positions.get(id)
+        {
+            shape["position"] = json!(want);
+            actual["position"] = json!(got);
+        }
+        if e.kind == Kind::Destinations
+            && !options.strict_enabled
+            && shape["enabled"] == json!(true)
+            && actual["enabled"] == json!(false)
+        {
+            actual["enabled"] = json!(true);
+            notes.push(
+                "Pending cut-over: enabled in the source, still disabled in the target \
+                 (destinations are created disabled; `--with-metrics` compares `enabled` \
+                 strictly)."
+                    .to_owned(),
+            );
+        }
+        let mut result = judge(result, &shape, &actual);
+        result.notes.extend(notes);
+        results.push(result);
+    }
+    results.extend(unexpected(expected, target, ledger, kinds));
+    results
+}
+
+fn unexpected(
+    expected: &[Expected],
+    target: &TargetState,
+    ledger: &LedgerView,
+    kinds: &BTreeSet<Kind>,
+) -> Vec<ResourceResult> {
+    let claimed: HashSet<(Kind, &str)> = expected
+        .iter()
+        .filter_map(|e| e.public_id.as_deref().map(|id| (e.kind, id)))
+        .collect();
+    let mut out = Vec::new();
+    let mut flag = |kind: Kind, id: &str| {
+        if claimed.contains(&(kind, id)) {
+            return;
+        }
+        let mut result = ResourceResult::new(kind, None, Some(id.to_owned()))
+            .with_status(Status::UnexpectedInTarget);
+        match ledger.names.get(&(kind, id.to_owned())) {
+            Some(name) => result.notes.push(format!(
+                "Migrated from `{name}`, which the source no longer holds."
+            )),
+            None => result
+                .notes
+                .push("No Config object maps to it: it was made in the target.".into()),
+        }
+        out.push(result);
+    };
+    let lists: [(Kind, &BTreeMap<String, Value>); 4] = [
+        (Kind::Sources, &target.sources),
+        (Kind::Destinations, &target.destinations),
+        (Kind::TrackingPlans, &target.tracking_plans),
+        (Kind::Functions, &target.functions),
+    ];
+    for (kind, objects) in lists {
+        if kinds.contains(&kind) {
+            objects.keys().for_each(|id| flag(kind, id));
+        }
+    }
+    if kinds.contains(&Kind::DestinationFilters) {
+        for filters in target.filters.values() {
+            for id in filters
+                .iter()
+                .filter_map(|f| f.get("id").and_then(Value::as_str))
+            {
+                flag(Kind::DestinationFilters, id);
+            }
+        }
+    }
+    if kinds.contains(&Kind::TrackingPlanConnections) {
+        // Connections of the plans the audit expects connections on; another plan is itself
+        // unexpected (or not audited).
+        let mut wanted: BTreeMap<&str, HashSet<&str>> = BTreeMap::new();
+        for e in expected
+            .iter()
+            .filter(|e| e.kind == Kind::TrackingPlanConnections)
+        {
+            if let Some(plan) = &e.parent_id {
+                let source = e
+                    .shape
+                    .as_ref()
+                    .and_then(|s| s.get("sourceId"))
+                    .and_then(Value::as_str);
+                let set = wanted.entry(plan).or_default();
+                set.extend(source);
+            }
+        }
+        for (plan, sources) in wanted {
+            for source in target.plan_sources.get(plan).into_iter().flatten() {
+                if !sources.contains(source.as_str()) {
+                    out.push(
+                        ResourceResult::new(
+                            Kind::TrackingPlanConnections,
+                            None,
+                            Some(format!("{plan}/sources/{source}")),
+                        )
+                        .with_status(Status::UnexpectedInTarget)
+                        .note("No Config source connection maps to it: it was made in the target."),
+                    );
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn expected(kind: Kind, name: &str, id: Option<&str>, shape: Value) -> Expected {
+        Expected {
+            kind,
+            config_name: name.into(),
+            public_id: id.map(str::to_owned),
+            parent_id: None,
+            shape: Some(shape),
+            blockers: vec![],
+        }
+    }
+
+    fn all() -> BTreeSet<Kind> {
+        super::super::expected::AUDITED.into_iter().collect()
+    }
+
+    fn destination(enabled: bool, tracking: &str) -> Value {
+        json!({"id": "d1", "name": "GA", "enabled": enabled, "sourceId": "s1",
+               "metadata": {"id": "m1"}, "settings": {"trackingId": tracking}})
+    }
+
+    fn expected_destination(enabled: bool) -> Expected {
+        expected(
+            Kind::Destinations,
+            "ws/sources/js/destinations/ga",
+            Some("d1"),
+            json!({"name": "GA", "metadataId": "m1", "sourceId": "s1",
+                   "settings": {"trackingId": "UA-1"}, "enabled": enabled}),
+        )
+    }
+
+    #[test]
+    fn statuses_follow_the_target() {
+        let mut target = TargetState::default();
+        target
+            .destinations
+            .insert("d1".into(), destination(true, "UA-2"));
+        target
+            .destinations
+            .insert("d9".into(), destination(true, "UA-9"));
+        let gone = expected(
+            Kind::Destinations,
+            "ws/sources/js/destinations/gone",
+            Some("d5"),
+            json!({}),
+        );
+        let mut ledger = LedgerView::default();
+        ledger
+            .actions
+            .insert((Kind::Destinations, "new".into()), "manual".into());
+        let unplanned = Expected {
+            public_id: None,
+            ..expected(Kind::Destinations, "new", None, json!({}))
+        };
+        let results = compare(
+            &[expected_destination(true), gone, unplanned],
+            &target,
+            &ledger,
+            &all(),
+            CompareOptions::default(),
+        );
+        let statuses: Vec<Status> = results.iter().map(|r| r.status).collect();
+        assert_eq!(
+            statuses,
+            [
+                Status::Differ,
+                Status::MissingInTarget,
+                Status::NotComparable,
+                Status::UnexpectedInTarget
+            ]
+        );
+        assert_eq!(results[0].differences[0].path, "settings.trackingId");
+        assert_eq!(results[3].public_id.as_deref(), Some("d9"));
+    }
+
+    #[test]
+    fn a_disabled_destination_is_pending_cut_over_until_strict() {
+        let mut target = TargetState::default();
+        target
+            .destinations
+            .insert("d1".into(), destination(false, "UA-1"));
+        let e = [expected_destination(true)];
+        let lenient = compare(
+            &e,
+            &target,
+            &LedgerView::default(),
+            &all(),
+            CompareOptions::default(),
+        );
+        assert_eq!(lenient[0].status, Status::Match);
+        assert!(lenient[0].notes[0].contains("cut-over"));
+        let strict = compare(
+            &e,
+            &target,
+            &LedgerView::default(),
+            &all(),
+            CompareOptions {
+                strict_enabled: true,
+            },
+        );
+        assert_eq!(strict[0].status, Status::Differ);
+        assert_eq!(strict[0].differences[0].path, "enabled");
+        // Enabled in the target but not in the source is a difference either way.
+        target
+            .destinations
+            .insert("d1".into(), destination(true, "UA-1"));
+        let e = [expected_destination(false)];
+        let results = compare(
+            &e,
+            &target,
+            &LedgerView::default(),
+            &all(),
+            CompareOptions::default(),
+        );
+        assert_eq!(results[0].status, Status::Differ);
+    }
+
+    #[test]
+    fn filter_order_is_compared_among_the_filters_both_sides_hold() {
+        let filter = |id: &str, title: &str| {
+            json!({"id": id, "sourceId": "s1", "destinationId": "d1", "if": "all",
+                   "actions": [], "title": title, "enabled": true})
+        };
+        let shape = |title: &str| {
+            json!({"sourceId": "s1", "destinationId": "d1", "if": "all", "actions": [],
+                   "title": title, "enabled": true, "description": null})
+        };
+        let e: Vec<Expected> = ["a", "b", "c"]
+            .iter()
+            .map(|t| Expected {
+                parent_id: Some("d1".into()),
+                ..expected(
+                    Kind::DestinationFilters,
+                    &format!("f/{t}"),
+                    Some(&format!("id-{t}")),
+                    shape(t),
+                )
+            })
+            .collect();
+        let mut target = TargetState::default();
+        // `a` deleted, `c` moved before `b`.
+        target
+            .filters
+            .insert("d1".into(), vec![filter("id-c", "c"), filter("id-b", "b")]);
+        let results = compare(
+            &e,
+            &target,
+            &LedgerView::default(),
+            &all(),
+            CompareOptions::default(),
+        );
+        assert_eq!(results[0].status, Status::MissingInTarget);
+        assert_eq!(results[1].status, Status::Differ);
+        assert_eq!(results[1].differences[0].path, "position");
+        assert_eq!(results[2].differences[0].path, "position");
+
+        target
+            .filters
+            .insert("d1".into(), vec![filter("id-b", "b"), filter("id-c", "c")]);
+        let results = compare(
+            &e,
+            &target,
+            &LedgerView::default(),
+            &all(),
+            CompareOptions::default(),
+        );
+        assert_eq!(results[1].status, Status::Match, "{:?}", results[1]);
+        assert_eq!(results[2].status, Status::Match);
+    }
+
+    #[test]
+    fn unexpected_objects_name_the_config_object_they_came_from() {
+        let mut target = TargetState::default();
+        target.sources.insert("s7".into(), json!({"id": "s7"}));
+        let mut ledger = LedgerView::default();
+        ledger
+            .names
+            .insert((Kind::Sources, "s7".into()), "ws/sources/old".into());
+        let results = compare(&[], &target, &ledger, &all(), CompareOptions::default());
+        assert_eq!(results[0].status, Status::UnexpectedInTarget);
+        assert!(results[0].notes[0].contains("ws/sources/old"));
+        let only_destinations = [Kind::Destinations].into_iter().collect();
+        assert!(
+            compare(
+                &[],
+                &target,
+                &ledger,
+                &only_destinations,
+                CompareOptions::default()
+            )
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn connections_are_matched_by_plan_and_source() {
+        let connection = |source: &str| Expected {
+            parent_id: Some("tp1".into()),
+            ..expected(
+                Kind::TrackingPlanConnections,
+                &format!("ws/tracking-plans/rs_1/source-connections/{source}"),
+                None,
+                json!({"sourceId": source}),
+            )
+        };
+        let mut target = TargetState::default();
+        target.tracking_plans.insert("tp1".into(), json!({}));
+        target
+            .plan_sources
+            .insert("tp1".into(), vec!["s1".into(), "s3".into()]);
+        let results = compare(
+            &[connection("s1"), connection("s2")],
+            &target,
+            &LedgerView::default(),
+            &[Kind::TrackingPlanConnections].into_iter().collect(),
+            CompareOptions::default(),
+        );
+        let statuses: Vec<Status> = results.iter().map(|r| r.status).collect();
+        assert_eq!(
+            statuses,
+            [
+                Status::Match,
+                Status::MissingInTarget,
+                Status::UnexpectedInTarget
+            ]
+        );
+        assert_eq!(results[2].public_id.as_deref(), Some("tp1/sources/s3"));
+    }
+}

@@ -1,0 +1,415 @@
+//! The expected side: what the target should hold for each Config object, computed by the very
+//! mapping the planner uses, on the freshly re-read source, with the ids the ledger recorded.
+//!
+//! Role: [`expected`] runs [`map_workspace`] with an [`IdMap`] built from the ledger's id map,
+//! so every `$ref` to an object segbridge created or adopted is the Public id it got; it then
+//! folds each object's payloads (create, name, labels, rules batches…) into one normalised
+//! shape per resource, the same shape [`super::actual`] makes of what the Public API returns.
+//!
+//! Invariants:
+//! - Using the mapping rather than a second translation means the audit checks what `apply`
+//!   was told to write; a mapping bug shows up as a difference between source and target only
+//!   when the target was changed, never as noise. What the mapping itself cannot see (a wrong
+//!   table row) is outside what an audit can prove, and docs/audit.md says so.
+//! - `$secret` markers stay in the shapes as they are: the diff reports them as not comparable
+//!   and never holds a value for them. A `$ref` the id map cannot fill becomes a readable
+//!   `<no Public id …>` text, so it surfaces as a difference, not as a crash.
+
+use std::collections::HashMap;
+
+use serde_json::{Map, Value, json};
+
+use super::actual;
+use crate::mapping::{
+    Context, IdMap, Mapped, Ref, RefField, Snapshot, Step, Tables, TargetCatalog, map_workspace,
+    ref_marker, secret_marker,
+};
+use crate::model::Kind;
+
+/// The kinds the audit compares, in the order it reports them.
+pub const AUDITED: [Kind; 7] = [
+    Kind::Sources,
+    Kind::SchemaConfigs,
+    Kind::Destinations,
+    Kind::DestinationFilters,
+    Kind::TrackingPlans,
+    Kind::TrackingPlanConnections,
+    Kind::Functions,
+];
+
+/// What the target should hold for one Config object.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Expected {
+    pub kind: Kind,
+    pub config_name: String,
+    /// The Public id the ledger recorded (schema settings: their source's; connections: none).
+    pub public_id: Option<String>,
+    /// Filters: the Public id of their destination; connections: of their tracking plan.
+    pub parent_id: Option<String>,
+    /// The normalised shape; `None` when the mapping blocks the object.
+    pub shape: Option<Value>,
+    /// Why the mapping blocks it (finding messages), when it does.
+    pub blockers: Vec<String>,
+}
+
+/// What the expected side is computed from.
+pub struct Inputs<'a> {
+    pub snapshot: &'a Snapshot,
+    pub tables: &'a Tables,
+    pub catalog: &'a TargetCatalog,
+    pub workspace_id: &'a str,
+    /// The target workspace's name: destination functions carry it in their display name.
+    pub workspace_name: &'a str,
+    pub ids: &'a IdMap,
+}
+
+/// Builds an [`IdMap`] from `(kind, config name, field, public id)` rows (the ledger's id map).
+pub fn id_map<'a>(rows: impl IntoIterator<Item = (&'a str, &'a str, &'a str, &'a str)>) -> IdMap {
+    let mut ids = IdMap::new();
+    for (kind, config_name, field, public_id) in rows {
+        let Ok(kind) = kind.parse::<Kind>() else {
+            continue;
+        };
+        let field = match field {
+            "catalogId" => RefField::CatalogId,
+            _ => RefField::Id,
+        };
+        ids.insert(
+            Ref {
+                kind,
+                config_name: config_name.to_owned(),
+                field,
+            },
+            public_id,
+        );
+    }
+    ids
+}
+
+/// Every `$ref` left in `value` replaced by a readable text naming what has no Public id.
+fn fill_refs(value: &Value) -> Value {
+    if let Some(r) = ref_marker(value) {
+        return Value::String(format!(
+            "<no Public {} for {} `{}`>",
+            r.field.as_str(),
+            r.kind,
+            r.config_name
+        ));
+    }
+    if secret_marker(value).is_some() {
+        return value.clone();
+    }
+    match value {
+        Value::Array(items) => Value::Array(items.iter().map(fill_refs).collect()),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), fill_refs(v)))
+                .collect::<Map<String, Value>>(),
+        ),
+        other => other.clone(),
+    }
+}
+
+fn body(mapped: &Mapped, step: Step) -> Option<&Value> {
+    mapped
+        .payloads
+        .iter()
+        .find(|p| p.step == step)
+        .and_then(|p| p.body.as_ref())
+}
+
+fn param(mapped: &Mapped, step: Step, name: &str) -> Option<Value> {
+    mapped
+        .payloads
+        .iter()
+        .find(|p| p.step == step)
+        .and_then(|p| p.path_params.iter().find(|(n, _)| *n == name))
+        .map(|(_, v)| fill_refs(v))
+}
+
+fn text(value: Option<&Value>, key: &str) -> Value {
+    value
+        .and_then(|v| v.get(key))
+        .cloned()
+        .unwrap_or(Value::Null)
+}
+
+fn source_shape(mapped: &Mapped) -> Option<Value> {
+    let create = body(mapped, Step::CreateSource)?;
+    let slug = create.get("slug").cloned().unwrap_or(Value::Null);
+    // Without a rename the source keeps the name the API gives it: its slug.
+    let name = body(mapped, Step::NameSource)
+        .and_then(|b| b.get("name"))
+        .cloned()
+        .unwrap_or_else(|| slug.clone());
+    let labels = body(mapped, Step::SetSourceLabels)
+        .and_then(|b| b.get("labels"))
+        .and_then(Value::as_array)
+        .map(|l| actual::label_set(l))
+        .unwrap_or_else(|| json!({}));
+    Some(json!({
+        "slug": slug,
+        "name": name,
+        "metadataId": text(Some(create), "metadataId"),
+        "settings": text(Some(create), "settings"),
+        "labels": labels,
+    }))
+}
+
+fn destination_shape(mapped: &Mapped, config: &Value) -> Option<Value> {
+    let create = body(mapped, Step::CreateDestination)?;
+    Some(json!({
+        "name": text(Some(create), "name"),
+        "metadataId": text(Some(create), "metadataId"),
+        "sourceId": text(Some(create), "sourceId"),
+        "settings": text(Some(create), "settings"),
+        // The Config state, not the create's `false`: the mapping creates every destination
+        // disabled for the cut-over, which the comparison knows (see `compare`).
+        "enabled": config.get("enabled").and_then(Value::as_bool).unwrap_or(false),
+    }))
+}
+
+fn filter_shape(mapped: &Mapped) -> Option<Value> {
+    let create = body(mapped, Step::CreateFilter)?;
+    let mut shape = actual::filter_fields(create);
+    shape.insert(
+        "destinationId".into(),
+        param(mapped, Step::CreateFilter, "destinationId").unwrap_or(Value::Null),
+    );
+    Some(Value::Object(shape))
+}
+
+fn tracking_plan_shape(mapped: &Mapped) -> Option<Value> {
+    let create = body(mapped, Step::CreateTrackingPlan)?;
+    let rules: Vec<Value> = mapped
+        .payloads
+        .iter()
+        .filter(|p| matches!(p.step, Step::ReplaceRules | Step::UpsertRules))
+        .filter_map(|p| p.body.as_ref()?.get("rules")?.as_array().cloned())
+        .flatten()
+        .collect();
+    Some(json!({
+        "name": text(Some(create), "name"),
+        "type": text(Some(create), "type"),
+        "rules": actual::rule_map(&rules),
+    }))
+}
+
+fn function_shape(mapped: &Mapped, tables: &Tables, workspace_name: &str) -> Option<Value> {
+    let create = body(mapped, Step::CreateFunction)?;
+    let resource_type = create
+        .get("resourceType")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let display = create
+        .get("displayName")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    // The Public API appends ` (<workspace name>)` to these (mappings/functions.toml).
+    let display = if tables
+        .functions
+        .display_name_gains_workspace
+        .iter()
+        .any(|t| t == resource_type)
+    {
+        format!("{display} ({workspace_name})")
+    } else {
+        display.to_owned()
+    };
+    let mut shape = actual::function_fields(create);
+    shape.insert("displayName".into(), Value::String(display));
+    Some(Value::Object(shape))
+}
+
+/// The expected side of every object of the audited kinds in `inputs.snapshot`.
+pub fn expected(inputs: &Inputs<'_>) -> Vec<Expected> {
+    let functions = inputs.snapshot.functions();
+    let ctx = Context {
+        tables: inputs.tables,
+        catalog: inputs.catalog,
+        roles: &[],
+        workspace_id: Some(inputs.workspace_id),
+        ids: inputs.ids,
+        functions: &functions,
+    };
+    let bodies: HashMap<(Kind, &str), &Value> = inputs
+        .snapshot
+        .objects
+        .iter()
+        .flat_map(|(kind, list)| list.iter().map(move |(n, b)| ((*kind, n.as_str()), b)))
+        .collect();
+    let id_of = |kind: Kind, name: &str| inputs.ids.get(&Ref::id(kind, name)).map(str::to_owned);
+    let mut out = Vec::new();
+    for mapped in map_workspace(inputs.snapshot, &ctx) {
+        if !AUDITED.contains(&mapped.kind) {
+            continue;
+        }
+        let name = mapped.config_name.as_str();
+        let config = bodies
+            .get(&(mapped.kind, name))
+            .copied()
+            .unwrap_or(&Value::Null);
+        let (public_id, parent_id, shape) = match mapped.kind {
+            Kind::Sources => (id_of(Kind::Sources, name), None, source_shape(&mapped)),
+            Kind::SchemaConfigs => {
+                let source = name.strip_suffix("/schema-config").unwrap_or(name);
+                let shape = body(&mapped, Step::UpdateSourceSchemaSettings)
+                    .map(|b| json!({ "settings": b }));
+                (id_of(Kind::Sources, source), None, shape)
+            }
+            Kind::Destinations => (
+                id_of(Kind::Destinations, name),
+                None,
+                destination_shape(&mapped, config),
+            ),
+            Kind::DestinationFilters => {
+                let destination = crate::mapping::filters::destination_of(name);
+                (
+                    id_of(Kind::DestinationFilters, name),
+                    id_of(Kind::Destinations, destination),
+                    filter_shape(&mapped),
+                )
+            }
+            Kind::TrackingPlans => (
+                id_of(Kind::TrackingPlans, name),
+                None,
+                tracking_plan_shape(&mapped),
+            ),
+            Kind::TrackingPlanConnections => {
+                let plan = name
+                    .rsplit_once("/source-connections/")
+                    .map_or(name, |(plan, _)| plan);
+                let shape = body(&mapped, Step::ConnectSourceToPlan)
+                    .and_then(|b| b.get("sourceId"))
+                    .map(|s| json!({ "sourceId": fill_refs(s) }));
+                (None, id_of(Kind::TrackingPlans, plan), shape)
+            }
+            Kind::Functions => (
+                id_of(Kind::Functions, name),
+                None,
+                function_shape(&mapped, inputs.tables, inputs.workspace_name),
+            ),
+            _ => continue,
+        };
+        let blockers: Vec<String> = mapped
+            .findings
+            .iter()
+            .filter(|f| f.severity == crate::mapping::Severity::Blocker)
+            .map(|f| f.message.clone())
+            .collect();
+        let shape = if blockers.is_empty() {
+            shape.map(|s| fill_refs(&s))
+        } else {
+            None
+        };
+        out.push(Expected {
+            kind: mapped.kind,
+            config_name: mapped.config_name,
+            public_id,
+            parent_id,
+            shape,
+            blockers,
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn catalog() -> TargetCatalog {
+        let sources =
+            [json!({"id": "m-js", "slug": "javascript", "name": "Javascript", "options": []})];
+        let destinations = [json!({
+            "id": "m-ga", "slug": "google-analytics", "name": "Google Analytics",
+            "options": [{"name": "trackingId"}, {"name": "password"}],
+        })];
+        TargetCatalog::from_public(sources.iter(), destinations.iter()).unwrap()
+    }
+
+    fn snapshot() -> Snapshot {
+        let mut snapshot = Snapshot::default();
+        snapshot.push(
+            Kind::Sources,
+            "workspaces/ws/sources/js",
+            json!({"name": "workspaces/ws/sources/js", "catalog_name": "catalog/sources/javascript",
+                   "display_name": "js", "labels": {"env": "prod"}}),
+        );
+        snapshot.push(
+            Kind::Destinations,
+            "workspaces/ws/sources/js/destinations/google-analytics",
+            json!({"display_name": "Google Analytics", "enabled": true, "config": [
+                {"name": "workspaces/ws/sources/js/destinations/google-analytics/config/trackingId",
+                 "type": "string", "value": "UA-1"},
+                {"name": "workspaces/ws/sources/js/destinations/google-analytics/config/password",
+                 "type": "password", "value": {"segbridge_secret": "present", "hmac_sha256": "ab"}},
+            ]}),
+        );
+        snapshot.push(
+            Kind::Functions,
+            "fn1",
+            json!({"id": "fn1", "display_name": "Enrich", "code": "c", "type": "DESTINATION", "settings": []}),
+        );
+        snapshot
+    }
+
+    #[test]
+    fn shapes_come_from_the_mapping_with_ids_from_the_ledger() {
+        let ids = id_map([("sources", "workspaces/ws/sources/js", "id", "src-1")]);
+        let (snapshot, catalog) = (snapshot(), catalog());
+        let out = expected(&Inputs {
+            snapshot: &snapshot,
+            tables: Tables::embedded(),
+            catalog: &catalog,
+            workspace_id: "w1",
+            workspace_name: "Target WS",
+            ids: &ids,
+        });
+        let find = |kind: Kind| out.iter().find(|e| e.kind == kind).unwrap();
+
+        let source = find(Kind::Sources);
+        assert_eq!(source.public_id.as_deref(), Some("src-1"));
+        let shape = source.shape.as_ref().unwrap();
+        assert_eq!(
+            shape["name"], "js",
+            "a source named after its slug keeps it"
+        );
+        assert_eq!(shape["metadataId"], "m-js");
+        assert_eq!(shape["labels"], json!({"env:prod": true}));
+
+        let destination = find(Kind::Destinations);
+        assert_eq!(destination.public_id, None, "not created yet");
+        let shape = destination.shape.as_ref().unwrap();
+        assert_eq!(shape["sourceId"], "src-1");
+        assert_eq!(
+            shape["enabled"], true,
+            "the source's state, not the create's"
+        );
+        assert_eq!(shape["settings"]["trackingId"], "UA-1");
+        assert!(secret_marker(&shape["settings"]["password"]).is_some());
+        assert!(!shape.to_string().contains("\"ab\""), "no hash either");
+
+        let function = find(Kind::Functions);
+        let shape = function.shape.as_ref().unwrap();
+        assert_eq!(shape["displayName"], "Enrich (Target WS)");
+    }
+
+    #[test]
+    fn a_reference_without_an_id_is_readable_text() {
+        let (snapshot, catalog) = (snapshot(), catalog());
+        let out = expected(&Inputs {
+            snapshot: &snapshot,
+            tables: Tables::embedded(),
+            catalog: &catalog,
+            workspace_id: "w1",
+            workspace_name: "Target WS",
+            ids: &IdMap::new(),
+        });
+        let destination = out.iter().find(|e| e.kind == Kind::Destinations).unwrap();
+        assert_eq!(
+            destination.shape.as_ref().unwrap()["sourceId"],
+            "<no Public id for sources `workspaces/ws/sources/js`>"
+        );
+    }
+}

@@ -1,0 +1,241 @@
+//! The audit: re-reads the source through the Config API and the target through the Public API
+//! and compares them resource by resource, using the ledger's id map (Config name → Public id,
+//! recorded by `plan` and `apply`).
+//!
+//! Role: [`audit`] runs the steps, each in its own module:
+//! 1. [`source`] re-reads the audited kinds from the Config API (sanitized, as `export` does);
+//! 2. [`target`] reads the target's objects of those kinds and its catalog;
+//! 3. [`expected`] maps the re-read source with the planner's mapping, `$ref`s filled from the
+//!    id map, into one normalised shape per object; [`actual`] normalises the target's objects
+//!    into the same shape;
+//! 4. [`compare`] pairs them and decides a [`Status`] per resource, [`diff`] lists the fields;
+//! 5. with `--with-metrics`, [`metrics`] compares each migrated destination's delivery with the
+//!    export's baseline;
+//! 6. [`report`] sorts everything into an [`AuditReport`], the neutral structure the command
+//!    prints and report renderers consume.
+//!
+//! Invariants:
+//! - **Nothing is written to either API.** The Config side goes through [`ConfigReader`], the
+//!   Public side through [`PublicClient`]; neither can send a write.
+//! - **The ledger's snapshot and plans are untouched.** The audit reads the id map, the plan
+//!   items and the export's delivery baseline; the command records only an `audit` run and its
+//!   counts.
+//! - **No secret value reaches the result** (see [`diff`] and [`report`]): source objects are
+//!   sanitized before mapping, and secret fields are compared as present/absent only.
+
+pub mod actual;
+pub mod compare;
+pub mod diff;
+pub mod expected;
+pub mod metrics;
+pub mod report;
+pub mod source;
+pub mod target;
+
+use std::collections::{BTreeSet, HashMap};
+
+use serde_json::Value;
+
+pub use compare::CompareOptions;
+pub use expected::AUDITED;
+pub use report::{
+    AUDIT_SCHEMA_VERSION, AuditReport, DeliveryResult, FieldDiff, NotComparable, ResourceResult,
+    Status, Summary,
+};
+
+use crate::export::ConfigReader;
+use crate::ledger::{Ledger, LedgerError};
+use crate::mapping::{Ref, Tables};
+use crate::model::Kind;
+use crate::progress::Reporter;
+use crate::public_api::{PublicClient, PublicObject};
+use crate::secrets::SecretHasher;
+
+/// What the audit cannot go on without.
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    #[error("the ledger holds no complete export")]
+    NoExport,
+    #[error(
+        "the ledger's export is of `{exported}`, not of `{given}`; audit the workspace that was exported"
+    )]
+    OtherSource { exported: String, given: String },
+    #[error("the ledger holds no plan for the target `{0}`")]
+    NoPlan(String),
+    #[error(transparent)]
+    Source(#[from] source::SourceError),
+    #[error(transparent)]
+    Target(#[from] target::TargetReadError),
+}
+
+/// What to audit.
+#[derive(Debug, Clone)]
+pub struct AuditOptions {
+    /// The Config API host root, as `export` was given it: with the workspace slug it must name
+    /// the ledger's export.
+    pub config_url: String,
+    /// Kinds to compare (a subset of [`AUDITED`]).
+    pub kinds: BTreeSet<Kind>,
+    /// Compare delivery with the export's baseline, and `enabled` strictly (after cut-over).
+    pub with_metrics: bool,
+}
+
+/// The target as `plan` and `apply` name it: `<public url>|<workspace id>`.
+pub fn target_key(client: &PublicClient, workspace: &PublicObject) -> String {
+    format!(
+        "{}|{}",
+        client.base_url().as_str().trim_end_matches('/'),
+        workspace.id
+    )
+}
+
+/// The export's delivery baselines, by destination Config name.
+fn baselines(
+    ledger: &Ledger,
+    export: crate::ledger::RunId,
+) -> Result<HashMap<String, crate::mapping::DeliveryBaseline>, LedgerError> {
+    Ok(ledger
+        .objects_seen_in(export, Kind::DeliveryMetrics)?
+        .into_iter()
+        .filter_map(|o| {
+            let mapped = crate::mapping::delivery_metrics::map_delivery_summary(&o.name, &o.json());
+            mapped.baseline.map(|b| (o.name, b))
+        })
+        .collect())
+}
+
+/// The two APIs, read-only.
+pub struct Sides<'a, R> {
+    /// The Config API (or any reader of its collections).
+    pub config: &'a R,
+    /// Keys the markers that replace secret values read from the Config API.
+    pub hasher: &'a SecretHasher,
+    pub public: &'a PublicClient,
+    /// The Public API's `GET /` answer for the token: the target workspace.
+    pub workspace: &'a PublicObject,
+}
+
+/// Runs the audit.
+pub async fn audit<R: ConfigReader>(
+    ledger: &Ledger,
+    sides: Sides<'_, R>,
+    tables: &Tables,
+    options: &AuditOptions,
+    reporter: &dyn Reporter,
+) -> Result<AuditReport, AuditError> {
+    let Sides {
+        config,
+        hasher,
+        public,
+        workspace,
+    } = sides;
+    let (export_run, exported) = ledger
+        .latest_complete_export()?
+        .ok_or(AuditError::NoExport)?;
+    let ws = exported.rsplit('|').next().unwrap_or_default().to_owned();
+    let given = crate::export::source_identity(&options.config_url, &ws);
+    if given != exported {
+        return Err(AuditError::OtherSource { exported, given });
+    }
+    let target_name = target_key(public, workspace);
+    let plan = ledger
+        .latest_plan(&target_name)?
+        .ok_or_else(|| AuditError::NoPlan(target_name.clone()))?;
+    let pairs = ledger.id_map(&target_name)?;
+    let ids = expected::id_map(pairs.iter().map(|p| {
+        (
+            p.kind.as_str(),
+            p.config_name.as_str(),
+            p.field.as_str(),
+            p.public_id.as_str(),
+        )
+    }));
+    let mut ledger_view = compare::LedgerView::default();
+    for item in ledger.plan_items(plan.id)? {
+        if let Ok(kind) = item.kind.parse::<Kind>() {
+            ledger_view
+                .actions
+                .insert((kind, item.config_name), item.action);
+        }
+    }
+    for pair in pairs.iter().filter(|p| p.field == "id") {
+        if let Ok(kind) = pair.kind.parse::<Kind>() {
+            ledger_view
+                .names
+                .insert((kind, pair.public_id.clone()), pair.config_name.clone());
+        }
+    }
+
+    let snapshot = source::read_source(config, &ws, &options.kinds, hasher, reporter).await?;
+
+    let mut wants = target::TargetWants {
+        kinds: options.kinds.clone(),
+        schema_sources: BTreeSet::new(),
+    };
+    if options.with_metrics {
+        wants.kinds.insert(Kind::Destinations);
+    }
+    if options.kinds.contains(&Kind::SchemaConfigs) {
+        for (name, _) in snapshot.of(Kind::SchemaConfigs) {
+            let source = name.strip_suffix("/schema-config").unwrap_or(name);
+            if let Some(id) = ids.get(&Ref::id(Kind::Sources, source)) {
+                wants.schema_sources.insert(id.to_owned());
+            }
+        }
+    }
+    let state = target::read_target(public, workspace, &wants, reporter).await?;
+
+    let expected = expected::expected(&expected::Inputs {
+        snapshot: &snapshot,
+        tables,
+        catalog: &state.catalog,
+        workspace_id: &state.workspace_id,
+        workspace_name: &state.workspace_name,
+        ids: &ids,
+    });
+    let results = compare::compare(
+        &expected,
+        &state,
+        &ledger_view,
+        &options.kinds,
+        CompareOptions {
+            strict_enabled: options.with_metrics,
+        },
+    );
+
+    let delivery = if options.with_metrics {
+        let baselines = baselines(ledger, export_run)?;
+        let migrated: Vec<metrics::Migrated> = pairs
+            .iter()
+            .filter(|p| p.kind == Kind::Destinations.as_str() && p.field == "id")
+            .filter_map(|p| {
+                let body = state.destinations.get(&p.public_id)?;
+                Some(metrics::Migrated {
+                    config_name: p.config_name.clone(),
+                    public_id: p.public_id.clone(),
+                    source_id: body
+                        .get("sourceId")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned(),
+                    enabled: body.get("enabled").and_then(Value::as_bool) == Some(true),
+                    baseline: baselines.get(&p.config_name).copied(),
+                })
+            })
+            .collect();
+        Some(metrics::check(public, &migrated, reporter).await)
+    } else {
+        None
+    };
+
+    Ok(AuditReport::new(
+        ws,
+        target_name,
+        plan.id,
+        options.kinds.iter().copied().collect(),
+        results,
+        delivery,
+    ))
+}

@@ -1,0 +1,223 @@
+//! Reading the target: everything of the audited kinds the Public API holds, through the
+//! read-only [`PublicClient`], into a [`TargetState`] the pure comparison takes as input.
+//!
+//! Lists are read whole rather than object by object: an object the ledger knows but the list
+//! lacks is missing, and an object the list has but the ledger does not know is unexpected, so
+//! both questions need the list anyway. Per-object reads remain only where a list leaves fields
+//! out: a function's code and settings, a plan's rules and sources, a source's schema settings
+//! (the latter only for the sources whose schema settings are audited).
+//!
+//! Invariant: only [`PublicClient`] is used, which can send nothing but GETs.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::Value;
+
+use crate::mapping::TargetCatalog;
+use crate::model::Kind;
+use crate::progress::Reporter;
+use crate::public_api::{FunctionType, PublicApiError, PublicClient, PublicObject};
+
+/// What the target holds, as the Public API returned it (bodies verbatim, keyed by id).
+#[derive(Debug, Clone, Default)]
+pub struct TargetState {
+    pub workspace_id: String,
+    pub workspace_name: String,
+    pub catalog: TargetCatalog,
+    pub sources: BTreeMap<String, Value>,
+    pub destinations: BTreeMap<String, Value>,
+    /// Destination id → its filters, in the order the API lists them (the order they apply in).
+    pub filters: BTreeMap<String, Vec<Value>>,
+    pub tracking_plans: BTreeMap<String, Value>,
+    /// Plan id → rules.
+    pub rules: BTreeMap<String, Vec<Value>>,
+    /// Plan id → ids of the sources connected to it.
+    pub plan_sources: BTreeMap<String, Vec<String>>,
+    /// Function id → the function with code and settings.
+    pub functions: BTreeMap<String, Value>,
+    /// Source id → its schema settings (`settings` of `GET /sources/{id}/settings`).
+    pub schema_settings: BTreeMap<String, Value>,
+}
+
+/// The target could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum TargetReadError {
+    #[error("cannot read {what} of the target workspace")]
+    Read {
+        what: &'static str,
+        #[source]
+        source: Box<PublicApiError>,
+    },
+    #[error("the target catalog cannot be used")]
+    Catalog(#[from] crate::mapping::CatalogItemError),
+}
+
+fn read(what: &'static str) -> impl FnOnce(PublicApiError) -> TargetReadError {
+    move |source| TargetReadError::Read {
+        what,
+        source: Box::new(source),
+    }
+}
+
+fn by_id(objects: Vec<PublicObject>) -> BTreeMap<String, Value> {
+    objects.into_iter().map(|o| (o.id, o.body)).collect()
+}
+
+/// What to read beyond the lists.
+#[derive(Debug, Clone, Default)]
+pub struct TargetWants {
+    pub kinds: BTreeSet<Kind>,
+    /// Sources whose schema settings are audited.
+    pub schema_sources: BTreeSet<String>,
+}
+
+/// Reads the target. The catalogs are always read: the mapping needs them for the expected side.
+/// `workspace` is the token's workspace (`GET /`), which the caller read to name the target.
+pub async fn read_target(
+    client: &PublicClient,
+    workspace: &PublicObject,
+    wants: &TargetWants,
+    reporter: &dyn Reporter,
+) -> Result<TargetState, TargetReadError> {
+    let wanted = |k: Kind| wants.kinds.contains(&k);
+    reporter.collection_started(Kind::CatalogSources, "catalog/sources");
+    let catalog_sources = client
+        .list_catalog_sources()
+        .all()
+        .await
+        .map_err(read("the source catalog"))?;
+    reporter.collection_started(Kind::CatalogDestinations, "catalog/destinations");
+    let catalog_destinations = client
+        .list_catalog_destinations()
+        .all()
+        .await
+        .map_err(read("the destination catalog"))?;
+    let mut state = TargetState {
+        workspace_id: workspace.id.clone(),
+        workspace_name: workspace.str_field("name").unwrap_or_default().to_owned(),
+        catalog: TargetCatalog::from_public(
+            catalog_sources.iter().map(|o| &o.body),
+            catalog_destinations.iter().map(|o| &o.body),
+        )?,
+        ..TargetState::default()
+    };
+
+    if wanted(Kind::Sources) || wanted(Kind::SchemaConfigs) {
+        reporter.collection_started(Kind::Sources, "sources");
+        state.sources = by_id(
+            client
+                .list_sources()
+                .all()
+                .await
+                .map_err(read("the sources"))?,
+        );
+        reporter.stored(Kind::Sources, state.sources.len() as u64);
+    }
+    for id in &wants.schema_sources {
+        if !state.sources.contains_key(id) {
+            continue;
+        }
+        reporter.collection_started(Kind::SchemaConfigs, &format!("sources/{id}/settings"));
+        match client.get_source_settings(id).await {
+            Ok(settings) => {
+                let settings = settings.body.get("settings").cloned().unwrap_or_default();
+                state.schema_settings.insert(id.clone(), settings);
+                reporter.stored(Kind::SchemaConfigs, 1);
+            }
+            // Deleted between the list and this read: it is simply missing.
+            Err(e) if e.is_not_found() => {}
+            Err(e) => return Err(read("the schema settings of a source")(e)),
+        }
+    }
+    if wanted(Kind::Destinations) || wanted(Kind::DestinationFilters) {
+        reporter.collection_started(Kind::Destinations, "destinations");
+        state.destinations = by_id(
+            client
+                .list_destinations()
+                .all()
+                .await
+                .map_err(read("the destinations"))?,
+        );
+        reporter.stored(Kind::Destinations, state.destinations.len() as u64);
+    }
+    if wanted(Kind::DestinationFilters) {
+        for id in state.destinations.keys() {
+            reporter.collection_started(
+                Kind::DestinationFilters,
+                &format!("destination/{id}/filters"),
+            );
+            let list = match client.list_filters(id).all().await {
+                Ok(list) => list,
+                Err(e) if e.is_not_found() => continue,
+                Err(e) => return Err(read("the filters of a destination")(e)),
+            };
+            reporter.stored(Kind::DestinationFilters, list.len() as u64);
+            state
+                .filters
+                .insert(id.clone(), list.into_iter().map(|f| f.body).collect());
+        }
+    }
+    if wanted(Kind::TrackingPlans) || wanted(Kind::TrackingPlanConnections) {
+        reporter.collection_started(Kind::TrackingPlans, "tracking-plans");
+        state.tracking_plans = by_id(
+            client
+                .list_tracking_plans(None)
+                .all()
+                .await
+                .map_err(read("the tracking plans"))?,
+        );
+        for id in state.tracking_plans.keys() {
+            if wanted(Kind::TrackingPlans) {
+                reporter.collection_started(Kind::TrackingPlans, &format!("{id}/rules"));
+                match client.list_rules(id).all().await {
+                    Ok(rules) => {
+                        state
+                            .rules
+                            .insert(id.clone(), rules.into_iter().map(|r| r.body).collect());
+                    }
+                    Err(e) if e.is_not_found() => {}
+                    Err(e) => return Err(read("the rules of a tracking plan")(e)),
+                }
+            }
+            if wanted(Kind::TrackingPlanConnections) {
+                reporter
+                    .collection_started(Kind::TrackingPlanConnections, &format!("{id}/sources"));
+                match client.list_tracking_plan_sources(id).all().await {
+                    Ok(sources) => {
+                        state
+                            .plan_sources
+                            .insert(id.clone(), sources.into_iter().map(|s| s.id).collect());
+                    }
+                    Err(e) if e.is_not_found() => {}
+                    Err(e) => return Err(read("the sources of a tracking plan")(e)),
+                }
+            }
+            reporter.stored(Kind::TrackingPlans, 1);
+        }
+    }
+    if wanted(Kind::Functions) {
+        for function_type in FunctionType::ALL {
+            reporter.collection_started(
+                Kind::Functions,
+                &format!("functions?resourceType={}", function_type.as_str()),
+            );
+            let items = client
+                .list_functions(function_type)
+                .all()
+                .await
+                .map_err(read("the functions"))?;
+            for item in items {
+                // The list leaves out code and settings.
+                match client.get_function(&item.id).await {
+                    Ok(function) => {
+                        state.functions.insert(function.id, function.body);
+                    }
+                    Err(e) if e.is_not_found() => {}
+                    Err(e) => return Err(read("a function")(e)),
+                }
+                reporter.stored(Kind::Functions, 1);
+            }
+        }
+    }
+    Ok(state)
+}
