@@ -7,14 +7,14 @@
 //! ([`live_secrets`]), and sends each through [`PublicWriter::send_planned`]. [`dry_run`]
 //! reads the same plan and says what a live run would send; it has no writer to call.
 //!
-//! Invariants, each the reason for a piece of the code ([`execute`] holds most of them):
+//! Invariants, each the reason for a piece of the code (`execute.rs` holds most of them):
 //! - **Intent before, result after.** Before a write the payload row becomes `intent` in its
 //!   own transaction; after it, `done` with the ids the answer carried, and the id-map rows
 //!   (`matched_by = 'created'`), in one transaction. A crash in between leaves an `intent`.
 //! - **Reconcile before any retry of a create.** The Public API has no idempotency keys. A
 //!   create that answered [`crate::public_api::PublicApiError::Ambiguous`], or that an earlier
 //!   run left at `intent` (or `failed`), is first looked up by its natural key
-//!   ([`reconcile`]): one match is recorded as done (`matched_by = 'reconciled'`), none is
+//!   (`reconcile.rs`): one match is recorded as done (`matched_by = 'reconciled'`), none is
 //!   created again, several fail the payload with the ids named; segbridge never picks one.
 //!   Non-creates (PATCH, PUT, connect, deploy) set given values and are sent again as they are.
 //!   Payloads that could be taken for each other never overlap (see [`schedule`]).

@@ -67,7 +67,7 @@ pub enum AuditError {
     #[error(transparent)]
     Source(#[from] source::SourceError),
     #[error(transparent)]
-    Target(#[from] target::TargetReadError),
+    Target(#[from] crate::plan::TargetError),
 }
 
 /// What to audit.

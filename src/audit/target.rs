@@ -15,8 +15,10 @@ use serde_json::Value;
 
 use crate::mapping::TargetCatalog;
 use crate::model::Kind;
+use crate::plan::TargetError;
+use crate::plan::target::read;
 use crate::progress::Reporter;
-use crate::public_api::{FunctionType, PublicApiError, PublicClient, PublicObject};
+use crate::public_api::{FunctionType, PublicClient, PublicObject};
 
 /// What the target holds, as the Public API returned it (bodies verbatim, keyed by id).
 #[derive(Debug, Clone, Default)]
@@ -39,26 +41,6 @@ pub struct TargetState {
     pub schema_settings: BTreeMap<String, Value>,
 }
 
-/// The target could not be read.
-#[derive(Debug, thiserror::Error)]
-pub enum TargetReadError {
-    #[error("cannot read {what} of the target workspace")]
-    Read {
-        what: &'static str,
-        #[source]
-        source: Box<PublicApiError>,
-    },
-    #[error("the target catalog cannot be used")]
-    Catalog(#[from] crate::mapping::CatalogItemError),
-}
-
-fn read(what: &'static str) -> impl FnOnce(PublicApiError) -> TargetReadError {
-    move |source| TargetReadError::Read {
-        what,
-        source: Box::new(source),
-    }
-}
-
 fn by_id(objects: Vec<PublicObject>) -> BTreeMap<String, Value> {
     objects.into_iter().map(|o| (o.id, o.body)).collect()
 }
@@ -78,7 +60,7 @@ pub async fn read_target(
     workspace: &PublicObject,
     wants: &TargetWants,
     reporter: &dyn Reporter,
-) -> Result<TargetState, TargetReadError> {
+) -> Result<TargetState, TargetError> {
     let wanted = |k: Kind| wants.kinds.contains(&k);
     reporter.collection_started(Kind::CatalogSources, "catalog/sources");
     let catalog_sources = client

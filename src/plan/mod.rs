@@ -38,7 +38,7 @@
 //! - Payloads hold markers, never secret values (the mapping layer's guarantee, kept here: the
 //!   planner only removes payloads or substitutes ids into them).
 
-mod target;
+pub(crate) mod target;
 
 use std::collections::{HashMap, HashSet};
 

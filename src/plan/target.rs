@@ -51,7 +51,8 @@ pub enum TargetError {
     Catalog(#[from] crate::mapping::CatalogItemError),
 }
 
-fn read(what: &'static str) -> impl FnOnce(PublicApiError) -> TargetError {
+/// Names what could not be read (shared with the audit, which reads the target too).
+pub(crate) fn read(what: &'static str) -> impl FnOnce(PublicApiError) -> TargetError {
     move |source| TargetError::Read {
         what,
         source: Box::new(source),
