@@ -429,7 +429,12 @@ async fn ghost_writes_and_server_errors_neither_duplicate_nor_lose_objects() {
     let want = expected(&ledger);
     sims.public
         .faults
-        .set_spec("ghost=0.1,5xx=0.05,reset=0.02".parse().unwrap());
+        // 429 storms of 6 s every 30 s (a tenth of a second in two at this scale) on top.
+        .set_spec(
+            "ghost=0.1,5xx=0.05,reset=0.02,storm=6s/30s"
+                .parse()
+                .unwrap(),
+        );
     // A run may end with transient failures left for the next one; three runs converge.
     let mut code = 1;
     for _ in 0..3 {
@@ -442,10 +447,12 @@ async fn ghost_writes_and_server_errors_neither_duplicate_nor_lose_objects() {
     }
     assert_eq!(code, 0);
     let faults = stats(&sims).await;
-    assert!(
-        faults["faults"]["ghost"].as_u64().unwrap() > 0,
-        "no ghost write was injected: {faults}"
-    );
+    for fault in ["ghost", "storm"] {
+        assert!(
+            faults["faults"][fault].as_u64().unwrap_or(0) > 0,
+            "no {fault} was injected: {faults}"
+        );
+    }
     assert_eq!(
         faults["duplicates_total"],
         planned_duplicates(&ledger),

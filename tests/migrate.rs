@@ -168,9 +168,18 @@ async fn migrate_copies_the_workspace_with_its_secrets_resumes_and_cuts_over_onc
     assert_eq!(fourth.summary["apply"]["writes"], 0);
     assert_eq!(public_writes(&sims).await, writes);
 
-    // No secret of either simulator is at rest in the ledger's files.
+    // No secret of either simulator, nor a token, is at rest in the ledger's files or in
+    // anything the runs printed.
     let mut secrets = source_secrets;
     secrets.extend(secrets_of(&state(sims.public.base_url()).await));
+    secrets.insert(sims.config.token.clone());
+    secrets.insert(sims.public.token.clone());
+    for run in [&first, &second, &third, &fourth] {
+        let printed = format!("{}{}", run.summary, run.stderr);
+        for secret in &secrets {
+            assert!(!printed.contains(secret.as_str()), "a secret was printed");
+        }
+    }
     for entry in std::fs::read_dir(dir.path()).unwrap() {
         let path = entry.unwrap().path();
         let bytes = std::fs::read(&path).unwrap();

@@ -384,9 +384,38 @@ pub async fn apply(
         let items = &items;
         let done: Vec<Vec<PayloadReport>> = stream::iter(phase.lanes)
             .map(|lane| async move {
-                let mut out = Vec::with_capacity(lane.payloads.len());
+                let mut out: Vec<PayloadReport> = Vec::with_capacity(lane.payloads.len());
+                // Set once an ordered lane has a payload that was not applied.
+                let mut held: Option<String> = None;
                 for payload in lane.payloads {
-                    out.push(run.payload(payload, &items[&payload.seq]).await?);
+                    let item = &items[&payload.seq];
+                    let line = match &held {
+                        Some(because) if payload.state != "done" => PayloadReport {
+                            seq: payload.seq,
+                            ordinal: payload.ordinal,
+                            kind: item.kind.clone(),
+                            config_name: item.config_name.clone(),
+                            step: payload.step.clone(),
+                            outcome: Outcome::Skipped {
+                                because: because.clone(),
+                            },
+                            omitted_secrets: Vec::new(),
+                        },
+                        _ => run.payload(payload, item).await?,
+                    };
+                    if lane.ordered
+                        && held.is_none()
+                        && matches!(
+                            line.outcome,
+                            Outcome::Failed { .. } | Outcome::Skipped { .. }
+                        )
+                    {
+                        held = Some(format!(
+                            "{} `{}` before it was not applied, and their order must be kept",
+                            line.kind, line.config_name
+                        ));
+                    }
+                    out.push(line);
                     reporter.task_advanced(&payload.step, 1);
                 }
                 Ok::<_, ApplyError>(out)

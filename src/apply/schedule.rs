@@ -62,6 +62,9 @@ pub fn phase_of(step: &str) -> usize {
 #[derive(Debug, Clone)]
 pub struct Lane<'a> {
     pub payloads: Vec<&'a StoredPayload>,
+    /// The order is part of the result (the filters of one destination): once one payload is
+    /// not applied, the rest of the lane waits for a later run, so that nothing overtakes it.
+    pub ordered: bool,
 }
 
 /// One step's payloads, cut into lanes.
@@ -149,9 +152,11 @@ pub fn phases<'a>(
                 match index.get(&key) {
                     Some(&at) => lanes[at].payloads.push(payload),
                     None => {
+                        let ordered = matches!(key, LaneKey::Destination(_));
                         index.insert(key, lanes.len());
                         lanes.push(Lane {
                             payloads: vec![payload],
+                            ordered,
                         });
                     }
                 }
@@ -265,13 +270,15 @@ mod tests {
             filter(3, "d1"),
             filter(4, "d1"),
         ];
+        let phases = phases(&payloads, &items);
         assert_eq!(
-            shape(&phases(&payloads, &items)),
+            shape(&phases),
             [(
                 "create_filter".to_owned(),
                 vec![vec![(1, 0), (3, 0), (4, 0)], vec![(2, 0)]]
             )]
         );
+        assert!(phases[0].lanes.iter().all(|l| l.ordered));
     }
 
     #[test]
