@@ -4,6 +4,7 @@
 
 mod apply;
 mod export;
+mod idmap;
 mod plan;
 pub mod reporters;
 mod sim;
@@ -41,5 +42,6 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Apply(args) => apply::run(args, &cli.global).await,
         Command::Sim(args) => sim::run(args, &cli.global).await,
         Command::Status(args) => status::run(&args),
+        Command::Idmap(args) => idmap::run(&args),
     }
 }

@@ -180,11 +180,12 @@ pub fn escape_markdown_cell(text: &str) -> String {
 }
 
 /// A Markdown code span holding `text` verbatim: the fence is one backtick more than the longest
-/// run inside. In a table `|` must still be escaped, which GitHub honours inside code spans.
+/// run inside. For a table cell use [`markdown_inline`] or [`markdown_table`], which also escape
+/// `|` (GitHub ends a cell at a bare `|` even inside a code span).
 pub fn markdown_code(text: &str) -> String {
     let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
     let fence = "`".repeat(longest + 1);
-    let body = text.replace('|', "\\|").replace(['\n', '\r'], " ");
+    let body = text.replace(['\n', '\r'], " ");
     let pad = if body.starts_with('`') || body.ends_with('`') {
         " "
     } else {
@@ -193,13 +194,13 @@ pub fn markdown_code(text: &str) -> String {
     format!("{fence}{pad}{body}{pad}{fence}")
 }
 
-/// A cell's content as inline Markdown (for a table cell or a list item).
+/// A cell's content as inline Markdown, safe in a table cell as well as in running text.
 pub fn markdown_inline(cell: &Cell) -> String {
     let mut out = String::new();
     for span in &cell.spans {
         match &span.style {
             Style::Plain => out.push_str(&escape_markdown_cell(&span.text)),
-            Style::Code => out.push_str(&markdown_code(&span.text)),
+            Style::Code => out.push_str(&markdown_code(&span.text).replace('|', "\\|")),
             Style::Strong => {
                 let _ = write!(out, "**{}**", escape_markdown_cell(&span.text));
             }
@@ -339,7 +340,8 @@ mod tests {
         assert!(escaped.contains("a \\| b<br>&lt;img"), "{escaped}");
         assert_eq!(markdown_code("a`b"), "``a`b``");
         assert_eq!(markdown_code("`x"), "`` `x ``");
-        assert_eq!(markdown_code("x|y"), "`x\\|y`");
+        assert_eq!(markdown_code("x|y"), "`x|y`");
+        assert_eq!(markdown_inline(&Cell::code("x|y")), "`x\\|y`");
     }
 
     #[test]
