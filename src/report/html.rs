@@ -51,6 +51,7 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 tbody tr:nth-child(even) { background: #fbfcfd; }
 table.items td:first-child { width: 34%; }
 table.items td:nth-child(2) { white-space: nowrap; }
+table.codes td:nth-child(2) code { white-space: nowrap; overflow-wrap: normal; }
 table.summary { width: auto; min-width: 60%; }
 .badge { display: inline-block; padding: 0 7px; border-radius: 10px; font-size: 11px; font-weight: 600; line-height: 18px; text-transform: uppercase; letter-spacing: .03em; border: 1px solid transparent; }
 .badge.create { background:#dafbe1; color:#116329; border-color:#aceebb; }

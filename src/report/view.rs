@@ -175,7 +175,7 @@ pub fn codes_table(report: &PlanReport) -> Table {
             Cell::badge(severity, badge_class(severity)),
             Cell::code(code),
             Cell::number(n),
-            Cell::text(meaning),
+            Cell::backticked(meaning),
         ]);
     }
     table
