@@ -80,7 +80,8 @@ pub enum Command {
     ///
     /// Example:
     ///   export SEGMENT_PUBLIC_API_TOKEN=...   # or --public-token-file FILE
-    ///   segbridge plan --ledger acme.ledger --region eu --on-conflict adopt
+    ///   segbridge plan --ledger acme.ledger --region eu --on-conflict adopt \
+    ///     --report plan.html --report plan.json
     #[command(verbatim_doc_comment)]
     Plan(PlanArgs),
     /// Run the API simulators on 127.0.0.1 until interrupted.
@@ -135,6 +136,18 @@ pub enum Command {
     ///   segbridge audit --ledger acme.ledger --region eu --json > audit.json
     #[command(verbatim_doc_comment)]
     Audit(AuditArgs),
+    /// Print the Config name → Public id table of a target, from the ledger alone.
+    ///
+    /// One row per pair the plan matched or `apply` created: kind, Config name, the Config
+    /// API's own id where it has one, which Public id (`id` or `catalog_id`), the Public id,
+    /// and what matched them. For moving scripts from Config API names to Public API ids
+    /// (`plan --mode adopt` fills it without writing anything). Reads the ledger read-only.
+    ///
+    /// Example:
+    ///   segbridge plan --ledger acme.ledger --mode adopt
+    ///   segbridge idmap --ledger acme.ledger --format json --output ids.json
+    #[command(verbatim_doc_comment)]
+    Idmap(IdmapArgs),
 }
 
 /// `segbridge audit`.
@@ -327,6 +340,10 @@ pub struct PlanArgs {
     /// Report progress as JSON lines on stderr.
     #[arg(long)]
     pub json_progress: bool,
+    /// Also write the compatibility report to FILE, in the format its extension names (`.md`,
+    /// `.html`, `.json`, `.csv`); repeat for several. Created with mode 0600.
+    #[arg(long, value_name = "FILE")]
+    pub report: Vec<crate::report::ReportPath>,
 }
 
 /// `segbridge apply`.
@@ -423,4 +440,28 @@ pub struct StatusArgs {
     /// Print the status as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `segbridge idmap`.
+#[derive(Debug, Args)]
+pub struct IdmapArgs {
+    /// The ledger file.
+    #[arg(long, value_name = "FILE", default_value = "segbridge.ledger")]
+    pub ledger: PathBuf,
+    /// The target whose ids to print, as `status` shows it (`<url>|<workspace id>`) or just its
+    /// workspace id; needed when the ledger holds plans for several targets.
+    #[arg(long, value_name = "TARGET")]
+    pub target: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = IdmapFormat::Csv)]
+    pub format: IdmapFormat,
+    /// Write to FILE (mode 0600) instead of stdout.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum IdmapFormat {
+    Csv,
+    Json,
 }

@@ -23,6 +23,7 @@ pub mod model;
 pub mod plan;
 pub mod progress;
 pub mod public_api;
+pub mod report;
 pub mod secrets;
 pub mod sim;
 

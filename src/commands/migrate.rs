@@ -51,6 +51,7 @@ fn plan_args(args: &MigrateArgs) -> PlanArgs {
         pacing: args.pacing,
         ledger: args.run.ledger.clone(),
         mappings: args.mappings.clone(),
+        report: Vec::new(),
         mode: Mode::Create,
         on_conflict: args.on_conflict,
         json: false,

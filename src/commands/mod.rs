@@ -5,6 +5,7 @@
 mod apply;
 mod audit;
 mod export;
+mod idmap;
 mod migrate;
 mod plan;
 pub mod reporters;
@@ -76,5 +77,6 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitStatus> {
             let json = args.json;
             audit::execute(&args, &cli.global).await?.print(json)
         }
+        Command::Idmap(args) => idmap::run(&args),
     }
 }

@@ -155,9 +155,22 @@ pub async fn execute(args: &PlanArgs, global: &GlobalArgs) -> anyhow::Result<Fin
     ledger.finish_run(run, crate::ledger::RunStatus::Complete)?;
 
     let requests = client.metrics().snapshot().requests_sent;
+    // The report is built from what was just stored, as `apply --dry-run` would build it.
+    let written = crate::report::write_plan_reports(
+        &ledger,
+        &target,
+        &crate::report::ReportOptions {
+            default_requests_per_minute: args.api.public_rate_limit,
+        },
+        &args.report,
+    )
+    .context("Cannot write the report")?;
     if !global.quiet {
         let mut err = std::io::stderr().lock();
         err.write_all(summary_text(&plan, &workspace, &target, &args.ledger).as_bytes())?;
+        for path in &written {
+            writeln!(err, "Report written to `{}`", path.display())?;
+        }
     }
     Ok(Finished {
         status: if plan.blocking_conflicts() > 0 {
