@@ -111,9 +111,9 @@ pub enum Command {
     ///
     /// Reads the source workspace through the Config API into the ledger, plans the copy into
     /// the target workspace (create mode), applies it and audits the result, stopping after a
-    /// step that did not finish cleanly. Run it again after an interruption or a fix: a plan already made from
-    /// the latest export is resumed where `apply` stopped, and what was written is not written
-    /// again. Exit 1 when a step finished with failures.
+    /// step that did not finish cleanly. Run it again after an interruption or a fix: a plan
+    /// already made from the latest export is resumed where `apply` stopped, and what was
+    /// written is not written again. Exit 1 when a step finished with failures.
     ///
     /// Example:
     ///   export SEGMENT_CONFIG_API_TOKEN=... SEGMENT_PUBLIC_API_TOKEN=...
