@@ -16,6 +16,7 @@ use segbridge::ledger::Ledger;
 use segbridge::sim::Simulators;
 use segbridge::sim::public::Target;
 
+use common::inspect::{secrets_in, state_at, stats_at, writes_in};
 use common::scaled::{export_into, small_simulators};
 
 async fn simulators() -> Simulators {
@@ -54,21 +55,8 @@ async fn run(sims: &Simulators, sub: &str, ledger: &Path, extra: &[&str]) -> Out
     }
 }
 
-async fn get_json(url: String) -> Value {
-    reqwest::get(url).await.unwrap().json().await.unwrap()
-}
-
 async fn stats(sims: &Simulators) -> Value {
-    get_json(format!("{}/_sim/stats", sims.public.base_url())).await
-}
-
-fn writes_of(stats: &Value) -> u64 {
-    stats["writes"]
-        .as_object()
-        .unwrap()
-        .values()
-        .map(|n| n.as_u64().unwrap())
-        .sum()
+    stats_at(&sims.public.base_url()).await
 }
 
 /// Exports, plans in create mode, and writes a secrets file giving every secret setting the
@@ -180,7 +168,7 @@ fn planned_duplicates(ledger: &Path) -> u64 {
 /// The target's content per kind, and the filter titles of each destination in the order
 /// they were created (sorted, so destinations compare whatever their ids).
 async fn target_content(sims: &Simulators) -> (BTreeMap<&'static str, usize>, Vec<Vec<String>>) {
-    let state = get_json(format!("{}/_sim/state", sims.public.base_url())).await;
+    let state = state_at(&sims.public.base_url()).await;
     let kinds = [
         "sources",
         "destinations",
@@ -361,25 +349,18 @@ async fn apply_creates_every_planned_object_once_and_a_second_run_writes_nothing
     assert_eq!(second.code, 0, "{}", second.stderr);
     assert_eq!(second.summary["writes"], 0);
     assert_eq!(
-        writes_of(&stats(&sims).await),
-        writes_of(&after_first),
+        writes_in(&stats(&sims).await),
+        writes_in(&after_first),
         "a second apply sent writes"
     );
 
     // No secret of either simulator, nor any operator value, is at rest in the ledger.
     let mut secrets = operator_secrets;
     for base in [sims.config.base_url(), sims.public.base_url()] {
-        let state = get_json(format!("{base}/_sim/state")).await;
-        secrets.extend(
-            state["secrets"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .filter_map(|s| s.as_str().map(str::to_owned)),
-        );
+        secrets.extend(secrets_in(&state_at(&base).await));
     }
     // The operator values did reach the target (so the check above is not vacuous).
-    let public = get_json(format!("{}/_sim/state", sims.public.base_url())).await;
+    let public = state_at(&sims.public.base_url()).await;
     assert!(
         public["secrets"]
             .as_array()
@@ -406,7 +387,7 @@ async fn a_dry_run_writes_nothing_and_counts_what_it_would_write() {
     );
     assert!(dry.summary["would_write"].as_u64().unwrap() > 0);
     assert!(dry.stderr.contains("nothing was written"), "{}", dry.stderr);
-    assert_eq!(writes_of(&stats(&sims).await), 0);
+    assert_eq!(writes_in(&stats(&sims).await), 0);
     let (got, _) = target_content(&sims).await;
     assert_eq!(got["sources"], 0);
     let inspect = Ledger::inspect(&ledger).unwrap();
@@ -721,7 +702,7 @@ async fn an_intent_without_a_result_is_found_by_its_natural_key_not_written_agai
     assert_eq!(resumed.summary["reconciled"], 5, "{}", resumed.summary);
     assert_eq!(resumed.summary["writes"], 0, "{}", resumed.summary);
     let after = stats(&sims).await;
-    assert_eq!(writes_of(&after), writes_of(&before));
+    assert_eq!(writes_in(&after), writes_in(&before));
     rewound.sort();
     assert_eq!(
         reconciled_ids(&ledger),
@@ -741,7 +722,7 @@ async fn an_intent_whose_natural_key_matches_twice_fails_and_is_never_picked() {
     assert_eq!(first.code, 0, "{}", first.stderr);
 
     // Someone creates a second tracking plan with the name of a migrated one.
-    let state = get_json(format!("{}/_sim/state", sims.public.base_url())).await;
+    let state = state_at(&sims.public.base_url()).await;
     let name = state["tracking_plans"]
         .as_object()
         .unwrap()
@@ -796,7 +777,7 @@ async fn an_intent_whose_natural_key_matches_twice_fails_and_is_never_picked() {
         reason.contains("2 objects") && reason.contains("does not pick"),
         "{reason}"
     );
-    assert_eq!(writes_of(&stats(&sims).await), writes_of(&before));
+    assert_eq!(writes_in(&stats(&sims).await), writes_in(&before));
     assert!(out.stderr.contains("does not pick"), "{}", out.stderr);
 }
 
@@ -818,5 +799,5 @@ async fn a_plan_stopped_by_conflicts_is_not_applied() {
         stderr.contains("conflicts") && stderr.contains("--on-conflict"),
         "{stderr}"
     );
-    assert_eq!(writes_of(&stats(&sims).await), 0);
+    assert_eq!(writes_in(&stats(&sims).await), 0);
 }

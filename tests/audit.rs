@@ -15,6 +15,7 @@ use segbridge::ledger::Ledger;
 use segbridge::sim::Simulators;
 use segbridge::sim::public::Target;
 
+use common::inspect::{secrets_in, state_at, writes_at};
 use common::scaled::small_simulators;
 
 struct Output {
@@ -63,25 +64,10 @@ async fn audit(sims: &Simulators, ledger: &Path, extra: &[&str]) -> Output {
     run(sims, &args, ledger).await
 }
 
-async fn get_json(url: String) -> Value {
-    reqwest::get(url).await.unwrap().json().await.unwrap()
-}
-
-/// Writes received by a simulator, over every route.
-async fn writes(base: String) -> u64 {
-    let stats = get_json(format!("{base}/_sim/stats")).await;
-    stats["writes"]
-        .as_object()
-        .unwrap()
-        .values()
-        .map(|n| n.as_u64().unwrap())
-        .sum()
-}
-
 async fn writes_of_both(sims: &Simulators) -> (u64, u64) {
     (
-        writes(sims.config.base_url()).await,
-        writes(sims.public.base_url()).await,
+        writes_at(&sims.config.base_url()).await,
+        writes_at(&sims.public.base_url()).await,
     )
 }
 
@@ -195,14 +181,7 @@ fn public_id(ledger: &Path, kind: &str, config_name: &str) -> String {
 async fn all_secrets(sims: &Simulators, operator: &[String]) -> Vec<String> {
     let mut secrets = operator.to_vec();
     for base in [sims.config.base_url(), sims.public.base_url()] {
-        let state = get_json(format!("{base}/_sim/state")).await;
-        secrets.extend(
-            state["secrets"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .filter_map(|s| s.as_str().map(str::to_owned)),
-        );
+        secrets.extend(secrets_in(&state_at(&base).await));
     }
     assert!(!secrets.is_empty());
     secrets
@@ -291,7 +270,7 @@ async fn a_fresh_migration_matches_and_changes_behind_its_back_are_named() {
     assert_no_secret(&clean, &secrets);
 
     // Behind segbridge's back: change a destination setting, delete a filter, add a source.
-    let state = get_json(format!("{}/_sim/state", sims.public.base_url())).await;
+    let state = state_at(&sims.public.base_url()).await;
     let destinations = public_api(&sims, "GET", "/destinations", None).await;
     let (changed_id, setting) = destinations["data"]["destinations"]
         .as_array()

@@ -14,6 +14,7 @@ use segbridge::ledger::Ledger;
 use segbridge::sim::Simulators;
 use segbridge::sim::public::Target;
 
+use common::inspect::{secrets_in, state_at, stats_at, writes_at};
 use common::scaled::small_simulators;
 
 struct Output {
@@ -46,37 +47,8 @@ async fn migrate(sims: &Simulators, ledger: &Path, extra: &[&str]) -> Output {
     }
 }
 
-async fn state(base: String) -> Value {
-    reqwest::get(format!("{base}/_sim/state"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
-async fn public_writes(sims: &Simulators) -> u64 {
-    let stats: Value = reqwest::get(format!("{}/_sim/stats", sims.public.base_url()))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    stats["writes"]
-        .as_object()
-        .unwrap()
-        .values()
-        .map(|n| n.as_u64().unwrap())
-        .sum()
-}
-
 fn secrets_of(state: &Value) -> BTreeSet<String> {
-    state["secrets"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|s| s.as_str().map(str::to_owned))
-        .collect()
+    secrets_in(state).into_iter().collect()
 }
 
 /// Payloads of the current plan per step.
@@ -121,8 +93,8 @@ async fn migrate_copies_the_workspace_with_its_secrets_resumes_and_cuts_over_onc
     assert!(first.stderr.contains("--include-iam") && first.stderr.contains("--enable"));
 
     // Every secret the target now holds was read again from the source, none from a file.
-    let source_secrets = secrets_of(&state(sims.config.base_url()).await);
-    let target = state(sims.public.base_url()).await;
+    let source_secrets = secrets_of(&state_at(&sims.config.base_url()).await);
+    let target = state_at(&sims.public.base_url()).await;
     let copied = secrets_of(&target);
     assert!(!copied.is_empty(), "secret settings were copied");
     assert!(copied.is_subset(&source_secrets), "{copied:?}");
@@ -133,13 +105,13 @@ async fn migrate_copies_the_workspace_with_its_secrets_resumes_and_cuts_over_onc
     );
 
     // Again: the plan made from the latest export is resumed, and nothing is left to write.
-    let writes = public_writes(&sims).await;
+    let writes = writes_at(&sims.public.base_url()).await;
     let second = migrate(&sims, &ledger, &[]).await;
     assert_eq!(second.code, 0, "{}", second.stderr);
     assert!(second.stderr.contains("Resuming"), "{}", second.stderr);
     assert!(second.summary.get("export").is_none());
     assert_eq!(second.summary["apply"]["writes"], 0);
-    assert_eq!(public_writes(&sims).await, writes);
+    assert_eq!(writes_at(&sims.public.base_url()).await, writes);
 
     // The opt-ins: invitations, then the cut-over of what the source had enabled.
     let third = migrate(&sims, &ledger, &["--include-iam", "--enable"]).await;
@@ -149,7 +121,7 @@ async fn migrate_copies_the_workspace_with_its_secrets_resumes_and_cuts_over_onc
         + planned(&ledger, "enable_destination");
     assert!(sent > 0);
     assert_eq!(third.summary["apply"]["writes"], sent, "{}", third.summary);
-    let target = state(sims.public.base_url()).await;
+    let target = state_at(&sims.public.base_url()).await;
     assert_eq!(
         count_where(&target, "invites", |_| true),
         planned(&ledger, "invite_user")
@@ -162,16 +134,16 @@ async fn migrate_copies_the_workspace_with_its_secrets_resumes_and_cuts_over_onc
         count_where(&target, "destinations", |d| d["enabled"] == true),
         planned(&ledger, "enable_destination")
     );
-    let writes = public_writes(&sims).await;
+    let writes = writes_at(&sims.public.base_url()).await;
     let fourth = migrate(&sims, &ledger, &["--include-iam", "--enable"]).await;
     assert_eq!(fourth.code, 0, "{}", fourth.stderr);
     assert_eq!(fourth.summary["apply"]["writes"], 0);
-    assert_eq!(public_writes(&sims).await, writes);
+    assert_eq!(writes_at(&sims.public.base_url()).await, writes);
 
     // No secret of either simulator, nor a token, is at rest in the ledger's files or in
     // anything the runs printed.
     let mut secrets = source_secrets;
-    secrets.extend(secrets_of(&state(sims.public.base_url()).await));
+    secrets.extend(secrets_of(&state_at(&sims.public.base_url()).await));
     secrets.insert(sims.config.token.clone());
     secrets.insert(sims.public.token.clone());
     for run in [&first, &second, &third, &fourth] {
@@ -211,7 +183,7 @@ async fn a_medium_workspace_is_copied_exactly_once() {
     let first = migrate(&sims, &ledger, &[]).await;
     assert_eq!(first.code, 0, "{}", first.stderr);
     assert_eq!(first.summary["apply"]["failed"], 0);
-    let target = state(sims.public.base_url()).await;
+    let target = state_at(&sims.public.base_url()).await;
     for (step, kind) in [
         ("create_source", "sources"),
         ("create_destination", "destinations"),
@@ -224,17 +196,12 @@ async fn a_medium_workspace_is_copied_exactly_once() {
         assert!(want > 0, "{step}");
         assert_eq!(count_where(&target, kind, |_| true), want, "{kind}");
     }
-    let stats: Value = reqwest::get(format!("{}/_sim/stats", sims.public.base_url()))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let stats = stats_at(&sims.public.base_url()).await;
     assert_eq!(stats["duplicates_total"], 0, "{stats}");
 
-    let writes = public_writes(&sims).await;
+    let writes = writes_at(&sims.public.base_url()).await;
     let second = migrate(&sims, &ledger, &[]).await;
     assert_eq!(second.code, 0, "{}", second.stderr);
     assert_eq!(second.summary["apply"]["writes"], 0);
-    assert_eq!(public_writes(&sims).await, writes);
+    assert_eq!(writes_at(&sims.public.base_url()).await, writes);
 }

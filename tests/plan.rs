@@ -14,6 +14,7 @@ use segbridge::model::Kind;
 use segbridge::sim::Simulators;
 use segbridge::sim::public::Target;
 
+use common::inspect::{secrets_in, state_at, stats_at};
 use common::scaled::{export_into, small_simulators};
 
 struct Output {
@@ -43,12 +44,8 @@ async fn plan(sims: &Simulators, ledger: &Path, extra: &[&str]) -> Output {
     }
 }
 
-async fn get_json(url: String) -> Value {
-    reqwest::get(url).await.unwrap().json().await.unwrap()
-}
-
 async fn assert_no_writes(sims: &Simulators) {
-    let stats = get_json(format!("{}/_sim/stats", sims.public.base_url())).await;
+    let stats = stats_at(&sims.public.base_url()).await;
     let writes = stats["writes"].as_object().unwrap();
     assert!(!writes.is_empty());
     for (method, n) in writes {
@@ -72,7 +69,7 @@ async fn adopt_against_a_mirror_resolves_every_object_to_the_mirror_ids() {
     assert_no_writes(&sims).await;
     assert_eq!(out.summary["write_requests"], 0);
 
-    let state = get_json(format!("{}/_sim/state", sims.public.base_url())).await;
+    let state = state_at(&sims.public.base_url()).await;
     let ledger = Ledger::inspect(&path).unwrap();
     let target = target_of(&ledger);
     let pairs = ledger.id_map(&target).unwrap();
@@ -262,14 +259,7 @@ async fn create_against_an_empty_target_plans_every_object_and_is_deterministic(
     // No secret value of either simulator is in the ledger's files.
     let mut secrets = Vec::new();
     for base in [sims.config.base_url(), sims.public.base_url()] {
-        let state = get_json(format!("{base}/_sim/state")).await;
-        secrets.extend(
-            state["secrets"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .filter_map(|s| s.as_str().map(str::to_owned)),
-        );
+        secrets.extend(secrets_in(&state_at(&base).await));
     }
     assert!(!secrets.is_empty());
     drop(ledger);
@@ -294,7 +284,7 @@ async fn conflicts_with_a_partial_target_fail_or_are_adopted() {
     assert_eq!(failed.code, 1, "{}", failed.stderr);
     let conflicts = failed.summary["conflicts"].as_array().unwrap().clone();
     assert!(!conflicts.is_empty());
-    let state = get_json(format!("{}/_sim/state", sims.public.base_url())).await;
+    let state = state_at(&sims.public.base_url()).await;
     let slug = |s: &Value| s["slug"].as_str().unwrap().to_owned();
     for source in state["sources"].as_object().unwrap().values() {
         let name = format!("/sources/{}", slug(source));

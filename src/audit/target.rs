@@ -16,7 +16,7 @@ use serde_json::Value;
 use crate::mapping::TargetCatalog;
 use crate::model::Kind;
 use crate::plan::TargetError;
-use crate::plan::target::read;
+use crate::plan::target::{read, read_catalog};
 use crate::progress::Reporter;
 use crate::public_api::{FunctionType, PublicClient, PublicObject};
 
@@ -62,25 +62,10 @@ pub async fn read_target(
     reporter: &dyn Reporter,
 ) -> Result<TargetState, TargetError> {
     let wanted = |k: Kind| wants.kinds.contains(&k);
-    reporter.collection_started(Kind::CatalogSources, "catalog/sources");
-    let catalog_sources = client
-        .list_catalog_sources()
-        .all()
-        .await
-        .map_err(read("the source catalog"))?;
-    reporter.collection_started(Kind::CatalogDestinations, "catalog/destinations");
-    let catalog_destinations = client
-        .list_catalog_destinations()
-        .all()
-        .await
-        .map_err(read("the destination catalog"))?;
     let mut state = TargetState {
         workspace_id: workspace.id.clone(),
         workspace_name: workspace.str_field("name").unwrap_or_default().to_owned(),
-        catalog: TargetCatalog::from_public(
-            catalog_sources.iter().map(|o| &o.body),
-            catalog_destinations.iter().map(|o| &o.body),
-        )?,
+        catalog: read_catalog(client, reporter).await?,
         ..TargetState::default()
     };
 

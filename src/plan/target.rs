@@ -59,16 +59,11 @@ pub(crate) fn read(what: &'static str) -> impl FnOnce(PublicApiError) -> TargetE
     }
 }
 
-/// Reads the target through `client`, telling `reporter` which collection is being read.
-pub async fn read_target(
+/// Reads both catalogs of the target (the mapping resolves catalog names against them).
+pub(crate) async fn read_catalog(
     client: &PublicClient,
     reporter: &dyn Reporter,
-) -> Result<TargetView, TargetError> {
-    reporter.collection_started(Kind::Workspaces, "/");
-    let workspace = client
-        .get_workspace()
-        .await
-        .map_err(read("the workspace"))?;
+) -> Result<TargetCatalog, TargetError> {
     reporter.collection_started(Kind::CatalogSources, "catalog/sources");
     let catalog_sources = client
         .list_catalog_sources()
@@ -81,10 +76,23 @@ pub async fn read_target(
         .all()
         .await
         .map_err(read("the destination catalog"))?;
-    let catalog = TargetCatalog::from_public(
+    Ok(TargetCatalog::from_public(
         catalog_sources.iter().map(|o| &o.body),
         catalog_destinations.iter().map(|o| &o.body),
-    )?;
+    )?)
+}
+
+/// Reads the target through `client`, telling `reporter` which collection is being read.
+pub async fn read_target(
+    client: &PublicClient,
+    reporter: &dyn Reporter,
+) -> Result<TargetView, TargetError> {
+    reporter.collection_started(Kind::Workspaces, "/");
+    let workspace = client
+        .get_workspace()
+        .await
+        .map_err(read("the workspace"))?;
+    let catalog = read_catalog(client, reporter).await?;
     reporter.collection_started(Kind::Roles, "roles");
     let roles = client
         .list_roles()

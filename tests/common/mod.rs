@@ -2,6 +2,7 @@
 //! known, and a way to send requests to a simulator in-process.
 #![allow(dead_code)]
 
+pub mod inspect;
 pub mod scaled;
 
 use axum::Router;
