@@ -205,3 +205,40 @@ async fn a_medium_workspace_is_copied_exactly_once() {
     assert_eq!(second.summary["apply"]["writes"], 0);
     assert_eq!(writes_at(&sims.public.base_url()).await, writes);
 }
+
+/// Conflicts stop the first run after the plan; run again with `--on-conflict adopt`, the
+/// export is planned again (not read again) and the rest of the workspace is applied. The
+/// `partial` target's copies differ from the source here and there (renamed instances,
+/// settings left out), so the audit of the adopted objects rightly finds differences.
+#[tokio::test]
+async fn conflicts_stop_migrate_and_a_new_policy_replans_without_exporting_again() {
+    let sims = small_simulators(Target::Partial).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = dir.path().join("partial.ledger");
+
+    let first = migrate(&sims, &ledger, &[]).await;
+    assert_eq!(first.code, 1, "{}", first.stderr);
+    assert!(first.summary["plan"].is_object(), "{}", first.summary);
+    assert!(first.summary.get("apply").is_none(), "{}", first.summary);
+    assert!(first.stderr.contains("Stopped"), "{}", first.stderr);
+    assert_eq!(writes_at(&sims.public.base_url()).await, 0);
+
+    let second = migrate(&sims, &ledger, &["--on-conflict", "adopt"]).await;
+    assert!(
+        second.stderr.contains("planning it again"),
+        "{}",
+        second.stderr
+    );
+    assert!(second.summary.get("export").is_none(), "{}", second.summary);
+    assert_eq!(second.summary["plan"]["on_conflict"], "adopt");
+    assert_eq!(second.summary["apply"]["failed"], 0, "{}", second.stderr);
+    assert!(second.summary["apply"]["writes"].as_u64().unwrap() > 0);
+    assert!(second.summary["audit"].is_object());
+    assert_eq!(
+        second.code, 1,
+        "the adopted copies differ: {}",
+        second.stderr
+    );
+    let stats = stats_at(&sims.public.base_url()).await;
+    assert_eq!(stats["duplicates_total"], 0, "{stats}");
+}

@@ -3,10 +3,13 @@
 //! cleanly.
 //!
 //! Resuming is the point of running it twice. When the ledger already holds a plan of this
-//! target made from its latest complete export, the export and the plan are not made again
-//! (a new plan would see the objects the first run created as conflicts): the run goes
-//! straight to `apply`, which continues where the last one stopped. Otherwise the export runs
-//! (resuming an interrupted one, or refreshing a finished one), then the plan, then `apply`.
+//! target made from its latest complete export under the same `--on-conflict`, the export and
+//! the plan are not made again (a new plan would see the objects the first run created as
+//! conflicts): the run goes straight to `apply`, which continues where the last one stopped.
+//! When that plan was made under another policy (conflicts stopped the first run, and the
+//! operator now chose `adopt` or `skip`), the export is planned again, not re-read. Otherwise
+//! the export runs (resuming an interrupted one, or refreshing a finished one), then the plan,
+//! then `apply`.
 //! To plan again from a fresh export on purpose, run `export` and `plan` on their own.
 //!
 //! The audit runs after an `apply` without failures and compares the whole target with the
@@ -21,7 +24,7 @@ use serde_json::{Map, Value, json};
 
 use super::audit;
 use super::plan::{public_client, public_token};
-use super::{ExitStatus, Finished, apply, export, plan};
+use super::{ExitStatus, apply, export, plan};
 use crate::cli::{ApplyArgs, AuditArgs, ExportArgs, GlobalArgs, MigrateArgs, PlanArgs};
 use crate::ledger::Ledger;
 use crate::plan::Mode;
@@ -83,19 +86,38 @@ fn audit_args(args: &MigrateArgs) -> AuditArgs {
     }
 }
 
-/// Whether the ledger holds a plan of `target` made from its latest complete export: the
-/// state a first `migrate` leaves once it reaches `apply`.
-fn plan_to_resume(args: &MigrateArgs, target: &str) -> anyhow::Result<Option<i64>> {
+/// Where a run starts, from what the ledger holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Start {
+    /// Nothing to build on, or an export to resume or refresh.
+    Export,
+    /// The latest export is complete and was planned for this target, but under another
+    /// `--on-conflict` policy: plan again from it (typically after conflicts stopped the
+    /// first run), without reading the source again.
+    Plan,
+    /// A plan of this target, made from the latest complete export with the same policy:
+    /// what a first `migrate` leaves once it reaches `apply`.
+    Apply(i64),
+}
+
+fn starting_point(args: &MigrateArgs, target: &str) -> anyhow::Result<Start> {
     if !args.run.ledger.exists() {
-        return Ok(None);
+        return Ok(Start::Export);
     }
     let ledger = Ledger::inspect(&args.run.ledger)
         .with_context(|| format!("Cannot open the ledger `{}`", args.run.ledger.display()))?;
     let Some(plan) = ledger.latest_plan(target)? else {
-        return Ok(None);
+        return Ok(Start::Export);
     };
     let latest_export = ledger.latest_complete_export()?.map(|(run, _)| run);
-    Ok((plan.mode == "create" && latest_export == Some(plan.export_run)).then_some(plan.id))
+    if plan.mode != "create" || latest_export != Some(plan.export_run) {
+        return Ok(Start::Export);
+    }
+    Ok(if plan.on_conflict == args.on_conflict.as_str() {
+        Start::Apply(plan.id)
+    } else {
+        Start::Plan
+    })
 }
 
 /// The target's key in the ledger, `<public url>|<workspace id>`, as `plan` names it.
@@ -131,9 +153,10 @@ pub async fn run(args: MigrateArgs, global: &GlobalArgs) -> anyhow::Result<ExitS
     summary.insert("schema_version".into(), json!(SUMMARY_SCHEMA_VERSION));
     summary.insert("target".into(), json!(target));
 
-    let resumed = plan_to_resume(&args, &target)?;
-    let status = match resumed {
-        Some(plan) => {
+    let start = starting_point(&args, &target)?;
+    let mut status = ExitStatus::Success;
+    match start {
+        Start::Apply(plan) => {
             say(
                 global,
                 &format!(
@@ -141,48 +164,42 @@ pub async fn run(args: MigrateArgs, global: &GlobalArgs) -> anyhow::Result<ExitS
                 ),
             )?;
             summary.insert("resumed_plan".into(), json!(plan));
-            ExitStatus::Success
         }
-        None => {
-            let mut status = ExitStatus::Success;
-            for (step, finished) in [("export", 1), ("plan", 2)] {
-                say(global, &format!("Step {finished}/4: {step}"))?;
-                let Finished {
-                    status: step_status,
-                    summary: step_summary,
-                } = match step {
-                    "export" => export::execute(&export_args(&args), global).await?,
-                    _ => plan::execute(&plan_args(&args), global).await?,
-                };
-                summary.insert(step.into(), step_summary);
-                if step_status != ExitStatus::Success {
-                    say(
-                        global,
-                        &format!("Stopped after {step}: fix what it reports and run migrate again"),
-                    )?;
-                    status = step_status;
-                    break;
-                }
-            }
-            status
+        Start::Plan => say(
+            global,
+            "The latest export is complete; planning it again with the new --on-conflict",
+        )?,
+        Start::Export => {
+            say(global, "Step 1/4: export")?;
+            let finished = export::execute(&export_args(&args), global).await?;
+            summary.insert("export".into(), finished.summary);
+            status = finished.status;
         }
-    };
-    let status = if status == ExitStatus::Success {
+    }
+    if status == ExitStatus::Success && !matches!(start, Start::Apply(_)) {
+        say(global, "Step 2/4: plan")?;
+        let finished = plan::execute(&plan_args(&args), global).await?;
+        summary.insert("plan".into(), finished.summary);
+        status = finished.status;
+    }
+    if status != ExitStatus::Success {
+        say(
+            global,
+            "Stopped: fix what the step above reports and run migrate again",
+        )?;
+    } else {
         say(global, "Step 3/4: apply")?;
         let finished = apply::execute(&apply_args(&args), global).await?;
         summary.insert("apply".into(), finished.summary);
-        finished.status
-    } else {
-        status
-    };
-    let status = if status == ExitStatus::Success {
-        say(global, "Step 4/4: audit")?;
-        let finished = audit::execute(&audit_args(&args), global).await?;
-        summary.insert("audit".into(), finished.summary);
-        finished.status
-    } else {
-        status
-    };
+        status = finished.status;
+        // The audit compares the whole target: only worth it once everything was applied.
+        if status == ExitStatus::Success {
+            say(global, "Step 4/4: audit")?;
+            let finished = audit::execute(&audit_args(&args), global).await?;
+            summary.insert("audit".into(), finished.summary);
+            status = finished.status;
+        }
+    }
     if args.run.json {
         writeln!(std::io::stdout().lock(), "{}", Value::Object(summary))?;
     }
