@@ -65,3 +65,13 @@ fn status_without_a_ledger_says_to_export_first() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("run `segbridge export` first"), "{stderr}");
 }
+
+#[test]
+fn concurrency_is_a_whole_number_from_1_to_64() {
+    for bad in ["0", "65", "four"] {
+        let output = segbridge(&["apply", "--concurrency", bad]);
+        assert_eq!(output.status.code(), Some(2), "{bad}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("from 1 to 64"), "{bad}: {stderr}");
+    }
+}

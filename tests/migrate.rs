@@ -140,6 +140,24 @@ async fn migrate_copies_the_workspace_with_its_secrets_resumes_and_cuts_over_onc
     assert_eq!(fourth.summary["apply"]["writes"], 0);
     assert_eq!(writes_at(&sims.public.base_url()).await, writes);
 
+    // Secrets are read again only from the workspace the plan was exported from.
+    let elsewhere = tokio::process::Command::new(env!("CARGO_BIN_EXE_segbridge"))
+        .args(["apply", "--time-scale", "60", "--ledger"])
+        .arg(&ledger)
+        .args(["--public-url", &sims.public.base_url()])
+        .args(["--config-url", "http://127.0.0.1:9"])
+        .env("SEGMENT_CONFIG_API_TOKEN", &sims.config.token)
+        .env("SEGMENT_PUBLIC_API_TOKEN", &sims.public.token)
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&elsewhere.stderr);
+    assert_eq!(elsewhere.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("made from an export of") && stderr.contains("hint:"),
+        "{stderr}"
+    );
+
     // No secret of either simulator, nor a token, is at rest in the ledger's files or in
     // anything the runs printed.
     let mut secrets = source_secrets;
