@@ -104,6 +104,8 @@ pub enum Deferral {
 }
 
 impl Deferral {
+    pub const ALL: [Deferral; 2] = [Deferral::Iam, Deferral::CutOver];
+
     /// Whether `step` waits for an opt-in these options do not give.
     pub fn of(step: &str, options: ApplyOptions) -> Option<Deferral> {
         match step {

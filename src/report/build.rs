@@ -156,6 +156,7 @@ pub fn report_of(
     }
     let writes = estimate(
         payloads.iter().map(|p| Write {
+            step: &p.step,
             method: &p.method,
             path: &p.path,
         }),

@@ -16,6 +16,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::apply::{ApplyOptions, Deferral};
 use crate::http::{Clock, RateLimiter};
 use crate::public_api::writer::planned_operation;
 
@@ -48,6 +49,9 @@ impl Clock for VirtualClock {
 /// One write request, as the ledger stores it.
 #[derive(Debug, Clone, Copy)]
 pub struct Write<'a> {
+    /// The plan step (`create_source`, `invite_user`), which says whether `apply` sends the
+    /// write by default or only with an opt-in flag.
+    pub step: &'a str,
     pub method: &'a str,
     /// The path template (`/sources/{sourceId}`).
     pub path: &'a str,
@@ -64,8 +68,16 @@ pub fn estimate<'a>(
     let mut own: HashMap<&'static str, RateLimiter> = HashMap::new();
     let mut per_operation: BTreeMap<String, OperationCalls> = BTreeMap::new();
     let mut calls = 0;
+    let mut opt_in: BTreeMap<String, usize> = Deferral::ALL
+        .iter()
+        .map(|d| (d.flag().to_owned(), 0))
+        .collect();
     for write in writes {
         calls += 1;
+        // Counted in the estimate all the same: the time is that of the complete migration.
+        if let Some(deferral) = Deferral::of(write.step, ApplyOptions::default()) {
+            *opt_in.entry(deferral.flag().to_owned()).or_default() += 1;
+        }
         let operation = planned_operation(write.method, write.path);
         let limit = operation.and_then(|w| w.operation.documented_limit());
         // Both buckets are reserved at the same moment and the request waits for the later
@@ -96,6 +108,7 @@ pub fn estimate<'a>(
     }
     WriteEstimate {
         calls,
+        opt_in,
         // Rounded to milliseconds: finer digits are noise and would churn snapshots.
         estimated_seconds: (clock.now().as_secs_f64() * 1000.0).round() / 1000.0,
         default_requests_per_minute: default_per_minute,
@@ -124,7 +137,14 @@ mod tests {
     use super::*;
 
     fn writes(method: &'static str, path: &'static str, n: usize) -> Vec<Write<'static>> {
-        vec![Write { method, path }; n]
+        vec![
+            Write {
+                step: "create_source",
+                method,
+                path
+            };
+            n
+        ]
     }
 
     #[test]
@@ -165,6 +185,34 @@ mod tests {
         );
         let none = estimate(Vec::new(), 1_000);
         assert_eq!((none.calls, none.estimated_seconds), (0, 0.0));
+    }
+
+    #[test]
+    fn writes_sent_only_with_a_flag_are_counted_per_flag() {
+        let step = |step, method, path| Write { step, method, path };
+        let estimate = estimate(
+            [
+                step("create_source", "POST", "/sources"),
+                step("invite_user", "POST", "/invites"),
+                step(
+                    "add_user_permissions",
+                    "POST",
+                    "/users/{userId}/permissions",
+                ),
+                step("enable_source", "PATCH", "/sources/{sourceId}"),
+            ],
+            1_000,
+        );
+        assert_eq!(estimate.calls, 4);
+        assert_eq!(estimate.opt_in["--include-iam"], 2);
+        assert_eq!(estimate.opt_in["--enable"], 1);
+        let none = super::estimate(writes("POST", "/sources", 2), 1_000);
+        assert_eq!(none.opt_in.values().sum::<usize>(), 0);
+        assert_eq!(
+            none.opt_in.len(),
+            Deferral::ALL.len(),
+            "every flag is present"
+        );
     }
 
     #[test]

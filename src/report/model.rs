@@ -70,8 +70,11 @@ pub struct Summary {
 /// The write requests `apply` will send and how long the rate limits make them take.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct WriteEstimate {
-    /// Write requests in total.
+    /// Write requests in total, including those sent only with an opt-in flag.
     pub calls: usize,
+    /// Of `calls`, those `apply` sends only when asked, per flag (`--include-iam`: invitations
+    /// and permissions; `--enable`: the cut-over), every flag present.
+    pub opt_in: BTreeMap<String, usize>,
     /// The least time the client's rate limiting needs to send them one after another, in
     /// seconds; network latency and retries come on top.
     pub estimated_seconds: f64,

@@ -293,6 +293,20 @@ pub fn summary_sentences(report: &PlanReport) -> Vec<String> {
             w.default_requests_per_minute
         )
     });
+    let opt_in: Vec<String> = w
+        .opt_in
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(flag, n)| format!("{n} only with `apply {flag}`"))
+        .collect();
+    if !opt_in.is_empty() {
+        out.push(format!(
+            "Of these, {} ({}).",
+            opt_in.join(", "),
+            "invitations and permissions wait for `--include-iam`, enabling sources and \
+             destinations for `--enable`"
+        ));
+    }
     if s.conflicts > 0 {
         out.push(format!(
             "{} objects already exist in the target (conflicts; --on-conflict {}).",
