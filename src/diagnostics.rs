@@ -16,8 +16,19 @@ impl fmt::Display for Hint {
 
 impl std::error::Error for Hint {}
 
-/// Formats an error chain as the user sees it.
+/// Formats an error chain as the user sees it, without colour.
 pub fn render(err: &anyhow::Error) -> String {
+    render_styled(err, false)
+}
+
+/// [`render`], with the `error:` and `hint:` labels coloured when `color` is set.
+fn render_styled(err: &anyhow::Error, color: bool) -> String {
+    let label =
+        |text: &str, style: console::Style| style.force_styling(color).apply_to(text).to_string();
+    let (error, hint_label) = (
+        label("error:", console::Style::new().red().bold()),
+        label("hint:", console::Style::new().cyan().bold()),
+    );
     let mut out = String::new();
     // A hint attached with `.context(Hint(..))` sits in the chain as a context layer, which
     // `anyhow` finds by type; its text is left out of the causes.
@@ -26,12 +37,15 @@ pub fn render(err: &anyhow::Error) -> String {
         .chain()
         .map(ToString::to_string)
         .filter(|m| Some(m) != hint.as_ref());
-    out.push_str(&format!("error: {}\n", messages.next().unwrap_or_default()));
+    out.push_str(&format!(
+        "{error} {}\n",
+        messages.next().unwrap_or_default()
+    ));
     for cause in messages {
         out.push_str(&format!("  Caused by: {cause}\n"));
     }
     if let Some(hint) = hint {
-        out.push_str(&format!("hint: {hint}\n"));
+        out.push_str(&format!("{hint_label} {hint}\n"));
     }
     out
 }
@@ -51,9 +65,10 @@ pub fn chain(error: &(dyn std::error::Error + 'static)) -> String {
     parts.join(": ")
 }
 
-/// Writes [`render`] to stderr. A failure to write there leaves nowhere else to report to.
+/// Writes [`render`] to stderr, coloured as `--color` and `NO_COLOR` say. A failure to write there leaves nowhere else to report to.
 pub fn report(err: &anyhow::Error) {
-    let _ = std::io::stderr().lock().write_all(render(err).as_bytes());
+    let text = render_styled(err, console::colors_enabled_stderr());
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
 }
 
 #[cfg(test)]
@@ -71,5 +86,16 @@ mod tests {
             render(&err),
             "error: Failed to list sources\n  Caused by: connection refused\nhint: check `--config-url`\n"
         );
+    }
+
+    #[test]
+    fn colour_only_marks_the_labels() {
+        let err = Err::<(), _>(std::io::Error::other("refused"))
+            .context(Hint("retry".into()))
+            .context("Failed")
+            .unwrap_err();
+        let styled = render_styled(&err, true);
+        assert!(styled.contains("\u{1b}["), "{styled:?}");
+        assert_eq!(console::strip_ansi_codes(&styled), render(&err));
     }
 }

@@ -31,6 +31,7 @@ pub use commands::ExitStatus;
 
 /// Runs a parsed command line on a fresh Tokio runtime and reports any error on stderr.
 pub fn run(cli: cli::Cli) -> ExitStatus {
+    console::set_colors_enabled_stderr(use_color(cli.global.color));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -48,6 +49,20 @@ pub fn run(cli: cli::Cli) -> ExitStatus {
         Err(err) => {
             diagnostics::report(&err);
             ExitStatus::Error
+        }
+    }
+}
+
+/// Whether stderr gets colour: `--color always|never` decides; `auto` colours a terminal unless
+/// `NO_COLOR` is set to anything non-empty (<https://no-color.org>).
+fn use_color(choice: cli::ColorChoice) -> bool {
+    use std::io::IsTerminal;
+    match choice {
+        cli::ColorChoice::Always => true,
+        cli::ColorChoice::Never => false,
+        cli::ColorChoice::Auto => {
+            std::io::stderr().is_terminal()
+                && std::env::var_os(env_vars::NO_COLOR).is_none_or(|v| v.is_empty())
         }
     }
 }
