@@ -104,6 +104,7 @@ pub enum Command {
     /// nothing is created twice. Exit 1 when some payloads failed.
     ///
     /// Example:
+    ///   segbridge apply --ledger acme.ledger --region eu --dry-run --report plan.html
     ///   segbridge apply --ledger acme.ledger --region eu --secrets secrets.toml
     #[command(verbatim_doc_comment)]
     Apply(ApplyArgs),
@@ -242,6 +243,10 @@ pub struct ConfigApiArgs {
     /// Refused: a token on the command line ends up in shell history and process listings.
     #[arg(long, value_name = "TOKEN", hide = true)]
     pub config_token: Option<String>,
+    /// A token handed over in memory by the code that runs the command (the demo, which
+    /// starts its own simulators); never set from the command line.
+    #[arg(skip)]
+    pub given_token: Option<crate::http::secret::Secret>,
     /// Requests per minute to the Config API (documented limit: 200).
     #[arg(long, value_name = "N", default_value_t = 200, hide = true)]
     pub config_rate_limit: u32,
@@ -309,6 +314,10 @@ pub struct PublicApiArgs {
     /// Refused: a token on the command line ends up in shell history and process listings.
     #[arg(long, value_name = "TOKEN", hide = true)]
     pub public_token: Option<String>,
+    /// A token handed over in memory by the code that runs the command (the demo, which
+    /// starts its own simulators); never set from the command line.
+    #[arg(skip)]
+    pub given_token: Option<crate::http::secret::Secret>,
     /// Requests per minute to Public API routes without a documented limit of their own.
     #[arg(long, value_name = "N", default_value_t = crate::public_api::DEFAULT_REQUESTS_PER_MINUTE, hide = true)]
     pub public_rate_limit: u32,
@@ -363,6 +372,10 @@ pub struct ApplyArgs {
     /// Show what would be written; write nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// With `--dry-run`: also write the compatibility report of the plan to FILE, in the
+    /// format its extension names (`.md`, `.html`, `.json`, `.csv`); repeat for several.
+    #[arg(long, value_name = "FILE", requires = "dry_run")]
+    pub report: Vec<crate::report::ReportPath>,
 }
 
 /// The choices of a live apply, shared by `apply` and `migrate`.
@@ -428,6 +441,10 @@ pub struct MigrateArgs {
     /// and its dependents alone, `fail` stops before anything is written).
     #[arg(long, value_name = "POLICY", default_value = "fail")]
     pub on_conflict: crate::plan::OnConflict,
+    /// Also write the compatibility report of the plan to FILE, in the format its extension
+    /// names (`.md`, `.html`, `.json`, `.csv`); repeat for several. Created with mode 0600.
+    #[arg(long, value_name = "FILE")]
+    pub report: Vec<crate::report::ReportPath>,
     #[command(flatten)]
     pub run: ApplyRunArgs,
 }

@@ -75,7 +75,8 @@ async fn migrate_copies_the_workspace_with_its_secrets_resumes_and_cuts_over_onc
     let dir = tempfile::tempdir().unwrap();
     let ledger = dir.path().join("migrate.ledger");
 
-    let first = migrate(&sims, &ledger, &[]).await;
+    let report = dir.path().join("plan.json");
+    let first = migrate(&sims, &ledger, &["--report", report.to_str().unwrap()]).await;
     assert_eq!(first.code, 0, "{}", first.stderr);
     // Exit 0 includes an audit in which everything migratable matched.
     for step in ["export", "plan", "apply", "audit"] {
@@ -106,9 +107,22 @@ async fn migrate_copies_the_workspace_with_its_secrets_resumes_and_cuts_over_onc
 
     // Again: the plan made from the latest export is resumed, and nothing is left to write.
     let writes = writes_at(&sims.public.base_url()).await;
-    let second = migrate(&sims, &ledger, &[]).await;
+    let resumed_report = dir.path().join("resumed.json");
+    let second = migrate(
+        &sims,
+        &ledger,
+        &["--report", resumed_report.to_str().unwrap()],
+    )
+    .await;
     assert_eq!(second.code, 0, "{}", second.stderr);
     assert!(second.stderr.contains("Resuming"), "{}", second.stderr);
+    // The compatibility report of the resumed plan is the one the first run wrote.
+    let plan_report: Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    assert_eq!(plan_report["plan"]["id"], first.summary["plan"]["plan"]);
+    assert_eq!(
+        std::fs::read(&report).unwrap(),
+        std::fs::read(&resumed_report).unwrap()
+    );
     assert!(second.summary.get("export").is_none());
     assert_eq!(second.summary["apply"]["writes"], 0);
     assert_eq!(writes_at(&sims.public.base_url()).await, writes);

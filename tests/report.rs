@@ -382,3 +382,84 @@ fn the_schema_names_every_kind_and_follow_up_group() {
         groups
     );
 }
+
+#[tokio::test]
+async fn apply_dry_run_writes_the_report_of_the_stored_plan_again() {
+    let sims = small_simulators(Target::Empty).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ledger_path = dir.path().join("r.ledger");
+    export_into(&sims, &ledger_path).await;
+    let first = [dir.path().join("plan.json"), dir.path().join("plan.md")];
+    plan_with_reports(&sims, &ledger_path, &[], &first).await;
+
+    let again = [dir.path().join("again.json"), dir.path().join("again.md")];
+    let url = sims.public.base_url();
+    let mut args = vec![
+        "apply",
+        "--dry-run",
+        "--time-scale",
+        "60",
+        "--public-url",
+        &url,
+        "--ledger",
+        ledger_path.to_str().unwrap(),
+    ];
+    for path in &again {
+        args.extend(["--report", path.to_str().unwrap()]);
+    }
+    let out = segbridge(&sims, &args).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("nothing was written"), "{stderr}");
+    for (plan, dry_run) in first.iter().zip(&again) {
+        assert_eq!(
+            std::fs::read(plan).unwrap(),
+            std::fs::read(dry_run).unwrap(),
+            "{} differs from the plan's report",
+            dry_run.display()
+        );
+        #[cfg(unix)]
+        assert_private(dry_run);
+    }
+    let stats = common::inspect::stats_at(&url).await;
+    assert_eq!(
+        common::inspect::writes_in(&stats),
+        0,
+        "a dry run writes nothing"
+    );
+}
+
+#[tokio::test]
+async fn a_report_that_cannot_be_written_fails_the_command_but_keeps_the_plan() {
+    let sims = small_simulators(Target::Empty).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ledger_path = dir.path().join("r.ledger");
+    export_into(&sims, &ledger_path).await;
+    let unwritable = dir.path().join("no-such-folder").join("plan.html");
+    let url = sims.public.base_url();
+    let out = segbridge(
+        &sims,
+        &[
+            "plan",
+            "--time-scale",
+            "60",
+            "--public-url",
+            &url,
+            "--ledger",
+            ledger_path.to_str().unwrap(),
+            "--report",
+            unwritable.to_str().unwrap(),
+        ],
+    )
+    .await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("error: Cannot write the compatibility report")
+            && stderr.contains("plan.html")
+            && stderr.contains("hint: the plan is stored in the ledger"),
+        "{stderr}"
+    );
+    let ledger = Ledger::inspect(&ledger_path).unwrap();
+    assert_eq!(ledger.plans().unwrap().len(), 1, "the plan stays stored");
+}

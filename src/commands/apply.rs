@@ -13,7 +13,7 @@ use anyhow::Context;
 use serde_json::{Value, json};
 
 use super::export::{config_client, config_token};
-use super::plan::{public_client, public_token};
+use super::plan::{public_client, public_token, write_reports};
 use crate::apply::{
     self, ApplyOptions, ApplyReport, ConfigSecrets, Deferral, DryRunReport, Outcome, SecretSources,
     SecretsFile,
@@ -49,7 +49,8 @@ fn config_secrets(
     exported: Option<String>,
     reporter: Arc<dyn crate::progress::Reporter>,
 ) -> anyhow::Result<Option<ConfigSecrets>> {
-    let given = args.config.config_token_file.is_some()
+    let given = args.config.given_token.is_some()
+        || args.config.config_token_file.is_some()
         || args.config.config_token.is_some()
         || std::env::var_os(env_vars::SEGMENT_CONFIG_API_TOKEN).is_some();
     if !given {
@@ -151,6 +152,7 @@ pub async fn execute(args: &ApplyArgs, global: &GlobalArgs) -> anyhow::Result<Fi
                 .lock()
                 .write_all(dry_run_text(&report, &target).as_bytes())?;
         }
+        write_reports(&ledger, &target, &args.api, &args.report, global)?;
         return Ok(Finished {
             status: ExitStatus::Success,
             summary: dry_run_json(&report, &target),

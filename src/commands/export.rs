@@ -37,6 +37,9 @@ pub fn config_token(api: &ConfigApiArgs) -> anyhow::Result<Secret> {
             env_vars::SEGMENT_CONFIG_API_TOKEN
         ))));
     }
+    if let Some(token) = &api.given_token {
+        return Ok(token.clone());
+    }
     match &api.config_token_file {
         Some(path) => Secret::from_file(path).context("Cannot read the Config API token"),
         None => Secret::from_env(env_vars::SEGMENT_CONFIG_API_TOKEN)

@@ -23,7 +23,7 @@ use anyhow::Context;
 use serde_json::{Map, Value, json};
 
 use super::audit;
-use super::plan::{public_client, public_token};
+use super::plan::{public_client, public_token, write_reports};
 use super::{ExitStatus, apply, export, plan};
 use crate::cli::{ApplyArgs, AuditArgs, ExportArgs, GlobalArgs, MigrateArgs, PlanArgs};
 use crate::ledger::Ledger;
@@ -54,7 +54,7 @@ fn plan_args(args: &MigrateArgs) -> PlanArgs {
         pacing: args.pacing,
         ledger: args.run.ledger.clone(),
         mappings: args.mappings.clone(),
-        report: Vec::new(),
+        report: args.report.clone(),
         mode: Mode::Create,
         on_conflict: args.on_conflict,
         json: false,
@@ -69,6 +69,7 @@ fn apply_args(args: &MigrateArgs) -> ApplyArgs {
         pacing: args.pacing,
         run: args.run.clone(),
         dry_run: false,
+        report: Vec::new(),
     }
 }
 
@@ -164,6 +165,13 @@ pub async fn run(args: MigrateArgs, global: &GlobalArgs) -> anyhow::Result<ExitS
                 ),
             )?;
             summary.insert("resumed_plan".into(), json!(plan));
+            // The report of the plan being resumed, as the first run wrote it.
+            if !args.report.is_empty() {
+                let ledger = Ledger::inspect(&args.run.ledger).with_context(|| {
+                    format!("Cannot open the ledger `{}`", args.run.ledger.display())
+                })?;
+                write_reports(&ledger, &target, &args.api, &args.report, global)?;
+            }
         }
         Start::Plan => say(
             global,

@@ -24,6 +24,7 @@ use crate::model::Kind;
 use crate::plan::{self, Action, Mode, Plan, PlanOptions};
 use crate::progress::Reporter;
 use crate::public_api::{PublicClient, PublicClientSettings, Region};
+use crate::report::{ReportOptions, ReportPath};
 use crate::sim::clock::TimeScale;
 
 /// Schema version of the `--json` summary.
@@ -37,6 +38,9 @@ pub fn public_token(api: &PublicApiArgs) -> anyhow::Result<Secret> {
             "a token on the command line ends up in shell history and process listings; set `{}` or use `--public-token-file FILE`",
             env_vars::SEGMENT_PUBLIC_API_TOKEN
         ))));
+    }
+    if let Some(token) = &api.given_token {
+        return Ok(token.clone());
     }
     match &api.public_token_file {
         Some(path) => Secret::from_file(path).context("Cannot read the Public API token"),
@@ -155,23 +159,13 @@ pub async fn execute(args: &PlanArgs, global: &GlobalArgs) -> anyhow::Result<Fin
     ledger.finish_run(run, crate::ledger::RunStatus::Complete)?;
 
     let requests = client.metrics().snapshot().requests_sent;
-    // The report is built from what was just stored, as `apply --dry-run` would build it.
-    let written = crate::report::write_plan_reports(
-        &ledger,
-        &target,
-        &crate::report::ReportOptions {
-            default_requests_per_minute: args.api.public_rate_limit,
-        },
-        &args.report,
-    )
-    .context("Cannot write the report")?;
     if !global.quiet {
-        let mut err = std::io::stderr().lock();
-        err.write_all(summary_text(&plan, &workspace, &target, &args.ledger).as_bytes())?;
-        for path in &written {
-            writeln!(err, "Report written to `{}`", path.display())?;
-        }
+        std::io::stderr()
+            .lock()
+            .write_all(summary_text(&plan, &workspace, &target, &args.ledger).as_bytes())?;
     }
+    // The report is built from what was just stored, as `apply --dry-run` would build it.
+    write_reports(&ledger, &target, &args.api, &args.report, global)?;
     Ok(Finished {
         status: if plan.blocking_conflicts() > 0 {
             ExitStatus::Failure
@@ -180,6 +174,35 @@ pub async fn execute(args: &PlanArgs, global: &GlobalArgs) -> anyhow::Result<Fin
         },
         summary: summary_json(&plan, plan_id, &target, &workspace, requests),
     })
+}
+
+/// Writes the compatibility report of the current plan of `target` to each of `paths` (format
+/// from the extension) and says where on stderr. Failing here leaves the stored plan as it is,
+/// and the error says how to get the report again.
+pub fn write_reports(
+    ledger: &Ledger,
+    target: &str,
+    api: &PublicApiArgs,
+    paths: &[ReportPath],
+    global: &GlobalArgs,
+) -> anyhow::Result<()> {
+    let options = ReportOptions {
+        default_requests_per_minute: api.public_rate_limit,
+    };
+    let written = crate::report::write_plan_reports(ledger, target, &options, paths)
+        .context(Hint(
+            "the plan is stored in the ledger: `segbridge apply --dry-run --report FILE` writes \
+             its report again"
+                .into(),
+        ))
+        .context("Cannot write the compatibility report")?;
+    if !global.quiet {
+        let mut err = std::io::stderr().lock();
+        for path in &written {
+            writeln!(err, "Report written to `{}`", path.display())?;
+        }
+    }
+    Ok(())
 }
 
 /// Items per kind and action.
