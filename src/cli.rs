@@ -44,6 +44,20 @@ pub enum ColorChoice {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Try segbridge on a generated workspace: no token, no network, no set-up.
+    ///
+    /// Starts simulators of the Config API and of the Public API inside this process, on
+    /// 127.0.0.1, with a generated workspace and an empty target, and runs `migrate` against
+    /// them: export, plan, apply (invitations and the cut-over included) and audit, with the
+    /// same progress display as a real migration. Writes the ledger, the compatibility report
+    /// and the audit report in every format, and the id map, into a new folder, then prints a
+    /// summary and the paths. Exits 0 when the audit finds the copy complete and faithful.
+    ///
+    /// Example:
+    ///   segbridge demo
+    ///   segbridge demo --size medium --faults '5xx=0.05,ghost=0.05' --out demo-medium
+    #[command(verbatim_doc_comment)]
+    Demo(DemoArgs),
     /// Show where a migration stands, from the ledger alone.
     ///
     /// The latest export and its object counts, the current plan of each target, the progress
@@ -149,6 +163,36 @@ pub enum Command {
     ///   segbridge idmap --ledger acme.ledger --format json --output ids.json
     #[command(verbatim_doc_comment)]
     Idmap(IdmapArgs),
+}
+
+/// `segbridge demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Size of the generated workspace: tiny, small, medium or large (at least 10,000
+    /// resources).
+    #[arg(long, value_name = "PRESET", default_value = "small")]
+    pub size: Preset,
+    /// Seed of the generated workspace; the same seed gives the same workspace.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// The folder to write the ledger and the reports into, created; by default a new
+    /// `segbridge-demo-<date>-<time>` folder in the current directory.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Faults the simulators inject, as for `segbridge sim` (e.g.
+    /// `5xx=0.05,ghost=0.05,storm=30s/120s`), to watch retries and reconciliation at work.
+    #[arg(long, value_name = "SPEC", default_value = "none")]
+    pub faults: FaultSpec,
+    /// How many times faster than real time the simulated rate limits and latency run; `1`
+    /// takes as long as the same migration would under the real APIs' limits.
+    #[arg(long, value_name = "X", default_value = "10")]
+    pub time_scale: TimeScale,
+    /// Print the summary as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Report progress as JSON lines on stderr.
+    #[arg(long)]
+    pub json_progress: bool,
 }
 
 /// `segbridge audit`.

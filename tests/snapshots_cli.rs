@@ -23,17 +23,15 @@ fn run(args: &[&str]) -> std::process::Output {
 
 #[test]
 fn help_of_every_subcommand() {
-    for sub in [
-        None,
-        Some("export"),
-        Some("plan"),
-        Some("apply"),
-        Some("migrate"),
-        Some("audit"),
-        Some("status"),
-        Some("idmap"),
-        Some("sim"),
-    ] {
+    // Every subcommand clap knows, so that a new one cannot go without a snapshot.
+    let command = <segbridge::cli::Cli as clap::CommandFactory>::command();
+    let names: Vec<String> = command
+        .get_subcommands()
+        .map(|c| c.get_name().to_owned())
+        .filter(|name| name != "help")
+        .collect();
+    assert!(names.len() >= 9, "{names:?}");
+    for sub in std::iter::once(None).chain(names.iter().map(|n| Some(n.as_str()))) {
         let mut args: Vec<&str> = sub.into_iter().collect();
         args.push("--help");
         let out = run(&args);

@@ -162,6 +162,7 @@ pub fn summary_json(outcome: &ExportOutcome, metrics: &HttpMetrics) -> Value {
         "run": outcome.run.0,
         "resumed": outcome.resumed,
         "objects": outcome.objects.iter().map(|(k, n)| (k.as_str(), n)).collect::<BTreeMap<_, _>>(),
+        "objects_total": stored_total(outcome),
         "changes": {
             "added": kind_map(&outcome.changes.added),
             "changed": kind_map(&outcome.changes.changed),
@@ -182,6 +183,17 @@ pub fn summary_json(outcome: &ExportOutcome, metrics: &HttpMetrics) -> Value {
     })
 }
 
+/// Objects stored in the ledger; counts of kinds that are parts of another object (the rules
+/// of a tracking plan) are left out.
+fn stored_total(outcome: &ExportOutcome) -> u64 {
+    outcome
+        .objects
+        .iter()
+        .filter(|(k, _)| k.is_stored())
+        .map(|(_, n)| n)
+        .sum()
+}
+
 fn summary_text(
     outcome: &ExportOutcome,
     metrics: &HttpMetrics,
@@ -194,12 +206,7 @@ fn summary_text(
     } else {
         "Exported"
     };
-    let total: u64 = outcome
-        .objects
-        .iter()
-        .filter(|(k, _)| k.is_stored())
-        .map(|(_, n)| n)
-        .sum();
+    let total = stored_total(outcome);
     out.push_str(&format!(
         "{verb} workspace `{}`: {total} objects into `{}` in {:.1}s\n",
         outcome.workspace,

@@ -24,7 +24,7 @@ use serde_json::{Map, Value, json};
 
 use super::audit;
 use super::plan::{public_client, public_token, write_reports};
-use super::{ExitStatus, apply, export, plan};
+use super::{ExitStatus, Finished, apply, export, plan};
 use crate::cli::{ApplyArgs, AuditArgs, ExportArgs, GlobalArgs, MigrateArgs, PlanArgs};
 use crate::ledger::Ledger;
 use crate::plan::Mode;
@@ -148,13 +148,14 @@ fn say(global: &GlobalArgs, line: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub async fn run(args: MigrateArgs, global: &GlobalArgs) -> anyhow::Result<ExitStatus> {
-    let target = target_of(&args).await?;
+/// Runs the steps; the `--json` document is returned, not printed.
+pub async fn execute(args: &MigrateArgs, global: &GlobalArgs) -> anyhow::Result<Finished> {
+    let target = target_of(args).await?;
     let mut summary = Map::new();
     summary.insert("schema_version".into(), json!(SUMMARY_SCHEMA_VERSION));
     summary.insert("target".into(), json!(target));
 
-    let start = starting_point(&args, &target)?;
+    let start = starting_point(args, &target)?;
     let mut status = ExitStatus::Success;
     match start {
         Start::Apply(plan) => {
@@ -179,14 +180,14 @@ pub async fn run(args: MigrateArgs, global: &GlobalArgs) -> anyhow::Result<ExitS
         )?,
         Start::Export => {
             say(global, "Step 1/4: export")?;
-            let finished = export::execute(&export_args(&args), global).await?;
+            let finished = export::execute(&export_args(args), global).await?;
             summary.insert("export".into(), finished.summary);
             status = finished.status;
         }
     }
     if status == ExitStatus::Success && !matches!(start, Start::Apply(_)) {
         say(global, "Step 2/4: plan")?;
-        let finished = plan::execute(&plan_args(&args), global).await?;
+        let finished = plan::execute(&plan_args(args), global).await?;
         summary.insert("plan".into(), finished.summary);
         status = finished.status;
     }
@@ -197,19 +198,19 @@ pub async fn run(args: MigrateArgs, global: &GlobalArgs) -> anyhow::Result<ExitS
         )?;
     } else {
         say(global, "Step 3/4: apply")?;
-        let finished = apply::execute(&apply_args(&args), global).await?;
+        let finished = apply::execute(&apply_args(args), global).await?;
         summary.insert("apply".into(), finished.summary);
         status = finished.status;
         // The audit compares the whole target: only worth it once everything was applied.
         if status == ExitStatus::Success {
             say(global, "Step 4/4: audit")?;
-            let finished = audit::execute(&audit_args(&args), global).await?;
+            let finished = audit::execute(&audit_args(args), global).await?;
             summary.insert("audit".into(), finished.summary);
             status = finished.status;
         }
     }
-    if args.run.json {
-        writeln!(std::io::stdout().lock(), "{}", Value::Object(summary))?;
-    }
-    Ok(status)
+    Ok(Finished {
+        status,
+        summary: Value::Object(summary),
+    })
 }

@@ -4,6 +4,7 @@
 
 mod apply;
 mod audit;
+mod demo;
 mod export;
 mod idmap;
 mod migrate;
@@ -70,7 +71,11 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitStatus> {
             let json = args.run.json;
             apply::execute(&args, &cli.global).await?.print(json)
         }
-        Command::Migrate(args) => migrate::run(args, &cli.global).await,
+        Command::Migrate(args) => {
+            let json = args.run.json;
+            migrate::execute(&args, &cli.global).await?.print(json)
+        }
+        Command::Demo(args) => demo::run(&args, &cli.global).await,
         Command::Sim(args) => sim::run(args, &cli.global).await,
         Command::Status(args) => status::run(&args),
         Command::Audit(args) => {

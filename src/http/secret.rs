@@ -24,6 +24,8 @@ pub struct Secret(Box<str>);
 pub enum SecretSource {
     EnvVar(String),
     File(PathBuf),
+    /// Handed over in memory by other code, described for error messages.
+    Given(&'static str),
 }
 
 impl fmt::Display for SecretSource {
@@ -31,6 +33,7 @@ impl fmt::Display for SecretSource {
         match self {
             Self::EnvVar(name) => write!(f, "environment variable `{name}`"),
             Self::File(path) => write!(f, "file `{}`", path.display()),
+            Self::Given(what) => f.write_str(what),
         }
     }
 }
