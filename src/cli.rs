@@ -27,7 +27,7 @@ pub struct GlobalArgs {
     /// Print less: errors and the final result only.
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
-    /// Print more detail on stderr.
+    /// Print every retry and every 429 on stderr as it happens, besides the progress.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
     /// When to use colour on stderr.
@@ -425,15 +425,16 @@ pub struct ApplyArgs {
 /// The choices of a live apply, shared by `apply` and `migrate`.
 #[derive(Debug, Clone, Args)]
 pub struct ApplyRunArgs {
-    /// The ledger holding the plan (see `segbridge plan`).
+    /// The ledger file (SQLite): `apply` runs the plan it holds; `migrate` creates it when
+    /// missing and keeps every step's progress in it.
     #[arg(long, value_name = "FILE", default_value = "segbridge.ledger")]
     pub ledger: PathBuf,
     /// TOML file of secret setting values, `["<config name>"]` then `setting = "value"`; read
     /// into memory only. Its values win over those read again from the Config API.
     #[arg(long, value_name = "FILE")]
     pub secrets: Option<PathBuf>,
-    /// Create destinations without the secret settings nothing supplies, instead of failing
-    /// them as manual.
+    /// Create destinations and source functions without the secret settings nothing supplies,
+    /// instead of failing them as manual.
     #[arg(long)]
     pub allow_missing_secrets: bool,
     /// Writes in flight at once; the rate limits set the pace in any case.

@@ -355,6 +355,34 @@ async fn a_permanently_failing_endpoint_exits_1_and_names_the_endpoint() {
 }
 
 #[tokio::test]
+async fn verbose_prints_every_retry_and_quiet_prints_none() {
+    let sims = simulator(Preset::Tiny, 4, "5xx=0.3").await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut stderr_of = Vec::new();
+    for (name, flag) in [
+        ("plain", None),
+        ("verbose", Some("-v")),
+        ("quiet", Some("-q")),
+    ] {
+        let mut command = export_command(&sims, &dir.path().join(name));
+        command.args(flag);
+        let output = command.output().await.unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert_eq!(output.status.code(), Some(0), "{stderr}");
+        stderr_of.push(stderr);
+    }
+    let retries = |text: &str| text.lines().filter(|l| l.starts_with("retry ")).count();
+    assert_eq!(retries(&stderr_of[0]), 0, "{}", stderr_of[0]);
+    assert!(retries(&stderr_of[1]) > 0, "{}", stderr_of[1]);
+    assert!(
+        stderr_of[1].contains("retry 1 of config GET /v1beta/"),
+        "{}",
+        stderr_of[1]
+    );
+    assert_eq!(stderr_of[2], "", "-q prints nothing on success");
+}
+
+#[tokio::test]
 async fn kill_nine_at_random_moments_then_rerun_completes_with_fewer_requests() {
     let sims = simulator(Preset::Small, 8, "none").await;
     let dir = tempfile::tempdir().unwrap();

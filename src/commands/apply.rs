@@ -19,7 +19,7 @@ use crate::apply::{
     SecretsFile,
 };
 use crate::cli::{ApplyArgs, GlobalArgs};
-use crate::commands::reporters::{self, CliReporter, ProgressMode};
+use crate::commands::reporters::{self, CliReporter};
 use crate::commands::{ExitStatus, Finished};
 use crate::config_api::DEFAULT_BASE_URL;
 use crate::diagnostics::Hint;
@@ -85,10 +85,8 @@ pub async fn execute(args: &ApplyArgs, global: &GlobalArgs) -> anyhow::Result<Fi
         Some(path) => SecretsFile::load(path)?,
         None => SecretsFile::empty(),
     };
-    let reporter: Arc<dyn CliReporter> = Arc::from(reporters::reporter(ProgressMode::choose(
-        run_args.json_progress,
-        global.quiet,
-    )));
+    let reporter: Arc<dyn CliReporter> =
+        Arc::from(reporters::for_command(run_args.json_progress, global));
     let client = public_client(&args.api, args.pacing, token, reporter.clone())?;
     let mut ledger = Ledger::open(&run_args.ledger)
         .with_context(|| format!("Cannot open the ledger `{}`", run_args.ledger.display()))?;
@@ -251,6 +249,20 @@ fn table(out: &mut String, per_kind: &BTreeMap<String, BTreeMap<String, usize>>)
     }
 }
 
+/// One line per opt-in that holds payloads back.
+fn deferred_lines(out: &mut String, waiting: impl Fn(Deferral) -> usize) {
+    for why in Deferral::ALL {
+        let what = match why {
+            Deferral::Iam => "IAM requests (invitations email people)",
+            Deferral::CutOver => "cut-over requests (enabling sources and destinations)",
+        };
+        let n = waiting(why);
+        if n > 0 {
+            out.push_str(&format!("{n} {what} wait for `apply {}`\n", why.flag()));
+        }
+    }
+}
+
 fn summary_text(report: &ApplyReport, target: &str) -> String {
     let mut out = format!(
         "Applied plan {} to `{target}`: {} writes, {} reconciled, {} already done, {} failed, {} skipped\n",
@@ -262,21 +274,7 @@ fn summary_text(report: &ApplyReport, target: &str) -> String {
         report.skipped(),
     );
     table(&mut out, &report.writes_per_kind());
-    for (why, what) in [
-        (Deferral::Iam, "IAM requests (invitations email people)"),
-        (
-            Deferral::CutOver,
-            "cut-over requests (enabling sources and destinations)",
-        ),
-    ] {
-        let waiting = report.deferred(why);
-        if waiting > 0 {
-            out.push_str(&format!(
-                "{waiting} {what} wait for `apply {}`\n",
-                why.flag()
-            ));
-        }
-    }
+    deferred_lines(&mut out, |why| report.deferred(why));
     for p in &report.payloads {
         for omitted in &p.omitted_secrets {
             out.push_str(&format!("  created without secret {omitted}\n"));
@@ -323,6 +321,9 @@ fn dry_run_text(report: &DryRunReport, target: &str) -> String {
         report.already_done
     );
     table(&mut out, &report.would_write);
+    deferred_lines(&mut out, |why| {
+        report.deferred.get(&why).copied().unwrap_or(0)
+    });
     if !report.missing_secrets.is_empty() {
         out.push_str(&format!(
             "{} secret settings are not in the secrets file (their destinations fail as manual unless --allow-missing-secrets):\n",

@@ -17,7 +17,7 @@ use super::export::{config_client, config_token};
 use super::plan::{public_client, public_token};
 use crate::audit::{self, AUDITED, AuditOptions, AuditReport, Sides, Status};
 use crate::cli::{AuditArgs, GlobalArgs};
-use crate::commands::reporters::{self, CliReporter, ProgressMode};
+use crate::commands::reporters::{self, CliReporter};
 use crate::commands::{ExitStatus, Finished};
 use crate::diagnostics::Hint;
 use crate::ledger::{Ledger, RunStatus};
@@ -64,10 +64,8 @@ pub async fn execute(args: &AuditArgs, global: &GlobalArgs) -> anyhow::Result<Fi
         None => Tables::embedded().clone(),
     };
     let hasher = SecretHasher::from_token(config_secret.dangerously_expose());
-    let reporter: Arc<dyn CliReporter> = Arc::from(reporters::reporter(ProgressMode::choose(
-        args.json_progress,
-        global.quiet,
-    )));
+    let reporter: Arc<dyn CliReporter> =
+        Arc::from(reporters::for_command(args.json_progress, global));
     let config = config_client(&args.config, args.pacing, config_secret, reporter.clone())?;
     let public = public_client(&args.api, args.pacing, public_secret, reporter.clone())?;
     let mut ledger = Ledger::open(&args.ledger)

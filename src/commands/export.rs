@@ -10,7 +10,7 @@ use anyhow::Context;
 use serde_json::{Value, json};
 
 use crate::cli::{ConfigApiArgs, ExportArgs, GlobalArgs, PacingArgs};
-use crate::commands::reporters::{self, CliReporter, ProgressMode};
+use crate::commands::reporters::{self, CliReporter};
 use crate::commands::{ExitStatus, Finished};
 use crate::config_api::{ConfigClient, ConfigClientSettings};
 use crate::diagnostics::Hint;
@@ -116,10 +116,8 @@ fn selected_kinds(args: &ExportArgs) -> std::collections::BTreeSet<Kind> {
 pub async fn execute(args: &ExportArgs, global: &GlobalArgs) -> anyhow::Result<Finished> {
     let token = config_token(&args.api)?;
     let hasher = SecretHasher::from_token(token.dangerously_expose());
-    let reporter: Arc<dyn CliReporter> = Arc::from(reporters::reporter(ProgressMode::choose(
-        args.json_progress,
-        global.quiet,
-    )));
+    let reporter: Arc<dyn CliReporter> =
+        Arc::from(reporters::for_command(args.json_progress, global));
     // Trait upcasting: the CLI reporter is also the core's reporter.
     let client = config_client(&args.api, args.pacing, token, reporter.clone())?;
     let ledger = Ledger::open(&args.ledger)

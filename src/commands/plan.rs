@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use crate::cli::{GlobalArgs, PacingArgs, PlanArgs, PublicApiArgs};
 use crate::commands::export::ReporterObserver;
-use crate::commands::reporters::{self, CliReporter, ProgressMode};
+use crate::commands::reporters::{self, CliReporter};
 use crate::commands::{ExitStatus, Finished};
 use crate::diagnostics::Hint;
 use crate::env_vars;
@@ -117,10 +117,8 @@ pub async fn execute(args: &PlanArgs, global: &GlobalArgs) -> anyhow::Result<Fin
             .with_context(|| format!("Cannot load the mapping tables of `{}`", dir.display()))?,
         None => Tables::embedded().clone(),
     };
-    let reporter: Arc<dyn CliReporter> = Arc::from(reporters::reporter(ProgressMode::choose(
-        args.json_progress,
-        global.quiet,
-    )));
+    let reporter: Arc<dyn CliReporter> =
+        Arc::from(reporters::for_command(args.json_progress, global));
     let client = public_client(&args.api, args.pacing, token, reporter.clone())?;
     let mut ledger = Ledger::open(&args.ledger)
         .with_context(|| format!("Cannot open the ledger `{}`", args.ledger.display()))?;

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
 
+use crate::cli::GlobalArgs;
 use crate::model::Kind;
 use crate::progress::{HiddenReporter, Reporter, Wait};
 
@@ -44,13 +45,37 @@ pub trait CliReporter: Reporter {
 
 impl CliReporter for HiddenReporter {}
 
-pub fn reporter(mode: ProgressMode) -> Box<dyn CliReporter> {
+/// The reporter a command shows its progress with: `--json-progress`, `-q` and `-v` as given,
+/// bars or lines as stderr is a terminal or not.
+pub fn for_command(json_progress: bool, global: &GlobalArgs) -> Box<dyn CliReporter> {
+    reporter(
+        ProgressMode::choose(json_progress, global.quiet),
+        global.verbose > 0,
+    )
+}
+
+/// With `verbose`, every retry and every 429 is also printed as a line of its own (bars and
+/// lines otherwise show the latest one, or a total).
+fn reporter(mode: ProgressMode, verbose: bool) -> Box<dyn CliReporter> {
     match mode {
-        ProgressMode::Bars => Box::new(BarReporter::new()),
-        ProgressMode::Lines => Box::new(LineReporter::new(Duration::from_secs(5))),
+        ProgressMode::Bars => Box::new(BarReporter::new(verbose)),
+        ProgressMode::Lines => Box::new(LineReporter::new(Duration::from_secs(5), verbose)),
         ProgressMode::Json => Box::new(JsonReporter),
         ProgressMode::Hidden => Box::new(HiddenReporter),
     }
+}
+
+/// The line `-v` prints for a retry.
+fn retry_line(api: &str, endpoint: &str, attempt: u32, error: &str) -> String {
+    format!("retry {attempt} of {api} {endpoint}: {error}")
+}
+
+/// The line `-v` prints when an API answered 429.
+fn rate_limited_line(api: &str, duration: Duration) -> String {
+    format!(
+        "the {api} API answered 429: waiting {:.1}s as it asked",
+        duration.as_secs_f64()
+    )
 }
 
 /// Waits shorter than this are not shown by the bars.
@@ -69,10 +94,11 @@ pub struct BarReporter {
     /// Tasks of a known size (apply's steps): a bar with count, rate and ETA each.
     tasks: Mutex<HashMap<String, ProgressBar>>,
     status: ProgressBar,
+    verbose: bool,
 }
 
 impl BarReporter {
-    fn new() -> Self {
+    fn new(verbose: bool) -> Self {
         let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
         let status = multi.add(ProgressBar::new_spinner());
         status.set_style(ProgressStyle::with_template("{spinner} {msg}").expect("valid template"));
@@ -82,6 +108,7 @@ impl BarReporter {
             bars: Mutex::new(HashMap::new()),
             tasks: Mutex::new(HashMap::new()),
             status,
+            verbose,
         }
     }
 
@@ -120,6 +147,9 @@ impl Reporter for BarReporter {
     fn waiting(&self, api: &str, why: Wait, duration: Duration) {
         // Pacing waits of a few milliseconds happen before most requests; only a wait a person
         // would notice is worth a line.
+        if self.verbose && why == Wait::RateLimited {
+            let _ = self.multi.println(rate_limited_line(api, duration));
+        }
         if duration < NOTICEABLE_WAIT {
             return;
         }
@@ -131,8 +161,11 @@ impl Reporter for BarReporter {
     }
 
     fn retrying(&self, api: &str, endpoint: &str, attempt: u32, error: &str) {
-        self.status
-            .set_message(format!("retry {attempt} of {api} {endpoint}: {error}"));
+        let line = retry_line(api, endpoint, attempt, error);
+        if self.verbose {
+            let _ = self.multi.println(&line);
+        }
+        self.status.set_message(line);
     }
 
     fn failed(&self, collection: &str, error: &str) {
@@ -190,6 +223,7 @@ impl CliReporter for BarReporter {
 /// logs, where bars would be noise.
 pub struct LineReporter {
     interval: Duration,
+    verbose: bool,
     state: Mutex<LineState>,
 }
 
@@ -199,17 +233,23 @@ struct LineState {
     /// Tasks of a known size: done and total.
     tasks: BTreeMap<String, (u64, u64)>,
     waited: Duration,
+    retries: u64,
+    /// The latest retry, shown while nothing else moves (an API that does not answer).
+    last_retry: Option<String>,
 }
 
 impl LineReporter {
-    fn new(interval: Duration) -> Self {
+    fn new(interval: Duration, verbose: bool) -> Self {
         Self {
             interval,
+            verbose,
             state: Mutex::new(LineState {
                 last: Instant::now(),
                 counts: BTreeMap::new(),
                 tasks: BTreeMap::new(),
                 waited: Duration::ZERO,
+                retries: 0,
+                last_retry: None,
             }),
         }
     }
@@ -233,6 +273,15 @@ impl LineReporter {
             return;
         }
         let total: u64 = state.counts.values().sum();
+        if total == 0 {
+            if let Some(retry) = &state.last_retry {
+                stderr_line(&format!(
+                    "progress: nothing read yet; {} retries, the latest: {retry}",
+                    state.retries
+                ));
+            }
+            return;
+        }
         let parts: Vec<String> = state
             .counts
             .iter()
@@ -257,11 +306,25 @@ impl Reporter for LineReporter {
         self.stored(kind, count);
     }
 
-    fn waiting(&self, _api: &str, why: Wait, duration: Duration) {
+    fn waiting(&self, api: &str, why: Wait, duration: Duration) {
+        if self.verbose && why == Wait::RateLimited {
+            stderr_line(&rate_limited_line(api, duration));
+        }
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         if why != Wait::Backoff {
             state.waited += duration;
         }
+        self.maybe_print(&mut state);
+    }
+
+    fn retrying(&self, api: &str, endpoint: &str, attempt: u32, error: &str) {
+        let line = retry_line(api, endpoint, attempt, error);
+        if self.verbose {
+            stderr_line(&line);
+        }
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.retries += 1;
+        state.last_retry = Some(line);
         self.maybe_print(&mut state);
     }
 
