@@ -75,3 +75,29 @@ fn concurrency_is_a_whole_number_from_1_to_64() {
         assert!(stderr.contains("from 1 to 64"), "{bad}: {stderr}");
     }
 }
+
+#[test]
+fn a_reader_that_closes_stdout_early_is_not_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = dir.path().join("empty.ledger");
+    drop(segbridge::ledger::Ledger::open(&ledger).unwrap());
+    for json in [false, true] {
+        // The pipe's reading end is closed before the command starts, so its first write to
+        // stdout fails with EPIPE, as under `segbridge status | head -c 1` on a long output.
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let mut command = Command::new(env!("CARGO_BIN_EXE_segbridge"));
+        command.args(["status", "--ledger", ledger.to_str().unwrap()]);
+        if json {
+            command.arg("--json");
+        }
+        let output = command
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(0), "{stderr}");
+        assert_eq!(stderr, "", "nothing to say about a closed pipe");
+    }
+}

@@ -429,7 +429,9 @@ pub(super) fn resolve(
                 "{e}{}: add `[\"{}\"] {} = …` to the --secrets file, or pass --allow-missing-secrets to create it without",
                 match s.state {
                     SecretState::Masked => " (the export saw it masked)",
-                    SecretState::Present => " (the Config API did not give it in clear)",
+                    SecretState::Present => {
+                        " (it is read again from the Config API only when apply has a Config API token)"
+                    }
                 },
                 s.config_name,
                 s.setting

@@ -2,14 +2,14 @@
 //! export could not carry, keyed by Config API name and then setting name.
 //!
 //! ```toml
-//! ["workspaces/acme/destinations/amplitude"]
+//! ["workspaces/acme/sources/web/destinations/amplitude"]
 //! apiKey = "…"
 //! ```
 //!
 //! Values live in memory only, for as long as the run: nothing here writes them anywhere, and
 //! `Debug` shows the names, never a value. A masked marker in a payload can only be filled from
-//! this file (a mask is never copied); a `present` one will also be re-readable from the Config
-//! API at write time once that path exists.
+//! this file (a mask is never copied); a `present` one is otherwise read again from the Config
+//! API at write time (see [`super::live_secrets`]), and the file's value wins over it.
 
 use std::collections::BTreeMap;
 use std::fmt;

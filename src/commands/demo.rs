@@ -198,8 +198,7 @@ pub async fn run(args: &DemoArgs, global: &GlobalArgs) -> anyhow::Result<ExitSta
     artefacts.retain(|a| a.path.exists());
 
     let elapsed = started.elapsed().as_secs_f64();
-    let mut out = std::io::stdout().lock();
-    if args.json {
+    let text = if args.json {
         let document = json!({
             "schema_version": SUMMARY_SCHEMA_VERSION,
             "size": args.size.to_string(),
@@ -209,10 +208,11 @@ pub async fn run(args: &DemoArgs, global: &GlobalArgs) -> anyhow::Result<ExitSta
             "migrate": finished.summary,
             "files": artefacts.iter().map(|a| json!({"path": a.path, "what": a.what})).collect::<Vec<_>>(),
         });
-        writeln!(out, "{document}")?;
+        format!("{document}\n")
     } else {
-        out.write_all(summary_text(args, &finished.summary, elapsed, &artefacts).as_bytes())?;
-    }
+        summary_text(args, &finished.summary, elapsed, &artefacts)
+    };
+    super::print_data(text.as_bytes())?;
     Ok(finished.status)
 }
 

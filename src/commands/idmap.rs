@@ -2,8 +2,6 @@
 //! (read-only, so it can run while `apply` does), as CSV or JSON on stdout or into a file
 //! created with mode 0600.
 
-use std::io::Write;
-
 use anyhow::Context;
 
 use crate::cli::{IdmapArgs, IdmapFormat};
@@ -32,7 +30,7 @@ pub fn run(args: &IdmapArgs) -> anyhow::Result<ExitStatus> {
     match &args.output {
         Some(path) => write_private(path, text.as_bytes())
             .with_context(|| format!("Cannot write `{}`", path.display()))?,
-        None => std::io::stdout().lock().write_all(text.as_bytes())?,
+        None => super::print_data(text.as_bytes())?,
     }
     Ok(ExitStatus::Success)
 }

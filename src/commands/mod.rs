@@ -50,10 +50,20 @@ impl Finished {
     /// Prints the summary on stdout when asked, and gives the exit status.
     fn print(self, json: bool) -> anyhow::Result<ExitStatus> {
         if json {
-            use std::io::Write;
-            writeln!(std::io::stdout().lock(), "{}", self.summary)?;
+            print_data(format!("{}\n", self.summary).as_bytes())?;
         }
         Ok(self.status)
+    }
+}
+
+/// Writes a command's data to stdout. A reader that stops early (`| head`) closes the pipe:
+/// that is its choice, not an error, so the rest is dropped quietly.
+fn print_data(data: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(data).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
     }
 }
 

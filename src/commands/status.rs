@@ -5,7 +5,6 @@
 //! failed.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 
 use anyhow::Context;
 use serde_json::{Value, json};
@@ -35,11 +34,10 @@ pub fn run(args: &StatusArgs) -> anyhow::Result<ExitStatus> {
         .into_iter()
         .flatten()
         .any(|p| p["failures"].as_array().is_some_and(|f| !f.is_empty()));
-    let mut out = std::io::stdout().lock();
     if args.json {
-        writeln!(out, "{status}")?;
+        super::print_data(format!("{status}\n").as_bytes())?;
     } else {
-        out.write_all(render(&status).as_bytes())?;
+        super::print_data(render(&status).as_bytes())?;
     }
     Ok(if failed {
         ExitStatus::Failure

@@ -104,9 +104,10 @@ fn resource(resource_name: &str, ctx: &Context<'_>) -> Result<Value, GrantProble
         return Err(GrantProblem {
             code: FindingCode::IamResourceUnsupported,
             message: format!(
-                "A grant on `{resource_name}` ({collection}) cannot be expressed as a Public \
-                 permission (resource types: workspace, source, function, warehouse, space); it \
-                 is left out. Grant access in the app, e.g. on the parent source."
+                "A grant on `{resource_name}` ({collection}) is left out: segbridge carries \
+                 grants on the workspace, sources and functions, the resources it migrates \
+                 (warehouses and spaces are not exported, so their Public ids are unknown). \
+                 Grant access in the app, e.g. on the parent source."
             ),
         });
     };

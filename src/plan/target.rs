@@ -91,7 +91,7 @@ pub async fn read_target(
     let workspace = client
         .get_workspace()
         .await
-        .map_err(read("the workspace"))?;
+        .map_err(read("the workspace record"))?;
     let catalog = read_catalog(client, reporter).await?;
     reporter.collection_started(Kind::Roles, "roles");
     let roles = client

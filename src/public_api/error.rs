@@ -310,7 +310,7 @@ mod tests {
     fn a_refused_token_names_the_variable_the_flag_and_the_other_region() {
         let err = PublicApiError::from_http(
             GET_WORKSPACE,
-            "".into(),
+            "the token's workspace".into(),
             Replay::Safe,
             RegionHint::Us,
             status(
@@ -320,7 +320,7 @@ mod tests {
         );
         assert_eq!(
             err.to_string(),
-            "getWorkspace (GET /) for ``: the Public API refused the token (HTTP 401: \
+            "getWorkspace (GET /) for `the token's workspace`: the Public API refused the token (HTTP 401: \
              unauthorized: Unauthorized); set `SEGMENT_PUBLIC_API_TOKEN` or pass \
              `--public-token-file` with a Public API token (not a Config API token) of the \
              target workspace; a token works only in its workspace's region: if the workspace \

@@ -304,6 +304,19 @@ impl Key {
     }
 }
 
+/// The path of what a request addresses, as error messages name it; the root (`GET /`, the
+/// token's workspace) has no segments and is named for what it is.
+fn resource_name<S: AsRef<str>>(segments: &[S]) -> String {
+    if segments.is_empty() {
+        return "the token's workspace".to_owned();
+    }
+    segments
+        .iter()
+        .map(AsRef::as_ref)
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
 /// One read, described well enough to send it again (the next page) and to explain it.
 #[derive(Debug, Clone)]
 pub(crate) struct Read {
@@ -337,7 +350,7 @@ impl Read {
     }
 
     pub(crate) fn resource(&self) -> String {
-        self.segments.join("/")
+        resource_name(&self.segments)
     }
 
     fn decode_error(&self, source: WireError) -> PublicApiError {
@@ -458,7 +471,7 @@ impl PublicClient {
     /// read can only send what [`operations`] defines (GET); writes come from `writer.rs`.
     async fn execute(&self, call: Call<'_>) -> Result<Map<String, Value>, PublicApiError> {
         let operation = call.operation;
-        let resource = call.segments.join("/");
+        let resource = resource_name(call.segments);
         // Percent-encoding keeps `/`, `?` and `#` inside a segment, but an empty segment or a
         // dot segment is resolved away by URL parsers and servers alike.
         if let Some(bad) = call
