@@ -37,6 +37,14 @@ fn help_of_every_subcommand() {
         let out = run(&args);
         assert_eq!(out.status.code(), Some(0));
         let name = format!("help_{}", sub.unwrap_or("segbridge"));
+        if sub.is_some() {
+            let help = String::from_utf8_lossy(&out.stdout);
+            let example = help.split_once("\nExample:\n").map(|(_, rest)| rest);
+            assert!(
+                example.is_some_and(|e| e.contains(&format!("  segbridge {}", sub.unwrap()))),
+                "{name} has no example"
+            );
+        }
         insta::assert_snapshot!(name, String::from_utf8(out.stdout).unwrap());
     }
 }
