@@ -188,9 +188,83 @@ pub fn sanitize(kind: Kind, mut body: Value, hasher: &SecretHasher) -> Sanitized
     Sanitized { body, secrets }
 }
 
+/// Takes secret values out of a text before it is stored or shown: an API may quote what it
+/// was sent in an error message (`"apiKey 'abc…' is invalid"`), and that message ends up in the
+/// ledger, on stderr and in reports. `apply` knows the values it put into a request and passes
+/// every failure of that request through the redactor of those values.
+#[derive(Clone, Default)]
+pub struct Redactor {
+    /// Longest first, so that a value containing another is replaced whole.
+    needles: Vec<String>,
+}
+
+/// What a removed value is replaced with.
+pub const REDACTED: &str = "[redacted]";
+
+/// Values shorter than this are left in place: replacing every `on` or `1` in a message would
+/// make it unreadable, and values that short are flags or small numbers rather than
+/// credentials.
+const MIN_REDACTED_LEN: usize = 4;
+
+impl std::fmt::Debug for Redactor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Redactor({} values)", self.needles.len())
+    }
+}
+
+impl Redactor {
+    /// Adds a value sent in a request: a string as it is and as JSON escapes it (an echo of a
+    /// JSON body carries the escaped form); any other JSON as its text.
+    pub fn add(&mut self, value: &Value) {
+        let mut forms = Vec::new();
+        match value {
+            Value::String(text) => {
+                let escaped = Value::String(text.clone()).to_string();
+                forms.push(escaped[1..escaped.len() - 1].to_owned());
+                forms.push(text.clone());
+            }
+            Value::Null => {}
+            other => forms.push(other.to_string()),
+        }
+        for form in forms {
+            if form.chars().count() >= MIN_REDACTED_LEN && !self.needles.contains(&form) {
+                self.needles.push(form);
+            }
+        }
+        self.needles.sort_by_key(|n| std::cmp::Reverse(n.len()));
+    }
+
+    /// `text` with every added value replaced by [`REDACTED`].
+    pub fn redact(&self, text: &str) -> String {
+        let mut out = text.to_owned();
+        for needle in &self.needles {
+            if out.contains(needle.as_str()) {
+                out = out.replace(needle.as_str(), REDACTED);
+            }
+        }
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_redactor_removes_values_raw_and_json_escaped_and_keeps_short_ones() {
+        let mut redactor = Redactor::default();
+        redactor.add(&json!("sk_live_\"quoted\""));
+        redactor.add(&json!("sk_live"));
+        redactor.add(&json!("on"));
+        redactor.add(&json!(123456));
+        let text =
+            r#"apiKey "sk_live_\"quoted\"" invalid; raw sk_live_"quoted"; sk_live; on; 123456"#;
+        assert_eq!(
+            redactor.redact(text),
+            "apiKey \"[redacted]\" invalid; raw [redacted]; [redacted]; on; [redacted]"
+        );
+        assert_eq!(format!("{redactor:?}"), "Redactor(4 values)");
+    }
 
     fn hasher() -> SecretHasher {
         SecretHasher::from_token("token-a")

@@ -23,8 +23,9 @@ use crate::mapping::{
     Ref, SecretRef, SecretState, Unresolved, ref_marker, resolve_value, secret_marker, secrets_in,
 };
 use crate::progress::Reporter;
-use crate::public_api::writer::planned_operation;
+use crate::public_api::writer::{WriteOperation, planned_operation};
 use crate::public_api::{PublicObject, PublicWriter};
+use crate::secrets::Redactor;
 
 /// Where a payload stands when a step of its handling cannot go on.
 pub(super) enum Stop {
@@ -32,6 +33,21 @@ pub(super) enum Stop {
     Failed { reason: String, manual: bool },
     /// Outcome unknown: stays `intent` for the next run to reconcile.
     Unknown { reason: String },
+}
+
+impl Stop {
+    /// The same stop, with the values `redactor` knows taken out of its reason.
+    fn redacted(self, redactor: &Redactor) -> Stop {
+        match self {
+            Stop::Failed { reason, manual } => Stop::Failed {
+                reason: redactor.redact(&reason),
+                manual,
+            },
+            Stop::Unknown { reason } => Stop::Unknown {
+                reason: redactor.redact(&reason),
+            },
+        }
+    }
 }
 
 /// Where secret values come from: the operator's file first (an explicit choice wins), then,
@@ -200,6 +216,20 @@ impl<'a> Run<'a> {
         };
         // The values are in `request` now; the map of them goes.
         drop(live);
+        let outcome = self.send(payload, key, &planned, write, &request).await?;
+        // An API may quote the request in its error; what it quotes must not be stored.
+        Ok(outcome.map_err(|stop| stop.redacted(&request.redactor)))
+    }
+
+    /// Reconciles an earlier attempt if there was one, then writes and records the answer.
+    async fn send(
+        &self,
+        payload: &StoredPayload,
+        key: PayloadKey,
+        planned: &Planned,
+        write: WriteOperation,
+        request: &Resolved,
+    ) -> Result<Result<Outcome, Stop>, ApplyError> {
         let step = payload.step.as_str();
         let create = is_create(step);
         let client = self.writer.client();
@@ -396,6 +426,8 @@ pub(super) struct Resolved {
     pub(super) path: String,
     pub(super) params: Vec<(String, String)>,
     pub(super) body: Option<Value>,
+    /// The secret values filled into `body`, to take out of any failure of this request.
+    pub(super) redactor: Redactor,
 }
 
 impl std::fmt::Debug for Resolved {
@@ -449,6 +481,15 @@ pub(super) fn resolve(
         path = path.replace(&format!("{{{name}}}"), &id);
         params.push((name.clone(), id));
     }
+    // Every value filled in is remembered, so a failure that quotes the body can be cleaned.
+    let redactor = std::cell::RefCell::new(Redactor::default());
+    let recording = |s: &SecretRef| {
+        let value = supplied(s);
+        if let Some(value) = &value {
+            redactor.borrow_mut().add(value);
+        }
+        value
+    };
     let body = match &planned.body {
         None => None,
         Some(body) => {
@@ -456,10 +497,15 @@ pub(super) fn resolve(
             if options.allow_missing_secrets {
                 strip_missing_secrets(&mut body, supplied, omitted);
             }
-            Some(resolve_value(&body, &lookup, supplied).map_err(unresolved)?)
+            Some(resolve_value(&body, &lookup, &recording).map_err(unresolved)?)
         }
     };
-    Ok(Resolved { path, params, body })
+    Ok(Resolved {
+        path,
+        params,
+        body,
+        redactor: redactor.into_inner(),
+    })
 }
 
 /// Removes the settings whose secret nothing supplies (`--allow-missing-secrets`), naming

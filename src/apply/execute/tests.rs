@@ -66,6 +66,22 @@ fn secrets_are_filled_and_a_missing_one_fails_as_manual_unless_allowed() {
     };
     let resolved = resolve(&planned(body), &ids, &from_file, allow, &mut omitted)
         .unwrap_or_else(|_| panic!("resolves"));
+    // A failure quoting the request loses the value filled in, and keeps the rest.
+    let echoed = Stop::Failed {
+        reason: format!(
+            "HTTP 400: invalid settings {}",
+            resolved.body.as_ref().unwrap()
+        ),
+        manual: false,
+    }
+    .redacted(&resolved.redactor);
+    let Stop::Failed { reason, .. } = echoed else {
+        unreachable!()
+    };
+    assert!(
+        !reason.contains("hunter2") && reason.contains("[redacted]") && reason.contains("src-1"),
+        "{reason}"
+    );
     assert_eq!(
         resolved.body.unwrap(),
         json!({"sourceId": "src-1", "metadataId": "m", "settings": {"apiKey": "hunter2"}})
@@ -77,7 +93,8 @@ fn secrets_are_filled_and_a_missing_one_fails_as_manual_unless_allowed() {
             Resolved {
                 path: "/p".into(),
                 params: vec![],
-                body: Some(json!("hunter2"))
+                body: Some(json!("hunter2")),
+                redactor: Redactor::default(),
             }
         )
         .contains("hunter2")
