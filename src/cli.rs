@@ -133,9 +133,10 @@ pub enum Command {
     ///
     /// Example:
     ///   export SEGMENT_CONFIG_API_TOKEN=... SEGMENT_PUBLIC_API_TOKEN=...
+    ///   segbridge audit --ledger acme.ledger --region eu --report audit.html
     ///   segbridge audit --ledger acme.ledger --region eu --json > audit.json
     #[command(verbatim_doc_comment)]
-    Audit(AuditArgs),
+    Audit(AuditCommandArgs),
     /// Print the Config name → Public id table of a target, from the ledger alone.
     ///
     /// One row per pair the plan matched or `apply` created: kind, Config name, the Config
@@ -150,7 +151,20 @@ pub enum Command {
     Idmap(IdmapArgs),
 }
 
-/// `segbridge audit`.
+/// `segbridge audit`: what to audit, and where to write the report. The report files are
+/// apart from [`AuditArgs`] because `migrate` builds an [`AuditArgs`] for its own audit step.
+#[derive(Debug, Args)]
+pub struct AuditCommandArgs {
+    #[command(flatten)]
+    pub audit: AuditArgs,
+    /// Also write the audit report to FILE, in the format its extension names (`.md`, `.html`,
+    /// `.json`, `.csv`), even when the audit finds differences; repeat for several. Created
+    /// with mode 0600. Example: `--report audit.html --report audit.csv`.
+    #[arg(long, value_name = "FILE")]
+    pub report: Vec<crate::report::ReportPath>,
+}
+
+/// What `segbridge audit` compares.
 #[derive(Debug, Args)]
 pub struct AuditArgs {
     #[command(flatten)]

@@ -74,8 +74,10 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Sim(args) => sim::run(args, &cli.global).await,
         Command::Status(args) => status::run(&args),
         Command::Audit(args) => {
-            let json = args.json;
-            audit::execute(&args, &cli.global).await?.print(json)
+            let json = args.audit.json;
+            audit::execute_with_reports(&args.audit, &args.report, &cli.global)
+                .await?
+                .print(json)
         }
         Command::Idmap(args) => idmap::run(&args),
     }
