@@ -148,6 +148,7 @@ pub enum Command {
     ///
     /// Example:
     ///   export SEGMENT_CONFIG_API_TOKEN=... SEGMENT_PUBLIC_API_TOKEN=...
+    ///   segbridge audit --ledger acme.ledger --region eu --report audit.html
     ///   segbridge audit --ledger acme.ledger --region eu --json > audit.json
     #[command(verbatim_doc_comment)]
     Audit(AuditArgs),
@@ -195,7 +196,7 @@ pub struct DemoArgs {
     pub json_progress: bool,
 }
 
-/// `segbridge audit`.
+/// `segbridge audit`: what to compare, and where to write the report.
 #[derive(Debug, Args)]
 pub struct AuditArgs {
     #[command(flatten)]
@@ -223,6 +224,11 @@ pub struct AuditArgs {
     /// Report progress as JSON lines on stderr.
     #[arg(long)]
     pub json_progress: bool,
+    /// Also write the audit report to FILE, in the format its extension names (`.md`, `.html`,
+    /// `.json`, `.csv`), even when the audit finds differences; repeat for several. Created
+    /// with mode 0600. Example: `--report audit.html --report audit.csv`.
+    #[arg(long, value_name = "FILE")]
+    pub report: Vec<crate::report::ReportPath>,
 }
 
 #[derive(Debug, Args)]
@@ -490,6 +496,10 @@ pub struct MigrateArgs {
     /// names (`.md`, `.html`, `.json`, `.csv`); repeat for several. Created with mode 0600.
     #[arg(long, value_name = "FILE")]
     pub report: Vec<crate::report::ReportPath>,
+    /// Also write the report of the closing audit to FILE, likewise (`.md`, `.html`, `.json`,
+    /// `.csv`); repeat for several.
+    #[arg(long, value_name = "FILE")]
+    pub audit_report: Vec<crate::report::ReportPath>,
     #[command(flatten)]
     pub run: ApplyRunArgs,
 }

@@ -16,6 +16,10 @@ use segbridge::sim::Simulators;
 use segbridge::sim::public::Target;
 
 use common::inspect::{secrets_in, state_at, writes_at};
+use common::public::public_api;
+use common::report_files::{
+    assert_private, assert_self_contained, assert_valid, parse_csv, secrets_and_tokens,
+};
 use common::scaled::small_simulators;
 
 struct Output {
@@ -198,28 +202,6 @@ fn assert_no_secret(output: &Output, secrets: &[String]) {
     assert!(!output.stdout.contains('•') && !output.stderr.contains('•'));
 }
 
-/// A request to the Public simulator's API, as another tool would send it.
-async fn public_api(sims: &Simulators, method: &str, path: &str, body: Option<Value>) -> Value {
-    let client = reqwest::Client::new();
-    let mut request = client
-        .request(
-            method.parse().unwrap(),
-            format!("{}{path}", sims.public.base_url()),
-        )
-        .bearer_auth(&sims.public.token)
-        .header("accept", "application/json");
-    if let Some(body) = body {
-        request = request
-            .header("content-type", "application/json")
-            .body(body.to_string());
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status();
-    let text = response.text().await.unwrap();
-    assert!(status.is_success(), "{method} {path}: {status} {text}");
-    serde_json::from_str(&text).unwrap_or(Value::Null)
-}
-
 fn results_of<'a>(audit: &'a Value, status: &str) -> Vec<&'a Value> {
     audit["results"]
         .as_array()
@@ -247,7 +229,9 @@ async fn a_fresh_migration_matches_and_changes_behind_its_back_are_named() {
     );
     assert_eq!(clean.code, 0, "{}", clean.stderr);
     let report = clean.json();
-    assert_eq!(report["schema_version"], 1);
+    assert_eq!(report["schema_version"], 2);
+    assert_eq!(report["report"], "audit");
+    assert!(report["audited_at"].as_str().unwrap().ends_with('Z'));
     assert_eq!(report["summary"]["ok"], true);
     for (kind, n) in &migrated {
         assert_eq!(
@@ -504,4 +488,141 @@ async fn with_metrics_flags_destinations_that_deliver_nothing_after_cut_over() {
     assert!(enabled_differs, "{}", report["summary"]);
     assert!(out.stderr.contains("deliver nothing"), "{}", out.stderr);
     assert_no_secret(&out, &all_secrets(&sims, &operator).await);
+}
+
+/// `--report FILE` (repeatable) writes the audit in each format its extension names, mode 0600,
+/// whatever the verdict; the files hold no secret or token, the JSON file is the `--json`
+/// document and validates against `docs/audit.schema.json`, and the CSV has one record per
+/// finding. A file that cannot be written is an error (exit 2).
+#[tokio::test]
+async fn reports_are_written_in_every_format_without_secrets() {
+    let sims = small_simulators(Target::Empty).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = dir.path().join("audit.ledger");
+    let operator = migrated(&sims, dir.path()).await;
+    let report_args = |stem: &str| -> Vec<String> {
+        ["md", "html", "json", "csv"]
+            .iter()
+            .flat_map(|ext| {
+                let path = dir.path().join(format!("{stem}.{ext}"));
+                ["--report".to_owned(), path.to_str().unwrap().to_owned()]
+            })
+            .collect()
+    };
+    let file = |name: &str| std::fs::read_to_string(dir.path().join(name)).unwrap();
+
+    // A matching audit: the verdict says so, and the JSON file is what `--json` printed.
+    let args = report_args("clean");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let clean = audit(&sims, &ledger, &args).await;
+    assert_eq!(clean.code, 0, "{}", clean.stderr);
+    for ext in ["md", "html", "json", "csv"] {
+        let path = dir.path().join(format!("clean.{ext}"));
+        assert!(
+            clean
+                .stderr
+                .contains(&format!("Report written to `{}`", path.display())),
+            "{}",
+            clean.stderr
+        );
+    }
+    let json: Value = serde_json::from_str(&file("clean.json")).unwrap();
+    assert_eq!(json, clean.json());
+    assert_valid(&json, "audit.schema.json");
+    assert!(
+        file("clean.md").contains("**Verdict: match.** The target matches the source"),
+        "{}",
+        file("clean.md")
+    );
+    assert!(file("clean.html").contains("<p class=\"verdict ok\""));
+    assert_eq!(parse_csv(&file("clean.csv")).len(), 1, "a header only");
+
+    // After "cut-over" nothing has delivered and `enabled` differs: many problems, and delivery.
+    let args = report_args("audit");
+    let mut args: Vec<&str> = args.iter().map(String::as_str).collect();
+    args.push("--with-metrics");
+    let out = audit(&sims, &ledger, &args).await;
+    assert_eq!(
+        out.code, 1,
+        "the report does not change the verdict: {}",
+        out.stderr
+    );
+    let mut secrets = all_secrets(&sims, &operator).await;
+    secrets.extend(secrets_and_tokens(&sims).await);
+    for ext in ["md", "html", "json", "csv"] {
+        let path = dir.path().join(format!("audit.{ext}"));
+        #[cfg(unix)]
+        assert_private(&path);
+        common::report_files::assert_no_secret(&path, &secrets);
+        // Not even a masked value: the mask keeps a secret's last characters.
+        assert!(!file(&format!("audit.{ext}")).contains('•'), "{ext}");
+    }
+    let json: Value = serde_json::from_str(&file("audit.json")).unwrap();
+    assert_eq!(json, out.json());
+    assert_valid(&json, "audit.schema.json");
+    let results = json["results"].as_array().unwrap();
+    let problems: Vec<&Value> = results.iter().filter(|r| r["status"] != "match").collect();
+    let differ = results_of(&json, "differ");
+    assert!(!differ.is_empty() && json["delivery"].is_array());
+    assert!(
+        json["summary"]["not_comparable_fields"].as_u64().unwrap() > 0,
+        "the reports have secret fields to withhold"
+    );
+
+    let csv = parse_csv(&file("audit.csv"));
+    assert_eq!(csv[0], segbridge::report::audit::csv::COLUMNS);
+    let findings: usize = problems
+        .iter()
+        .map(|r| {
+            1 + r["differences"].as_array().unwrap().len()
+                + r["not_comparable"].as_array().unwrap().len()
+        })
+        .sum();
+    let delivery = json["delivery"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["status"] != "match")
+        .count();
+    assert!(delivery > 0);
+    assert_eq!(csv.len(), 1 + findings + delivery);
+    let first = &differ[0]["differences"][0];
+    let record = csv
+        .iter()
+        .find(|r| r[4] == "difference" && r[2] == differ[0]["public_id"].as_str().unwrap())
+        .expect("a record for the first difference");
+    assert_eq!(record[5], first["path"].as_str().unwrap());
+    let expected: Value = serde_json::from_str(&record[6]).unwrap();
+    assert_eq!(&expected, &first["expected"]);
+
+    // Every problem is in both documents, with its Public id; the HTML loads nothing.
+    let md = file("audit.md");
+    let html = file("audit.html");
+    assert_self_contained(&html);
+    for problem in &problems {
+        let label = problem["config_name"]
+            .as_str()
+            .or(problem["public_id"].as_str())
+            .unwrap();
+        assert!(
+            md.contains(&format!("`{label}`")),
+            "{label} not in the Markdown"
+        );
+        assert!(html.contains(label), "{label} not in the HTML");
+    }
+    assert!(md.contains("## Delivery after cut-over") && html.contains("id=\"delivery\""));
+    assert!(md.contains("**Verdict: differences.**"));
+
+    // A report that cannot be written stops the command, naming the file.
+    let nowhere = dir.path().join("no-such-dir/audit.md");
+    let failed = audit(&sims, &ledger, &["--report", nowhere.to_str().unwrap()]).await;
+    assert_eq!(failed.code, 2, "{}", failed.stderr);
+    assert!(
+        failed
+            .stderr
+            .contains("error: Cannot write the audit report")
+            && failed.stderr.contains("no-such-dir/audit.md"),
+        "{}",
+        failed.stderr
+    );
 }

@@ -120,6 +120,10 @@ async fn the_demo_migrates_a_workspace_and_leaves_reports_but_no_secret() {
     assert_eq!(
         names,
         [
+            "audit.csv",
+            "audit.html",
+            "audit.json",
+            "audit.md",
             "demo.ledger",
             "idmap.csv",
             "plan.csv",
@@ -128,6 +132,11 @@ async fn the_demo_migrates_a_workspace_and_leaves_reports_but_no_secret() {
             "plan.md"
         ]
     );
+
+    // The audit report says what the summary says.
+    let audit: Value =
+        serde_json::from_slice(&std::fs::read(folder.join("audit.json")).unwrap()).unwrap();
+    assert_eq!(audit["summary"], migrate["audit"]["summary"]);
 
     let secrets = secrets_of_the_demo_workspace().await;
     assert!(!secrets.is_empty(), "the tiny workspace holds secrets");
@@ -167,7 +176,7 @@ fn the_text_summary_ends_with_the_files_it_wrote() {
         .skip_while(|l| *l != "Files:")
         .skip(1)
         .collect();
-    assert_eq!(files.len(), 6, "{stdout}");
+    assert_eq!(files.len(), 10, "{stdout}");
     for line in files {
         let path = line.trim().split("  ").next().unwrap();
         assert!(Path::new(path).exists(), "{path} is listed but missing");

@@ -76,8 +76,22 @@ async fn migrate_copies_the_workspace_with_its_secrets_resumes_and_cuts_over_onc
     let ledger = dir.path().join("migrate.ledger");
 
     let report = dir.path().join("plan.json");
-    let first = migrate(&sims, &ledger, &["--report", report.to_str().unwrap()]).await;
+    let audit_report = dir.path().join("audit.json");
+    let first = migrate(
+        &sims,
+        &ledger,
+        &[
+            "--report",
+            report.to_str().unwrap(),
+            "--audit-report",
+            audit_report.to_str().unwrap(),
+        ],
+    )
+    .await;
     assert_eq!(first.code, 0, "{}", first.stderr);
+    let audited: Value = serde_json::from_slice(&std::fs::read(&audit_report).unwrap()).unwrap();
+    assert_eq!(audited["summary"]["ok"], true);
+    assert_eq!(audited["summary"], first.summary["audit"]["summary"]);
     // Exit 0 includes an audit in which everything migratable matched.
     for step in ["export", "plan", "apply", "audit"] {
         assert!(first.summary[step].is_object(), "{}", first.summary);

@@ -1,4 +1,5 @@
-//! `segbridge plan --report` and `segbridge idmap` against both simulators at `--time-scale 60`:
+//! `segbridge plan --report` and `segbridge idmap` against both simulators at `--time-scale 60`
+//! (`audit --report` is tested with the audits, in tests/audit.rs):
 //! every format is written with mode 0600, holds no secret of either simulator, is the report
 //! of the stored plan byte for byte, and the JSON validates against `docs/report.schema.json`.
 
@@ -13,6 +14,10 @@ use segbridge::report::{ReportFormat, ReportOptions, render_stored_plan};
 use segbridge::sim::Simulators;
 use segbridge::sim::public::Target;
 
+use common::report_files::{
+    assert_no_secret, assert_private, assert_self_contained, assert_valid, parse_csv,
+    secrets_and_tokens,
+};
 use common::scaled::{export_into, small_simulators};
 
 /// Runs the binary without blocking the runtime the in-process simulators serve on.
@@ -52,96 +57,6 @@ async fn plan_with_reports(sims: &Simulators, ledger: &Path, extra: &[&str], rep
     }
 }
 
-async fn secrets_of(sims: &Simulators) -> Vec<String> {
-    let mut secrets = Vec::new();
-    for base in [sims.config.base_url(), sims.public.base_url()] {
-        let state: Value = reqwest::get(format!("{base}/_sim/state"))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        secrets.extend(
-            state["secrets"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .filter_map(|s| s.as_str().map(str::to_owned)),
-        );
-    }
-    secrets.push(sims.config.token.clone());
-    secrets.push(sims.public.token.clone());
-    secrets
-}
-
-fn assert_no_secret(path: &Path, secrets: &[String]) {
-    let text = std::fs::read(path).unwrap();
-    for secret in secrets {
-        assert!(
-            !text.windows(secret.len()).any(|w| w == secret.as_bytes()),
-            "a secret is in {}",
-            path.display()
-        );
-    }
-}
-
-#[cfg(unix)]
-fn assert_private(path: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
-    assert_eq!(mode, 0o600, "{}", path.display());
-}
-
-/// Strict RFC 4180: CRLF records, quoted fields with doubled quotes.
-fn parse_csv(text: &str) -> Vec<Vec<String>> {
-    let (mut records, mut record, mut field) = (Vec::new(), Vec::new(), String::new());
-    let mut chars = text.chars().peekable();
-    let mut quoted = false;
-    while let Some(c) = chars.next() {
-        match (quoted, c) {
-            (true, '"') if chars.peek() == Some(&'"') => {
-                chars.next();
-                field.push('"');
-            }
-            (true, '"') => quoted = false,
-            (true, c) => field.push(c),
-            (false, '"') if field.is_empty() => quoted = true,
-            (false, ',') => record.push(std::mem::take(&mut field)),
-            (false, '\r') => {
-                assert_eq!(chars.next(), Some('\n'));
-                record.push(std::mem::take(&mut field));
-                records.push(std::mem::take(&mut record));
-            }
-            (false, c) => {
-                assert!(c != '"' && c != '\n', "bare {c:?}");
-                field.push(c);
-            }
-        }
-    }
-    assert!(field.is_empty() && record.is_empty(), "unterminated record");
-    records
-}
-
-/// The HTML loads nothing: no `src`, no `href` but in-page anchors, no `url(`, no `@import`, no
-/// `<link>`, and a CSP that forbids any request.
-fn assert_self_contained(html: &str) {
-    let lower = html.to_ascii_lowercase();
-    assert!(lower.contains("default-src 'none'"));
-    for needle in [
-        " src=", "<link", "@import", "url(", "<iframe", "<img", "<object", "<embed",
-    ] {
-        assert!(!lower.contains(needle), "`{needle}` in the HTML report");
-    }
-    for (index, _) in lower.match_indices("href=") {
-        let value = &lower[index + 5..];
-        assert!(
-            value.starts_with("\"#"),
-            "external link: {}",
-            &html[index..index + 60]
-        );
-    }
-}
-
 #[tokio::test]
 async fn plan_writes_every_format_from_the_stored_plan_without_secrets() {
     let sims = small_simulators(Target::Empty).await;
@@ -154,7 +69,7 @@ async fn plan_writes_every_format_from_the_stored_plan_without_secrets() {
         .collect();
     plan_with_reports(&sims, &ledger_path, &[], &reports).await;
 
-    let secrets = secrets_of(&sims).await;
+    let secrets = secrets_and_tokens(&sims).await;
     assert!(secrets.len() > 2, "the simulators hold secrets");
     for path in &reports {
         #[cfg(unix)]
@@ -172,23 +87,7 @@ async fn plan_writes_every_format_from_the_stored_plan_without_secrets() {
     }
 
     let json: Value = serde_json::from_str(&std::fs::read_to_string(&reports[2]).unwrap()).unwrap();
-    let schema: Value = serde_json::from_str(
-        &std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/docs/report.schema.json"
-        ))
-        .unwrap(),
-    )
-    .unwrap();
-    let validator = jsonschema::options()
-        .with_draft(jsonschema::Draft::Draft202012)
-        .build(&schema)
-        .unwrap();
-    let errors: Vec<String> = validator
-        .iter_errors(&json)
-        .map(|e| e.to_string())
-        .collect();
-    assert!(errors.is_empty(), "{errors:#?}");
+    assert_valid(&json, "report.schema.json");
 
     let plan_id = ledger.latest_plan(&target).unwrap().unwrap().id;
     let items = ledger.plan_items(plan_id).unwrap();
@@ -331,19 +230,24 @@ async fn idmap_prints_the_adopted_ids_with_config_ids() {
     assert!(String::from_utf8_lossy(&out.stderr).contains(&target));
 }
 
+/// `plan --report` and `audit --report`: an unknown extension is refused before anything is
+/// read (no ledger, no token).
 #[test]
 fn an_unknown_report_extension_is_a_usage_error() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_segbridge"))
-        .args(["plan", "--ledger", "/nonexistent/l", "--report", "plan.pdf"])
-        .env_remove("SEGMENT_PUBLIC_API_TOKEN")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("plan.pdf") && stderr.contains(".md, .html, .json, .csv"),
-        "{stderr}"
-    );
+    for command in ["plan", "audit"] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_segbridge"))
+            .args([command, "--ledger", "/nonexistent/l", "--report", "out.pdf"])
+            .env_remove("SEGMENT_CONFIG_API_TOKEN")
+            .env_remove("SEGMENT_PUBLIC_API_TOKEN")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{command}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("out.pdf") && stderr.contains(".md, .html, .json, .csv"),
+            "{command}: {stderr}"
+        );
+    }
 }
 
 #[test]

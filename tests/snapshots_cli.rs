@@ -1,6 +1,7 @@
-//! Snapshots of what a user sees: `--help` of every subcommand, and the text of `plan` and
-//! `status` on a fixed tiny simulated workspace (seed 11). Ports, ids, times and temporary
-//! paths are filtered, so a snapshot changes only when the output does.
+//! Snapshots of what a user sees: `--help` of every subcommand, and the text of `plan`,
+//! `status` and `audit` (matching, then with differences) on a fixed tiny simulated workspace
+//! (seed 11). Ports, ids, times and temporary paths are filtered, so a snapshot changes only
+//! when the output does.
 
 mod common;
 
@@ -11,6 +12,9 @@ use segbridge::sim::generator::{Counts, Preset};
 use segbridge::sim::public::Target;
 use segbridge::sim::{SimSettings, Simulators};
 
+use serde_json::{Value, json};
+
+use common::public::public_api;
 use common::scaled::{SCALE, export_into};
 
 fn run(args: &[&str]) -> std::process::Output {
@@ -70,42 +74,149 @@ fn regex_escape(text: &str) -> String {
         .collect()
 }
 
-#[tokio::test]
-async fn plan_and_status_text() {
+/// Both simulators serving the tiny workspace of seed 11, the target empty.
+async fn tiny_simulators() -> Simulators {
     let mut sim = SimSettings::for_tests(11);
     sim.counts = Counts::preset(Preset::Tiny);
     sim.time_scale = TimeScale::new(SCALE).unwrap();
     sim.target = Target::Empty;
-    let sims = Simulators::start(sim).await.unwrap();
+    Simulators::start(sim).await.unwrap()
+}
+
+/// Runs the binary with both tokens, without blocking the simulators' runtime.
+async fn segbridge(sims: &Simulators, args: &[&str]) -> std::process::Output {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_segbridge"))
+        .args(args)
+        .env("SEGMENT_CONFIG_API_TOKEN", &sims.config.token)
+        .env("SEGMENT_PUBLIC_API_TOKEN", &sims.public.token)
+        .output()
+        .await
+        .unwrap()
+}
+
+/// stderr without progress lines: those are printed only when a run is slow enough, and are
+/// not part of the result.
+fn result_text(stderr: &[u8]) -> String {
+    String::from_utf8_lossy(stderr)
+        .lines()
+        .filter(|l| !l.starts_with("progress:"))
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+#[tokio::test]
+async fn plan_and_status_text() {
+    let sims = tiny_simulators().await;
     let dir = tempfile::tempdir().unwrap();
     let ledger = dir.path().join("snap.ledger");
     export_into(&sims, &ledger).await;
 
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_segbridge"))
-        .args(["plan", "--time-scale", "60", "--ledger"])
-        .arg(&ledger)
-        .args(["--public-url", &sims.public.base_url()])
-        .env("SEGMENT_PUBLIC_API_TOKEN", &sims.public.token)
-        .output()
-        .await
-        .unwrap();
-    let stderr = String::from_utf8(output.stderr).unwrap();
-    assert_eq!(output.status.code(), Some(0), "{stderr}");
-    // Progress lines (only when the run is slow enough to print any) are not part of the result.
-    let text: String = stderr
-        .lines()
-        .filter(|l| !l.starts_with("progress:"))
-        .map(|l| format!("{l}\n"))
-        .collect();
+    let url = sims.public.base_url();
+    let args = [
+        "plan",
+        "--time-scale",
+        "60",
+        "--public-url",
+        &url,
+        "--ledger",
+    ];
+    let output = segbridge(&sims, &[&args[..], &[ledger.to_str().unwrap()]].concat()).await;
+    let text = result_text(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{text}");
     settings(dir.path()).bind(|| insta::assert_snapshot!("plan_text", text));
 
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_segbridge"))
-        .args(["status", "--ledger"])
-        .arg(&ledger)
-        .output()
-        .await
-        .unwrap();
+    let output = segbridge(&sims, &["status", "--ledger", ledger.to_str().unwrap()]).await;
     assert_eq!(output.status.code(), Some(0));
     let text = String::from_utf8(output.stdout).unwrap();
     settings(dir.path()).bind(|| insta::assert_snapshot!("status_text", text));
+}
+
+#[tokio::test]
+async fn audit_text_matching_and_with_differences() {
+    let sims = tiny_simulators().await;
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = dir.path().join("snap.ledger");
+    export_into(&sims, &ledger).await;
+    let ledger = ledger.to_str().unwrap();
+    let (config, public) = (sims.config.base_url(), sims.public.base_url());
+    let both = [
+        "--time-scale",
+        "60",
+        "--ledger",
+        ledger,
+        "--config-url",
+        &config,
+        "--public-url",
+        &public,
+    ];
+    let plan = [
+        "plan",
+        "--time-scale",
+        "60",
+        "--ledger",
+        ledger,
+        "--public-url",
+        &public,
+    ];
+    let apply = [&["apply", "--allow-missing-secrets"][..], &both[..]].concat();
+    for args in [&plan[..], &apply[..]] {
+        let out = segbridge(&sims, args).await;
+        assert_eq!(out.status.code(), Some(0), "{}", result_text(&out.stderr));
+    }
+
+    let audit = [&["audit"][..], &both[..]].concat();
+    let clean = segbridge(&sims, &audit).await;
+    assert_eq!(
+        clean.status.code(),
+        Some(0),
+        "{}",
+        result_text(&clean.stderr)
+    );
+    settings(dir.path())
+        .bind(|| insta::assert_snapshot!("audit_text_match", result_text(&clean.stderr)));
+
+    // Behind segbridge's back: the first destination by name gets another value in its first
+    // plain setting (by name too, so the snapshot names the same one every run), and a source
+    // is made by hand.
+    let list = public_api(&sims, "GET", "/destinations", None).await;
+    let mut destinations: Vec<&Value> = list["data"]["destinations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .collect();
+    destinations.sort_by_key(|d| d["name"].as_str().unwrap().to_owned());
+    let (id, setting) = destinations
+        .iter()
+        .find_map(|d| {
+            let plain = d["settings"]
+                .as_object()?
+                .iter()
+                .filter(|(_, v)| {
+                    v.as_str()
+                        .is_some_and(|s| !s.is_empty() && !s.contains('•'))
+                })
+                .map(|(k, _)| k)
+                .min()?;
+            Some((d["id"].as_str()?.to_owned(), plain.clone()))
+        })
+        .expect("a destination with a plain setting");
+    let body = json!({"settings": {setting: "changed by hand"}});
+    public_api(&sims, "PATCH", &format!("/destinations/{id}"), Some(body)).await;
+    let sources = public_api(&sims, "GET", "/sources", None).await;
+    let metadata = &sources["data"]["sources"][0]["metadata"]["id"];
+    let body =
+        json!({"slug": "made-by-hand", "enabled": false, "metadataId": metadata, "settings": {}});
+    public_api(&sims, "POST", "/sources", Some(body)).await;
+
+    let changed = segbridge(&sims, &audit).await;
+    assert_eq!(
+        changed.status.code(),
+        Some(1),
+        "{}",
+        result_text(&changed.stderr)
+    );
+    let mut settings = settings(dir.path());
+    // Public ids the simulator made up for this run.
+    settings.add_filter(r"\b[A-Za-z0-9]{22}\b", "[ID]");
+    settings.bind(|| insta::assert_snapshot!("audit_text_differ", result_text(&changed.stderr)));
 }

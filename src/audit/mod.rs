@@ -168,6 +168,8 @@ pub async fn audit<R: ConfigReader>(
         }
     }
 
+    // Said in the report: what the audit saw is the state of both sides from this moment on.
+    let started = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
     let snapshot = source::read_source(config, &ws, &options.kinds, hasher, reporter).await?;
 
     let mut wants = target::TargetWants {
@@ -237,5 +239,6 @@ pub async fn audit<R: ConfigReader>(
         options.kinds.iter().copied().collect(),
         results,
         delivery,
-    ))
+    )
+    .audited_at(started))
 }

@@ -7,7 +7,8 @@
 //!   Only the diff module builds diffs, and it withholds both sides of any secret field.
 //! - **Deterministic.** [`AuditReport::new`] sorts results by kind (export order), then Config
 //!   name, then Public id, and differences by path, so two audits of the same state serialize
-//!   byte for byte alike (the summary is a pure function of the results).
+//!   byte for byte alike but for `audited_at` (the summary is a pure function of the results),
+//!   and rendering one report twice gives the same bytes.
 
 use std::collections::BTreeMap;
 
@@ -18,7 +19,9 @@ use crate::mapping::DeliveryBaseline;
 use crate::model::Kind;
 
 /// Version of the serialized [`AuditReport`]: bumped on any change a reader could notice.
-pub const AUDIT_SCHEMA_VERSION: u32 = 1;
+/// Version 2 added `report` and `audited_at`, so that a report file says what it is and when
+/// the audit ran; `docs/audit.schema.json` describes it.
+pub const AUDIT_SCHEMA_VERSION: u32 = 2;
 
 /// What the audit found for one resource.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -173,6 +176,11 @@ pub struct Summary {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AuditReport {
     pub schema_version: u32,
+    /// Always `"audit"`; tells this report from the plan's compatibility report (`"plan"`).
+    pub report: &'static str,
+    /// When the audit started reading (UTC, RFC 3339); `None` for a report built by hand. The
+    /// only field two audits of the same state disagree on.
+    pub audited_at: Option<String>,
     /// The Config workspace slug.
     pub workspace: String,
     /// The target, `<public url>|<workspace id>`, as `plan` and `apply` name it.
@@ -223,6 +231,8 @@ impl AuditReport {
         let summary = summarize(&results, delivery.as_deref());
         AuditReport {
             schema_version: AUDIT_SCHEMA_VERSION,
+            report: "audit",
+            audited_at: None,
             workspace,
             target,
             plan,
@@ -231,6 +241,12 @@ impl AuditReport {
             results,
             delivery,
         }
+    }
+
+    /// The same report, saying when the audit ran.
+    pub fn audited_at(mut self, when: impl Into<String>) -> AuditReport {
+        self.audited_at = Some(when.into());
+        self
     }
 
     /// Whether the audit passes (exit 0).
@@ -272,6 +288,87 @@ fn summarize(results: &[ResourceResult], delivery: Option<&[DeliveryResult]>) ->
     }
     summary.ok = delivery_ok && !results.iter().any(|r| r.status.is_problem());
     summary
+}
+
+/// Reports built by hand for the tests of the code that prints and renders them.
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use serde_json::json;
+
+    use super::*;
+
+    /// One result of each status (a secret difference among them) and a flagged destination.
+    pub fn one_of_each() -> AuditReport {
+        let ga = "workspaces/acme/sources/web/destinations/google-analytics";
+        let mut differ =
+            ResourceResult::new(Kind::Destinations, Some(ga.into()), Some("d1".into()))
+                .with_status(Status::Differ);
+        differ.differences.push(FieldDiff {
+            path: "settings.trackingId".into(),
+            expected: Some(json!("UA-1")),
+            actual: Some(json!("UA-2")),
+        });
+        differ.differences.push(FieldDiff {
+            path: "settings.apiKey".into(),
+            expected: Some(json!(crate::audit::diff::SECRET_PRESENT)),
+            actual: None,
+        });
+        let mut matching = ResourceResult::new(
+            Kind::Sources,
+            Some("workspaces/acme/sources/web".into()),
+            Some("s1".into()),
+        );
+        matching.not_comparable.push(NotComparable {
+            path: "settings.apiKey".into(),
+            reason: "secret".into(),
+        });
+        let results = vec![
+            matching,
+            differ,
+            ResourceResult::new(
+                Kind::DestinationFilters,
+                Some(format!("{ga}/filters/df_1")),
+                Some("f1".into()),
+            )
+            .with_status(Status::MissingInTarget)
+            .note("The ledger maps it to `f1`, which the target does not hold."),
+            ResourceResult::new(Kind::Sources, None, Some("s9".into()))
+                .with_status(Status::UnexpectedInTarget)
+                .note("No Config object maps to it: it was made in the target."),
+            ResourceResult::new(Kind::Functions, Some("sfnc_1".into()), None)
+                .with_status(Status::NotComparable)
+                .note("Not migrated: the plan's action is `manual`."),
+        ];
+        let delivery = vec![DeliveryResult {
+            config_name: ga.into(),
+            public_id: "d1".into(),
+            status: Status::Differ,
+            baseline: Some(DeliveryBaseline {
+                delivered: 1200,
+                not_delivered: 3,
+                p95_latency_ms: Some(850),
+            }),
+            delivered: Some(0),
+            not_delivered: Some(0),
+            delivers_nothing: true,
+            notes: vec![
+                "Delivers nothing; the source delivered 1200 events in its baseline.".into(),
+            ],
+        }];
+        AuditReport::new(
+            "acme".into(),
+            "https://eu1.api.segmentapis.com|ws1".into(),
+            3,
+            vec![
+                Kind::Sources,
+                Kind::Destinations,
+                Kind::DestinationFilters,
+                Kind::Functions,
+            ],
+            results,
+            Some(delivery),
+        )
+    }
 }
 
 #[cfg(test)]

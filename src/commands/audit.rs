@@ -1,6 +1,8 @@
 //! `segbridge audit`: build both read-only clients, run [`crate::audit::audit`] against the
 //! ledger's export, plan and id map, print the result (text on stderr, the [`AuditReport`] as
-//! JSON on stdout with `--json`) and exit 1 when anything differs, is missing or unexpected.
+//! JSON on stdout with `--json`), write the `--report` files, and exit 1 when anything differs,
+//! is missing or unexpected. The report files are written whatever the verdict (a failed audit
+//! is the one worth sharing); a file that cannot be written stops the command with exit 2.
 //!
 //! Nothing here can write to either API: the Config client has no write method and no
 //! `PublicWriter` is constructed. The ledger gains an `audit` run and one event with the counts
@@ -23,6 +25,7 @@ use crate::diagnostics::Hint;
 use crate::ledger::{Ledger, RunStatus};
 use crate::mapping::Tables;
 use crate::model::Kind;
+use crate::report::write_audit_reports;
 use crate::secrets::SecretHasher;
 
 /// The kinds `--only` selects, checked against what the audit can compare.
@@ -43,7 +46,8 @@ fn kinds(only: &[Kind]) -> anyhow::Result<BTreeSet<Kind>> {
     }
 }
 
-/// Runs the audit; the report is returned as the `--json` summary, not printed.
+/// Runs the audit and writes its report to every `--report` file (format from each
+/// extension); the report is also returned as the `--json` summary, not printed.
 pub async fn execute(args: &AuditArgs, global: &GlobalArgs) -> anyhow::Result<Finished> {
     let kinds = kinds(&args.only)?;
     let config_secret = config_token(&args.config)?;
@@ -126,6 +130,14 @@ pub async fn execute(args: &AuditArgs, global: &GlobalArgs) -> anyhow::Result<Fi
         std::io::stderr()
             .lock()
             .write_all(render_text(&report).as_bytes())?;
+    }
+    let written =
+        write_audit_reports(&report, &args.report).context("Cannot write the audit report")?;
+    if !global.quiet {
+        let mut err = std::io::stderr().lock();
+        for path in &written {
+            writeln!(err, "Report written to `{}`", path.display())?;
+        }
     }
     Ok(Finished {
         status: if report.ok() {
@@ -312,77 +324,7 @@ mod tests {
     /// The text a person reads, fixed: one result of each status and a flagged destination.
     #[test]
     fn the_text_output_is_stable() {
-        use crate::audit::{DeliveryResult, NotComparable};
-        use crate::mapping::DeliveryBaseline;
-        let ga = "workspaces/acme/sources/web/destinations/google-analytics";
-        let mut differ =
-            ResourceResult::new(Kind::Destinations, Some(ga.into()), Some("d1".into()))
-                .with_status(Status::Differ);
-        differ.differences.push(FieldDiff {
-            path: "settings.trackingId".into(),
-            expected: Some(json!("UA-1")),
-            actual: Some(json!("UA-2")),
-        });
-        differ.differences.push(FieldDiff {
-            path: "settings.apiKey".into(),
-            expected: Some(json!(crate::audit::diff::SECRET_PRESENT)),
-            actual: None,
-        });
-        let mut matching = ResourceResult::new(
-            Kind::Sources,
-            Some("workspaces/acme/sources/web".into()),
-            Some("s1".into()),
-        );
-        matching.not_comparable.push(NotComparable {
-            path: "settings.apiKey".into(),
-            reason: "secret".into(),
-        });
-        let results = vec![
-            matching,
-            differ,
-            ResourceResult::new(
-                Kind::DestinationFilters,
-                Some(format!("{ga}/filters/df_1")),
-                Some("f1".into()),
-            )
-            .with_status(Status::MissingInTarget)
-            .note("The ledger maps it to `f1`, which the target does not hold."),
-            ResourceResult::new(Kind::Sources, None, Some("s9".into()))
-                .with_status(Status::UnexpectedInTarget)
-                .note("No Config object maps to it: it was made in the target."),
-            ResourceResult::new(Kind::Functions, Some("sfnc_1".into()), None)
-                .with_status(Status::NotComparable)
-                .note("Not migrated: the plan's action is `manual`."),
-        ];
-        let delivery = vec![DeliveryResult {
-            config_name: ga.into(),
-            public_id: "d1".into(),
-            status: Status::Differ,
-            baseline: Some(DeliveryBaseline {
-                delivered: 1200,
-                not_delivered: 3,
-                p95_latency_ms: Some(850),
-            }),
-            delivered: Some(0),
-            not_delivered: Some(0),
-            delivers_nothing: true,
-            notes: vec![
-                "Delivers nothing; the source delivered 1200 events in its baseline.".into(),
-            ],
-        }];
-        let report = AuditReport::new(
-            "acme".into(),
-            "https://eu1.api.segmentapis.com|ws1".into(),
-            3,
-            vec![
-                Kind::Sources,
-                Kind::Destinations,
-                Kind::DestinationFilters,
-                Kind::Functions,
-            ],
-            results,
-            Some(delivery),
-        );
+        let report = crate::audit::report::fixtures::one_of_each();
         insta::assert_snapshot!(render_text(&report));
     }
 }

@@ -87,6 +87,7 @@ fn migrate_args(
     sims: &Simulators,
     ledger: PathBuf,
     reports: Vec<ReportPath>,
+    audit_reports: Vec<ReportPath>,
 ) -> anyhow::Result<MigrateArgs> {
     Ok(MigrateArgs {
         config: ConfigApiArgs {
@@ -112,6 +113,7 @@ fn migrate_args(
         mappings: None,
         on_conflict: OnConflict::Fail,
         report: reports,
+        audit_report: audit_reports,
         run: ApplyRunArgs {
             ledger,
             secrets: None,
@@ -169,7 +171,14 @@ pub async fn run(args: &DemoArgs, global: &GlobalArgs) -> anyhow::Result<ExitSta
 
     let ledger = folder.join("demo.ledger");
     let plan_reports = report_paths(&folder, "plan");
-    let migrate = migrate_args(args, &sims, ledger.clone(), plan_reports.clone())?;
+    let audit_reports = report_paths(&folder, "audit");
+    let migrate = migrate_args(
+        args,
+        &sims,
+        ledger.clone(),
+        plan_reports.clone(),
+        audit_reports.clone(),
+    )?;
     let outcome = migrate::execute(&migrate, global).await;
     sims.shutdown().await;
     let finished = outcome?;
@@ -180,6 +189,10 @@ pub async fn run(args: &DemoArgs, global: &GlobalArgs) -> anyhow::Result<ExitSta
             path: r.path.clone(),
             what: "compatibility report",
         })
+        .chain(audit_reports.iter().map(|r| Artefact {
+            path: r.path.clone(),
+            what: "audit report",
+        }))
         .collect();
     let target = finished.summary["target"].as_str().unwrap_or_default();
     if finished.summary.get("apply").is_some() {

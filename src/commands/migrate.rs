@@ -84,6 +84,7 @@ fn audit_args(args: &MigrateArgs) -> AuditArgs {
         with_metrics: false,
         json: false,
         json_progress: args.run.json_progress,
+        report: args.audit_report.clone(),
     }
 }
 

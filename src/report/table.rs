@@ -258,11 +258,11 @@ pub fn html_inline(cell: &Cell) -> String {
     out
 }
 
-/// The table as an HTML `<table>` with the given class; headers carry `data-col` so the inline
-/// script can sort by them, and numeric columns are marked `num` for alignment and sorting.
-pub fn html_table(table: &Table, class: &str) -> String {
+/// The start of an HTML `<table>` with the given class, up to the opening `<tbody>`: for a
+/// renderer that writes rows [`html_table`] cannot (a cell holding a table of its own).
+pub fn html_table_head(columns: &[Column], class: &str) -> String {
     let mut out = format!("<table class=\"{}\">\n<thead><tr>", escape_html(class));
-    for (index, column) in table.columns.iter().enumerate() {
+    for (index, column) in columns.iter().enumerate() {
         let align = match column.align {
             Align::Left => "",
             Align::Right => " class=\"num\"",
@@ -274,6 +274,13 @@ pub fn html_table(table: &Table, class: &str) -> String {
         );
     }
     out.push_str("</tr></thead>\n<tbody>\n");
+    out
+}
+
+/// The table as an HTML `<table>` with the given class; headers carry `data-col` so the inline
+/// script can sort by them, and numeric columns are marked `num` for alignment and sorting.
+pub fn html_table(table: &Table, class: &str) -> String {
+    let mut out = html_table_head(&table.columns, class);
     for row in &table.rows {
         out.push_str("<tr>");
         for (cell, column) in row.iter().zip(&table.columns) {

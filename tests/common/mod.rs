@@ -3,6 +3,8 @@
 #![allow(dead_code)]
 
 pub mod inspect;
+pub mod public;
+pub mod report_files;
 pub mod scaled;
 
 use axum::Router;
