@@ -237,8 +237,8 @@ impl<'a> Run<'a> {
         // An earlier attempt may have applied this payload: look before writing again.
         let earlier_attempt = payload.state == "intent" || payload.state == "failed";
         if (create && earlier_attempt) || step == "create_label" {
-            match reconcile(client, step, &request, &self.ids).await {
-                Found::One(object) => return self.record_found(key, &planned, &object),
+            match reconcile(client, step, request, &self.ids).await {
+                Found::One(object) => return self.record_found(key, planned, &object),
                 Found::Several(reason) => {
                     return Ok(Err(Stop::Failed {
                         reason,
@@ -251,7 +251,7 @@ impl<'a> Run<'a> {
         }
         if step == "connect_source_to_plan" && earlier_attempt {
             // Connecting twice is refused by the API; check whether the first one took.
-            match already_connected(client, &request).await {
+            match already_connected(client, request).await {
                 Ok(true) => return self.record(key, &[], "reconciled", Outcome::Reconciled),
                 Ok(false) => {}
                 Err(reason) => return Ok(Err(Stop::Unknown { reason })),
@@ -270,7 +270,7 @@ impl<'a> Run<'a> {
                 Ok(data) => {
                     let data =
                         Value::Object(Map::from_iter([("data".to_owned(), Value::Object(data))]));
-                    let recorded = match recorded_ids(&planned, |pointer| {
+                    let recorded = match recorded_ids(planned, |pointer| {
                         data.pointer(pointer)
                             .and_then(Value::as_str)
                             .map(str::to_owned)
@@ -289,8 +289,8 @@ impl<'a> Run<'a> {
                     return self.record(key, &recorded, "created", Outcome::Written);
                 }
                 Err(e) if e.is_ambiguous() && create => {
-                    match reconcile(client, step, &request, &self.ids).await {
-                        Found::One(object) => return self.record_found(key, &planned, &object),
+                    match reconcile(client, step, request, &self.ids).await {
+                        Found::One(object) => return self.record_found(key, planned, &object),
                         Found::Several(reason) => {
                             return Ok(Err(Stop::Failed {
                                 reason,
