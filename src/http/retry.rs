@@ -109,6 +109,11 @@ fn inspect(link: &(dyn Error + 'static), hints: &mut Hints) -> Option<Retryable>
         return None;
     }
     if let Some(err) = link.downcast_ref::<io::Error>() {
+        // A refused certificate or a failed handshake comes back the same on every attempt.
+        if is_tls_failure(err) {
+            hints.permanent = true;
+            return None;
+        }
         match err.kind() {
             io::ErrorKind::ConnectionRefused
             | io::ErrorKind::ConnectionReset
@@ -133,6 +138,25 @@ fn inspect(link: &(dyn Error + 'static), hints: &mut Hints) -> Option<Retryable>
         hints.permanent = true;
     }
     None
+}
+
+/// Whether `err` carries a TLS failure. The TLS connector wraps rustls's error in an
+/// `io::Error`, which the HTTP client wraps in another one of kind `Other`; `source()` skips
+/// the payload of both, so the payloads are followed through `get_ref`.
+fn is_tls_failure(err: &io::Error) -> bool {
+    let mut current = err;
+    loop {
+        let Some(inner) = current.get_ref() else {
+            return false;
+        };
+        if inner.is::<rustls::Error>() {
+            return true;
+        }
+        match inner.downcast_ref::<io::Error>() {
+            Some(io) => current = io,
+            None => return false,
+        }
+    }
 }
 
 fn inspect_reqwest(err: &reqwest::Error, hints: &mut Hints) -> Option<Retryable> {
@@ -341,6 +365,13 @@ mod tests {
         }
         let tls = IoWrapper(io::Error::new(io::ErrorKind::InvalidData, "bad cert"));
         assert_eq!(classify(&tls), Retryable::Permanent);
+        // As the HTTP client reports a refused certificate: kind `Other`, around the TLS
+        // connector's `InvalidData`, around the rustls error.
+        let refused = IoWrapper(io::Error::other(io::Error::new(
+            io::ErrorKind::InvalidData,
+            rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer),
+        )));
+        assert_eq!(classify(&refused), Retryable::Permanent);
         let other = IoWrapper(io::Error::other("what"));
         assert_eq!(classify(&other), Retryable::Permanent);
     }
