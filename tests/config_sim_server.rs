@@ -65,6 +65,9 @@ async fn the_rate_limit_answers_429_code_8_with_retry_after_then_lets_through() 
         counted["requests"]["GET /v1beta/workspaces/{ws}/sources"]["429"],
         10
     );
+    // The limit in force, per simulated minute, for whoever measures against it.
+    assert_eq!(counted["rate_limits"]["default"]["limit"], 20);
+    assert_eq!(counted["rate_limits"]["default"]["window_seconds"], 60);
     // A client that waits out the window is admitted again.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let response = client.get(&url).bearer_auth(RW_TOKEN).send().await.unwrap();

@@ -96,6 +96,20 @@ async fn the_default_limit_window_shrinks_with_the_time_scale() {
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
+
+    // The limits in force, in simulated time, for whoever measures against them.
+    let stats: Value = client
+        .get(format!("{}/_sim/stats", sims.public.base_url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let limits = &stats["rate_limits"];
+    assert_eq!(limits["default"]["limit"], 20);
+    assert_eq!(limits["default"]["window_seconds"], 60);
+    assert_eq!(limits["endpoints"]["POST /labels"]["limit"], 60);
     sims.shutdown().await;
 }
 

@@ -331,13 +331,14 @@ async fn sim_stats(State(sim): State<Arc<ConfigSim>>) -> axum::Json<Value> {
             store.duplicate_natural_keys(),
         )
     };
-    axum::Json(stats_body(
-        "config",
-        &counts,
-        total,
-        &duplicates,
-        &sim.stats,
-    ))
+    let mut body = stats_body("config", &counts, total, &duplicates, &sim.stats);
+    // One window per token for every route, so a benchmark can tell the least time the calls
+    // it counted need.
+    body["rate_limits"] = serde_json::json!({
+        "default": {"limit": sim.limiter.limit(), "window_seconds": 60},
+        "endpoints": {},
+    });
+    axum::Json(body)
 }
 
 /// `GET /_sim/state`: every object in wire form, with secrets in clear.

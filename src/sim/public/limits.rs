@@ -277,6 +277,25 @@ impl RateLimits {
         }
     }
 
+    /// The windows as `/_sim/stats` reports them, in simulated time, so that a benchmark can
+    /// tell the least time the calls it counted need: `{"default": {"limit", "window_seconds"},
+    /// "endpoints": {"POST /labels": {"limit", "window_seconds"}, …}}`.
+    pub fn describe(&self) -> serde_json::Value {
+        let endpoints: serde_json::Map<String, serde_json::Value> = ENDPOINT_LIMITS
+            .iter()
+            .map(|(method, template, limit, window)| {
+                (
+                    format!("{method} {template}"),
+                    serde_json::json!({"limit": limit, "window_seconds": window.as_secs()}),
+                )
+            })
+            .collect();
+        serde_json::json!({
+            "default": {"limit": self.default.limit(), "window_seconds": MINUTE.as_secs()},
+            "endpoints": endpoints,
+        })
+    }
+
     /// The documented limit of an endpoint, if it has one.
     pub fn endpoint_limit(&self, method: &Method, template: &str) -> Option<u32> {
         self.endpoints

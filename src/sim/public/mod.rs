@@ -611,13 +611,9 @@ async fn sim_stats(State(sim): State<Arc<PublicSim>>) -> axum::Json<Value> {
         })
         .map(|(_, n)| n)
         .sum();
-    axum::Json(stats_body(
-        "public",
-        &counts,
-        total,
-        &duplicates,
-        &sim.stats,
-    ))
+    let mut body = stats_body("public", &counts, total, &duplicates, &sim.stats);
+    body["rate_limits"] = sim.limits.describe();
+    axum::Json(body)
 }
 
 /// `GET /_sim/state`: every object in wire form, plus the secrets in clear.
