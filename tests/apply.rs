@@ -325,6 +325,15 @@ async fn apply_creates_every_planned_object_once_and_a_second_run_writes_nothing
     );
     assert!(progress["destinations"]["done"].as_u64().unwrap() > 0);
     assert_eq!(status["export"]["status"], "complete");
+    // What waits for an opt-in is told apart from what is still to do.
+    let held: u64 = progress.values().map(|s| s["held"].as_u64().unwrap()).sum();
+    let deferred = &first.summary["deferred"];
+    assert_eq!(
+        held,
+        deferred["iam"].as_u64().unwrap() + deferred["cut_over"].as_u64().unwrap(),
+        "{status}"
+    );
+    assert!(held > 0);
 
     // Every created object is in the id map.
     let inspect = Ledger::inspect(&ledger).unwrap();

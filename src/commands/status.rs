@@ -2,22 +2,30 @@
 //! latest export, the current plan of each target, the progress of `apply` per kind, and every
 //! failure with its reason. It opens the ledger read-only, so it can watch a running `apply`.
 //! Text on stdout (it is the command's data), or JSON with `--json`; exit 1 when some payload
-//! failed.
+//! failed or was left with an unknown outcome.
+//!
+//! Besides the states `apply` records, a pending payload whose step waits for an opt-in
+//! (`--include-iam`, `--enable`) is counted as `held`, so that "still to do" and "waiting for
+//! you" read apart; an `intent` with a recorded reason is a write whose outcome a finished run
+//! could not learn (the next `apply` looks it up before anything else), unlike an `intent`
+//! without one, which a running `apply` has in flight.
 
 use std::collections::BTreeMap;
 
 use anyhow::Context;
 use serde_json::{Value, json};
 
+use crate::apply::{ApplyOptions, Deferral};
 use crate::cli::StatusArgs;
 use crate::commands::ExitStatus;
 use crate::ledger::{Ledger, RunStatus};
 
-/// Schema version of the `--json` output.
-const STATUS_SCHEMA_VERSION: u32 = 1;
+/// Schema version of the `--json` output (2: the `held` count, unknown outcomes listed).
+const STATUS_SCHEMA_VERSION: u32 = 2;
 
-/// The payload states `apply` records, in the order a payload goes through them.
-const STATES: [&str; 4] = ["pending", "intent", "done", "failed"];
+/// The columns of the progress table: the payload states `apply` records, in the order a
+/// payload goes through them, after `held` (pending, waiting for an opt-in flag).
+const STATES: [&str; 5] = ["held", "pending", "intent", "done", "failed"];
 
 pub fn run(args: &StatusArgs) -> anyhow::Result<ExitStatus> {
     if !args.ledger.exists() {
@@ -98,12 +106,17 @@ pub fn collect(ledger: &Ledger) -> crate::ledger::Result<Value> {
             for state in STATES {
                 per_kind.entry(state).or_default();
             }
-            *per_kind.entry(payload.state.as_str()).or_default() += 1;
-            if payload.state == "failed" {
+            let held = payload.state == "pending"
+                && Deferral::of(&payload.step, ApplyOptions::default()).is_some();
+            let column = if held { "held" } else { payload.state.as_str() };
+            *per_kind.entry(column).or_default() += 1;
+            let unknown = payload.state == "intent" && payload.error.is_some();
+            if payload.state == "failed" || unknown {
                 failures.push(json!({
                     "kind": kind,
                     "config_name": name,
                     "step": payload.step,
+                    "state": payload.state,
                     "attempts": payload.attempts,
                     "error": payload.error,
                 }));
@@ -155,29 +168,43 @@ pub fn render(status: &Value) -> String {
             plan["target"].as_str().unwrap_or_default(),
             plan["mode"].as_str().unwrap_or_default()
         ));
-        out.push_str(&format!(
-            "  {:<28}{:>8}{:>8}{:>8}{:>8}\n",
-            "apply progress", "pending", "intent", "done", "failed"
-        ));
+        out.push_str(&format!("  {:<28}", "apply progress"));
+        for state in STATES {
+            out.push_str(&format!("{state:>8}"));
+        }
+        out.push('\n');
+        let mut held = 0;
         for (kind, states) in plan["progress"].as_object().into_iter().flatten() {
-            let n = |s: &str| states[s].as_u64().unwrap_or(0);
+            out.push_str(&format!("  {kind:<28}"));
+            for state in STATES {
+                out.push_str(&format!("{:>8}", states[state].as_u64().unwrap_or(0)));
+            }
+            out.push('\n');
+            held += states["held"].as_u64().unwrap_or(0);
+        }
+        if held > 0 {
             out.push_str(&format!(
-                "  {kind:<28}{:>8}{:>8}{:>8}{:>8}\n",
-                n("pending"),
-                n("intent"),
-                n("done"),
-                n("failed")
+                "  {held} held: invitations and permissions wait for `apply --include-iam`, enabling sources and destinations for `apply --enable`\n"
             ));
         }
         let failures = plan["failures"].as_array().cloned().unwrap_or_default();
         if !failures.is_empty() {
-            out.push_str(&format!("  {} failed:\n", failures.len()));
+            out.push_str(&format!(
+                "  {} failed or with an unknown outcome:\n",
+                failures.len()
+            ));
             for failure in failures {
+                let unknown = failure["state"] == "intent";
                 out.push_str(&format!(
-                    "    {} `{}` ({}): {}\n",
+                    "    {} `{}` ({}){}: {}\n",
                     failure["kind"].as_str().unwrap_or_default(),
                     failure["config_name"].as_str().unwrap_or_default(),
                     failure["step"].as_str().unwrap_or_default(),
+                    if unknown {
+                        ", outcome unknown: the next apply looks it up first"
+                    } else {
+                        ""
+                    },
                     failure["error"].as_str().unwrap_or("no reason recorded")
                 ));
             }
