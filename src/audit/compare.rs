@@ -162,6 +162,12 @@ fn actual_shape(e: &Expected, id: &str, target: &TargetState) -> Option<Value> {
 }
 
 fn connection(e: &Expected, target: &TargetState, ledger: &LedgerView) -> ResourceResult {
+    // A connection the plan left out (its source was left to a person, say) is not expected in
+    // the target, whatever ids its tracking plan has.
+    let action = ledger.actions.get(&(e.kind, e.config_name.clone()));
+    if matches!(action.map(String::as_str), Some("manual" | "skip")) {
+        return without_id(e, ledger);
+    }
     let Some(plan_id) = &e.parent_id else {
         return without_id(e, ledger);
     };
@@ -573,5 +579,26 @@ mod tests {
             ]
         );
         assert_eq!(results[2].public_id.as_deref(), Some("tp1/sources/s3"));
+
+        // One the plan skipped (its source was left to a person) is not expected.
+        let mut ledger = LedgerView::default();
+        let skipped = connection("s2");
+        ledger.actions.insert(
+            (Kind::TrackingPlanConnections, skipped.config_name.clone()),
+            "skip".into(),
+        );
+        let results = compare(
+            &[skipped],
+            &target,
+            &ledger,
+            &[Kind::TrackingPlanConnections].into_iter().collect(),
+            CompareOptions::default(),
+        );
+        assert_eq!(results[0].status, Status::NotComparable, "{:?}", results[0]);
+        assert!(
+            results[0].notes[0].contains("`skip`"),
+            "{:?}",
+            results[0].notes
+        );
     }
 }
