@@ -57,12 +57,18 @@ async fn plan_with_reports(sims: &Simulators, ledger: &Path, extra: &[&str], rep
     }
 }
 
-#[tokio::test]
-async fn plan_writes_every_format_from_the_stored_plan_without_secrets() {
+/// Both simulators with an empty target, and a ledger in a new folder holding the export.
+async fn exported() -> (Simulators, tempfile::TempDir, PathBuf) {
     let sims = small_simulators(Target::Empty).await;
     let dir = tempfile::tempdir().unwrap();
     let ledger_path = dir.path().join("r.ledger");
     export_into(&sims, &ledger_path).await;
+    (sims, dir, ledger_path)
+}
+
+#[tokio::test]
+async fn plan_writes_every_format_from_the_stored_plan_without_secrets() {
+    let (sims, dir, ledger_path) = exported().await;
     let reports: Vec<PathBuf> = ["plan.md", "plan.html", "plan.json", "plan.csv"]
         .iter()
         .map(|n| dir.path().join(n))
@@ -289,10 +295,7 @@ fn the_schema_names_every_kind_and_follow_up_group() {
 
 #[tokio::test]
 async fn apply_dry_run_writes_the_report_of_the_stored_plan_again() {
-    let sims = small_simulators(Target::Empty).await;
-    let dir = tempfile::tempdir().unwrap();
-    let ledger_path = dir.path().join("r.ledger");
-    export_into(&sims, &ledger_path).await;
+    let (sims, dir, ledger_path) = exported().await;
     let first = [dir.path().join("plan.json"), dir.path().join("plan.md")];
     plan_with_reports(&sims, &ledger_path, &[], &first).await;
 
@@ -335,10 +338,7 @@ async fn apply_dry_run_writes_the_report_of_the_stored_plan_again() {
 
 #[tokio::test]
 async fn a_report_that_cannot_be_written_fails_the_command_but_keeps_the_plan() {
-    let sims = small_simulators(Target::Empty).await;
-    let dir = tempfile::tempdir().unwrap();
-    let ledger_path = dir.path().join("r.ledger");
-    export_into(&sims, &ledger_path).await;
+    let (sims, dir, ledger_path) = exported().await;
     let unwritable = dir.path().join("no-such-folder").join("plan.html");
     let url = sims.public.base_url();
     let out = segbridge(
