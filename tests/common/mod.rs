@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod inspect;
+pub mod outcome;
 pub mod scaled;
 
 use axum::Router;
