@@ -16,6 +16,10 @@
 //! source, so the exit code says whether the migration is complete and faithful.
 //!
 //! `--json` prints one document with the summary of each step that ran.
+//!
+//! The ledger's process lock is held from the start to the end of the run, across the steps, so
+//! a second `migrate` or `apply` on the same ledger is refused at once rather than between two
+//! steps of this one.
 
 use std::io::Write;
 
@@ -106,7 +110,9 @@ fn starting_point(args: &MigrateArgs, target: &str) -> anyhow::Result<Start> {
     if !args.run.ledger.exists() {
         return Ok(Start::Export);
     }
-    let ledger = Ledger::inspect(&args.run.ledger)
+    // Opened, not inspected: a ledger left by a run killed before its schema was written, or
+    // by an older segbridge, is brought to the current schema before it is read.
+    let ledger = Ledger::open(&args.run.ledger)
         .with_context(|| format!("Cannot open the ledger `{}`", args.run.ledger.display()))?;
     let Some(plan) = ledger.latest_plan(target)? else {
         return Ok(Start::Export);
@@ -151,6 +157,10 @@ fn say(global: &GlobalArgs, line: &str) -> anyhow::Result<()> {
 
 /// Runs the steps; the `--json` document is returned, not printed.
 pub async fn execute(args: &MigrateArgs, global: &GlobalArgs) -> anyhow::Result<Finished> {
+    // One lock for all four steps: each step opens the ledger on its own, and another process
+    // must not take it in between (it would make this run fail half-way, or interleave).
+    let _lock = Ledger::lock(&args.run.ledger)
+        .with_context(|| format!("Cannot open the ledger `{}`", args.run.ledger.display()))?;
     let target = target_of(args).await?;
     let mut summary = Map::new();
     summary.insert("schema_version".into(), json!(SUMMARY_SCHEMA_VERSION));

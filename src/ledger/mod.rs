@@ -10,6 +10,14 @@
 //! on a process crash). That is safe here because every write segbridge records is idempotent to
 //! redo: a page re-read is upserted, a collection re-listed is marked complete again.
 //!
+//! Moving a ledger: the file alone is enough to resume, even after a kill. WAL keeps recent
+//! commits in `<ledger>-wal` until they are checkpointed into the file, so a copy of the file
+//! without its `-wal` would lose them; [`Ledger::mark_intent`] therefore checkpoints before a
+//! write is sent. A copy of the file alone thus holds the intent of every write that may have
+//! reached the target (what a resume needs to reconcile instead of writing twice); what it can
+//! lack is only later progress (results, pages), which a resume redoes or reconciles. Copies are
+//! made while no segbridge process uses the ledger: a file copied during a checkpoint can be torn.
+//!
 //! Secrets: objects are stored only as [`Sanitized`] values, which can only be made by
 //! [`crate::secrets::sanitize`]; the ledger has no way to accept a raw object.
 
@@ -18,6 +26,7 @@ mod plans;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, Weak};
 
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
@@ -146,8 +155,19 @@ pub struct Ledger {
     conn: Connection,
     path: PathBuf,
     /// Held open for the ledger's lifetime: its exclusive lock keeps other processes out.
-    _lock: Option<std::fs::File>,
+    _lock: Option<Arc<std::fs::File>>,
 }
+
+/// The process lock of a ledger, held without the ledger being open: see [`Ledger::lock`].
+#[must_use = "the lock is released when the guard is dropped"]
+pub struct LedgerLock {
+    _file: Arc<std::fs::File>,
+}
+
+/// The locks [`Ledger::lock`] handed out, by lock-file path, so that [`Ledger::open`] in the
+/// same process shares a held one instead of conflicting with it (two `flock`s on two file
+/// descriptions conflict even within one process). Weak: the guard alone keeps a lock alive.
+static HELD: Mutex<Vec<(PathBuf, Weak<std::fs::File>)>> = Mutex::new(Vec::new());
 
 fn now() -> String {
     chrono::Utc::now()
@@ -179,6 +199,21 @@ impl Ledger {
         ledger.configure()?;
         ledger.migrate()?;
         Ok(ledger)
+    }
+
+    /// Takes the process lock of the ledger at `path` and keeps it until the guard is dropped,
+    /// for a command made of several steps that each open the ledger (`migrate`): while the
+    /// guard lives, [`Ledger::open`] in this process shares the lock, and another process is
+    /// refused with [`LedgerError::Busy`] between the steps as during them. Without it, a second
+    /// process could take the ledger in the instant between two steps and make the first fail.
+    pub fn lock(path: &Path) -> Result<LedgerLock> {
+        let file = lock_file(path)?;
+        let mut held = HELD
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        held.retain(|(_, weak)| weak.strong_count() > 0);
+        held.push((lock_path(path), Arc::downgrade(&file)));
+        Ok(LedgerLock { _file: file })
     }
 
     /// Opens an existing ledger read-only, without the process lock, to look at it while
@@ -266,7 +301,13 @@ impl Ledger {
     }
 
     fn migrate(&mut self) -> Result<()> {
-        let known = current_version();
+        self.migrate_with(migrations::MIGRATIONS)
+    }
+
+    /// Brings the ledger up to `migrations.len()`; separate from [`Self::migrate`] so that tests
+    /// can stop a migration half-way.
+    fn migrate_with(&mut self, migrations: &[&str]) -> Result<()> {
+        let known = migrations.len() as i64;
         let found: i64 = self
             .conn
             .pragma_query_value(None, "user_version", |row| row.get(0))
@@ -278,11 +319,7 @@ impl Ledger {
                 known,
             });
         }
-        for (index, sql) in migrations::MIGRATIONS
-            .iter()
-            .enumerate()
-            .skip(found as usize)
-        {
+        for (index, sql) in migrations.iter().enumerate().skip(found as usize) {
             let version = index as i64 + 1;
             // Each migration and its version bump commit together, so a crash mid-migration
             // leaves the previous version intact.
@@ -666,11 +703,28 @@ fn stored_object(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredObject> {
     })
 }
 
-/// Takes the exclusive process lock of the ledger at `path` (on `<path>.lock`).
-fn lock_file(path: &Path) -> Result<std::fs::File> {
+fn lock_path(path: &Path) -> PathBuf {
     let mut name = path.as_os_str().to_owned();
     name.push(".lock");
-    let lock_path = PathBuf::from(name);
+    PathBuf::from(name)
+}
+
+/// Takes the exclusive process lock of the ledger at `path` (on `<path>.lock`), or shares the
+/// one a live [`LedgerLock`] of this process holds.
+fn lock_file(path: &Path) -> Result<Arc<std::fs::File>> {
+    let lock_path = lock_path(path);
+    {
+        let held = HELD
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(file) = held
+            .iter()
+            .filter(|(held, _)| *held == lock_path)
+            .find_map(|(_, weak)| weak.upgrade())
+        {
+            return Ok(file);
+        }
+    }
     create_private_file(&lock_path)?;
     let file = std::fs::OpenOptions::new()
         .write(true)
@@ -680,7 +734,7 @@ fn lock_file(path: &Path) -> Result<std::fs::File> {
             source,
         })?;
     match file.try_lock() {
-        Ok(()) => Ok(file),
+        Ok(()) => Ok(Arc::new(file)),
         Err(std::fs::TryLockError::WouldBlock) => Err(LedgerError::Busy {
             path: path.to_owned(),
         }),

@@ -406,6 +406,13 @@ impl RecordedId {
 impl Ledger {
     /// Records that the payload is about to be sent (`state = 'intent'`, one more attempt), in
     /// its own transaction, so that a crash after the write leaves a trace to reconcile.
+    ///
+    /// The intent is then checkpointed from the WAL into the ledger file itself: a ledger file
+    /// copied without its `-wal` after a kill (moved to another machine) must still hold the
+    /// intent of every write that may have reached the target, or its resume would send that
+    /// write again. `FULL` waits (up to the busy timeout) for a reader such as `status` to let go
+    /// instead of leaving frames behind; a checkpoint that still could not finish is not an
+    /// error, the intent is committed either way.
     pub fn mark_intent(&mut self, key: PayloadKey) -> Result<()> {
         self.conn
             .execute(
@@ -414,7 +421,17 @@ impl Ledger {
                 params![key.plan, key.seq, key.ordinal, now()],
             )
             .map_err(self.sql("recording a write intent"))?;
-        Ok(())
+        self.checkpoint()
+    }
+
+    /// Copies every committed WAL frame into the ledger file (see [`Self::mark_intent`]).
+    pub(super) fn checkpoint(&mut self) -> Result<()> {
+        if self.path.as_os_str() == ":memory:" {
+            return Ok(());
+        }
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(FULL)", [], |_| Ok(()))
+            .map_err(self.sql("checkpointing the journal"))
     }
 
     /// Records the payload applied: `state = 'done'`, the ids its answer (or the reconciling

@@ -188,3 +188,109 @@ fn a_second_process_is_refused_while_the_first_holds_the_ledger() {
     drop(first);
     assert!(Ledger::open(&path).is_ok(), "the lock goes with the holder");
 }
+
+#[test]
+fn a_migration_that_fails_half_way_leaves_the_previous_schema_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.ledger");
+    let mut ledger = Ledger::open(&path).unwrap();
+    drop(ledger);
+    // A version-1 ledger, as the first release wrote it.
+    let conn = Connection::open(&path).unwrap();
+    conn.execute_batch("DROP TABLE plan_findings; DROP TABLE plan_payloads; DROP TABLE id_map; DROP TABLE plan_items; DROP TABLE plans; PRAGMA user_version = 1;").unwrap();
+    drop(conn);
+    ledger = Ledger::open_unmigrated(&path);
+    // The second step creates its first tables, then fails: as if the process died there.
+    let broken = [
+        migrations::MIGRATIONS[0],
+        "CREATE TABLE plans (id INTEGER PRIMARY KEY); CREATE TABLE half (x); SELECT no_such_function();",
+    ];
+    assert!(ledger.migrate_with(&broken).is_err());
+    assert_eq!(ledger.schema_version().unwrap(), 1);
+    let tables = |ledger: &Ledger| -> Vec<String> {
+        let mut stmt = ledger
+            .conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+            .unwrap();
+        stmt.query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap()
+    };
+    assert_eq!(
+        tables(&ledger),
+        [
+            "collections",
+            "events",
+            "objects",
+            "runs",
+            "sqlite_sequence"
+        ]
+    );
+    drop(ledger);
+    // The next open finds version 1 and migrates it whole.
+    let ledger = Ledger::open(&path).unwrap();
+    assert_eq!(ledger.schema_version().unwrap(), current_version());
+    assert!(tables(&ledger).contains(&"plan_payloads".to_owned()));
+    assert_eq!(ledger.integrity_check().unwrap(), Ok(()));
+}
+
+#[test]
+fn a_held_lock_is_shared_by_opens_in_this_process_and_refuses_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("held.ledger");
+    let guard = Ledger::lock(&path).unwrap();
+    // The steps of one command open the ledger one after the other under the guard.
+    let first = Ledger::open(&path).unwrap();
+    drop(first);
+    let second = Ledger::open(&path).unwrap();
+    drop(second);
+    // Another process (a lock on a new file description) is refused meanwhile, even with no
+    // ledger open.
+    let other = std::fs::File::open(dir.path().join("held.ledger.lock")).unwrap();
+    assert!(matches!(
+        other.try_lock(),
+        Err(std::fs::TryLockError::WouldBlock)
+    ));
+    drop(guard);
+    other.try_lock().expect("the lock goes with the guard");
+    drop(other);
+    let open = Ledger::open(&path).unwrap();
+    assert!(matches!(Ledger::lock(&path), Err(LedgerError::Busy { .. })));
+    drop(open);
+}
+
+#[test]
+fn a_write_intent_is_in_the_ledger_file_even_without_its_wal() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("wal.ledger");
+    let mut ledger = Ledger::open(&path).unwrap();
+    let run = ledger.begin_run("export", "ws").unwrap();
+    ledger.checkpoint().unwrap();
+    ledger.finish_run(run, RunStatus::Complete).unwrap();
+    // Still open, as in a process killed now: the file alone lacks the last commit...
+    let copy = dir.path().join("copy.ledger");
+    std::fs::copy(&path, &copy).unwrap();
+    let copied = Ledger::inspect(&copy).unwrap();
+    assert_eq!(copied.runs().unwrap()[0].status, RunStatus::Running);
+    drop(copied);
+    // ...until a checkpoint, which every write intent makes.
+    ledger.checkpoint().unwrap();
+    std::fs::copy(&path, &copy).unwrap();
+    let copied = Ledger::inspect(&copy).unwrap();
+    assert_eq!(copied.runs().unwrap()[0].status, RunStatus::Complete);
+    drop(ledger);
+}
+
+impl Ledger {
+    /// Opens the ledger at `path` without migrating it, to drive [`Ledger::migrate_with`].
+    fn open_unmigrated(path: &Path) -> Ledger {
+        let mut ledger = Ledger {
+            conn: Connection::open(path).unwrap(),
+            path: path.to_owned(),
+            _lock: None,
+        };
+        ledger.configure().unwrap();
+        ledger
+    }
+}

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod inspect;
+pub mod outcome;
 pub mod public;
 pub mod report_files;
 pub mod scaled;
