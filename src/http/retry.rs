@@ -86,6 +86,8 @@ fn inspect(link: &(dyn Error + 'static), hints: &mut Hints) -> Option<Retryable>
     if let Some(http) = link.downcast_ref::<HttpError>() {
         return match http {
             HttpError::Status { status, .. } => Some(classify_status(*status)),
+            // The same request brings the same oversized answer back.
+            HttpError::TooLarge { .. } => Some(Retryable::Permanent),
             // The wrapped error is quoted, not chained (see HttpError's `source`).
             HttpError::GaveUp { last, .. } | HttpError::WaitTooLong { last, .. } => {
                 Some(classify(last.as_ref()))
@@ -157,6 +159,8 @@ pub fn may_have_been_applied(error: &HttpError) -> bool {
             // come after the work was done.
             status.is_server_error()
         }
+        // A 2xx came back: the server acted.
+        HttpError::TooLarge { .. } => true,
         HttpError::Transport(err) => {
             // A connection never made carries no request; anything else (a timeout, a reset
             // while waiting, a body cut off) may have come after the server acted.

@@ -31,7 +31,7 @@ use url::Url;
 use super::client::{
     BaseUrlError, ClientSettings, build_client, build_write_client, validate_base_url,
 };
-use super::error::{HttpError, MAX_ERROR_BODY_BYTES};
+use super::error::{HttpError, MAX_BODY_BYTES, MAX_ERROR_BODY_BYTES};
 use super::limit::{RateLimiter, ServerWindow};
 use super::observe::{HttpMetrics, HttpObserver, WaitReason};
 use super::retry::{
@@ -374,16 +374,21 @@ impl Transport {
         inner.metrics.response(status);
         let headers: HeaderMap = response.headers().clone();
         if status.is_success() {
-            return match response.bytes().await {
+            return match read_bounded(&mut response, MAX_BODY_BYTES).await {
                 Ok(body) => Ok(Response {
                     status,
                     headers,
-                    body: body.to_vec(),
+                    body,
                 }),
-                Err(err) => {
+                Err(Some(err)) => {
                     inner.metrics.transport_error();
                     Err(HttpError::Transport(err))
                 }
+                Err(None) => Err(HttpError::TooLarge {
+                    status,
+                    limit: MAX_BODY_BYTES,
+                    declared: response.content_length(),
+                }),
             };
         }
         // The status is the error; the body only explains it, so a body that breaks off is kept
@@ -402,6 +407,33 @@ impl Transport {
             body,
         })
     }
+}
+
+/// Reads a body of at most `limit` bytes: `Err(None)` as soon as it is known to be larger (its
+/// `Content-Length` says so, or the bytes read pass the limit), without reading further, so a
+/// server that streams without end costs `limit` bytes of memory and no more.
+async fn read_bounded(
+    response: &mut reqwest::Response,
+    limit: usize,
+) -> Result<Vec<u8>, Option<reqwest::Error>> {
+    if response
+        .content_length()
+        .is_some_and(|length| length > limit as u64)
+    {
+        return Err(None);
+    }
+    let mut body = Vec::with_capacity(
+        response
+            .content_length()
+            .map_or(0, |length| length as usize),
+    );
+    while let Some(chunk) = response.chunk().await.map_err(Some)? {
+        if body.len() + chunk.len() > limit {
+            return Err(None);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// The window an answer reports in `X-RateLimit-Remaining` and `-Reset` (and `-Consumed`, when

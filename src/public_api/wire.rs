@@ -136,7 +136,14 @@ pub struct FieldError {
 pub(crate) fn errors(body: &[u8]) -> Option<Vec<FieldError>> {
     let value: Value = serde_json::from_slice(body).ok()?;
     let entries = value.get("errors")?.as_array()?;
-    let text = |entry: &Value, key: &str| entry.get(key).and_then(Value::as_str).map(str::to_owned);
+    // The server's text on its way to a terminal: quoted like a body (one line, no control
+    // characters, bounded).
+    let text = |entry: &Value, key: &str| {
+        entry
+            .get(key)
+            .and_then(Value::as_str)
+            .map(|text| excerpt(text.as_bytes()))
+    };
     Some(
         entries
             .iter()
