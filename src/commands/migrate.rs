@@ -23,7 +23,7 @@ use anyhow::Context;
 use serde_json::{Map, Value, json};
 
 use super::audit;
-use super::plan::{public_client, public_token, write_reports};
+use super::plan::{check_report_folders, public_client, public_token, write_reports};
 use super::{ExitStatus, Finished, apply, export, plan};
 use crate::cli::{ApplyArgs, AuditArgs, ExportArgs, GlobalArgs, MigrateArgs, PlanArgs};
 use crate::ledger::Ledger;
@@ -150,6 +150,7 @@ fn say(global: &GlobalArgs, line: &str) -> anyhow::Result<()> {
 
 /// Runs the steps; the `--json` document is returned, not printed.
 pub async fn execute(args: &MigrateArgs, global: &GlobalArgs) -> anyhow::Result<Finished> {
+    check_report_folders(&args.report)?;
     let target = target_of(args).await?;
     let mut summary = Map::new();
     summary.insert("schema_version".into(), json!(SUMMARY_SCHEMA_VERSION));
