@@ -21,6 +21,11 @@ use crate::http::error::excerpt;
 /// Why a 2xx answer could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum WireError {
+    #[error(
+        "the body holds more than {limit} JSON values, far more than any answer of the API; \
+         refusing to parse it"
+    )]
+    TooManyValues { limit: usize },
     #[error("the body is not JSON: `{excerpt}`")]
     NotJson {
         excerpt: String,
@@ -110,6 +115,10 @@ pub(crate) fn field<'a>(object: &'a Map<String, Value>, snake: &str) -> Option<&
 
 /// Parses a body as JSON, quoting it in the error only when it is not JSON at all.
 pub(crate) fn parse(body: &[u8]) -> Result<Value, WireError> {
+    let limit = crate::http::json::MAX_VALUES;
+    if crate::http::json::too_many_values(body, limit) {
+        return Err(WireError::TooManyValues { limit });
+    }
     serde_json::from_slice(body).map_err(|source| WireError::NotJson {
         excerpt: excerpt(body),
         source,

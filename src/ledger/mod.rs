@@ -195,10 +195,19 @@ impl Ledger {
             path: path.to_owned(),
             _lock: Some(lock),
         };
-        // Read-only checks first: `configure` already writes (the journal mode).
-        if ledger.schema_version()? == 0 && ledger.has_tables()? {
+        // Read-only checks first: `configure` already writes (the journal mode goes into the
+        // file's header), so a file that is refused must be refused before it.
+        let found = ledger.schema_version()?;
+        if found == 0 && ledger.has_tables()? {
             return Err(LedgerError::Foreign {
                 path: path.to_owned(),
+            });
+        }
+        if found > current_version() {
+            return Err(LedgerError::TooNew {
+                path: path.to_owned(),
+                found,
+                known: current_version(),
             });
         }
         ledger.configure()?;

@@ -289,7 +289,11 @@ impl Key {
                 .ok_or(WireError::MissingKey { field: name })
         };
         match self {
-            Self::Id => field("id"),
+            Self::Id => {
+                let id = field("id")?;
+                wire::check_id(&id)?;
+                Ok(id)
+            }
             Self::Field(name) => field(name),
             Self::Label => Ok(format!("{}:{}", field("key")?, field("value")?)),
             Self::Rule => {
