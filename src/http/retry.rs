@@ -268,8 +268,10 @@ const UNIX_TIME_THRESHOLD: u64 = 1_000_000_000;
 pub fn rate_limit_reset(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
     let value = headers.get("x-ratelimit-reset")?.to_str().ok()?.trim();
     match value.parse::<u64>() {
+        // A time past what `SystemTime` can hold is no answer (adding would panic).
         Ok(n) if n >= UNIX_TIME_THRESHOLD => Some(
-            (SystemTime::UNIX_EPOCH + Duration::from_secs(n))
+            SystemTime::UNIX_EPOCH
+                .checked_add(Duration::from_secs(n))?
                 .duration_since(now)
                 .unwrap_or(Duration::ZERO),
         ),

@@ -436,15 +436,23 @@ async fn read_bounded(
     Ok(body)
 }
 
+/// The longest rate-limit window a server's headers may impose on later requests. The Public
+/// API's windows are a minute long; a reset further away than an hour is a broken or hostile
+/// header, which would otherwise stall every later request (or overflow the clock) and is
+/// ignored instead.
+const MAX_SERVER_WINDOW: Duration = Duration::from_secs(3600);
+
 /// The window an answer reports in `X-RateLimit-Remaining` and `-Reset` (and `-Consumed`, when
-/// present); `None` unless both of the first two are there and readable.
+/// present); `None` unless both of the first two are there and readable, and the reset is at
+/// most [`MAX_SERVER_WINDOW`] away.
 fn server_window(headers: &HeaderMap) -> Option<ServerWindow> {
     let number =
         |name: &str| -> Option<u32> { headers.get(name)?.to_str().ok()?.trim().parse().ok() };
     Some(ServerWindow {
         consumed: number("x-ratelimit-consumed"),
         remaining: number("x-ratelimit-remaining")?,
-        reset_in: rate_limit_reset(headers, SystemTime::now())?,
+        reset_in: rate_limit_reset(headers, SystemTime::now())
+            .filter(|reset| *reset <= MAX_SERVER_WINDOW)?,
     })
 }
 
@@ -469,5 +477,16 @@ mod tests {
         );
         headers.insert("x-ratelimit-remaining", HeaderValue::from_static("many"));
         assert_eq!(server_window(&headers), None);
+        // A reset years away (or past what the clock can hold) is ignored, not obeyed.
+        headers.insert("x-ratelimit-remaining", HeaderValue::from_static("0"));
+        for far in [
+            "7200",
+            "99999999999",
+            "9000000000000000000",
+            "18446744073709551615",
+        ] {
+            headers.insert("x-ratelimit-reset", HeaderValue::from_static(far));
+            assert_eq!(server_window(&headers), None, "{far}");
+        }
     }
 }

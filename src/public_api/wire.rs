@@ -199,8 +199,8 @@ pub(crate) fn ms_before_next(body: &[u8]) -> Option<Duration> {
         .as_array()?
         .iter()
         .find_map(|entry| entry.get("data")?.get("msBeforeNext")?.as_f64())
-        .filter(|ms| ms.is_finite() && *ms >= 0.0)
-        .map(|ms| Duration::from_secs_f64(ms / 1000.0))
+        // `try_`: a wait too long for a `Duration` (1e300 ms) is no answer, not a panic.
+        .and_then(|ms| Duration::try_from_secs_f64(ms / 1000.0).ok())
 }
 
 /// A string field of an object.
@@ -252,6 +252,11 @@ mod tests {
         assert_eq!(ms_before_next(body), Some(Duration::from_millis(1500)));
         assert_eq!(errors(b"<html>502</html>"), None);
         assert_eq!(ms_before_next(br#"{"errors": []}"#), None);
+        // Too long for a `Duration`, negative: no wait, and no panic.
+        for ms in ["1e300", "-5"] {
+            let body = format!(r#"{{"errors": [{{"data": {{"msBeforeNext": {ms}}}}}]}}"#);
+            assert_eq!(ms_before_next(body.as_bytes()), None, "{ms}");
+        }
     }
 
     #[test]
