@@ -24,7 +24,7 @@
 
 mod error;
 mod pages;
-mod wire;
+pub(crate) mod wire;
 
 use std::fmt;
 use std::sync::Arc;

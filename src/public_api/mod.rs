@@ -32,7 +32,7 @@ mod error;
 pub mod lookup;
 pub mod operations;
 mod pages;
-mod wire;
+pub(crate) mod wire;
 pub mod writer;
 
 use std::collections::HashMap;
