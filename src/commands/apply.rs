@@ -82,9 +82,10 @@ fn config_secrets(
 /// Runs `apply` (or its dry run); the `--json` summary is returned, not printed.
 pub async fn execute(args: &ApplyArgs, global: &GlobalArgs) -> anyhow::Result<Finished> {
     let run_args = &args.run;
+    // A token given the wrong way is said first: it is a mistake on the command line itself.
+    let token = public_token(&args.api)?;
     require_ledger(&run_args.ledger)?;
     check_report_folders(&args.report)?;
-    let token = public_token(&args.api)?;
     let secrets = match &run_args.secrets {
         Some(path) => SecretsFile::load(path)?,
         None => SecretsFile::empty(),

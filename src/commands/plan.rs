@@ -111,9 +111,10 @@ fn load_snapshot(ledger: &Ledger) -> anyhow::Result<(crate::ledger::RunId, Strin
 
 /// Builds and stores the plan; the `--json` summary is returned, not printed.
 pub async fn execute(args: &PlanArgs, global: &GlobalArgs) -> anyhow::Result<Finished> {
+    // A token given the wrong way is said first: it is a mistake on the command line itself.
+    let token = public_token(&args.api)?;
     require_ledger(&args.ledger)?;
     check_report_folders(&args.report)?;
-    let token = public_token(&args.api)?;
     let tables = match &args.mappings {
         Some(dir) => Tables::load(dir)
             .with_context(|| format!("Cannot load the mapping tables of `{}`", dir.display()))?,
