@@ -329,7 +329,7 @@ pub struct ExportArgs {
     #[arg(long)]
     pub with_metrics: bool,
     /// Source subtrees read at once; the rate limit bounds the request rate in any case.
-    #[arg(long, value_name = "N", default_value_t = 4)]
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = concurrency)]
     pub concurrency: usize,
     /// Print the summary as JSON on stdout.
     #[arg(long)]

@@ -27,6 +27,9 @@ pub mod report;
 pub mod secrets;
 pub mod sim;
 
+#[cfg(test)]
+mod fuzz_tests;
+
 pub use commands::ExitStatus;
 
 /// Runs a parsed command line on a fresh Tokio runtime and reports any error on stderr.

@@ -613,15 +613,27 @@ async fn reports_are_written_in_every_format_without_secrets() {
     assert!(md.contains("## Delivery after cut-over") && html.contains("id=\"delivery\""));
     assert!(md.contains("**Verdict: differences.**"));
 
-    // A report that cannot be written stops the command, naming the file.
+    // A report into a folder that does not exist is refused before the audit runs.
     let nowhere = dir.path().join("no-such-dir/audit.md");
-    let failed = audit(&sims, &ledger, &["--report", nowhere.to_str().unwrap()]).await;
+    let refused = audit(&sims, &ledger, &["--report", nowhere.to_str().unwrap()]).await;
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("no-such-dir` of `--report")
+            && refused.stderr.contains("hint: create it first"),
+        "{}",
+        refused.stderr
+    );
+    // One that cannot be written (a folder in the way of the file) stops the command after
+    // the audit, naming the file.
+    let blocked = dir.path().join("blocked.md");
+    std::fs::create_dir(&blocked).unwrap();
+    let failed = audit(&sims, &ledger, &["--report", blocked.to_str().unwrap()]).await;
     assert_eq!(failed.code, 2, "{}", failed.stderr);
     assert!(
         failed
             .stderr
             .contains("error: Cannot write the audit report")
-            && failed.stderr.contains("no-such-dir/audit.md"),
+            && failed.stderr.contains("blocked.md"),
         "{}",
         failed.stderr
     );

@@ -339,7 +339,11 @@ async fn apply_dry_run_writes_the_report_of_the_stored_plan_again() {
 #[tokio::test]
 async fn a_report_that_cannot_be_written_fails_the_command_but_keeps_the_plan() {
     let (sims, dir, ledger_path) = exported().await;
-    let unwritable = dir.path().join("no-such-folder").join("plan.html");
+    // A folder in the way of the file: the path passes the up-front check of its folder (a
+    // missing folder is refused before any work, see tests/malformed_local.rs), and the write
+    // itself fails.
+    let unwritable = dir.path().join("plan.html");
+    std::fs::create_dir(&unwritable).unwrap();
     let url = sims.public.base_url();
     let out = segbridge(
         &sims,

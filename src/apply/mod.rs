@@ -312,6 +312,18 @@ fn writes(item: &StoredItem) -> bool {
     matches!(item.action.as_str(), "create" | "update")
 }
 
+/// Every secret setting the payloads of `plan` carry a marker for, done or not.
+pub fn plan_secrets(
+    ledger: &Ledger,
+    plan: &StoredPlan,
+) -> Result<Vec<crate::mapping::SecretRef>, ApplyError> {
+    Ok(ledger
+        .plan_payloads(plan.id)?
+        .iter()
+        .flat_map(|payload| crate::mapping::secrets_in(&payload.payload))
+        .collect())
+}
+
 /// A dry run: what [`apply`] would send with `options`, without a writer (none can be made
 /// without a `WriteAccess`, which a dry run is never granted). `config_api` says whether
 /// secrets seen in clear at export could be read again.

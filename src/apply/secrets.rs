@@ -37,11 +37,29 @@ pub enum SecretsFileError {
         "in the secrets file `{path}`, `{name}` must be a table of settings (`[\"{name}\"]` then `setting = \"value\"` lines)"
     )]
     NotATable { path: PathBuf, name: String },
+    /// Every value segbridge asks the file for replaces a password, an API key or a masked
+    /// (`••••`) string: a number, a table or a date there is a mistake in the file, which the
+    /// Public API would otherwise get as a setting of the wrong type.
+    #[error("in the secrets file `{path}`, `{setting}` of `{name}` must be a string (in quotes)")]
+    NotAString {
+        path: PathBuf,
+        name: String,
+        setting: String,
+    },
+    /// Entries no secret of the plan asks for: a misspelt Config name or setting, whose value
+    /// would otherwise be silently ignored while the setting it was meant for goes missing.
+    #[error(
+        "the secrets file `{path}` has values that no secret setting of the plan asks for: {}",
+        entries.join(", ")
+    )]
+    Unknown { path: PathBuf, entries: Vec<String> },
 }
 
 /// Secret setting values by Config name, then setting name.
 #[derive(Default, Clone)]
 pub struct SecretsFile {
+    /// The file, for messages (empty for [`SecretsFile::empty`]).
+    path: PathBuf,
     values: BTreeMap<String, BTreeMap<String, Value>>,
 }
 
@@ -86,13 +104,46 @@ impl SecretsFile {
                     name,
                 });
             };
-            let settings = settings
-                .into_iter()
-                .map(|(setting, value)| (setting, toml_to_json(value)))
-                .collect();
-            values.insert(name, settings);
+            let mut strings = BTreeMap::new();
+            for (setting, value) in settings {
+                let toml::Value::String(value) = value else {
+                    return Err(SecretsFileError::NotAString {
+                        path: path.to_owned(),
+                        name,
+                        setting,
+                    });
+                };
+                strings.insert(setting, Value::String(value));
+            }
+            values.insert(name, strings);
         }
-        Ok(Self { values })
+        Ok(Self {
+            path: path.to_owned(),
+            values,
+        })
+    }
+
+    /// Refuses entries that none of `wanted` (the secret settings of a plan) asks for.
+    pub fn check_against(&self, wanted: &[SecretRef]) -> Result<(), SecretsFileError> {
+        let entries: Vec<String> = self
+            .values
+            .iter()
+            .flat_map(|(name, settings)| settings.keys().map(move |setting| (name, setting)))
+            .filter(|(name, setting)| {
+                !wanted
+                    .iter()
+                    .any(|w| &w.config_name == *name && &w.setting == *setting)
+            })
+            .map(|(name, setting)| format!("`{setting}` of `{name}`"))
+            .collect();
+        if entries.is_empty() {
+            Ok(())
+        } else {
+            Err(SecretsFileError::Unknown {
+                path: self.path.clone(),
+                entries,
+            })
+        }
     }
 
     /// The value for a `$secret` marker, if the file has it.
@@ -110,23 +161,6 @@ impl SecretsFile {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
-    }
-}
-
-fn toml_to_json(value: toml::Value) -> Value {
-    match value {
-        toml::Value::String(s) => Value::String(s),
-        toml::Value::Integer(i) => Value::from(i),
-        toml::Value::Float(f) => serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number),
-        toml::Value::Boolean(b) => Value::Bool(b),
-        toml::Value::Datetime(d) => Value::String(d.to_string()),
-        toml::Value::Array(items) => Value::Array(items.into_iter().map(toml_to_json).collect()),
-        toml::Value::Table(table) => Value::Object(
-            table
-                .into_iter()
-                .map(|(k, v)| (k, toml_to_json(v)))
-                .collect(),
-        ),
     }
 }
 
@@ -149,7 +183,7 @@ mod tests {
     #[test]
     fn values_are_found_by_config_name_and_setting_and_never_shown() {
         let file = SecretsFile::parse(
-            "[\"workspaces/w/destinations/a\"]\napiKey = \"hunter2\"\nport = 3\n",
+            "[\"workspaces/w/destinations/a\"]\napiKey = \"hunter2\"\nport = \"3\"\n",
             Path::new("s.toml"),
         )
         .unwrap();
@@ -159,7 +193,7 @@ mod tests {
         );
         assert_eq!(
             file.get(&secret("workspaces/w/destinations/a", "port")),
-            Some(Value::from(3))
+            Some(Value::from("3"))
         );
         assert_eq!(
             file.get(&secret("workspaces/w/destinations/b", "apiKey")),
@@ -180,5 +214,26 @@ mod tests {
         let err = SecretsFile::parse("apiKey = \"hunter2\"", Path::new("s.toml")).unwrap_err();
         assert!(matches!(err, SecretsFileError::NotATable { .. }), "{err}");
         assert!(!err.to_string().contains("hunter2"), "{err}");
+        let err = SecretsFile::parse("[\"a\"]\nport = 4711\n", Path::new("s.toml")).unwrap_err();
+        assert!(matches!(err, SecretsFileError::NotAString { .. }), "{err}");
+        assert!(!err.to_string().contains("4711"), "{err}");
+    }
+
+    #[test]
+    fn entries_no_secret_asks_for_are_refused_by_name_never_by_value() {
+        let file = SecretsFile::parse(
+            "[\"workspaces/w/destinations/a\"]\napiKey = \"hunter2\"\napiKye = \"hunter3\"\n",
+            Path::new("s.toml"),
+        )
+        .unwrap();
+        let wanted = [secret("workspaces/w/destinations/a", "apiKey")];
+        let err = file.check_against(&wanted).unwrap_err().to_string();
+        assert!(
+            err.contains("`apiKye` of `workspaces/w/destinations/a`") && !err.contains("`apiKey`"),
+            "{err}"
+        );
+        assert!(!err.contains("hunter"), "{err}");
+        let file = SecretsFile::parse("", Path::new("s.toml")).unwrap();
+        assert!(file.check_against(&wanted).is_ok());
     }
 }

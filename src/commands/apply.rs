@@ -13,7 +13,9 @@ use anyhow::Context;
 use serde_json::{Value, json};
 
 use super::export::{config_client, config_token};
-use super::plan::{public_client, public_token, write_reports};
+use super::plan::{
+    check_report_folders, public_client, public_token, require_ledger, write_reports,
+};
 use crate::apply::{
     self, ApplyOptions, ApplyReport, ConfigSecrets, Deferral, DryRunReport, Outcome, SecretSources,
     SecretsFile,
@@ -80,7 +82,10 @@ fn config_secrets(
 /// Runs `apply` (or its dry run); the `--json` summary is returned, not printed.
 pub async fn execute(args: &ApplyArgs, global: &GlobalArgs) -> anyhow::Result<Finished> {
     let run_args = &args.run;
+    // A token given the wrong way is said first: it is a mistake on the command line itself.
     let token = public_token(&args.api)?;
+    require_ledger(&run_args.ledger)?;
+    check_report_folders("--report", &args.report)?;
     let secrets = match &run_args.secrets {
         Some(path) => SecretsFile::load(path)?,
         None => SecretsFile::empty(),
@@ -135,6 +140,7 @@ pub async fn execute(args: &ApplyArgs, global: &GlobalArgs) -> anyhow::Result<Fi
         )));
     }
 
+    secrets.check_against(&apply::plan_secrets(&ledger, &plan)?)?;
     let config = config_secrets(args, exported_from(&ledger, &plan)?, reporter.clone())?;
     let options = ApplyOptions {
         allow_missing_secrets: run_args.allow_missing_secrets,

@@ -16,7 +16,7 @@ use anyhow::Context;
 use serde_json::{Value, json};
 
 use super::export::{config_client, config_token};
-use super::plan::{public_client, public_token};
+use super::plan::{check_report_folders, public_client, public_token};
 use crate::audit::{self, AUDITED, AuditOptions, AuditReport, Sides, Status};
 use crate::cli::{AuditArgs, GlobalArgs};
 use crate::commands::reporters::{self, CliReporter};
@@ -50,6 +50,7 @@ fn kinds(only: &[Kind]) -> anyhow::Result<BTreeSet<Kind>> {
 /// extension); the report is also returned as the `--json` summary, not printed.
 pub async fn execute(args: &AuditArgs, global: &GlobalArgs) -> anyhow::Result<Finished> {
     let kinds = kinds(&args.only)?;
+    check_report_folders("--report", &args.report)?;
     let config_secret = config_token(&args.config)?;
     let public_secret = public_token(&args.api)?;
     if !args.ledger.exists() {

@@ -27,7 +27,7 @@ use anyhow::Context;
 use serde_json::{Map, Value, json};
 
 use super::audit;
-use super::plan::{public_client, public_token, write_reports};
+use super::plan::{check_report_folders, public_client, public_token, write_reports};
 use super::{ExitStatus, Finished, apply, export, plan};
 use crate::cli::{ApplyArgs, AuditArgs, ExportArgs, GlobalArgs, MigrateArgs, PlanArgs};
 use crate::ledger::Ledger;
@@ -157,6 +157,8 @@ fn say(global: &GlobalArgs, line: &str) -> anyhow::Result<()> {
 
 /// Runs the steps; the `--json` document is returned, not printed.
 pub async fn execute(args: &MigrateArgs, global: &GlobalArgs) -> anyhow::Result<Finished> {
+    check_report_folders("--report", &args.report)?;
+    check_report_folders("--audit-report", &args.audit_report)?;
     // One lock for all four steps: each step opens the ledger on its own, and another process
     // must not take it in between (it would make this run fail half-way, or interleave).
     let _lock = Ledger::lock(&args.run.ledger)

@@ -111,7 +111,10 @@ fn load_snapshot(ledger: &Ledger) -> anyhow::Result<(crate::ledger::RunId, Strin
 
 /// Builds and stores the plan; the `--json` summary is returned, not printed.
 pub async fn execute(args: &PlanArgs, global: &GlobalArgs) -> anyhow::Result<Finished> {
+    // A token given the wrong way is said first: it is a mistake on the command line itself.
     let token = public_token(&args.api)?;
+    require_ledger(&args.ledger)?;
+    check_report_folders("--report", &args.report)?;
     let tables = match &args.mappings {
         Some(dir) => Tables::load(dir)
             .with_context(|| format!("Cannot load the mapping tables of `{}`", dir.display()))?,
@@ -172,6 +175,41 @@ pub async fn execute(args: &PlanArgs, global: &GlobalArgs) -> anyhow::Result<Fin
         },
         summary: summary_json(&plan, plan_id, &target, &workspace, requests),
     })
+}
+
+/// Refuses a missing ledger before anything else: opening it would create an empty one, and
+/// there is nothing to plan or apply without an export.
+pub fn require_ledger(ledger: &std::path::Path) -> anyhow::Result<()> {
+    if ledger.exists() {
+        return Ok(());
+    }
+    Err(
+        anyhow::anyhow!("there is no ledger at `{}`", ledger.display()).context(Hint(
+            "run `segbridge export` first, or pass the `--ledger` it wrote".into(),
+        )),
+    )
+}
+
+/// Refuses `--report` paths whose folder does not exist, before any work: the reports are
+/// written last, and a run should not store a plan only to fail on a typo in a path.
+pub fn check_report_folders(flag: &str, paths: &[ReportPath]) -> anyhow::Result<()> {
+    for report in paths {
+        let folder = match report.path.parent() {
+            Some(folder) if !folder.as_os_str().is_empty() => folder,
+            _ => continue,
+        };
+        if !folder.is_dir() {
+            return Err(anyhow::anyhow!(
+                "the folder `{}` of `{flag} {}` does not exist",
+                folder.display(),
+                report.path.display()
+            )
+            .context(Hint(
+                "create it first, or write the report elsewhere".into(),
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Writes the compatibility report of the current plan of `target` to each of `paths` (format

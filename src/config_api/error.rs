@@ -16,6 +16,7 @@ use reqwest::StatusCode;
 
 use super::wire::{ErrorDetail, WireError};
 use crate::env_vars::SEGMENT_CONFIG_API_TOKEN;
+use crate::http::pages::Runaway;
 use crate::http::retry::{Retryable, classify};
 use crate::http::{Endpoint, HttpError};
 
@@ -130,6 +131,17 @@ pub enum ConfigApiError {
         token: String,
         pages: usize,
     },
+    /// A list that would not end (see [`crate::http::pages`]).
+    #[error(
+        "{endpoint} for `{resource}` was stopped after {pages} pages: {why}; the server's \
+         pagination is broken"
+    )]
+    EndlessList {
+        endpoint: Endpoint,
+        resource: String,
+        why: Runaway,
+        pages: usize,
+    },
 }
 
 impl ConfigApiError {
@@ -148,7 +160,8 @@ impl ConfigApiError {
             | Self::Transport { endpoint, .. }
             | Self::Decode { endpoint, .. }
             | Self::InvalidSegment { endpoint, .. }
-            | Self::RepeatedCursor { endpoint, .. } => endpoint,
+            | Self::RepeatedCursor { endpoint, .. }
+            | Self::EndlessList { endpoint, .. } => endpoint,
         }
     }
 
@@ -181,7 +194,7 @@ impl ConfigApiError {
             | Self::WorkspaceNotFound { source, .. }
             | Self::Api { source, .. }
             | Self::Transport { source, .. } => source.attempts(),
-            Self::Decode { .. } | Self::RepeatedCursor { .. } => 1,
+            Self::Decode { .. } | Self::RepeatedCursor { .. } | Self::EndlessList { .. } => 1,
             Self::InvalidSegment { .. } => 0,
         }
     }
@@ -242,7 +255,7 @@ impl ConfigApiError {
 fn final_answer(error: &HttpError) -> Option<(StatusCode, &[u8])> {
     match error {
         HttpError::Status { status, body, .. } => Some((*status, body)),
-        HttpError::Transport(_) => None,
+        HttpError::Transport(_) | HttpError::TooLarge { .. } => None,
         HttpError::GaveUp { last, .. } | HttpError::WaitTooLong { last, .. } => final_answer(last),
     }
 }

@@ -24,7 +24,7 @@
 
 mod error;
 mod pages;
-mod wire;
+pub(crate) mod wire;
 
 use std::fmt;
 use std::sync::Arc;
@@ -126,6 +126,9 @@ pub struct ConfigClientSettings {
     /// The limiter's time: real time, or [`crate::http::ScaledClock`] to pace against a
     /// simulator whose minutes are shorter.
     pub clock: Arc<dyn Clock>,
+    /// The most pages one list may have before it is stopped as a runaway
+    /// ([`crate::http::pages::MAX_PAGES`]; tests lower it).
+    pub max_pages: usize,
 }
 
 impl ConfigClientSettings {
@@ -140,6 +143,7 @@ impl ConfigClientSettings {
             connect_timeout: client.connect_timeout,
             observer: None,
             clock: Arc::new(SystemClock::new()),
+            max_pages: crate::http::pages::MAX_PAGES,
         }
     }
 }
@@ -155,6 +159,7 @@ impl fmt::Debug for ConfigClientSettings {
             .field("connect_timeout", &self.connect_timeout)
             .field("observer", &self.observer.as_ref().map(|_| "set"))
             .field("clock", &self.clock)
+            .field("max_pages", &self.max_pages)
             .finish()
     }
 }
@@ -251,6 +256,9 @@ pub(crate) struct Request {
     plural: &'static str,
     /// The key of a single object that does not carry one, by the request's own path.
     fallback: Option<String>,
+    /// The listed objects are named one segment below the request's path (see
+    /// [`wire::check_name`]).
+    children: bool,
 }
 
 impl Request {
@@ -263,7 +271,14 @@ impl Request {
             key: Key::Name,
             plural: "",
             fallback: None,
+            children: false,
         }
+    }
+
+    /// The items of this list are named `{path}/{slug}`.
+    fn children(mut self) -> Self {
+        self.children = true;
+        self
     }
 
     fn list(mut self, plural: &'static str) -> Self {
@@ -340,6 +355,9 @@ impl Request {
                 format!("{plan_name}/source-connections/{slug}")
             }
         };
+        // A single object named by its own path was already checked as segments by `fetch`.
+        let parent = self.children.then(|| self.resource());
+        wire::check_name(&name, parent.as_deref())?;
         Ok(RawObject { name, body })
     }
 }
@@ -349,6 +367,7 @@ impl Request {
 #[derive(Clone, Debug)]
 pub struct ConfigClient {
     transport: Transport,
+    max_pages: usize,
 }
 
 impl ConfigClient {
@@ -380,7 +399,10 @@ impl ConfigClient {
             // The Config API says how long to wait in `Retry-After` only.
             wait_from_body: None,
         })?;
-        Ok(Self { transport })
+        Ok(Self {
+            transport,
+            max_pages: settings.max_pages,
+        })
     }
 
     /// The counters of every request made by this client and its clones.
@@ -500,7 +522,11 @@ impl ConfigClient {
 
     /// `GET /workspaces`: every workspace the token can see.
     pub fn list_workspaces(&self) -> Pages {
-        self.pages(Request::new(endpoints::WORKSPACES, &["workspaces"]).list("workspaces"))
+        self.pages(
+            Request::new(endpoints::WORKSPACES, &["workspaces"])
+                .list("workspaces")
+                .children(),
+        )
     }
 
     /// `GET /workspaces/{ws}`.
@@ -515,7 +541,11 @@ impl ConfigClient {
 
     /// `GET /access-tokens`: the token records (never the token values).
     pub fn list_access_tokens(&self) -> Pages {
-        self.pages(Request::new(endpoints::ACCESS_TOKENS, &["access-tokens"]).list("access_tokens"))
+        self.pages(
+            Request::new(endpoints::ACCESS_TOKENS, &["access-tokens"])
+                .list("access_tokens")
+                .children(),
+        )
     }
 
     // Catalogs.
@@ -523,7 +553,9 @@ impl ConfigClient {
     /// `GET /catalog/sources`.
     pub fn list_catalog_sources(&self) -> Pages {
         self.pages(
-            Request::new(endpoints::CATALOG_SOURCES, &["catalog", "sources"]).list("sources"),
+            Request::new(endpoints::CATALOG_SOURCES, &["catalog", "sources"])
+                .list("sources")
+                .children(),
         )
     }
 
@@ -541,7 +573,8 @@ impl ConfigClient {
                 endpoints::CATALOG_DESTINATIONS,
                 &["catalog", "destinations"],
             )
-            .list("destinations"),
+            .list("destinations")
+            .children(),
         )
     }
 
@@ -562,7 +595,8 @@ impl ConfigClient {
         self.pages(
             Request::new(endpoints::SOURCES, &["workspaces", workspace, "sources"])
                 .in_workspace(workspace)
-                .list("sources"),
+                .list("sources")
+                .children(),
         )
     }
 
@@ -604,7 +638,8 @@ impl ConfigClient {
                 endpoints::DESTINATIONS,
                 &["workspaces", workspace, "sources", source, "destinations"],
             )
-            .list("destinations"),
+            .list("destinations")
+            .children(),
         )
     }
 
@@ -627,7 +662,11 @@ impl ConfigClient {
     pub fn list_filters(&self, workspace: &str, source: &str, destination: &str) -> Pages {
         let mut path = destination_path(workspace, source, destination).to_vec();
         path.push("filters");
-        self.pages(Request::new(endpoints::FILTERS, &path).list("filters"))
+        self.pages(
+            Request::new(endpoints::FILTERS, &path)
+                .list("filters")
+                .children(),
+        )
     }
 
     /// `GET {destination}/filters/{id}`.
@@ -740,7 +779,8 @@ impl ConfigClient {
                 &["workspaces", workspace, "tracking-plans"],
             )
             .in_workspace(workspace)
-            .list("tracking_plans"),
+            .list("tracking_plans")
+            .children(),
         )
     }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use futures::FutureExt;
 
 use super::{ConfigApiError, ConfigClient, RawObject, Request};
-use crate::http::pages::{self, Fetched};
+use crate::http::pages::{self, Fetched, Runaway};
 
 /// One page of a Config API list.
 pub type Page = pages::Page<RawObject>;
@@ -15,7 +15,8 @@ pub type Page = pages::Page<RawObject>;
 pub type Pages = pages::Pages<RawObject, ConfigApiError>;
 
 pub(super) fn walk(client: ConfigClient, request: Request) -> Pages {
-    let repeated_request = request.clone();
+    let max_pages = client.max_pages;
+    let runaway_request = request.clone();
     pages::walk(
         Arc::new(move |token: Option<String>| {
             let client = client.clone();
@@ -30,11 +31,21 @@ pub(super) fn walk(client: ConfigClient, request: Request) -> Pages {
             }
             .boxed()
         }),
-        Arc::new(move |token, pages| ConfigApiError::RepeatedCursor {
-            endpoint: repeated_request.endpoint,
-            resource: repeated_request.resource(),
-            token,
-            pages,
+        Arc::new(move |why, pages| match why {
+            Runaway::RepeatedCursor(token) => ConfigApiError::RepeatedCursor {
+                endpoint: runaway_request.endpoint,
+                resource: runaway_request.resource(),
+                // Shown in the message: quoted like a body, as it comes from the server.
+                token: crate::http::error::excerpt(token.as_bytes()),
+                pages,
+            },
+            why => ConfigApiError::EndlessList {
+                endpoint: runaway_request.endpoint,
+                resource: runaway_request.resource(),
+                why,
+                pages,
+            },
         }),
+        max_pages,
     )
 }

@@ -21,6 +21,11 @@ use crate::http::error::excerpt;
 /// Why a 2xx answer could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum WireError {
+    #[error(
+        "the body holds more than {limit} JSON values, far more than any answer of the API; \
+         refusing to parse it"
+    )]
+    TooManyValues { limit: usize },
     #[error("the body is not JSON: `{excerpt}`")]
     NotJson {
         excerpt: String,
@@ -39,6 +44,51 @@ pub enum WireError {
     MissingWrapper { field: &'static str },
     #[error("an object has no `{field}` to name it by")]
     MissingKey { field: &'static str },
+    /// A name (or id) segbridge would store, show and build paths from, which no real object
+    /// has. Shown escaped (`\n`, `\u{0}`) and cut short.
+    #[error("the object named `{name}` cannot be exported: {reason}")]
+    BadName { name: String, reason: &'static str },
+}
+
+/// A name for messages: control characters escaped, at most 200 characters.
+fn shown_name(name: &str) -> String {
+    let escaped: String = name.escape_debug().collect();
+    match escaped.char_indices().nth(200) {
+        Some((cut, _)) => format!("{}…", &escaped[..cut]),
+        None => escaped,
+    }
+}
+
+/// Checks a name or id from the API before it becomes a ledger key, a path segment and part of
+/// messages: no control characters (they would reach the terminal and the reports), and no
+/// empty, `.` or `..` segment (which a URL or a path resolves away, so that the name would
+/// address another object). When `parent` is given, the name must be one segment below it
+/// (`workspaces/acme/sources` → `workspaces/acme/sources/js`): a source listed as
+/// `workspaces/acme/sources/a/b` would have its destinations read from another source, and one
+/// named in another workspace does not belong to this export.
+pub(crate) fn check_name(name: &str, parent: Option<&str>) -> Result<(), WireError> {
+    let bad = |reason| {
+        Err(WireError::BadName {
+            name: shown_name(name),
+            reason,
+        })
+    };
+    if name.chars().any(char::is_control) {
+        return bad("it contains control characters");
+    }
+    if name.split('/').any(|s| matches!(s, "" | "." | "..")) {
+        return bad("it has an empty, `.` or `..` path segment");
+    }
+    if let Some(parent) = parent {
+        match name.strip_prefix(parent).and_then(|r| r.strip_prefix('/')) {
+            None => return bad("it is not in the collection that listed it"),
+            Some(rest) if rest.contains('/') => {
+                return bad("its last segment contains a `/`");
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
 }
 
 /// `next_page_token` → `nextPageToken`.
@@ -65,6 +115,10 @@ pub(crate) fn field<'a>(object: &'a Map<String, Value>, snake: &str) -> Option<&
 
 /// Parses a body as JSON, quoting it in the error only when it is not JSON at all.
 pub(crate) fn parse(body: &[u8]) -> Result<Value, WireError> {
+    let limit = crate::http::json::MAX_VALUES;
+    if crate::http::json::too_many_values(body, limit) {
+        return Err(WireError::TooManyValues { limit });
+    }
     serde_json::from_slice(body).map_err(|source| WireError::NotJson {
         excerpt: excerpt(body),
         source,
@@ -178,7 +232,14 @@ pub(crate) fn error_detail(body: &[u8]) -> ErrorDetail {
         {
             ErrorDetail {
                 code: parsed.code,
-                message: parsed.error.or(parsed.message).unwrap_or_default(),
+                // The message is the server's text on its way to a terminal: quoted like a body.
+                message: excerpt(
+                    parsed
+                        .error
+                        .or(parsed.message)
+                        .unwrap_or_default()
+                        .as_bytes(),
+                ),
             }
         }
         _ => ErrorDetail {
@@ -297,6 +358,29 @@ mod tests {
         assert!(err.to_string().contains("<html>"), "{err}");
         let err = unwrap(json!({"password": "hunter2"}), "summary").unwrap_err();
         assert!(!err.to_string().contains("hunter2"), "{err}");
+    }
+
+    #[test]
+    fn names_that_would_escape_their_path_or_the_terminal_are_refused() {
+        let parent = Some("workspaces/w/sources");
+        assert!(check_name("workspaces/w/sources/js", parent).is_ok());
+        assert!(check_name("workspaces/w/sources/Café東京", parent).is_ok());
+        for (name, reason) in [
+            (
+                "workspaces/w/sources/a/b",
+                "its last segment contains a `/`",
+            ),
+            ("workspaces/other/sources/a", "it is not in the collection"),
+            ("workspaces/w/sources/..", "`.` or `..` path segment"),
+            ("workspaces/w/sources/", "empty, `.`"),
+            ("workspaces/w/sources/a\n", "control characters"),
+            ("workspaces/w/sources/a\u{0}", "control characters"),
+        ] {
+            let err = check_name(name, parent).unwrap_err().to_string();
+            assert!(err.contains(reason), "{name:?}: {err}");
+            assert!(!err.contains('\n') && !err.contains('\0'), "{err:?}");
+        }
+        assert!(check_name("a/../b", None).is_err());
     }
 
     #[test]

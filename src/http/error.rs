@@ -14,6 +14,12 @@ use reqwest::header::HeaderMap;
 /// of an HTML page, small enough that a huge error page does not bloat every error value.
 pub const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
 
+/// The largest 2xx body the clients read. The largest answers known are a tracking plan of up
+/// to 2 MB and a catalog page of 100 destinations (well under 1 MB); 32 MiB leaves room for
+/// ten times either, and keeps a server that streams without end (or a gateway that answers
+/// with a multi-gigabyte file) from growing the process until it is killed.
+pub const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
+
 /// How many characters of a body an error message quotes.
 const EXCERPT_CHARS: usize = 200;
 
@@ -27,6 +33,14 @@ pub enum HttpError {
     },
     /// No complete answer: the connection failed, timed out or closed before the body ended.
     Transport(reqwest::Error),
+    /// A 2xx answer whose body is larger than [`MAX_BODY_BYTES`] (announced by its
+    /// `Content-Length`, or found while reading); reading stopped at the limit.
+    TooLarge {
+        status: StatusCode,
+        limit: usize,
+        /// The `Content-Length`, when the server announced one.
+        declared: Option<u64>,
+    },
     /// Retries ran out; `last` is the error of the final attempt.
     GaveUp {
         attempts: u32,
@@ -47,6 +61,7 @@ impl HttpError {
         match self {
             Self::Status { status, .. } => Some(*status),
             Self::Transport(err) => err.status(),
+            Self::TooLarge { status, .. } => Some(*status),
             Self::GaveUp { last, .. } | Self::WaitTooLong { last, .. } => last.status(),
         }
     }
@@ -55,7 +70,7 @@ impl HttpError {
     pub fn body(&self) -> Option<&[u8]> {
         match self {
             Self::Status { body, .. } => Some(body),
-            Self::Transport(_) => None,
+            Self::Transport(_) | Self::TooLarge { .. } => None,
             Self::GaveUp { last, .. } | Self::WaitTooLong { last, .. } => last.body(),
         }
     }
@@ -70,9 +85,20 @@ impl HttpError {
 }
 
 /// A short, single-line quote of a body for messages: whitespace runs collapsed, at most
-/// 200 characters, invalid UTF-8 replaced.
+/// 200 characters, invalid UTF-8 and control characters replaced by `�`. The body comes from
+/// the network and lands on a terminal: an escape sequence in it could rewrite what the user
+/// sees (or the terminal's title), and a NUL cuts some log viewers short.
 pub fn excerpt(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
+    let text: String = String::from_utf8_lossy(body)
+        .chars()
+        .map(|c| {
+            if c.is_control() && !c.is_whitespace() {
+                char::REPLACEMENT_CHARACTER
+            } else {
+                c
+            }
+        })
+        .collect();
     let mut out = String::new();
     let mut words = text.split_whitespace();
     if let Some(first) = words.next() {
@@ -107,6 +133,22 @@ impl fmt::Display for HttpError {
             ),
             Self::Status { status, .. } => write!(f, "HTTP {status}"),
             Self::Transport(err) => fmt::Display::fmt(err, f),
+            Self::TooLarge {
+                status,
+                limit,
+                declared,
+            } => {
+                write!(f, "HTTP {status} with a body of ")?;
+                match declared {
+                    Some(length) => write!(f, "{length} bytes")?,
+                    None => f.write_str("more bytes than that")?,
+                }
+                write!(
+                    f,
+                    ", more than the {} MiB segbridge reads from one answer",
+                    limit / (1024 * 1024)
+                )
+            }
             Self::GaveUp {
                 attempts,
                 elapsed,
@@ -146,6 +188,16 @@ impl fmt::Debug for HttpError {
                 .field("body", &excerpt(body))
                 .finish(),
             Self::Transport(err) => f.debug_tuple("Transport").field(err).finish(),
+            Self::TooLarge {
+                status,
+                limit,
+                declared,
+            } => f
+                .debug_struct("TooLarge")
+                .field("status", status)
+                .field("limit", limit)
+                .field("declared", declared)
+                .finish(),
             Self::GaveUp {
                 attempts,
                 elapsed,
@@ -176,7 +228,7 @@ impl fmt::Debug for HttpError {
 impl std::error::Error for HttpError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Self::Status { .. } => None,
+            Self::Status { .. } | Self::TooLarge { .. } => None,
             Self::Transport(err) => err.source(),
             Self::GaveUp { last, .. } | Self::WaitTooLong { last, .. } => last.source(),
         }
@@ -212,6 +264,15 @@ mod tests {
             format!("{err:?}")
                 .contains(r#"body: "<html> <head><title>502 Bad Gateway</title></head> </html>""#),
             "{err:?}"
+        );
+    }
+
+    #[test]
+    fn control_characters_never_reach_the_terminal() {
+        let quoted = excerpt(b"bad\x1b]0;owned\x07 gateway\x00page\r\n\tend");
+        assert_eq!(
+            quoted,
+            "bad\u{fffd}]0;owned\u{fffd} gateway\u{fffd}page end"
         );
     }
 

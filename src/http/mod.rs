@@ -16,6 +16,7 @@
 
 pub mod client;
 pub mod error;
+pub mod json;
 pub mod limit;
 pub mod observe;
 pub mod pages;

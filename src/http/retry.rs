@@ -86,6 +86,8 @@ fn inspect(link: &(dyn Error + 'static), hints: &mut Hints) -> Option<Retryable>
     if let Some(http) = link.downcast_ref::<HttpError>() {
         return match http {
             HttpError::Status { status, .. } => Some(classify_status(*status)),
+            // The same request brings the same oversized answer back.
+            HttpError::TooLarge { .. } => Some(Retryable::Permanent),
             // The wrapped error is quoted, not chained (see HttpError's `source`).
             HttpError::GaveUp { last, .. } | HttpError::WaitTooLong { last, .. } => {
                 Some(classify(last.as_ref()))
@@ -181,6 +183,8 @@ pub fn may_have_been_applied(error: &HttpError) -> bool {
             // come after the work was done.
             status.is_server_error()
         }
+        // A 2xx came back: the server acted.
+        HttpError::TooLarge { .. } => true,
         HttpError::Transport(err) => {
             // A connection never made carries no request; anything else (a timeout, a reset
             // while waiting, a body cut off) may have come after the server acted.
@@ -288,8 +292,10 @@ const UNIX_TIME_THRESHOLD: u64 = 1_000_000_000;
 pub fn rate_limit_reset(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
     let value = headers.get("x-ratelimit-reset")?.to_str().ok()?.trim();
     match value.parse::<u64>() {
+        // A time past what `SystemTime` can hold is no answer (adding would panic).
         Ok(n) if n >= UNIX_TIME_THRESHOLD => Some(
-            (SystemTime::UNIX_EPOCH + Duration::from_secs(n))
+            SystemTime::UNIX_EPOCH
+                .checked_add(Duration::from_secs(n))?
                 .duration_since(now)
                 .unwrap_or(Duration::ZERO),
         ),

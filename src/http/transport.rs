@@ -31,7 +31,7 @@ use url::Url;
 use super::client::{
     BaseUrlError, ClientSettings, build_client, build_write_client, validate_base_url,
 };
-use super::error::{HttpError, MAX_ERROR_BODY_BYTES};
+use super::error::{HttpError, MAX_BODY_BYTES, MAX_ERROR_BODY_BYTES};
 use super::limit::{RateLimiter, ServerWindow};
 use super::observe::{HttpMetrics, HttpObserver, WaitReason};
 use super::retry::{
@@ -374,16 +374,21 @@ impl Transport {
         inner.metrics.response(status);
         let headers: HeaderMap = response.headers().clone();
         if status.is_success() {
-            return match response.bytes().await {
+            return match read_bounded(&mut response, MAX_BODY_BYTES).await {
                 Ok(body) => Ok(Response {
                     status,
                     headers,
-                    body: body.to_vec(),
+                    body,
                 }),
-                Err(err) => {
+                Err(Some(err)) => {
                     inner.metrics.transport_error();
                     Err(HttpError::Transport(err))
                 }
+                Err(None) => Err(HttpError::TooLarge {
+                    status,
+                    limit: MAX_BODY_BYTES,
+                    declared: response.content_length(),
+                }),
             };
         }
         // The status is the error; the body only explains it, so a body that breaks off is kept
@@ -404,15 +409,50 @@ impl Transport {
     }
 }
 
+/// Reads a body of at most `limit` bytes: `Err(None)` as soon as it is known to be larger (its
+/// `Content-Length` says so, or the bytes read pass the limit), without reading further, so a
+/// server that streams without end costs `limit` bytes of memory and no more.
+async fn read_bounded(
+    response: &mut reqwest::Response,
+    limit: usize,
+) -> Result<Vec<u8>, Option<reqwest::Error>> {
+    if response
+        .content_length()
+        .is_some_and(|length| length > limit as u64)
+    {
+        return Err(None);
+    }
+    let mut body = Vec::with_capacity(
+        response
+            .content_length()
+            .map_or(0, |length| length as usize),
+    );
+    while let Some(chunk) = response.chunk().await.map_err(Some)? {
+        if body.len() + chunk.len() > limit {
+            return Err(None);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// The longest rate-limit window a server's headers may impose on later requests. The Public
+/// API's windows are a minute long; a reset further away than an hour is a broken or hostile
+/// header, which would otherwise stall every later request (or overflow the clock) and is
+/// ignored instead.
+const MAX_SERVER_WINDOW: Duration = Duration::from_secs(3600);
+
 /// The window an answer reports in `X-RateLimit-Remaining` and `-Reset` (and `-Consumed`, when
-/// present); `None` unless both of the first two are there and readable.
+/// present); `None` unless both of the first two are there and readable, and the reset is at
+/// most [`MAX_SERVER_WINDOW`] away.
 fn server_window(headers: &HeaderMap) -> Option<ServerWindow> {
     let number =
         |name: &str| -> Option<u32> { headers.get(name)?.to_str().ok()?.trim().parse().ok() };
     Some(ServerWindow {
         consumed: number("x-ratelimit-consumed"),
         remaining: number("x-ratelimit-remaining")?,
-        reset_in: rate_limit_reset(headers, SystemTime::now())?,
+        reset_in: rate_limit_reset(headers, SystemTime::now())
+            .filter(|reset| *reset <= MAX_SERVER_WINDOW)?,
     })
 }
 
@@ -437,5 +477,16 @@ mod tests {
         );
         headers.insert("x-ratelimit-remaining", HeaderValue::from_static("many"));
         assert_eq!(server_window(&headers), None);
+        // A reset years away (or past what the clock can hold) is ignored, not obeyed.
+        headers.insert("x-ratelimit-remaining", HeaderValue::from_static("0"));
+        for far in [
+            "7200",
+            "99999999999",
+            "9000000000000000000",
+            "18446744073709551615",
+        ] {
+            headers.insert("x-ratelimit-reset", HeaderValue::from_static(far));
+            assert_eq!(server_window(&headers), None, "{far}");
+        }
     }
 }

@@ -49,6 +49,14 @@ pub enum LedgerError {
     #[error("`{path}` is not a segbridge ledger (not an SQLite database)")]
     NotALedger { path: PathBuf },
     #[error(
+        "`{path}` is an SQLite database, but not a segbridge ledger; segbridge leaves it untouched"
+    )]
+    Foreign { path: PathBuf },
+    #[error("`{path}` is empty: no segbridge command has written to it yet")]
+    Empty { path: PathBuf },
+    #[error("`{path}` is a directory, not a ledger file")]
+    Directory { path: PathBuf },
+    #[error(
         "the ledger `{path}` was written by a newer segbridge (schema version {found}, this one knows up to {known})"
     )]
     TooNew {
@@ -182,7 +190,18 @@ impl Ledger {
     /// on `<ledger>.lock` for as long as the ledger is open, and a second one is refused with
     /// [`LedgerError::Busy`] instead of interleaving its writes. The kernel releases the lock
     /// when a process dies, so a killed run never leaves a stale lock behind.
+    ///
+    /// A file that is not a ledger is refused before anything is written to it: not SQLite
+    /// ([`LedgerError::NotALedger`]), another program's SQLite database
+    /// ([`LedgerError::Foreign`]: migrating would add tables to it and switch its journal), a
+    /// newer segbridge's ledger ([`LedgerError::TooNew`]) or a directory. An empty file is a new
+    /// ledger.
     pub fn open(path: &Path) -> Result<Ledger> {
+        if path.is_dir() {
+            return Err(LedgerError::Directory {
+                path: path.to_owned(),
+            });
+        }
         let lock = lock_file(path)?;
         if !path.exists() {
             create_private_file(path)?;
@@ -196,6 +215,21 @@ impl Ledger {
             path: path.to_owned(),
             _lock: Some(lock),
         };
+        // Read-only checks first: `configure` already writes (the journal mode goes into the
+        // file's header), so a file that is refused must be refused before it.
+        let found = ledger.schema_version()?;
+        if found == 0 && ledger.has_tables()? {
+            return Err(LedgerError::Foreign {
+                path: path.to_owned(),
+            });
+        }
+        if found > current_version() {
+            return Err(LedgerError::TooNew {
+                path: path.to_owned(),
+                found,
+                known: current_version(),
+            });
+        }
         ledger.configure()?;
         ledger.migrate()?;
         Ok(ledger)
@@ -216,9 +250,24 @@ impl Ledger {
         Ok(LedgerLock { _file: file })
     }
 
+    /// Whether the database holds any table, index or view.
+    fn has_tables(&self) -> Result<bool> {
+        self.conn
+            .query_row("SELECT count(*) FROM sqlite_master", [], |row| {
+                row.get::<_, i64>(0)
+            })
+            .map(|n| n > 0)
+            .map_err(self.sql("reading the schema"))
+    }
+
     /// Opens an existing ledger read-only, without the process lock, to look at it while
     /// another process works on it (progress, tests). Nothing can be written through it.
     pub fn inspect(path: &Path) -> Result<Ledger> {
+        if path.is_dir() {
+            return Err(LedgerError::Directory {
+                path: path.to_owned(),
+            });
+        }
         let flags =
             rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn =
@@ -236,6 +285,15 @@ impl Ledger {
             .busy_timeout(std::time::Duration::from_secs(5))
             .map_err(ledger.sql("setting the busy timeout"))?;
         let found = ledger.schema_version()?;
+        // Every ledger segbridge writes is migrated to version 1 at least on creation.
+        if found == 0 {
+            let path = path.to_owned();
+            return Err(if ledger.has_tables()? {
+                LedgerError::Foreign { path }
+            } else {
+                LedgerError::Empty { path }
+            });
+        }
         if found > current_version() {
             return Err(LedgerError::TooNew {
                 path: path.to_owned(),

@@ -21,6 +21,7 @@ use super::operations::Operation;
 use super::wire::{self, FieldError, WireError};
 use crate::env_vars::SEGMENT_PUBLIC_API_TOKEN;
 use crate::http::error::excerpt;
+use crate::http::pages::Runaway;
 use crate::http::retry::{Retryable, classify, may_have_been_applied};
 use crate::http::{HttpError, Replay};
 
@@ -183,6 +184,17 @@ pub enum PublicApiError {
         cursor: String,
         pages: usize,
     },
+    /// A list that would not end (see [`crate::http::pages`]).
+    #[error(
+        "{operation} for `{resource}` was stopped after {pages} pages: {why}; the server's \
+         pagination is broken"
+    )]
+    EndlessList {
+        operation: Operation,
+        resource: String,
+        why: Runaway,
+        pages: usize,
+    },
     /// Refused before sending: the body is over what the endpoint accepts.
     #[error(
         "{operation} for `{resource}`: {what} is {bytes} bytes, over the {limit} bytes the \
@@ -219,6 +231,7 @@ impl PublicApiError {
             | Self::Decode { operation, .. }
             | Self::InvalidSegment { operation, .. }
             | Self::RepeatedCursor { operation, .. }
+            | Self::EndlessList { operation, .. }
             | Self::TooLarge { operation, .. } => operation,
         }
     }
@@ -287,7 +300,7 @@ impl PublicApiError {
 fn final_answer(error: &HttpError) -> Option<(StatusCode, &[u8])> {
     match error {
         HttpError::Status { status, body, .. } => Some((*status, body)),
-        HttpError::Transport(_) => None,
+        HttpError::Transport(_) | HttpError::TooLarge { .. } => None,
         HttpError::GaveUp { last, .. } | HttpError::WaitTooLong { last, .. } => final_answer(last),
     }
 }

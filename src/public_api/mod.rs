@@ -32,7 +32,7 @@ mod error;
 pub mod lookup;
 pub mod operations;
 mod pages;
-mod wire;
+pub(crate) mod wire;
 pub mod writer;
 
 use std::collections::HashMap;
@@ -142,6 +142,9 @@ pub struct PublicClientSettings {
     /// The limiters' time: real time, or [`crate::http::ScaledClock`] to pace against a
     /// simulator whose minutes are shorter.
     pub clock: Arc<dyn Clock>,
+    /// The most pages one list may have before it is stopped as a runaway
+    /// ([`crate::http::pages::MAX_PAGES`]; tests lower it).
+    pub max_pages: usize,
 }
 
 impl PublicClientSettings {
@@ -161,6 +164,7 @@ impl PublicClientSettings {
             connect_timeout: client.connect_timeout,
             observer: None,
             clock: Arc::new(SystemClock::new()),
+            max_pages: crate::http::pages::MAX_PAGES,
         }
     }
 }
@@ -179,6 +183,7 @@ impl fmt::Debug for PublicClientSettings {
             .field("connect_timeout", &self.connect_timeout)
             .field("observer", &self.observer.as_ref().map(|_| "set"))
             .field("clock", &self.clock)
+            .field("max_pages", &self.max_pages)
             .finish()
     }
 }
@@ -284,7 +289,11 @@ impl Key {
                 .ok_or(WireError::MissingKey { field: name })
         };
         match self {
-            Self::Id => field("id"),
+            Self::Id => {
+                let id = field("id")?;
+                wire::check_id(&id)?;
+                Ok(id)
+            }
             Self::Field(name) => field(name),
             Self::Label => Ok(format!("{}:{}", field("key")?, field("value")?)),
             Self::Rule => {
@@ -382,6 +391,7 @@ struct Inner {
     transport: Transport,
     clock: Arc<dyn Clock>,
     region: RegionHint,
+    max_pages: usize,
     /// One bucket per operation with a documented limit, made on first use.
     buckets: Mutex<HashMap<&'static str, Arc<RateLimiter>>>,
 }
@@ -430,6 +440,7 @@ impl PublicClient {
                 transport,
                 clock: settings.clock,
                 region,
+                max_pages: settings.max_pages,
                 buckets: Mutex::new(HashMap::new()),
             }),
         })

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use futures::FutureExt;
 
 use super::{PublicApiError, PublicClient, PublicObject, Read};
-use crate::http::pages::{self, Fetched};
+use crate::http::pages::{self, Fetched, Runaway};
 
 /// One page of a Public API list (with `totalEntries` when the API gives it).
 pub type Page = pages::Page<PublicObject>;
@@ -16,7 +16,8 @@ pub type Page = pages::Page<PublicObject>;
 pub type Pages = pages::Pages<PublicObject, PublicApiError>;
 
 pub(super) fn walk(client: PublicClient, read: Read) -> Pages {
-    let repeated_read = read.clone();
+    let max_pages = client.inner.max_pages;
+    let runaway_read = read.clone();
     pages::walk(
         Arc::new(move |cursor: Option<String>| {
             let client = client.clone();
@@ -32,11 +33,21 @@ pub(super) fn walk(client: PublicClient, read: Read) -> Pages {
             }
             .boxed()
         }),
-        Arc::new(move |cursor, pages| PublicApiError::RepeatedCursor {
-            operation: repeated_read.operation,
-            resource: repeated_read.resource(),
-            cursor,
-            pages,
+        Arc::new(move |why, pages| match why {
+            Runaway::RepeatedCursor(cursor) => PublicApiError::RepeatedCursor {
+                operation: runaway_read.operation,
+                resource: runaway_read.resource(),
+                // Shown in the message: quoted like a body, as it comes from the server.
+                cursor: crate::http::error::excerpt(cursor.as_bytes()),
+                pages,
+            },
+            why => PublicApiError::EndlessList {
+                operation: runaway_read.operation,
+                resource: runaway_read.resource(),
+                why,
+                pages,
+            },
         }),
+        max_pages,
     )
 }

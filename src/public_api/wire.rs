@@ -20,6 +20,11 @@ use crate::http::error::excerpt;
 /// Why a 2xx answer could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum WireError {
+    #[error(
+        "the body holds more than {limit} JSON values, far more than any answer of the API; \
+         refusing to parse it"
+    )]
+    TooManyValues { limit: usize },
     #[error("the body is not JSON: `{excerpt}`")]
     NotJson {
         excerpt: String,
@@ -38,10 +43,40 @@ pub enum WireError {
     BadCursor { field: &'static str },
     #[error("an item has no `{field}` to name it by")]
     MissingKey { field: &'static str },
+    /// An id no real object has, which segbridge would store, show and put in paths. Shown
+    /// escaped (`\n`, `\u{0}`) and cut short.
+    #[error("the object with the id `{id}` cannot be used: {reason}")]
+    BadId { id: String, reason: &'static str },
+}
+
+/// Checks an id from the API before it becomes an id-map entry, a path segment and part of
+/// messages: no control characters (they would reach the terminal and the reports), no `/`
+/// (ids are opaque tokens; one with a slash was made to look like a path), and not `.` or `..`
+/// (which URL resolution would remove from a path).
+pub(crate) fn check_id(id: &str) -> Result<(), WireError> {
+    let reason = if id.chars().any(char::is_control) {
+        "it contains control characters"
+    } else if id.contains('/') {
+        "it contains a `/`"
+    } else if matches!(id, "" | "." | "..") {
+        "it is empty, `.` or `..`"
+    } else {
+        return Ok(());
+    };
+    let escaped: String = id.escape_debug().collect();
+    let id = match escaped.char_indices().nth(200) {
+        Some((cut, _)) => format!("{}…", &escaped[..cut]),
+        None => escaped,
+    };
+    Err(WireError::BadId { id, reason })
 }
 
 /// Parses a body as JSON, quoting it in the error only when it is not JSON at all.
 pub(crate) fn parse(body: &[u8]) -> Result<Value, WireError> {
+    let limit = crate::http::json::MAX_VALUES;
+    if crate::http::json::too_many_values(body, limit) {
+        return Err(WireError::TooManyValues { limit });
+    }
     serde_json::from_slice(body).map_err(|source| WireError::NotJson {
         excerpt: excerpt(body),
         source,
@@ -136,7 +171,14 @@ pub struct FieldError {
 pub(crate) fn errors(body: &[u8]) -> Option<Vec<FieldError>> {
     let value: Value = serde_json::from_slice(body).ok()?;
     let entries = value.get("errors")?.as_array()?;
-    let text = |entry: &Value, key: &str| entry.get(key).and_then(Value::as_str).map(str::to_owned);
+    // The server's text on its way to a terminal: quoted like a body (one line, no control
+    // characters, bounded).
+    let text = |entry: &Value, key: &str| {
+        entry
+            .get(key)
+            .and_then(Value::as_str)
+            .map(|text| excerpt(text.as_bytes()))
+    };
     Some(
         entries
             .iter()
@@ -157,8 +199,8 @@ pub(crate) fn ms_before_next(body: &[u8]) -> Option<Duration> {
         .as_array()?
         .iter()
         .find_map(|entry| entry.get("data")?.get("msBeforeNext")?.as_f64())
-        .filter(|ms| ms.is_finite() && *ms >= 0.0)
-        .map(|ms| Duration::from_secs_f64(ms / 1000.0))
+        // `try_`: a wait too long for a `Duration` (1e300 ms) is no answer, not a panic.
+        .and_then(|ms| Duration::try_from_secs_f64(ms / 1000.0).ok())
 }
 
 /// A string field of an object.
@@ -210,6 +252,11 @@ mod tests {
         assert_eq!(ms_before_next(body), Some(Duration::from_millis(1500)));
         assert_eq!(errors(b"<html>502</html>"), None);
         assert_eq!(ms_before_next(br#"{"errors": []}"#), None);
+        // Too long for a `Duration`, negative: no wait, and no panic.
+        for ms in ["1e300", "-5"] {
+            let body = format!(r#"{{"errors": [{{"data": {{"msBeforeNext": {ms}}}}}]}}"#);
+            assert_eq!(ms_before_next(body.as_bytes()), None, "{ms}");
+        }
     }
 
     #[test]

@@ -1,0 +1,61 @@
+//! A cheap pre-check of a JSON body before it is parsed into `serde_json::Value`s.
+//!
+//! The body limit ([`super::error::MAX_BODY_BYTES`]) bounds the bytes of an answer, not the
+//! memory its parse takes: `[0,0,0,…]` costs two bytes a value on the wire and several dozen in
+//! a `Value`, so 32 MiB of tiny values would take gigabytes. Counting the values first, in one
+//! pass over the bytes and without allocating, bounds that too. (Nesting is bounded by
+//! `serde_json` itself, which refuses more than 128 levels.)
+
+/// The most JSON values (objects, arrays, strings, numbers, literals) one answer may hold. The
+/// largest real answers (a catalog page of 100 destinations with their settings, a tracking
+/// plan with 2,000 rules) hold tens of thousands; a million leaves a wide margin and bounds a
+/// parse to roughly a hundred megabytes.
+pub const MAX_VALUES: usize = 1_000_000;
+
+/// Whether `body` holds more than `limit` JSON values. Counts the openings of objects and
+/// arrays, strings, and the separators between elements; any body that is not JSON is left to
+/// the parser to refuse.
+pub fn too_many_values(body: &[u8], limit: usize) -> bool {
+    let mut count = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for &byte in body {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if byte == b'\\' {
+                escaped = true;
+            } else if byte == b'"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match byte {
+            b'"' => {
+                in_string = true;
+                count += 1;
+            }
+            b'{' | b'[' | b',' => count += 1,
+            _ => continue,
+        }
+        if count > limit {
+            return true;
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_counted_outside_strings_only() {
+        assert!(!too_many_values(br#"{"a": [1, 2, 3]}"#, 8));
+        assert!(too_many_values(br#"{"a": [1, 2, 3]}"#, 4));
+        assert!(!too_many_values(br#""[[[,,,{{{\"]]]""#, 1));
+        let many = format!("[{}0]", "0,".repeat(100));
+        assert!(too_many_values(many.as_bytes(), 100));
+        assert!(!too_many_values(many.as_bytes(), 102));
+    }
+}
