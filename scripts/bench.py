@@ -1,0 +1,341 @@
+#!/usr/bin/env python3
+"""Benchmark harness: a whole migration against the simulators, measured against its lower bound.
+
+For each run it starts `segbridge sim` as a process of its own (a generated workspace behind the
+Config API, an empty Public API workspace, the real rate limits, a per-request latency, all
+simulated time shrunk by --time-scale), then runs the migration with the release binary, either
+as the four steps `export`, `plan`, `apply --include-iam --enable` and `audit` (default: each
+step measured apart) or as one `migrate --include-iam --enable` (--migrate). It prints one JSON
+line per run on stdout:
+
+- size, seed, time_scale, latency_ms, mode;
+- wall_seconds, cpu_seconds (user + system of the segbridge processes), peak_rss_mb (the
+  largest of them);
+- calls and rate_limited (429s) per API, as the simulators counted them; waited_on_limits_seconds
+  as the export reports it;
+- bound_seconds: the least real time the rate limits allow for the calls made. For each window
+  of an API (the default one, which every request counts against, and each per-endpoint one), the
+  requests counted against it divided by its limit, times its window, divided by the time scale;
+  the largest of those is the API's bound. `sequential` adds up, step by step, the larger of the
+  two APIs' bounds (what a run that finishes each step before the next can reach); `pipelined`
+  is the larger of the two APIs' bounds over the whole run (what overlapping the steps could
+  reach). ratio = wall / sequential bound (wall / pipelined bound for --migrate).
+- minimum and made: the Config API requests an export of this workspace needs (one per page of
+  every list, one per schema config) and the export made; the writes the plan holds and the
+  writes the Public API received.
+- steps: the same figures per step (steps mode).
+
+Usage:
+  scripts/bench.py --size small --size medium
+  scripts/bench.py --size large --counts sources=1600,tracking_plans=160,users=800 --label 50k
+  scripts/bench.py --size medium --migrate
+
+Needs python3 and cargo; builds the release binary unless --bin names one. Everything runs on
+127.0.0.1. Linux only (peak RSS from wait4).
+"""
+
+import argparse
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def build_binary():
+    subprocess.run(["cargo", "build", "--release", "--locked", "--quiet"], cwd=HERE, check=True)
+    target = os.environ.get("CARGO_TARGET_DIR", os.path.join(HERE, "target"))
+    return os.path.join(target, "release", "segbridge")
+
+
+def get_json(url):
+    with urllib.request.urlopen(url, timeout=60) as response:
+        return json.load(response)
+
+
+class Simulators:
+    """`segbridge sim` as a process, and what its stdout says about it."""
+
+    def __init__(self, binary, args):
+        self.log = tempfile.TemporaryFile()
+        self.process = subprocess.Popen(
+            [binary, "sim", *args],
+            stdout=subprocess.PIPE,
+            stderr=self.log,
+            text=True,
+        )
+        self.env = {}
+        for line in self.process.stdout:
+            line = line.strip()
+            if "=" in line and not line.startswith("#"):
+                key, value = line.split("=", 1)
+                self.env[key] = value
+            if "SEGMENT_PUBLIC_WORKSPACE" in self.env:
+                break
+        if "SEGMENT_PUBLIC_API_URL" not in self.env:
+            self.stop()
+            self.log.seek(0)
+            sys.exit("the simulators did not start:\n" + self.log.read().decode())
+
+    def stats(self):
+        return {
+            "config": get_json(self.env["SEGMENT_CONFIG_API_URL"] + "/_sim/stats"),
+            "public": get_json(self.env["SEGMENT_PUBLIC_API_URL"] + "/_sim/stats"),
+        }
+
+    def config_state(self):
+        return get_json(self.env["SEGMENT_CONFIG_API_URL"] + "/_sim/state")
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
+def run_measured(command, env):
+    """Runs `command`; its exit code, stdout, wall seconds, CPU seconds and peak RSS (MB)."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        started = time.monotonic()
+        process = subprocess.Popen(command, stdout=out, stderr=err, env=env)
+        # wait4 reaps the child and gives its resource usage; Popen must not reap it first.
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.monotonic() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout = out.read().decode()
+        stderr = err.read().decode()
+    return {
+        "code": process.returncode,
+        "stdout": stdout,
+        "stderr": stderr,
+        "wall_seconds": wall,
+        "cpu_seconds": usage.ru_utime + usage.ru_stime,
+        "peak_rss_mb": usage.ru_maxrss / 1024,
+    }
+
+
+def requests_per_route(stats):
+    return {
+        route: sum(n for status, n in statuses.items())
+        for route, statuses in stats["requests"].items()
+    }
+
+
+def delta(after, before):
+    """Requests per API and route made between two stats snapshots, and the 429s."""
+    out = {}
+    for api in ("config", "public"):
+        routes_after = requests_per_route(after[api])
+        routes_before = requests_per_route(before[api])
+        out[api] = {
+            "routes": {
+                route: n - routes_before.get(route, 0)
+                for route, n in routes_after.items()
+                if n - routes_before.get(route, 0) > 0
+            },
+            "calls": after[api]["requests_total"] - before[api]["requests_total"],
+            "rate_limited": after[api]["rate_limited"] - before[api]["rate_limited"],
+            "writes": sum(after[api]["writes"].values()) - sum(before[api]["writes"].values()),
+        }
+    return out
+
+
+def api_bound(calls, limits, time_scale):
+    """The least real seconds the API's windows allow for `calls` (per route)."""
+    default = limits["default"]
+    total = sum(calls["routes"].values())
+    bound = total / default["limit"] * default["window_seconds"]
+    for route, n in calls["routes"].items():
+        own = limits["endpoints"].get(route)
+        if own:
+            bound = max(bound, n / own["limit"] * own["window_seconds"])
+    return bound / time_scale
+
+
+def export_minimum(state):
+    """The fewest Config API requests an export of this workspace needs (see tests/export.rs)."""
+    def pages(n):
+        return max(1, -(-n // 100))
+
+    def names(kind):
+        return list(state.get(kind, {}).keys())
+
+    total = 1 + sum(
+        pages(len(names(kind)))
+        for kind in (
+            "catalog_sources",
+            "catalog_destinations",
+            "access_tokens",
+            "sources",
+            "tracking_plans",
+            "roles",
+            "policies",
+            "invites",
+            "users",
+        )
+    )
+    functions = state.get("functions", {}).values()
+    for kind in ("SOURCE", "DESTINATION"):
+        total += pages(sum(1 for f in functions if f.get("type") == kind))
+    destinations = names("destinations")
+    filters = names("destination_filters")
+    connections = names("tracking_plan_connections")
+    for source in names("sources"):
+        mine = [d for d in destinations if d.startswith(source + "/destinations/")]
+        total += 1 + pages(len(mine))
+        for destination in mine:
+            total += pages(sum(1 for f in filters if f.startswith(destination + "/filters/")))
+    for plan in names("tracking_plans"):
+        total += pages(sum(1 for c in connections if c.startswith(plan + "/source-connections/")))
+    return total
+
+
+def planned_writes(ledger):
+    with sqlite3.connect(f"file:{ledger}?mode=ro", uri=True) as db:
+        (plan,) = db.execute("SELECT max(id) FROM plans").fetchone()
+        (count,) = db.execute(
+            "SELECT count(*) FROM plan_payloads WHERE plan = ?", (plan,)
+        ).fetchone()
+    return count
+
+
+def one_run(binary, options, size):
+    sim_args = [
+        "--size", size,
+        "--seed", str(options.seed),
+        "--time-scale", str(options.time_scale),
+        "--faults", f"latency={options.latency_ms}ms",
+    ]
+    if options.counts:
+        sim_args += ["--counts", options.counts]
+    sims = Simulators(binary, sim_args)
+    try:
+        env = dict(os.environ)
+        env.pop("NO_COLOR", None)
+        env["SEGMENT_CONFIG_API_TOKEN"] = sims.env["SEGMENT_CONFIG_API_TOKEN"]
+        env["SEGMENT_PUBLIC_API_TOKEN"] = sims.env["SEGMENT_PUBLIC_API_TOKEN"]
+        workdir = tempfile.mkdtemp(prefix="segbridge-bench-")
+        ledger = os.path.join(workdir, "bench.ledger")
+        common = ["--time-scale", str(options.time_scale), "--ledger", ledger]
+        config = ["--config-url", sims.env["SEGMENT_CONFIG_API_URL"]]
+        public = ["--public-url", sims.env["SEGMENT_PUBLIC_API_URL"]]
+        if options.migrate:
+            steps = [("migrate", ["migrate", *common, *config, *public, "--include-iam", "--enable"])]
+        else:
+            steps = [
+                ("export", ["export", *common, *config]),
+                ("plan", ["plan", *common, *public]),
+                ("apply", ["apply", *common, *config, *public, "--include-iam", "--enable"]),
+                ("audit", ["audit", *common, *config, *public]),
+            ]
+        before = sims.stats()
+        limits = {api: before[api]["rate_limits"] for api in ("config", "public")}
+        measured = []
+        waited = None
+        export_calls = None
+        for name, args in steps:
+            result = run_measured([binary, *args, "--json", "-q"], env)
+            if result["code"] != 0:
+                kept = os.path.join(workdir, f"{name}.json")
+                with open(kept, "w") as out:
+                    out.write(result["stdout"])
+                sys.exit(
+                    f"`segbridge {name}` exited {result['code']} (its --json output: {kept}; "
+                    f"the ledger: {ledger}):\n{result['stderr']}"
+                )
+            after = sims.stats()
+            calls = delta(after, before)
+            before = after
+            bounds = {api: api_bound(calls[api], limits[api], options.time_scale) for api in calls}
+            summary = json.loads(result["stdout"])
+            if name == "export":
+                waited = summary.get("waited_on_rate_limits_seconds")
+                export_calls = calls["config"]["calls"]
+            elif name == "migrate":
+                waited = summary.get("export", {}).get("waited_on_rate_limits_seconds")
+            measured.append({"step": name, **{k: result[k] for k in ("wall_seconds", "cpu_seconds", "peak_rss_mb")}, "calls": calls, "bound": bounds})
+        state = sims.config_state()
+        totals = sims.stats()
+    finally:
+        sims.stop()
+
+    def total(api, field):
+        return sum(step["calls"][api][field] for step in measured)
+
+    wall = sum(s["wall_seconds"] for s in measured)
+    whole = {
+        api: {
+            "routes": {},
+            "calls": total(api, "calls"),
+        }
+        for api in ("config", "public")
+    }
+    for api in ("config", "public"):
+        for step in measured:
+            for route, n in step["calls"][api]["routes"].items():
+                whole[api]["routes"][route] = whole[api]["routes"].get(route, 0) + n
+    pipelined = max(api_bound(whole[api], limits[api], options.time_scale) for api in whole)
+    sequential = sum(max(step["bound"].values()) for step in measured)
+    bound = pipelined if options.migrate else sequential
+    return {
+        "size": options.label or size,
+        "seed": options.seed,
+        "time_scale": options.time_scale,
+        "latency_ms": options.latency_ms,
+        "mode": "migrate" if options.migrate else "steps",
+        "resources": totals["config"]["resources_total"],
+        "wall_seconds": round(wall, 2),
+        "cpu_seconds": round(sum(s["cpu_seconds"] for s in measured), 2),
+        "peak_rss_mb": round(max(s["peak_rss_mb"] for s in measured), 1),
+        "calls": {api: total(api, "calls") for api in ("config", "public")},
+        "rate_limited": {api: total(api, "rate_limited") for api in ("config", "public")},
+        "waited_on_limits_seconds": waited,
+        # One process cannot be split into steps: only the pipelined bound applies to it.
+        "bound_seconds": {
+            "sequential": None if options.migrate else round(sequential, 2),
+            "pipelined": round(pipelined, 2),
+        },
+        "ratio": round(wall / bound, 3) if bound > 0 else None,
+        "minimum": {"config_export": export_minimum(state), "public_writes": planned_writes(ledger)},
+        "made": {"config_export": export_calls, "public_writes": total("public", "writes")},
+        "steps": [
+            {
+                "step": s["step"],
+                "wall_seconds": round(s["wall_seconds"], 2),
+                "cpu_seconds": round(s["cpu_seconds"], 2),
+                "peak_rss_mb": round(s["peak_rss_mb"], 1),
+                "calls": {api: s["calls"][api]["calls"] for api in ("config", "public")},
+                "rate_limited": {api: s["calls"][api]["rate_limited"] for api in ("config", "public")},
+                "bound_seconds": {api: round(b, 2) for api, b in s["bound"].items()},
+            }
+            for s in measured
+        ],
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--size", action="append", choices=["tiny", "small", "medium", "large"],
+                        help="workspace preset; repeat for several runs (default: small)")
+    parser.add_argument("--counts", help="counts on top of the preset, as for `segbridge sim --counts`")
+    parser.add_argument("--label", help="name of the size in the output (e.g. 50k with --counts)")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--time-scale", type=float, default=60.0)
+    parser.add_argument("--latency-ms", type=int, default=80,
+                        help="simulated latency of every request (scaled like all simulated time)")
+    parser.add_argument("--migrate", action="store_true",
+                        help="one `migrate` process instead of the four steps")
+    parser.add_argument("--bin", help="the segbridge binary (default: build the release one)")
+    options = parser.parse_args()
+    binary = options.bin or build_binary()
+    for size in options.size or ["small"]:
+        print(json.dumps(one_run(binary, options, size)), flush=True)
+
+
+if __name__ == "__main__":
+    main()
