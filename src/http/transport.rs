@@ -260,6 +260,10 @@ impl Transport {
                     last: Box::new(error),
                 });
             }
+            let wait = match reason {
+                WaitReason::RetryAfter => past_the_asked_wait(wait, fastrand::f64()),
+                _ => wait,
+            };
             if error.status() == Some(StatusCode::TOO_MANY_REQUESTS) {
                 // The endpoint's own window is the likelier one to be spent; holding it spares
                 // the other endpoints, which learn of a spent default window from their own 429.
@@ -456,8 +460,39 @@ fn server_window(headers: &HeaderMap) -> Option<ServerWindow> {
     })
 }
 
+/// A wait the server asked for, plus up to a tenth more (`draw` in `[0, 1)`). `Retry-After`
+/// comes in whole seconds, so a client that waits exactly that long keeps a fixed phase against
+/// the server's clock: against limits or storms that recur on a period (a window of one
+/// minute, a storm every two), every retry can land in the same spot of the next one, and all
+/// of a request's retries fail alike. A little random extra breaks the lockstep, and spreads
+/// the clients a 429 stopped together.
+fn past_the_asked_wait(wait: Duration, draw: f64) -> Duration {
+    wait.saturating_add(wait.mul_f64(draw.clamp(0.0, 1.0) / 10.0))
+}
+
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn an_asked_wait_is_kept_and_lengthened_by_a_tenth_at_most() {
+        let asked = Duration::from_secs(1);
+        assert_eq!(past_the_asked_wait(asked, 0.0), asked);
+        assert_eq!(
+            past_the_asked_wait(asked, 0.5),
+            Duration::from_millis(1_050)
+        );
+        let most = past_the_asked_wait(asked, 0.999_999);
+        assert!(
+            most > asked && most < Duration::from_millis(1_100),
+            "{most:?}"
+        );
+        assert_eq!(
+            past_the_asked_wait(asked, 7.0),
+            Duration::from_millis(1_100)
+        );
+        assert_eq!(past_the_asked_wait(Duration::MAX, 0.5), Duration::MAX);
+    }
+
     use super::*;
 
     #[test]
