@@ -697,6 +697,19 @@ async fn segbridge(args: &[&str], env: &[(&str, &str)]) -> Ran {
     }
 }
 
+/// `segbridge export` from the Config API at `base` into `ledger`, with the test token.
+async fn export_from(base: &str, ledger: &std::path::Path, extra: &[&str]) -> Ran {
+    let mut args = vec![
+        "export",
+        "--config-url",
+        base,
+        "--ledger",
+        ledger.to_str().unwrap(),
+    ];
+    args.extend(extra);
+    segbridge(&args, &[("SEGMENT_CONFIG_API_TOKEN", CONFIG_TOKEN)]).await
+}
+
 async fn simulators() -> segbridge::sim::Simulators {
     let mut settings = segbridge::sim::SimSettings::for_tests(3);
     settings.counts =
@@ -715,17 +728,10 @@ async fn a_config_token_of_another_workspace_names_the_workspaces_it_sees() {
     let sims = simulators().await;
     let dir = tempfile::tempdir().unwrap();
     let ledger = dir.path().join("l.ledger");
-    let ran = segbridge(
-        &[
-            "export",
-            "--config-url",
-            &sims.config.base_url(),
-            "--workspace",
-            "someone-elses",
-            "--ledger",
-            ledger.to_str().unwrap(),
-        ],
-        &[("SEGMENT_CONFIG_API_TOKEN", CONFIG_TOKEN)],
+    let ran = export_from(
+        &sims.config.base_url(),
+        &ledger,
+        &["--workspace", "someone-elses"],
     )
     .await;
     assert_eq!(ran.code, Some(2), "{}", ran.stderr);
@@ -746,17 +752,7 @@ async fn a_refused_public_token_hints_at_the_region_and_leaves_the_ledger_alone(
     let dir = tempfile::tempdir().unwrap();
     let ledger = dir.path().join("l.ledger");
     let config_url = sims.config.base_url();
-    let exported = segbridge(
-        &[
-            "export",
-            "--config-url",
-            &config_url,
-            "--ledger",
-            ledger.to_str().unwrap(),
-        ],
-        &[("SEGMENT_CONFIG_API_TOKEN", CONFIG_TOKEN)],
-    )
-    .await;
+    let exported = export_from(&config_url, &ledger, &[]).await;
     assert_eq!(exported.code, Some(0), "{}", exported.stderr);
     let before = file_bytes(&ledger);
     let wrong = "sgp_eutokeneutokeneutokeneutokeneutokeneutokeneutokeneutoken00";
@@ -819,17 +815,7 @@ async fn an_export_from_a_gateway_that_only_answers_html_fails_with_exit_2() {
     .await;
     let dir = tempfile::tempdir().unwrap();
     let ledger = dir.path().join("l.ledger");
-    let ran = segbridge(
-        &[
-            "export",
-            "--config-url",
-            &base,
-            "--ledger",
-            ledger.to_str().unwrap(),
-        ],
-        &[("SEGMENT_CONFIG_API_TOKEN", CONFIG_TOKEN)],
-    )
-    .await;
+    let ran = export_from(&base, &ledger, &[]).await;
     assert_eq!(ran.code, Some(2), "{}", ran.stderr);
     assert!(
         ran.stderr.contains("error: Export failed")
@@ -860,17 +846,7 @@ async fn an_export_whose_source_list_names_another_path_fails_and_stores_no_such
     .await;
     let dir = tempfile::tempdir().unwrap();
     let ledger = dir.path().join("l.ledger");
-    let ran = segbridge(
-        &[
-            "export",
-            "--config-url",
-            &base,
-            "--ledger",
-            ledger.to_str().unwrap(),
-        ],
-        &[("SEGMENT_CONFIG_API_TOKEN", CONFIG_TOKEN)],
-    )
-    .await;
+    let ran = export_from(&base, &ledger, &[]).await;
     assert_ne!(ran.code, Some(0), "{}", ran.stderr);
     assert!(
         ran.stderr
