@@ -45,7 +45,7 @@ pub use report::{
 
 use crate::export::ConfigReader;
 use crate::ledger::{Ledger, LedgerError};
-use crate::mapping::{Ref, Tables};
+use crate::mapping::Tables;
 use crate::model::Kind;
 use crate::progress::Reporter;
 use crate::public_api::{PublicClient, PublicObject};
@@ -170,8 +170,6 @@ pub async fn audit<R: ConfigReader>(
 
     // Said in the report: what the audit saw is the state of both sides from this moment on.
     let started = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
-    let snapshot = source::read_source(config, &ws, &options.kinds, hasher, reporter).await?;
-
     let mut wants = target::TargetWants {
         kinds: options.kinds.clone(),
         schema_sources: BTreeSet::new(),
@@ -180,14 +178,21 @@ pub async fn audit<R: ConfigReader>(
         wants.kinds.insert(Kind::Destinations);
     }
     if options.kinds.contains(&Kind::SchemaConfigs) {
-        for (name, _) in snapshot.of(Kind::SchemaConfigs) {
-            let source = name.strip_suffix("/schema-config").unwrap_or(name);
-            if let Some(id) = ids.get(&Ref::id(Kind::Sources, source)) {
-                wants.schema_sources.insert(id.to_owned());
-            }
-        }
+        // Every source has one schema config, and only a migrated source has a Public id, so the
+        // id map says which settings to read without waiting for the source to be read again.
+        wants.schema_sources = pairs
+            .iter()
+            .filter(|p| p.kind == Kind::Sources.as_str() && p.field == "id")
+            .map(|p| p.public_id.clone())
+            .collect();
     }
-    let state = target::read_target(public, workspace, &wants, reporter).await?;
+    // The two sides are read at once: each API has its own limits, and the source read alone,
+    // paced by the Config API's 200 requests a minute, is the longer one.
+    let (snapshot, state) = futures::join!(
+        source::read_source(config, &ws, &options.kinds, hasher, reporter),
+        target::read_target(public, workspace, &wants, reporter),
+    );
+    let (snapshot, state) = (snapshot?, state?);
 
     let expected = expected::expected(&expected::Inputs {
         snapshot: &snapshot,
