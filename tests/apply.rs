@@ -17,6 +17,7 @@ use segbridge::sim::Simulators;
 use segbridge::sim::public::Target;
 
 use common::inspect::{secrets_in, state_at, stats_at, writes_in};
+use common::outcome::{CREATES, due, payloads};
 use common::scaled::{export_into, small_simulators};
 
 async fn simulators() -> Simulators {
@@ -107,14 +108,7 @@ fn expected(ledger: &Path) -> BTreeMap<&'static str, usize> {
     let plan = ledger.plans().unwrap().last().unwrap().0;
     let payloads = ledger.plan_payloads(plan).unwrap();
     let mut out = BTreeMap::new();
-    for (step, kind) in [
-        ("create_source", "sources"),
-        ("create_destination", "destinations"),
-        ("create_filter", "destination_filters"),
-        ("create_tracking_plan", "tracking_plans"),
-        ("connect_source_to_plan", "tracking_plan_connections"),
-        ("create_function", "functions"),
-    ] {
+    for (step, kind) in CREATES {
         out.insert(kind, payloads.iter().filter(|p| p.step == step).count());
     }
     let rules: usize = payloads
@@ -222,21 +216,9 @@ fn planned_filter_titles(ledger: &Path) -> Vec<Vec<String>> {
 }
 
 fn assert_all_done(ledger: &Path) {
-    let ledger = Ledger::inspect(ledger).unwrap();
-    let plan = ledger.plans().unwrap().last().unwrap().0;
-    for p in ledger.plan_payloads(plan).unwrap() {
-        let deferred = matches!(
-            p.step.as_str(),
-            "invite_user" | "add_user_permissions" | "enable_source" | "enable_destination"
-        );
-        let writes = ledger
-            .plan_items(plan)
-            .unwrap()
-            .iter()
-            .any(|i| i.seq == p.seq && (i.action == "create" || i.action == "update"));
-        if writes && !deferred {
-            assert_eq!(p.state, "done", "{} {} {}", p.seq, p.ordinal, p.step);
-        }
+    let payloads = payloads(ledger);
+    for p in due(&payloads) {
+        assert_eq!(p.state, "done", "{} {} {}", p.seq, p.ordinal, p.step);
     }
 }
 

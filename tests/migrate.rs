@@ -15,6 +15,7 @@ use segbridge::sim::Simulators;
 use segbridge::sim::public::Target;
 
 use common::inspect::{secrets_in, state_at, stats_at, writes_at};
+use common::outcome::CREATES;
 use common::scaled::small_simulators;
 
 struct Output {
@@ -230,14 +231,7 @@ async fn a_medium_workspace_is_copied_exactly_once() {
     assert_eq!(first.code, 0, "{}", first.stderr);
     assert_eq!(first.summary["apply"]["failed"], 0);
     let target = state_at(&sims.public.base_url()).await;
-    for (step, kind) in [
-        ("create_source", "sources"),
-        ("create_destination", "destinations"),
-        ("create_filter", "destination_filters"),
-        ("create_tracking_plan", "tracking_plans"),
-        ("connect_source_to_plan", "tracking_plan_connections"),
-        ("create_function", "functions"),
-    ] {
+    for (step, kind) in CREATES {
         let want = planned(&ledger, step);
         assert!(want > 0, "{step}");
         assert_eq!(count_where(&target, kind, |_| true), want, "{kind}");
