@@ -5,8 +5,10 @@
 //! already replaced by markers, see [`crate::secrets`]) and a [`Context`] (tables, the target
 //! catalog, roles and workspace id, the ids already known); it gets back a [`Mapped`]: the
 //! requests that would recreate the object ([`Payload`]s, in the order they must be sent) and
-//! the [`Finding`]s a person must read. [`map_workspace`] does a whole snapshot; the modules
-//! below do one kind each, for a planner that works object by object.
+//! the [`Finding`]s a person must read. [`map_workspace`] does a whole in-memory snapshot;
+//! [`map_kind`] does one kind of any [`SnapshotSource`], handing each object on as soon as it is
+//! mapped, so that a planner reading the snapshot from the ledger never holds a whole workspace;
+//! the modules below do one kind each.
 //!
 //! Invariants:
 //! - No I/O, no async, no ledger, no clock: equal inputs give equal outputs, so a plan can be
@@ -138,77 +140,209 @@ impl Snapshot {
     }
 }
 
-/// Maps a whole snapshot, in the order the objects must be created in a new workspace
-/// (sources, schema settings, tracking plans, connections, functions, destinations, filters,
-/// IAM), then the kinds that create nothing.
+/// Where a snapshot's objects come from: an in-memory [`Snapshot`], or a store read one object
+/// at a time so that a whole workspace never has to be in memory at once.
+///
+/// A source hands out the objects of one kind in export order, each body only for the length of
+/// the call; whoever needs one afterwards keeps what it needs of it.
+pub trait SnapshotSource {
+    type Error;
+
+    /// Calls `f` with every object of `kind`, in export order.
+    fn each(&self, kind: Kind, f: &mut dyn FnMut(&str, &Value)) -> Result<(), Self::Error>;
+
+    /// Calls `f` with the Config name of every object of `kind`, in export order. A store can
+    /// answer this without reading the bodies.
+    fn names(&self, kind: Kind, f: &mut dyn FnMut(&str)) -> Result<(), Self::Error> {
+        self.each(kind, &mut |name, _| f(name))
+    }
+
+    /// The objects of `kind`, all at once: for the kinds that are mapped as a whole list.
+    fn load(&self, kind: Kind) -> Result<Vec<(String, Value)>, Self::Error> {
+        let mut out = Vec::new();
+        self.each(kind, &mut |name, body| {
+            out.push((name.to_owned(), body.clone()))
+        })?;
+        Ok(out)
+    }
+}
+
+impl SnapshotSource for Snapshot {
+    type Error = std::convert::Infallible;
+
+    fn each(&self, kind: Kind, f: &mut dyn FnMut(&str, &Value)) -> Result<(), Self::Error> {
+        for (name, body) in self.of(kind) {
+            f(name, body);
+        }
+        Ok(())
+    }
+}
+
+/// The exported functions of `source`, as the context needs them.
+pub fn exported_functions<S: SnapshotSource>(
+    source: &S,
+) -> Result<Vec<ExportedFunction>, S::Error> {
+    let mut out = Vec::new();
+    source.each(Kind::Functions, &mut |_, body| {
+        out.extend(ExportedFunction::from_config(body));
+    })?;
+    Ok(out)
+}
+
+/// The order the kinds are mapped in, which is the order their objects must be created in a new
+/// workspace (sources, schema settings, tracking plans, connections, functions, destinations,
+/// filters, IAM), with the kinds that create nothing first (they only resolve ids) and last.
+pub const MAP_ORDER: [Kind; 17] = [
+    Kind::Workspaces,
+    Kind::AccessTokens,
+    Kind::CatalogSources,
+    Kind::CatalogDestinations,
+    Kind::Sources,
+    Kind::SchemaConfigs,
+    Kind::TrackingPlans,
+    Kind::TrackingPlanConnections,
+    Kind::Functions,
+    Kind::Destinations,
+    Kind::DestinationFilters,
+    Kind::Roles,
+    Kind::Policies,
+    Kind::Users,
+    Kind::Invites,
+    Kind::DeliveryMetrics,
+    Kind::TrackingPlanRules,
+];
+
+/// Maps a whole snapshot, in [`MAP_ORDER`].
 pub fn map_workspace(snapshot: &Snapshot, ctx: &Context<'_>) -> Vec<Mapped> {
     let mut out = Vec::new();
-    let each = |kind: Kind, out: &mut Vec<Mapped>, f: &dyn Fn(&str, &Value) -> Mapped| {
-        out.extend(snapshot.of(kind).iter().map(|(name, body)| f(name, body)));
-    };
-    each(Kind::Workspaces, &mut out, &|n, b| {
-        workspace::map_workspace_object(n, b, ctx)
-    });
-    each(Kind::AccessTokens, &mut out, &|n, b| {
-        workspace::map_access_token(n, b)
-    });
-    each(Kind::CatalogSources, &mut out, &|n, b| {
-        catalog::map_catalog_item(Kind::CatalogSources, n, b, ctx)
-    });
-    each(Kind::CatalogDestinations, &mut out, &|n, b| {
-        catalog::map_catalog_item(Kind::CatalogDestinations, n, b, ctx)
-    });
-    each(Kind::Sources, &mut out, &|n, b| {
-        sources::map_source(n, b, ctx)
-    });
-    each(Kind::SchemaConfigs, &mut out, &|n, b| {
-        sources::map_schema_config(n, b, ctx)
-    });
-    each(Kind::TrackingPlans, &mut out, &|n, b| {
-        tracking_plans::map_tracking_plan(n, b, ctx)
-    });
-    each(Kind::TrackingPlanConnections, &mut out, &|n, b| {
-        tracking_plans::map_connection(n, b, ctx)
-    });
-    each(Kind::Functions, &mut out, &|n, b| {
-        functions::map_function(n, b, ctx)
-    });
-    each(Kind::Destinations, &mut out, &|n, b| {
-        destinations::map_destination(n, b, ctx)
-    });
-    // Filters are grouped by destination, keeping their order: it is the order they apply in.
-    let mut groups: Vec<(&str, Vec<(&str, &Value)>)> = Vec::new();
-    let mut group_of: HashMap<&str, usize> = HashMap::new();
-    for (name, body) in snapshot.of(Kind::DestinationFilters) {
-        let destination = filters::destination_of(name);
-        let index = *group_of.entry(destination).or_insert_with(|| {
-            groups.push((destination, Vec::new()));
-            groups.len() - 1
-        });
-        groups[index].1.push((name.as_str(), body));
+    for kind in MAP_ORDER {
+        let Ok(()) = map_kind(snapshot, kind, ctx, &mut |mapped| out.push(mapped));
     }
-    for (destination, list) in &groups {
-        out.extend(filters::map_filters(destination, list, ctx));
-    }
-    let roles = iam::RoleIndex::new(snapshot.of(Kind::Roles), ctx);
-    let users = snapshot.of(Kind::Users);
-    each(Kind::Roles, &mut out, &|n, b| iam::map_role(n, b, ctx));
-    each(Kind::Policies, &mut out, &|n, b| {
-        iam::map_policy(n, b, &roles, users, ctx)
-    });
-    out.extend(iam::map_users(
-        users,
-        snapshot.of(Kind::Policies),
-        &roles,
-        ctx,
-    ));
-    each(Kind::Invites, &mut out, &|n, b| {
-        iam::map_invite(n, b, &roles, ctx)
-    });
-    each(Kind::DeliveryMetrics, &mut out, &|n, b| {
-        delivery_metrics::map_delivery_summary(n, b)
-    });
     out
+}
+
+/// Maps the objects of one kind of `source`, handing each [`Mapped`] to `f` as soon as it is
+/// made, in the order [`map_workspace`] lists them. Only the objects of `kind` are held at once
+/// when the kind is mapped as a whole (filters of one destination, the IAM kinds, which also read
+/// the IAM kinds they refer to); the others are mapped one object at a time.
+pub fn map_kind<S: SnapshotSource>(
+    source: &S,
+    kind: Kind,
+    ctx: &Context<'_>,
+    f: &mut dyn FnMut(Mapped),
+) -> Result<(), S::Error> {
+    match kind {
+        // Rules are exported inside their tracking plans: nothing of their own to map.
+        Kind::TrackingPlanRules => Ok(()),
+        Kind::DestinationFilters => map_filter_groups(source, ctx, f),
+        Kind::Policies => {
+            let roles = source.load(Kind::Roles)?;
+            let roles = iam::RoleIndex::new(&roles, ctx);
+            let users = source.load(Kind::Users)?;
+            source.each(Kind::Policies, &mut |name, body| {
+                f(iam::map_policy(name, body, &roles, &users, ctx))
+            })
+        }
+        Kind::Users => {
+            let roles = source.load(Kind::Roles)?;
+            let roles = iam::RoleIndex::new(&roles, ctx);
+            let users = source.load(Kind::Users)?;
+            let policies = source.load(Kind::Policies)?;
+            iam::map_users(&users, &policies, &roles, ctx)
+                .into_iter()
+                .for_each(f);
+            Ok(())
+        }
+        Kind::Invites => {
+            let roles = source.load(Kind::Roles)?;
+            let roles = iam::RoleIndex::new(&roles, ctx);
+            source.each(Kind::Invites, &mut |name, body| {
+                f(iam::map_invite(name, body, &roles, ctx))
+            })
+        }
+        _ => source.each(kind, &mut |name, body| f(map_object(kind, name, body, ctx))),
+    }
+}
+
+/// One object of a kind mapped object by object.
+fn map_object(kind: Kind, name: &str, body: &Value, ctx: &Context<'_>) -> Mapped {
+    match kind {
+        Kind::Workspaces => workspace::map_workspace_object(name, body, ctx),
+        Kind::AccessTokens => workspace::map_access_token(name, body),
+        Kind::CatalogSources | Kind::CatalogDestinations => {
+            catalog::map_catalog_item(kind, name, body, ctx)
+        }
+        Kind::Sources => sources::map_source(name, body, ctx),
+        Kind::SchemaConfigs => sources::map_schema_config(name, body, ctx),
+        Kind::TrackingPlans => tracking_plans::map_tracking_plan(name, body, ctx),
+        Kind::TrackingPlanConnections => tracking_plans::map_connection(name, body, ctx),
+        Kind::Functions => functions::map_function(name, body, ctx),
+        Kind::Destinations => destinations::map_destination(name, body, ctx),
+        Kind::Roles => iam::map_role(name, body, ctx),
+        Kind::DeliveryMetrics => delivery_metrics::map_delivery_summary(name, body),
+        Kind::DestinationFilters
+        | Kind::Policies
+        | Kind::Users
+        | Kind::Invites
+        | Kind::TrackingPlanRules => {
+            unreachable!("{kind} is mapped as a list by map_kind")
+        }
+    }
+}
+/// Filters are mapped per destination, keeping their order (the order they apply in), the
+/// destinations in the order their first filter was exported. A first pass over the names counts
+/// each destination's filters, so that a destination's filters are mapped, and their bodies
+/// dropped, as soon as the last of them has been read and every destination before it is done;
+/// only the filters of destinations still waiting are held.
+fn map_filter_groups<S: SnapshotSource>(
+    source: &S,
+    ctx: &Context<'_>,
+    f: &mut dyn FnMut(Mapped),
+) -> Result<(), S::Error> {
+    let mut expected: Vec<usize> = Vec::new();
+    let mut group_of: HashMap<String, usize> = HashMap::new();
+    source.names(Kind::DestinationFilters, &mut |name| {
+        let destination = filters::destination_of(name);
+        let index = match group_of.get(destination) {
+            Some(&index) => index,
+            None => {
+                expected.push(0);
+                group_of.insert(destination.to_owned(), expected.len() - 1);
+                expected.len() - 1
+            }
+        };
+        expected[index] += 1;
+    })?;
+    let mut groups: Vec<Vec<(String, Value)>> = vec![Vec::new(); expected.len()];
+    let mut next = 0;
+    source.each(Kind::DestinationFilters, &mut |name, body| {
+        let destination = filters::destination_of(name);
+        let Some(&index) = group_of.get(destination) else {
+            return;
+        };
+        groups[index].push((name.to_owned(), body.clone()));
+        while next < groups.len() && groups[next].len() == expected[next] {
+            let list = std::mem::take(&mut groups[next]);
+            emit_filters(&list, ctx, f);
+            next += 1;
+        }
+    })?;
+    // Whatever the two passes disagree on (a store changed in between) is mapped as it stands.
+    for list in &mut groups[next..] {
+        emit_filters(&std::mem::take(list), ctx, f);
+    }
+    Ok(())
+}
+
+fn emit_filters(list: &[(String, Value)], ctx: &Context<'_>, f: &mut dyn FnMut(Mapped)) {
+    let Some((first, _)) = list.first() else {
+        return;
+    };
+    let destination = filters::destination_of(first);
+    let list: Vec<(&str, &Value)> = list.iter().map(|(n, b)| (n.as_str(), b)).collect();
+    filters::map_filters(destination, &list, ctx)
+        .into_iter()
+        .for_each(f);
 }
 
 // ---- Config names ----------------------------------------------------------------------------
