@@ -40,7 +40,7 @@
 
 pub(crate) mod target;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::Serialize;
 use serde_json::Value;
@@ -48,8 +48,8 @@ use serde_json::Value;
 pub use target::{TargetError, TargetView, read_target};
 
 use crate::mapping::{
-    Condition, Context, Finding, FindingCode, IdMap, Mapped, Payload, Ref, RefField, Severity,
-    Snapshot, Step, Tables, map_workspace,
+    Condition, Context, Finding, FindingCode, IdMap, MAP_ORDER, Mapped, Payload, Ref, RefField,
+    Severity, Snapshot, SnapshotSource, Step, Tables, exported_functions, map_kind,
 };
 use crate::model::Kind;
 use crate::public_api::PublicObject;
@@ -413,22 +413,74 @@ fn last_segment(name: &str) -> &str {
     name.rsplit('/').next().unwrap_or(name)
 }
 
+/// What matching reads of one mapped object: its identity and the fields of its payloads its
+/// natural key is made of. Kept for every object between the two mapping passes instead of the
+/// mapped objects themselves, whose payloads are the bulk of a plan.
+#[derive(Debug, Clone)]
+struct KeyFields {
+    kind: Kind,
+    config_name: String,
+    /// Destinations: `metadataId` of the create.
+    metadata_id: Option<String>,
+    /// Destinations and tracking plans: `name` of the create.
+    name: Option<String>,
+    /// Filters: `title` and `if` of the create.
+    title: Option<String>,
+    condition: Option<String>,
+    /// Users: the email of the invite.
+    email: Option<String>,
+}
+
+impl KeyFields {
+    fn of(mapped: &Mapped) -> KeyFields {
+        let str_in = |step: Step, key: &str| {
+            body_of(mapped, step)
+                .and_then(|b| b.get(key))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        let mut fields = KeyFields {
+            kind: mapped.kind,
+            config_name: mapped.config_name.clone(),
+            metadata_id: None,
+            name: None,
+            title: None,
+            condition: None,
+            email: None,
+        };
+        match mapped.kind {
+            Kind::Destinations => {
+                fields.metadata_id = str_in(Step::CreateDestination, "metadataId");
+                fields.name = str_in(Step::CreateDestination, "name");
+            }
+            Kind::DestinationFilters => {
+                fields.title = str_in(Step::CreateFilter, "title");
+                fields.condition = str_in(Step::CreateFilter, "if");
+            }
+            Kind::TrackingPlans => fields.name = str_in(Step::CreateTrackingPlan, "name"),
+            Kind::Users => {
+                fields.email = body_of(mapped, Step::InviteUser)
+                    .and_then(|b| b.pointer("/invites/0/email"))
+                    .and_then(Value::as_str)
+                    .map(str::to_owned);
+            }
+            _ => {}
+        }
+        fields
+    }
+}
+
 /// Looks one mapped object up in the target. `known` holds the ids of the objects found so far,
 /// for keys that include a parent's id (destinations, filters).
 /// `siblings` counts the exported destinations per (source Config name, metadata id) and per
 /// (source Config name, `<metadata id>\n<name>`).
 fn resolve(
-    mapped: &Mapped,
+    mapped: &KeyFields,
     index: &TargetIndex<'_>,
     known: &IdMap,
     siblings: &HashMap<(String, String), usize>,
 ) -> Resolution {
     let name = mapped.config_name.as_str();
-    let str_in = |body: Option<&Value>, key: &str| {
-        body.and_then(|b| b.get(key))
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-    };
     match mapped.kind {
         Kind::Sources => {
             let slug = last_segment(name);
@@ -440,9 +492,8 @@ fn resolve(
         }
         Kind::Destinations => {
             let source = crate::mapping::destinations::source_of(name);
-            let body = body_of(mapped, Step::CreateDestination);
-            let metadata = str_in(body, "metadataId").filter(|m| !m.is_empty());
-            let display = str_in(body, "name");
+            let metadata = mapped.metadata_id.clone().filter(|m| !m.is_empty());
+            let display = mapped.name.clone();
             let source_id = known.get(&Ref::id(Kind::Sources, source));
             let key = format!(
                 "source={} metadata={} name={}",
@@ -504,9 +555,8 @@ fn resolve(
         }
         Kind::DestinationFilters => {
             let destination = crate::mapping::filters::destination_of(name);
-            let body = body_of(mapped, Step::CreateFilter);
-            let title = str_in(body, "title").unwrap_or_default();
-            let condition = str_in(body, "if").unwrap_or_default();
+            let title = mapped.title.clone().unwrap_or_default();
+            let condition = mapped.condition.clone().unwrap_or_default();
             let destination_id = known.get(&Ref::id(Kind::Destinations, destination));
             let key = format!(
                 "destination={} title={title} if={condition}",
@@ -531,7 +581,7 @@ fn resolve(
                     matched_by: Some("resourceSchemaId"),
                 };
             }
-            let plan_name = str_in(body_of(mapped, Step::CreateTrackingPlan), "name");
+            let plan_name = mapped.name.clone();
             Resolution {
                 found: plan_name
                     .as_deref()
@@ -548,19 +598,14 @@ fn resolve(
                 matched_by: Some("id"),
             }
         }
-        Kind::Users => {
-            let email = body_of(mapped, Step::InviteUser)
-                .and_then(|b| b.pointer("/invites/0/email"))
-                .and_then(Value::as_str);
-            match email {
-                Some(email) => Resolution {
-                    found: found(index.users.get(&email.to_ascii_lowercase())),
-                    natural_key: Some(format!("email={email}")),
-                    matched_by: Some("email"),
-                },
-                None => Resolution::none(),
-            }
-        }
+        Kind::Users => match mapped.email.as_deref() {
+            Some(email) => Resolution {
+                found: found(index.users.get(&email.to_ascii_lowercase())),
+                natural_key: Some(format!("email={email}")),
+                matched_by: Some("email"),
+            },
+            None => Resolution::none(),
+        },
         _ => Resolution::none(),
     }
 }
@@ -587,14 +632,114 @@ fn is_matched_kind(kind: Kind) -> bool {
     )
 }
 
-/// Builds the plan of `snapshot` against `target`.
+/// Builds the plan of `snapshot` against `target`, all of it in memory.
 pub fn build(
     snapshot: &Snapshot,
     tables: &Tables,
     target: &TargetView,
     options: PlanOptions,
 ) -> Plan {
-    let functions = snapshot.functions();
+    let mut items = Vec::new();
+    let Ok(outline) = build_into(snapshot, tables, target, options, &mut |item| {
+        items.push(item);
+        Ok(())
+    });
+    Plan {
+        mode: options.mode,
+        on_conflict: options.on_conflict,
+        items,
+        id_map: outline.id_map,
+    }
+}
+
+/// What is left of a plan once its items have gone to the sink of [`build_into`]: the id map
+/// and the figures a summary needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlanOutline {
+    pub mode: Mode,
+    pub on_conflict: OnConflict,
+    pub id_map: Vec<IdPair>,
+    pub summary: PlanSummary,
+}
+
+impl PlanOutline {
+    /// Conflicts that stop the plan (`--on-conflict fail`).
+    pub fn blocking_conflicts(&self) -> usize {
+        if self.on_conflict == OnConflict::Fail {
+            self.summary.conflicts.len()
+        } else {
+            0
+        }
+    }
+}
+
+/// A create-mode conflict, as a summary names it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Conflict {
+    pub kind: Kind,
+    pub config_name: String,
+    pub target_id: Option<String>,
+    pub natural_key: Option<String>,
+    pub action: Action,
+}
+
+/// The counts of a plan, gathered item by item so that the items need not be kept.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PlanSummary {
+    pub items: usize,
+    /// Items per kind (by name, so in name order) and action.
+    pub per_kind: BTreeMap<&'static str, BTreeMap<&'static str, usize>>,
+    pub per_action: BTreeMap<&'static str, usize>,
+    pub findings: HashMap<Severity, usize>,
+    /// Create-mode conflicts (whatever `--on-conflict` made of them), in plan order.
+    pub conflicts: Vec<Conflict>,
+    /// The write requests `apply` will send.
+    pub write_requests: usize,
+}
+
+impl PlanSummary {
+    fn add(&mut self, item: &PlanItem) {
+        self.items += 1;
+        *self
+            .per_kind
+            .entry(item.kind.as_str())
+            .or_default()
+            .entry(item.action.as_str())
+            .or_default() += 1;
+        *self.per_action.entry(item.action.as_str()).or_default() += 1;
+        for finding in &item.findings {
+            *self.findings.entry(finding.severity).or_default() += 1;
+        }
+        if item.conflict {
+            self.conflicts.push(Conflict {
+                kind: item.kind,
+                config_name: item.config_name.clone(),
+                target_id: item.target_id.clone(),
+                natural_key: item.natural_key.clone(),
+                action: item.action,
+            });
+        }
+        if item.action.writes() {
+            self.write_requests += item.payloads.len();
+        }
+    }
+}
+
+/// Builds the plan of the snapshot `source` against `target`, handing each item to `sink` as
+/// soon as it is decided, in plan order; returns the rest of the plan.
+///
+/// The snapshot is mapped twice, one kind at a time: a first time with every reference as a
+/// marker, to read the natural keys from (only those are kept, see [`KeyFields`]), and a second
+/// time with the ids matching found substituted, each item decided and handed on at once. What
+/// stays in memory is per object a key and a resolution, never its body or payloads.
+pub fn build_into<S: SnapshotSource>(
+    source: &S,
+    tables: &Tables,
+    target: &TargetView,
+    options: PlanOptions,
+    sink: &mut dyn FnMut(PlanItem) -> Result<(), S::Error>,
+) -> Result<PlanOutline, S::Error> {
+    let functions = exported_functions(source)?;
     let empty = IdMap::new();
     let context = |ids| Context {
         tables,
@@ -605,19 +750,21 @@ pub fn build(
         functions: &functions,
     };
     // First pass: payloads with every reference as a marker, to read the natural keys from.
-    let first = map_workspace(snapshot, &context(&empty));
+    let mut keys: Vec<KeyFields> = Vec::new();
+    {
+        let first = context(&empty);
+        for kind in MAP_ORDER {
+            map_kind(source, kind, &first, &mut |mapped| {
+                keys.push(KeyFields::of(&mapped))
+            })?;
+        }
+    }
     let index = TargetIndex::new(target);
     let mut siblings: HashMap<(String, String), usize> = HashMap::new();
-    for mapped in first.iter().filter(|m| m.kind == Kind::Destinations) {
-        let metadata = body_of(mapped, Step::CreateDestination)
-            .and_then(|b| b.get("metadataId"))
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        let name = body_of(mapped, Step::CreateDestination)
-            .and_then(|b| b.get("name"))
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        let source = crate::mapping::destinations::source_of(&mapped.config_name);
+    for key in keys.iter().filter(|k| k.kind == Kind::Destinations) {
+        let metadata = key.metadata_id.as_deref().unwrap_or_default();
+        let name = key.name.as_deref().unwrap_or_default();
+        let source = crate::mapping::destinations::source_of(&key.config_name);
         *siblings
             .entry((source.to_owned(), metadata.to_owned()))
             .or_default() += 1;
@@ -627,16 +774,18 @@ pub fn build(
             .or_default() += 1;
     }
     let mut existing = IdMap::new();
-    let resolutions: Vec<Resolution> = first
+    let resolutions: Vec<Resolution> = keys
         .iter()
-        .map(|mapped| {
-            let resolution = resolve(mapped, &index, &existing, &siblings);
+        .map(|key| {
+            let resolution = resolve(key, &index, &existing, &siblings);
             if let Found::One { id, .. } = &resolution.found {
-                existing.insert(Ref::id(mapped.kind, &mapped.config_name), id.clone());
+                existing.insert(Ref::id(key.kind, &key.config_name), id.clone());
             }
             resolution
         })
         .collect();
+    drop(existing);
+    drop(siblings);
 
     // The ids the payloads may use: objects that will be used as they are.
     let adopting = |kind: Kind| {
@@ -645,11 +794,11 @@ pub fn build(
             || options.on_conflict == OnConflict::Adopt
     };
     let mut ids = IdMap::new();
-    for (mapped, resolution) in first.iter().zip(&resolutions) {
+    for (key, resolution) in keys.iter().zip(&resolutions) {
         if let Found::One { id, catalog_id } = &resolution.found
-            && adopting(mapped.kind)
+            && adopting(key.kind)
         {
-            let this = Ref::id(mapped.kind, &mapped.config_name);
+            let this = Ref::id(key.kind, &key.config_name);
             ids.insert(this.clone(), id.clone());
             if let Some(catalog_id) = catalog_id {
                 ids.insert(
@@ -662,38 +811,66 @@ pub fn build(
             }
         }
     }
-    // Second pass: the same mapping with the known ids substituted.
-    let second = map_workspace(snapshot, &context(&ids));
+    // The second pass meets the objects of each kind in the order of the first.
+    let mut pending: HashMap<Kind, std::vec::IntoIter<Resolution>> = HashMap::new();
+    {
+        let mut per_kind: HashMap<Kind, Vec<Resolution>> = HashMap::new();
+        for (key, resolution) in keys.into_iter().zip(resolutions) {
+            per_kind.entry(key.kind).or_default().push(resolution);
+        }
+        for (kind, list) in per_kind {
+            pending.insert(kind, list.into_iter());
+        }
+    }
 
+    // Second pass: the same mapping with the known ids substituted, decided object by object.
+    let second = context(&ids);
     let mut planner = Planner {
         options,
         index: &index,
-        items: Vec::with_capacity(second.len()),
+        decided: 0,
         id_map: Vec::new(),
         position: HashMap::new(),
         held: HashSet::new(),
         labels_planned: HashSet::new(),
     };
+    let mut summary = PlanSummary::default();
+    let mut failed = None;
     // Functions first: a function-instance source is created from its function's catalog id.
-    let (functions_first, rest): (Vec<_>, Vec<_>) = second
-        .into_iter()
-        .zip(resolutions)
-        .partition(|(mapped, _)| mapped.kind == Kind::Functions);
-    for (mapped, resolution) in functions_first.into_iter().chain(rest) {
-        planner.decide(mapped, resolution);
+    let order = std::iter::once(Kind::Functions)
+        .chain(MAP_ORDER.into_iter().filter(|k| *k != Kind::Functions));
+    for kind in order {
+        map_kind(source, kind, &second, &mut |mapped| {
+            if failed.is_some() {
+                return;
+            }
+            let resolution = pending
+                .get_mut(&mapped.kind)
+                .and_then(Iterator::next)
+                .unwrap_or_else(Resolution::none);
+            let item = planner.decide(mapped, resolution);
+            summary.add(&item);
+            if let Err(e) = sink(item) {
+                failed = Some(e);
+            }
+        })?;
+        if let Some(e) = failed.take() {
+            return Err(e);
+        }
     }
-    Plan {
+    Ok(PlanOutline {
         mode: options.mode,
         on_conflict: options.on_conflict,
-        items: planner.items,
         id_map: planner.id_map,
-    }
+        summary,
+    })
 }
 
 struct Planner<'a> {
     options: PlanOptions,
     index: &'a TargetIndex<'a>,
-    items: Vec<PlanItem>,
+    /// Items decided so far.
+    decided: usize,
     id_map: Vec<IdPair>,
     /// (kind, Config name) → index in `items`.
     position: HashMap<(Kind, String), usize>,
@@ -704,7 +881,7 @@ struct Planner<'a> {
 }
 
 impl Planner<'_> {
-    fn decide(&mut self, mapped: Mapped, resolution: Resolution) {
+    fn decide(&mut self, mapped: Mapped, resolution: Resolution) -> PlanItem {
         let blocked = mapped.is_blocked();
         let mut item = PlanItem {
             kind: mapped.kind,
@@ -811,8 +988,9 @@ impl Planner<'_> {
             self.held.insert((item.kind, item.config_name.clone()));
         }
         self.position
-            .insert((item.kind, item.config_name.clone()), self.items.len());
-        self.items.push(item);
+            .insert((item.kind, item.config_name.clone()), self.decided);
+        self.decided += 1;
+        item
     }
 
     /// Create mode, the target holds the object: what `--on-conflict` says.
