@@ -18,10 +18,9 @@ use crate::commands::{ExitStatus, Finished};
 use crate::diagnostics::Hint;
 use crate::env_vars;
 use crate::http::{RetryPolicy, ScaledClock, Secret};
-use crate::ledger::Ledger;
-use crate::mapping::{Severity, Snapshot, Tables};
-use crate::model::Kind;
-use crate::plan::{self, Action, Mode, Plan, PlanOptions};
+use crate::ledger::{Ledger, LedgerError};
+use crate::mapping::{Severity, Tables};
+use crate::plan::{self, Action, Mode, PlanOptions, PlanOutline};
 use crate::progress::Reporter;
 use crate::public_api::{PublicClient, PublicClientSettings, Region};
 use crate::report::{ReportOptions, ReportPath};
@@ -77,8 +76,9 @@ pub fn public_client(
     PublicClient::new(settings).context("Cannot set up the Public API client")
 }
 
-/// The snapshot of the latest export, which must have completed.
-fn load_snapshot(ledger: &Ledger) -> anyhow::Result<(crate::ledger::RunId, String, Snapshot)> {
+/// The latest export, which must have completed, and its workspace slug. Its snapshot is read
+/// from the ledger as the planner goes ([`Ledger::snapshot`]), never loaded whole.
+fn latest_export(ledger: &Ledger) -> anyhow::Result<(crate::ledger::RunId, String)> {
     let runs = ledger.runs()?;
     let latest = runs.iter().rev().find(|r| r.command == "export");
     let Some(latest) = latest else {
@@ -92,13 +92,6 @@ fn load_snapshot(ledger: &Ledger) -> anyhow::Result<(crate::ledger::RunId, Strin
             ),
         );
     }
-    let mut snapshot = Snapshot::default();
-    for kind in Kind::ALL.into_iter().filter(|k| k.is_stored()) {
-        for object in ledger.objects_seen_in(latest.id, kind)? {
-            let body = object.json();
-            snapshot.push(kind, object.name, body);
-        }
-    }
     // The export's identity is `<config url>|<workspace slug>`.
     let workspace = latest
         .source
@@ -106,7 +99,28 @@ fn load_snapshot(ledger: &Ledger) -> anyhow::Result<(crate::ledger::RunId, Strin
         .next()
         .unwrap_or_default()
         .to_owned();
-    Ok((latest.id, workspace, snapshot))
+    Ok((latest.id, workspace))
+}
+
+/// Builds the plan of the export's snapshot against `view` and stores it item by item as it is
+/// decided: neither the snapshot nor the plan is ever whole in memory.
+fn build_and_store(
+    ledger: &Ledger,
+    run: crate::ledger::RunId,
+    export_run: crate::ledger::RunId,
+    target: &str,
+    tables: &Tables,
+    view: &plan::TargetView,
+    options: PlanOptions,
+) -> Result<(i64, PlanOutline), LedgerError> {
+    let snapshot = ledger.snapshot(export_run);
+    let mut writer =
+        ledger.begin_plan(run, export_run, target, options.mode, options.on_conflict)?;
+    let outline = plan::build_into(&snapshot, tables, view, options, &mut |item| {
+        writer.item(&item)
+    })?;
+    let id = writer.finish(&outline.id_map)?;
+    Ok((id, outline))
 }
 
 /// Builds and stores the plan; the `--json` summary is returned, not printed.
@@ -125,7 +139,7 @@ pub async fn execute(args: &PlanArgs, global: &GlobalArgs) -> anyhow::Result<Fin
     let client = public_client(&args.api, args.pacing, token, reporter.clone())?;
     let mut ledger = Ledger::open(&args.ledger)
         .with_context(|| format!("Cannot open the ledger `{}`", args.ledger.display()))?;
-    let (export_run, workspace, snapshot) = load_snapshot(&ledger)?;
+    let (export_run, workspace) = latest_export(&ledger)?;
 
     let view = plan::read_target(&client, &*reporter).await;
     reporter.finish();
@@ -144,19 +158,20 @@ pub async fn execute(args: &PlanArgs, global: &GlobalArgs) -> anyhow::Result<Fin
         client.base_url().as_str().trim_end_matches('/'),
         view.workspace_id
     );
-    let plan = plan::build(
-        &snapshot,
-        &tables,
-        &view,
-        PlanOptions {
-            mode: args.mode,
-            on_conflict: args.on_conflict,
-        },
-    );
+    let options = PlanOptions {
+        mode: args.mode,
+        on_conflict: args.on_conflict,
+    };
     let run = ledger.begin_run("plan", &target)?;
-    let plan_id = ledger
-        .store_plan(run, export_run, &target, &plan)
-        .context("Cannot store the plan")?;
+    let stored = build_and_store(&ledger, run, export_run, &target, &tables, &view, options);
+    let (plan_id, plan) = match stored {
+        Ok(stored) => stored,
+        Err(error) => {
+            // Best effort: the error that stopped the plan is the one to report.
+            let _ = ledger.finish_run(run, crate::ledger::RunStatus::Failed);
+            return Err(anyhow::Error::new(error).context("Cannot store the plan"));
+        }
+    };
     ledger.finish_run(run, crate::ledger::RunStatus::Complete)?;
 
     let requests = client.metrics().snapshot().requests_sent;
@@ -241,20 +256,7 @@ pub fn write_reports(
     Ok(())
 }
 
-/// Items per kind and action.
-fn per_kind(plan: &Plan) -> BTreeMap<&'static str, BTreeMap<&'static str, usize>> {
-    let mut out: BTreeMap<&'static str, BTreeMap<&'static str, usize>> = BTreeMap::new();
-    for item in &plan.items {
-        *out.entry(item.kind.as_str())
-            .or_default()
-            .entry(item.action.as_str())
-            .or_default() += 1;
-    }
-    out
-}
-
-fn severity_counts(plan: &Plan) -> BTreeMap<&'static str, usize> {
-    let counts = plan.findings_by_severity();
+fn severity_counts(plan: &PlanOutline) -> BTreeMap<&'static str, usize> {
     [
         Severity::Blocker,
         Severity::Manual,
@@ -262,13 +264,18 @@ fn severity_counts(plan: &Plan) -> BTreeMap<&'static str, usize> {
         Severity::Info,
     ]
     .into_iter()
-    .map(|s| (s.as_str(), counts.get(&s).copied().unwrap_or(0)))
+    .map(|s| {
+        (
+            s.as_str(),
+            plan.summary.findings.get(&s).copied().unwrap_or(0),
+        )
+    })
     .collect()
 }
 
 /// The `--json` summary.
 pub fn summary_json(
-    plan: &Plan,
+    plan: &PlanOutline,
     plan_id: i64,
     target: &str,
     workspace: &str,
@@ -281,10 +288,10 @@ pub fn summary_json(
         "target": target,
         "mode": plan.mode.as_str(),
         "on_conflict": plan.on_conflict.as_str(),
-        "items": per_kind(plan),
-        "actions": Action::ALL.iter().map(|a| (a.as_str(), plan.items.iter().filter(|i| i.action == *a).count())).collect::<BTreeMap<_, _>>(),
+        "items": plan.summary.per_kind,
+        "actions": Action::ALL.iter().map(|a| (a.as_str(), plan.summary.per_action.get(a.as_str()).copied().unwrap_or(0))).collect::<BTreeMap<_, _>>(),
         "findings": severity_counts(plan),
-        "conflicts": plan.conflicts().map(|i| json!({
+        "conflicts": plan.summary.conflicts.iter().map(|i| json!({
             "kind": i.kind.as_str(),
             "config_name": i.config_name,
             "target_id": i.target_id,
@@ -292,23 +299,28 @@ pub fn summary_json(
             "action": i.action.as_str(),
         })).collect::<Vec<_>>(),
         "id_map_pairs": plan.id_map.len(),
-        "write_requests": plan.write_requests(),
+        "write_requests": plan.summary.write_requests,
         "read_requests": read_requests,
     })
 }
 
-fn summary_text(plan: &Plan, workspace: &str, target: &str, ledger: &std::path::Path) -> String {
+fn summary_text(
+    plan: &PlanOutline,
+    workspace: &str,
+    target: &str,
+    ledger: &std::path::Path,
+) -> String {
     let mut out = format!(
         "Planned workspace `{workspace}` against `{target}` ({} mode): {} objects, stored in `{}`\n",
         plan.mode.as_str(),
-        plan.items.len(),
+        plan.summary.items,
         ledger.display()
     );
     out.push_str(&format!(
         "  {:<28}{:>8}{:>8}{:>8}{:>8}{:>8}\n",
         "kind", "create", "adopt", "update", "skip", "manual"
     ));
-    for (kind, actions) in per_kind(plan) {
+    for (kind, actions) in &plan.summary.per_kind {
         out.push_str(&format!("  {kind:<28}"));
         for action in Action::ALL {
             out.push_str(&format!(
@@ -333,7 +345,7 @@ fn summary_text(plan: &Plan, workspace: &str, target: &str, ledger: &std::path::
             plan.id_map.len()
         ));
     }
-    let conflicts: Vec<_> = plan.conflicts().collect();
+    let conflicts = &plan.summary.conflicts;
     if !conflicts.is_empty() {
         out.push_str(&format!(
             "{} conflicts (the target already holds these; --on-conflict {}):\n",
@@ -352,7 +364,7 @@ fn summary_text(plan: &Plan, workspace: &str, target: &str, ledger: &std::path::
     }
     out.push_str(&format!(
         "apply will send {} write requests\n",
-        plan.write_requests()
+        plan.summary.write_requests
     ));
     if plan.blocking_conflicts() > 0 {
         out.push_str(

@@ -22,6 +22,7 @@
 //! [`crate::secrets::sanitize`]; the ledger has no way to accept a raw object.
 
 mod migrations;
+mod plan_writer;
 mod plans;
 
 use std::collections::BTreeMap;
@@ -31,10 +32,12 @@ use std::sync::{Arc, Mutex, Weak};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
 
+use crate::mapping::SnapshotSource;
 use crate::model::Kind;
 use crate::secrets::Sanitized;
 
 pub use migrations::current_version;
+pub use plan_writer::PlanWriter;
 pub use plans::{PayloadKey, RecordedId, StoredIdPair, StoredItem, StoredPayload, StoredPlan};
 
 /// Errors of the ledger, each naming the file.
@@ -149,6 +152,64 @@ impl StoredObject {
     pub fn json(&self) -> Value {
         serde_json::from_str(&self.body).unwrap_or(Value::Null)
     }
+}
+
+/// The objects one export run has seen, as a [`SnapshotSource`]: each kind is read with one
+/// query, row by row, so that a workspace is mapped without ever being in memory as a whole.
+/// Bodies that are not JSON read as `null`, as [`StoredObject::json`] has them.
+pub struct StoredSnapshot<'a> {
+    ledger: &'a Ledger,
+    run: RunId,
+}
+
+impl SnapshotSource for StoredSnapshot<'_> {
+    type Error = LedgerError;
+
+    fn each(&self, kind: Kind, f: &mut dyn FnMut(&str, &Value)) -> Result<()> {
+        let fail = |source| self.ledger.sql("reading objects")(source);
+        let mut stmt = self
+            .ledger
+            .conn
+            .prepare_cached(
+                "SELECT name, body FROM objects WHERE kind = ?1 AND last_run = ?2 ORDER BY rowid",
+            )
+            .map_err(fail)?;
+        let mut rows = stmt
+            .query(params![kind.as_str(), self.run.0])
+            .map_err(fail)?;
+        while let Some(row) = rows.next().map_err(fail)? {
+            let name = text_column(row, 0).map_err(fail)?;
+            let body =
+                serde_json::from_str(text_column(row, 1).map_err(fail)?).unwrap_or(Value::Null);
+            f(name, &body);
+        }
+        Ok(())
+    }
+
+    fn names(&self, kind: Kind, f: &mut dyn FnMut(&str)) -> Result<()> {
+        let fail = |source| self.ledger.sql("reading object names")(source);
+        let mut stmt = self
+            .ledger
+            .conn
+            .prepare_cached(
+                "SELECT name FROM objects WHERE kind = ?1 AND last_run = ?2 ORDER BY rowid",
+            )
+            .map_err(fail)?;
+        let mut rows = stmt
+            .query(params![kind.as_str(), self.run.0])
+            .map_err(fail)?;
+        while let Some(row) = rows.next().map_err(fail)? {
+            f(text_column(row, 0).map_err(fail)?);
+        }
+        Ok(())
+    }
+}
+
+/// A text column borrowed from its row, not copied.
+fn text_column<'r>(row: &'r rusqlite::Row<'_>, index: usize) -> rusqlite::Result<&'r str> {
+    row.get_ref(index)?.as_str().map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, Box::new(e))
+    })
 }
 
 /// What changed in the snapshot during one run, per kind.
@@ -645,6 +706,11 @@ impl Ledger {
             .map_err(self.sql("reading objects"))?;
         rows.collect::<rusqlite::Result<Vec<_>>>()
             .map_err(self.sql("reading objects"))
+    }
+
+    /// The snapshot `run` has seen, read one object at a time (see [`StoredSnapshot`]).
+    pub fn snapshot(&self, run: RunId) -> StoredSnapshot<'_> {
+        StoredSnapshot { ledger: self, run }
     }
 
     /// Stored objects per kind.

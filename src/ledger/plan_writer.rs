@@ -1,0 +1,346 @@
+//! Storing a plan item by item, as the planner decides them, instead of as one [`Plan`] value:
+//! a plan's payloads are the largest thing a run holds, and written as they come they never
+//! need to be in memory together.
+//!
+//! The rows are those [`Ledger::store_plan`] writes for the same plan, in the same order and in
+//! one transaction as well (a crash leaves the previous plan current); a test checks that both
+//! give the same tables. Until [`PlanWriter::finish`] commits, nothing is visible, and a writer
+//! dropped before it rolls everything back.
+//!
+//! The transaction is taken on the ledger's shared connection, so that the snapshot can be read
+//! through the same `&Ledger` while the plan is written ([`super::StoredSnapshot`]): the two
+//! touch different tables.
+//!
+//! [`Plan`]: crate::plan::Plan
+
+use rusqlite::{Transaction, params};
+
+use super::{Ledger, Result, RunId, now};
+use crate::plan::{IdPair, Mode, OnConflict, PlanItem};
+
+/// A plan being stored; see the module documentation.
+pub struct PlanWriter<'a> {
+    ledger: &'a Ledger,
+    tx: Transaction<'a>,
+    id: i64,
+    target: String,
+    at: String,
+    /// The `seq` of the next item.
+    seq: i64,
+}
+
+/// What a step or condition serializes to: the spelling the ledger stores.
+fn text_of<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+impl Ledger {
+    /// Starts storing a plan of `target`, which supersedes the previous one when it commits.
+    pub fn begin_plan(
+        &self,
+        run: RunId,
+        export_run: RunId,
+        target: &str,
+        mode: Mode,
+        on_conflict: OnConflict,
+    ) -> Result<PlanWriter<'_>> {
+        let tx = self
+            .conn
+            .unchecked_transaction()
+            .map_err(self.sql("storing a plan"))?;
+        let at = now();
+        tx.execute(
+            "INSERT INTO plans (run, export_run, target, mode, on_conflict, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                run.0,
+                export_run.0,
+                target,
+                mode.as_str(),
+                on_conflict.as_str(),
+                at
+            ],
+        )
+        .map_err(self.sql("storing a plan"))?;
+        let id = tx.last_insert_rowid();
+        tx.execute(
+            "UPDATE plans SET superseded_by = ?1
+             WHERE target = ?2 AND id != ?1 AND superseded_by IS NULL",
+            params![id, target],
+        )
+        .map_err(self.sql("superseding the previous plan"))?;
+        Ok(PlanWriter {
+            ledger: self,
+            tx,
+            id,
+            target: target.to_owned(),
+            at,
+            seq: 0,
+        })
+    }
+}
+
+impl PlanWriter<'_> {
+    /// The id of the plan being stored.
+    pub fn id(&self) -> i64 {
+        self.id
+    }
+
+    /// Stores the next item with its payloads and findings.
+    pub fn item(&mut self, item: &PlanItem) -> Result<()> {
+        let ledger = self.ledger;
+        let (id, seq) = (self.id, self.seq);
+        self.tx
+            .prepare_cached(
+                "INSERT INTO plan_items (plan, seq, kind, config_name, action, target_id,
+                 natural_key, matched_by, conflict) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )
+            .and_then(|mut stmt| {
+                stmt.execute(params![
+                    id,
+                    seq,
+                    item.kind.as_str(),
+                    item.config_name,
+                    item.action.as_str(),
+                    item.target_id,
+                    item.natural_key,
+                    item.matched_by,
+                    item.conflict as i64,
+                ])
+            })
+            .map_err(|e| ledger.sql(format!("storing plan item `{}`", item.config_name))(e))?;
+        for (ordinal, payload) in item.payloads.iter().enumerate() {
+            let json = serde_json::to_string(payload).expect("a payload serializes");
+            let mut refs: Vec<_> = payload
+                .refs()
+                .into_iter()
+                .filter(|r| r.kind != item.kind || r.config_name != item.config_name)
+                .collect();
+            refs.sort();
+            refs.dedup();
+            let deps = serde_json::to_string(&refs).expect("refs serialize");
+            self.tx
+                .prepare_cached(
+                    "INSERT INTO plan_payloads (plan, seq, ordinal, step, method, path, payload,
+                     condition, dependencies) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                )
+                .and_then(|mut stmt| {
+                    stmt.execute(params![
+                        id,
+                        seq,
+                        ordinal as i64,
+                        text_of(&payload.step),
+                        payload.method,
+                        payload.path,
+                        json,
+                        text_of(&payload.when),
+                        deps,
+                    ])
+                })
+                .map_err(|e| ledger.sql("storing a plan payload")(e))?;
+        }
+        for (ordinal, finding) in item.findings.iter().enumerate() {
+            self.tx
+                .prepare_cached(
+                    "INSERT INTO plan_findings (plan, seq, ordinal, code, severity, kind,
+                     config_name, field, message) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                )
+                .and_then(|mut stmt| {
+                    stmt.execute(params![
+                        id,
+                        seq,
+                        ordinal as i64,
+                        finding.code.as_str(),
+                        finding.severity.as_str(),
+                        finding.kind.as_str(),
+                        finding.config_name,
+                        finding.field,
+                        finding.message,
+                    ])
+                })
+                .map_err(|e| ledger.sql("storing a finding")(e))?;
+        }
+        self.seq += 1;
+        Ok(())
+    }
+
+    /// Replaces the target's matched id-map pairs with `id_map` and commits the plan; returns
+    /// its id.
+    pub fn finish(self, id_map: &[IdPair]) -> Result<i64> {
+        let ledger = self.ledger;
+        self.tx
+            .execute(
+                "DELETE FROM id_map WHERE target = ?1 AND plan IS NOT NULL",
+                params![self.target],
+            )
+            .map_err(ledger.sql("replacing the id map"))?;
+        {
+            let mut pair_stmt = self
+                .tx
+                .prepare(
+                    "INSERT INTO id_map (target, kind, config_name, field, public_id, matched_by,
+                     natural_key, plan, recorded_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                     ON CONFLICT (target, kind, config_name, field) DO UPDATE SET
+                        public_id = excluded.public_id, matched_by = excluded.matched_by,
+                        natural_key = excluded.natural_key, plan = excluded.plan,
+                        recorded_at = excluded.recorded_at",
+                )
+                .map_err(ledger.sql("storing the id map"))?;
+            for pair in id_map {
+                pair_stmt
+                    .execute(params![
+                        self.target,
+                        pair.kind.as_str(),
+                        pair.config_name,
+                        pair.field.as_str(),
+                        pair.public_id,
+                        pair.matched_by,
+                        pair.natural_key,
+                        self.id,
+                        self.at,
+                    ])
+                    .map_err(|e| ledger.sql("storing the id map")(e))?;
+            }
+        }
+        self.tx.commit().map_err(ledger.sql("storing a plan"))?;
+        Ok(self.id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::mapping::{Finding, FindingCode, Payload, Ref, RefField, Step};
+    use crate::model::Kind;
+    use crate::plan::{Action, Plan};
+
+    /// A `$ref` marker to the source's id, as the mapping writes one.
+    fn source_ref(source: &str) -> serde_json::Value {
+        json!({"$ref": {"kind": "sources", "config_name": source, "field": "id"}})
+    }
+
+    fn sample_plan() -> Plan {
+        let source = "workspaces/acme/sources/web";
+        let destination = "workspaces/acme/sources/web/destinations/ga";
+        let item = |kind, name: &str, action| PlanItem {
+            kind,
+            config_name: name.to_owned(),
+            action,
+            target_id: None,
+            natural_key: Some(format!("key of {name}")),
+            matched_by: Some("slug"),
+            conflict: false,
+            payloads: Vec::new(),
+            findings: Vec::new(),
+        };
+        let mut web = item(Kind::Sources, source, Action::Create);
+        web.payloads = vec![
+            Payload::new(Step::CreateSource, "POST", "/sources")
+                .body(json!({"slug": "web"}))
+                .records(Ref::id(Kind::Sources, source), "/data/source/id"),
+            Payload::new(Step::SetSourceLabels, "PUT", "/sources/{sourceId}/labels")
+                .param("sourceId", source_ref(source)),
+        ];
+        let mut ga = item(Kind::Destinations, destination, Action::Create);
+        ga.payloads = vec![
+            Payload::new(Step::CreateDestination, "POST", "/destinations")
+                .body(json!({"sourceId": source_ref(source)})),
+        ];
+        ga.findings = vec![Finding {
+            code: FindingCode::DestinationSecretRequired,
+            severity: FindingCode::DestinationSecretRequired.severity(),
+            kind: Kind::Destinations,
+            config_name: destination.to_owned(),
+            field: Some("config.password".into()),
+            message: "Setting `password` is secret.".into(),
+        }];
+        let mut catalog = item(Kind::CatalogSources, "catalog/sources/js", Action::Adopt);
+        catalog.target_id = Some("IqDT".into());
+        catalog.conflict = true;
+        Plan {
+            mode: Mode::Create,
+            on_conflict: OnConflict::Adopt,
+            items: vec![web, ga, catalog],
+            id_map: vec![IdPair {
+                kind: Kind::CatalogSources,
+                config_name: "catalog/sources/js".into(),
+                field: RefField::Id,
+                public_id: "IqDT".into(),
+                matched_by: "slug",
+                natural_key: Some("slug=js".into()),
+            }],
+        }
+    }
+
+    /// Every plan row of the ledger, timestamps left out.
+    fn rows(ledger: &Ledger) -> Vec<String> {
+        let queries = [
+            "SELECT id, run, export_run, target, mode, on_conflict, superseded_by FROM plans",
+            "SELECT * FROM plan_items ORDER BY rowid",
+            "SELECT * FROM plan_payloads ORDER BY rowid",
+            "SELECT * FROM plan_findings ORDER BY rowid",
+            "SELECT target, kind, config_name, field, public_id, matched_by, natural_key, plan
+             FROM id_map ORDER BY rowid",
+        ];
+        let mut out = Vec::new();
+        for query in queries {
+            let mut stmt = ledger.conn.prepare(query).unwrap();
+            let columns = stmt.column_count();
+            let mut found = stmt.query([]).unwrap();
+            while let Some(row) = found.next().unwrap() {
+                let values: Vec<String> = (0..columns)
+                    .map(|i| format!("{:?}", row.get_ref(i).unwrap()))
+                    .collect();
+                out.push(values.join("|"));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn items_written_one_by_one_give_the_rows_of_a_whole_plan() {
+        let plan = sample_plan();
+        let mut whole = Ledger::open_in_memory().unwrap();
+        let mut streamed = Ledger::open_in_memory().unwrap();
+        for ledger in [&mut whole, &mut streamed] {
+            let export = ledger.begin_run("export", "src").unwrap();
+            let run = ledger.begin_run("plan", "tgt").unwrap();
+            assert_eq!((export, run), (RunId(1), RunId(2)));
+        }
+        // Twice, so that the second plan supersedes the first and replaces its id map.
+        for _ in 0..2 {
+            whole.store_plan(RunId(2), RunId(1), "tgt", &plan).unwrap();
+            let mut writer = streamed
+                .begin_plan(RunId(2), RunId(1), "tgt", plan.mode, plan.on_conflict)
+                .unwrap();
+            for item in &plan.items {
+                writer.item(item).unwrap();
+            }
+            writer.finish(&plan.id_map).unwrap();
+        }
+        let rows_whole = rows(&whole);
+        assert!(rows_whole.len() > 10, "{rows_whole:?}");
+        assert_eq!(rows_whole, rows(&streamed));
+    }
+
+    #[test]
+    fn a_writer_dropped_before_finishing_stores_nothing() {
+        let plan = sample_plan();
+        let mut ledger = Ledger::open_in_memory().unwrap();
+        let export = ledger.begin_run("export", "src").unwrap();
+        let run = ledger.begin_run("plan", "tgt").unwrap();
+        {
+            let mut writer = ledger
+                .begin_plan(run, export, "tgt", plan.mode, plan.on_conflict)
+                .unwrap();
+            writer.item(&plan.items[0]).unwrap();
+        }
+        assert!(rows(&ledger).is_empty());
+        assert_eq!(ledger.latest_plan("tgt").unwrap(), None);
+    }
+}
