@@ -6,7 +6,11 @@
 //! dependency order, an [`Action`] (`create | adopt | update | skip | manual`), the Public id
 //! when the object already exists in the target, the natural key it was matched on, the
 //! payloads `apply` will send (with `$ref` / `$secret` markers), and the findings. The pairs
-//! Config name → Public id established by matching form the plan's id map.
+//! Config name → Public id established by matching form the plan's id map. [`build_into`] does
+//! the same for a snapshot read from any [`SnapshotSource`], handing each item to a sink as
+//! soon as it is decided: the `plan` command stores them as they come, so that neither the
+//! snapshot nor the plan is ever whole in memory (what is kept per object is its natural key
+//! and how it resolved).
 //!
 //! How an object is matched to the target (natural keys, as the design and the executor's
 //! reconciliation use them): source by slug; destination by source id, `metadata.id` and name;
