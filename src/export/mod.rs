@@ -32,6 +32,7 @@ use serde_json::{Value, json};
 pub use collection::{Collection, ConfigReader, FunctionType, Page, ReadError};
 
 use crate::ledger::{Changes, Ledger, LedgerError, NewObject, RunId, RunStatus};
+use crate::mapping::SnapshotSource;
 use crate::model::Kind;
 use crate::progress::Reporter;
 use crate::secrets::{SecretHasher, sanitize};
@@ -222,11 +223,13 @@ pub async fn export<R: ConfigReader>(
         .filter_map(|(kind, n)| kind.parse::<Kind>().ok().map(|k| (k, n)))
         .collect();
     if options.kinds.contains(&Kind::TrackingPlanRules) {
-        let rules = ledger
-            .objects_seen_in(run, Kind::TrackingPlans)?
-            .iter()
-            .map(|plan| count_rules(&plan.json()))
-            .sum();
+        // One plan at a time: the plans hold every rule, the bulk of a workspace.
+        let mut rules = 0;
+        ledger
+            .snapshot(run)
+            .each(Kind::TrackingPlans, &mut |_, plan| {
+                rules += count_rules(plan)
+            })?;
         objects.insert(Kind::TrackingPlanRules, rules);
     }
     let status = if failures.is_empty() {
@@ -379,7 +382,7 @@ impl<R: ConfigReader> Walker<'_, R> {
             let subtrees = futures::stream::iter(
                 sources
                     .iter()
-                    .map(|(name, _)| self.source_subtree(ws, leaf(name).to_owned())),
+                    .map(|name| self.source_subtree(ws, leaf(name).to_owned())),
             )
             .buffer_unordered(options.concurrency.max(1))
             .collect::<Vec<_>>()
@@ -398,7 +401,7 @@ impl<R: ConfigReader> Walker<'_, R> {
             .await?
             && self.wants(Kind::TrackingPlanConnections)
         {
-            let reads = futures::stream::iter(plans.iter().map(|(name, _)| {
+            let reads = futures::stream::iter(plans.iter().map(|name| {
                 let collection = Collection::Connections {
                     ws: ws.into(),
                     plan: leaf(name).to_owned(),
@@ -473,7 +476,7 @@ impl<R: ConfigReader> Walker<'_, R> {
             return Ok(Vec::new());
         };
         if self.wants(Kind::DestinationFilters) {
-            for (name, _) in &destinations {
+            for name in &destinations {
                 self.collect(&Collection::Filters {
                     ws: ws.into(),
                     source: source.clone(),
@@ -482,45 +485,36 @@ impl<R: ConfigReader> Walker<'_, R> {
                 .await?;
             }
         }
-        Ok(destinations.into_iter().map(|(name, _)| name).collect())
+        Ok(destinations)
     }
 
-    /// The objects of a collection: from the ledger when this run already read it completely,
-    /// otherwise read page by page (each page stored as it arrives when the kind is selected).
+    /// The names of a collection's objects: from the ledger when this run already read it
+    /// completely, otherwise read page by page (each page stored as it arrives when the kind is
+    /// selected, and dropped once stored: the walk goes on with the names alone).
     /// `Ok(None)` when the collection failed (recorded); `Err` only for what stops the walk.
-    async fn collect(
-        &self,
-        collection: &Collection,
-    ) -> Result<Option<Vec<(String, Value)>>, ExportError> {
+    async fn collect(&self, collection: &Collection) -> Result<Option<Vec<String>>, ExportError> {
         let kind = collection.kind();
         let key = collection.key();
         let store = self.wants(kind);
         if store && lock(self.ledger).is_complete(self.run, &key)? {
-            let objects: Vec<(String, Value)> = lock(self.ledger)
-                .objects_in(self.run, &key)?
-                .into_iter()
-                .map(|o| {
-                    let body = o.json();
-                    (o.name, body)
-                })
-                .collect();
-            self.reporter.resumed(kind, objects.len() as u64);
+            let names = lock(self.ledger).names_in(self.run, &key)?;
+            self.reporter.resumed(kind, names.len() as u64);
             *self
                 .resumed_collections
                 .lock()
                 .unwrap_or_else(|e| e.into_inner()) += 1;
-            return Ok(Some(objects));
+            return Ok(Some(names));
         }
         self.reporter.collection_started(kind, &key);
-        let mut all = Vec::new();
+        let mut names = Vec::new();
         let mut pages = self.reader.pages(collection);
         while let Some(page) = pages.next().await {
             match page {
                 Ok(page) => {
+                    names.extend(page.objects.iter().map(|(name, _)| name.clone()));
                     if store {
-                        self.store(kind, &key, page.objects.clone(), false)?;
+                        self.store(kind, &key, page.objects, false)?;
                     }
-                    all.extend(page.objects);
                 }
                 Err(error) if error.fatal => {
                     return Err(ExportError::Fatal {
@@ -535,9 +529,9 @@ impl<R: ConfigReader> Walker<'_, R> {
             }
         }
         if store {
-            lock(self.ledger).store_page(self.run, &[], Some((&key, all.len() as u64)))?;
+            lock(self.ledger).store_page(self.run, &[], Some((&key, names.len() as u64)))?;
         }
-        Ok(Some(all))
+        Ok(Some(names))
     }
 
     /// Sanitizes and stores objects listed in `parent`, optionally completing the collection.

@@ -651,6 +651,22 @@ impl Ledger {
             .map_err(self.sql("reading a collection"))
     }
 
+    /// The names of the objects listed in collection `parent` that `run` has seen, in the order
+    /// of [`Ledger::objects_in`], without their bodies.
+    pub fn names_in(&self, run: RunId, parent: &str) -> Result<Vec<String>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT name FROM objects WHERE parent = ?1 AND last_run = ?2 ORDER BY rowid",
+            )
+            .map_err(self.sql("reading a collection"))?;
+        let rows = stmt
+            .query_map(params![parent, run.0], |row| row.get(0))
+            .map_err(self.sql("reading a collection"))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(self.sql("reading a collection"))
+    }
+
     /// Every stored object of `kind`, in insertion order.
     pub fn objects_of_kind(&self, kind: Kind) -> Result<Vec<StoredObject>> {
         let mut stmt = self
