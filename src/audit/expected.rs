@@ -1,9 +1,9 @@
 //! The expected side: what the target should hold for each Config object, computed by the very
 //! mapping the planner uses, on the freshly re-read source, with the ids the ledger recorded.
 //!
-//! Role: [`expected`] runs [`map_workspace`] with an [`IdMap`] built from the ledger's id map,
-//! so every `$ref` to an object segbridge created or adopted is the Public id it got; it then
-//! folds each object's payloads (create, name, labels, rules batches…) into one normalised
+//! Role: [`expected`] runs the mapping ([`map_kind`], kind by kind) with an [`IdMap`] built from
+//! the ledger's id map, so every `$ref` to an object segbridge created or adopted is the Public
+//! id it got; it then folds each object's payloads (create, name, labels, rules batches…) into one normalised
 //! shape per resource, the same shape [`super::actual`] makes of what the Public API returns.
 //!
 //! Invariants:
@@ -21,8 +21,8 @@ use serde_json::{Map, Value, json};
 
 use super::actual;
 use crate::mapping::{
-    Context, IdMap, Mapped, Ref, RefField, Snapshot, Step, Tables, TargetCatalog, map_workspace,
-    ref_marker, secret_marker,
+    Context, IdMap, MAP_ORDER, Mapped, Ref, RefField, Snapshot, Step, Tables, TargetCatalog,
+    map_kind, ref_marker, secret_marker,
 };
 use crate::model::Kind;
 
@@ -156,7 +156,8 @@ fn source_shape(mapped: &Mapped) -> Option<Value> {
     }))
 }
 
-fn destination_shape(mapped: &Mapped, config: &Value) -> Option<Value> {
+/// `enabled`: the Config object's state.
+fn destination_shape(mapped: &Mapped, enabled: bool) -> Option<Value> {
     let create = body(mapped, Step::CreateDestination)?;
     Some(json!({
         "name": text(Some(create), "name"),
@@ -165,7 +166,7 @@ fn destination_shape(mapped: &Mapped, config: &Value) -> Option<Value> {
         "settings": text(Some(create), "settings"),
         // The Config state, not the create's `false`: the mapping creates every destination
         // disabled for the cut-over, which the comparison knows (see `compare`).
-        "enabled": config.get("enabled").and_then(Value::as_bool).unwrap_or(false),
+        "enabled": enabled,
     }))
 }
 
@@ -232,23 +233,38 @@ pub fn expected(inputs: &Inputs<'_>) -> Vec<Expected> {
         ids: inputs.ids,
         functions: &functions,
     };
-    let bodies: HashMap<(Kind, &str), &Value> = inputs
+    // The one Config field a shape takes from the object rather than from its payloads.
+    let enabled: HashMap<&str, bool> = inputs
         .snapshot
-        .objects
+        .of(Kind::Destinations)
         .iter()
-        .flat_map(|(kind, list)| list.iter().map(move |(n, b)| ((*kind, n.as_str()), b)))
+        .map(|(n, b)| {
+            (
+                n.as_str(),
+                b.get("enabled").and_then(Value::as_bool) == Some(true),
+            )
+        })
         .collect();
-    let id_of = |kind: Kind, name: &str| inputs.ids.get(&Ref::id(kind, name)).map(str::to_owned);
     let mut out = Vec::new();
-    for mapped in map_workspace(inputs.snapshot, &ctx) {
-        if !AUDITED.contains(&mapped.kind) {
-            continue;
-        }
+    // Kind by kind, each object folded into its shape as soon as it is mapped: the mapped
+    // objects (payloads and all) are never held together.
+    for kind in MAP_ORDER.into_iter().filter(|k| AUDITED.contains(k)) {
+        let Ok(()) = map_kind(inputs.snapshot, kind, &ctx, &mut |mapped| {
+            out.extend(shape_of(mapped, inputs, &enabled));
+        });
+    }
+    out
+}
+
+/// The expected side of one mapped object of an audited kind.
+fn shape_of(
+    mapped: Mapped,
+    inputs: &Inputs<'_>,
+    enabled: &HashMap<&str, bool>,
+) -> Option<Expected> {
+    let id_of = |kind: Kind, name: &str| inputs.ids.get(&Ref::id(kind, name)).map(str::to_owned);
+    {
         let name = mapped.config_name.as_str();
-        let config = bodies
-            .get(&(mapped.kind, name))
-            .copied()
-            .unwrap_or(&Value::Null);
         let (public_id, parent_id, shape) = match mapped.kind {
             Kind::Sources => (id_of(Kind::Sources, name), None, source_shape(&mapped)),
             Kind::SchemaConfigs => {
@@ -260,7 +276,7 @@ pub fn expected(inputs: &Inputs<'_>) -> Vec<Expected> {
             Kind::Destinations => (
                 id_of(Kind::Destinations, name),
                 None,
-                destination_shape(&mapped, config),
+                destination_shape(&mapped, enabled.get(name).copied().unwrap_or(false)),
             ),
             Kind::DestinationFilters => {
                 let destination = crate::mapping::filters::destination_of(name);
@@ -289,7 +305,7 @@ pub fn expected(inputs: &Inputs<'_>) -> Vec<Expected> {
                 None,
                 function_shape(&mapped, inputs.tables, inputs.workspace_name),
             ),
-            _ => continue,
+            _ => return None,
         };
         let blockers: Vec<String> = mapped
             .findings
@@ -302,16 +318,15 @@ pub fn expected(inputs: &Inputs<'_>) -> Vec<Expected> {
         } else {
             None
         };
-        out.push(Expected {
+        Some(Expected {
             kind: mapped.kind,
             config_name: mapped.config_name,
             public_id,
             parent_id,
             shape,
             blockers,
-        });
+        })
     }
-    out
 }
 
 #[cfg(test)]

@@ -202,6 +202,8 @@ pub async fn audit<R: ConfigReader>(
         workspace_name: &state.workspace_name,
         ids: &ids,
     });
+    // The shapes hold what the comparison needs of the source.
+    drop(snapshot);
     let results = compare::compare(
         &expected,
         &state,

@@ -48,11 +48,13 @@ struct Walk<'a, R> {
 
 impl<R: ConfigReader> Walk<'_, R> {
     /// Reads a whole collection; keeps its objects (sanitized) in the snapshot when `keep`.
+    /// Returns the objects' names, which is all the walk needs to go down: the bodies are
+    /// either in the snapshot or not wanted, and are not kept a second time.
     async fn read(
         &mut self,
         collection: Collection,
         keep: bool,
-    ) -> Result<Vec<(String, Value)>, SourceError> {
+    ) -> Result<Vec<String>, SourceError> {
         let kind = collection.kind();
         let key = collection.key();
         self.reporter.collection_started(kind, &key);
@@ -64,15 +66,45 @@ impl<R: ConfigReader> Walk<'_, R> {
                 message: e.message,
             })?;
             for (name, body) in page.objects {
-                let clean = sanitize(kind, body, self.hasher).body().clone();
                 if keep {
-                    self.snapshot.push(kind, name.clone(), clean.clone());
+                    let clean = sanitize(kind, body, self.hasher).body().clone();
+                    self.snapshot.push(kind, name.clone(), clean);
                 }
-                out.push((name, clean));
+                out.push(name);
             }
         }
         Ok(out)
     }
+}
+
+/// The id of workspace `ws`, which the functions endpoints take.
+async fn workspace_id<R: ConfigReader>(
+    reader: &R,
+    ws: &str,
+    reporter: &dyn Reporter,
+) -> Result<String, SourceError> {
+    let collection = Collection::Workspaces;
+    let key = collection.key();
+    reporter.collection_started(Kind::Workspaces, &key);
+    let mut pages = reader.pages(&collection);
+    let mut found = None;
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e: ReadError| SourceError::Read {
+            collection: key.clone(),
+            message: e.message,
+        })?;
+        for (name, body) in page.objects {
+            if found.is_none() && leaf(&name) == ws {
+                found = Some(body);
+            }
+        }
+    }
+    let workspace = found.ok_or_else(|| SourceError::UnknownWorkspace(ws.to_owned()))?;
+    workspace
+        .get("id")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .ok_or(SourceError::NoWorkspaceId)
 }
 
 /// Reads what the audit of `kinds` needs from workspace `ws`. Sources bring the functions
@@ -93,16 +125,7 @@ pub async fn read_source<R: ConfigReader>(
         snapshot: Snapshot::default(),
     };
     if wants(Kind::Sources) || wants(Kind::Functions) {
-        let workspaces = walk.read(Collection::Workspaces, false).await?;
-        let (_, workspace) = workspaces
-            .iter()
-            .find(|(name, _)| leaf(name) == ws)
-            .ok_or_else(|| SourceError::UnknownWorkspace(ws.to_owned()))?;
-        let ws_id = workspace
-            .get("id")
-            .and_then(Value::as_str)
-            .ok_or(SourceError::NoWorkspaceId)?
-            .to_owned();
+        let ws_id = workspace_id(reader, ws, reporter).await?;
         for of_type in [FunctionType::Source, FunctionType::Destination] {
             let collection = Collection::Functions {
                 ws_id: ws_id.clone(),
@@ -120,7 +143,7 @@ pub async fn read_source<R: ConfigReader>(
         let sources = walk
             .read(Collection::Sources { ws: ws.into() }, wants(Kind::Sources))
             .await?;
-        for (name, _) in &sources {
+        for name in &sources {
             let source = leaf(name).to_owned();
             if wants(Kind::SchemaConfigs) {
                 let collection = Collection::SchemaConfig {
@@ -142,7 +165,7 @@ pub async fn read_source<R: ConfigReader>(
                 )
                 .await?;
             if wants(Kind::DestinationFilters) {
-                for (destination, _) in &destinations {
+                for destination in &destinations {
                     let collection = Collection::Filters {
                         ws: ws.into(),
                         source: source.clone(),
@@ -161,7 +184,7 @@ pub async fn read_source<R: ConfigReader>(
             )
             .await?;
         if wants(Kind::TrackingPlanConnections) {
-            for (name, _) in &plans {
+            for name in &plans {
                 let collection = Collection::Connections {
                     ws: ws.into(),
                     plan: leaf(name).to_owned(),
