@@ -16,13 +16,14 @@
 //!   `<no Public id …>` text, so it surfaces as a difference, not as a crash.
 
 use std::collections::HashMap;
+use std::convert::Infallible;
 
 use serde_json::{Map, Value, json};
 
 use super::actual;
 use crate::mapping::{
-    Context, IdMap, MAP_ORDER, Mapped, Ref, RefField, Snapshot, Step, Tables, TargetCatalog,
-    map_kind, ref_marker, secret_marker,
+    Context, IdMap, MAP_ORDER, Mapped, Ref, RefField, Snapshot, SnapshotSource, Step, Tables,
+    TargetCatalog, exported_functions, map_kind, ref_marker, secret_marker,
 };
 use crate::model::Kind;
 
@@ -53,8 +54,8 @@ pub struct Expected {
 }
 
 /// What the expected side is computed from.
-pub struct Inputs<'a> {
-    pub snapshot: &'a Snapshot,
+pub struct Inputs<'a, S = Snapshot> {
+    pub snapshot: &'a S,
     pub tables: &'a Tables,
     pub catalog: &'a TargetCatalog,
     pub workspace_id: &'a str,
@@ -223,8 +224,8 @@ fn function_shape(mapped: &Mapped, tables: &Tables, workspace_name: &str) -> Opt
 }
 
 /// The expected side of every object of the audited kinds in `inputs.snapshot`.
-pub fn expected(inputs: &Inputs<'_>) -> Vec<Expected> {
-    let functions = inputs.snapshot.functions();
+pub fn expected<S: SnapshotSource<Error = Infallible>>(inputs: &Inputs<'_, S>) -> Vec<Expected> {
+    let Ok(functions) = exported_functions(inputs.snapshot);
     let ctx = Context {
         tables: inputs.tables,
         catalog: inputs.catalog,
@@ -234,17 +235,11 @@ pub fn expected(inputs: &Inputs<'_>) -> Vec<Expected> {
         functions: &functions,
     };
     // The one Config field a shape takes from the object rather than from its payloads.
-    let enabled: HashMap<&str, bool> = inputs
-        .snapshot
-        .of(Kind::Destinations)
-        .iter()
-        .map(|(n, b)| {
-            (
-                n.as_str(),
-                b.get("enabled").and_then(Value::as_bool) == Some(true),
-            )
-        })
-        .collect();
+    let mut enabled: HashMap<String, bool> = HashMap::new();
+    let Ok(()) = inputs.snapshot.each(Kind::Destinations, &mut |name, body| {
+        let on = body.get("enabled").and_then(Value::as_bool) == Some(true);
+        enabled.insert(name.to_owned(), on);
+    });
     let mut out = Vec::new();
     // Kind by kind, each object folded into its shape as soon as it is mapped: the mapped
     // objects (payloads and all) are never held together.
@@ -257,10 +252,10 @@ pub fn expected(inputs: &Inputs<'_>) -> Vec<Expected> {
 }
 
 /// The expected side of one mapped object of an audited kind.
-fn shape_of(
+fn shape_of<S>(
     mapped: Mapped,
-    inputs: &Inputs<'_>,
-    enabled: &HashMap<&str, bool>,
+    inputs: &Inputs<'_, S>,
+    enabled: &HashMap<String, bool>,
 ) -> Option<Expected> {
     let id_of = |kind: Kind, name: &str| inputs.ids.get(&Ref::id(kind, name)).map(str::to_owned);
     {

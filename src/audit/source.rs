@@ -19,7 +19,7 @@ use futures::StreamExt;
 use serde_json::Value;
 
 use crate::export::{Collection, ConfigReader, FunctionType, ReadError};
-use crate::mapping::Snapshot;
+use crate::mapping::TextSnapshot;
 use crate::model::Kind;
 use crate::progress::Reporter;
 use crate::secrets::{SecretHasher, sanitize};
@@ -43,7 +43,7 @@ struct Walk<'a, R> {
     reader: &'a R,
     hasher: &'a SecretHasher,
     reporter: &'a dyn Reporter,
-    snapshot: Snapshot,
+    snapshot: TextSnapshot,
 }
 
 impl<R: ConfigReader> Walk<'_, R> {
@@ -67,8 +67,8 @@ impl<R: ConfigReader> Walk<'_, R> {
             })?;
             for (name, body) in page.objects {
                 if keep {
-                    let clean = sanitize(kind, body, self.hasher).body().clone();
-                    self.snapshot.push(kind, name.clone(), clean);
+                    let clean = sanitize(kind, body, self.hasher);
+                    self.snapshot.push(kind, name.clone(), clean.to_json());
                 }
                 out.push(name);
             }
@@ -116,13 +116,13 @@ pub async fn read_source<R: ConfigReader>(
     kinds: &BTreeSet<Kind>,
     hasher: &SecretHasher,
     reporter: &dyn Reporter,
-) -> Result<Snapshot, SourceError> {
+) -> Result<TextSnapshot, SourceError> {
     let wants = |k: Kind| kinds.contains(&k);
     let mut walk = Walk {
         reader,
         hasher,
         reporter,
-        snapshot: Snapshot::default(),
+        snapshot: TextSnapshot::default(),
     };
     if wants(Kind::Sources) || wants(Kind::Functions) {
         let ws_id = workspace_id(reader, ws, reporter).await?;
@@ -193,8 +193,8 @@ pub async fn read_source<R: ConfigReader>(
             }
         }
     }
-    for (kind, objects) in &walk.snapshot.objects {
-        reporter.stored(*kind, objects.len() as u64);
+    for (kind, count) in walk.snapshot.counts() {
+        reporter.stored(kind, count as u64);
     }
     Ok(walk.snapshot)
 }

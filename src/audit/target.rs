@@ -11,6 +11,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use futures::StreamExt;
 use serde_json::Value;
 
 use crate::mapping::TargetCatalog;
@@ -18,9 +19,10 @@ use crate::model::Kind;
 use crate::plan::TargetError;
 use crate::plan::target::{read, read_catalog};
 use crate::progress::Reporter;
-use crate::public_api::{FunctionType, PublicClient, PublicObject};
+use crate::public_api::{FunctionType, Pages, PublicApiError, PublicClient, PublicObject};
 
-/// What the target holds, as the Public API returned it (bodies verbatim, keyed by id).
+/// What the target holds, as the Public API returned it, keyed by id; each body is cut down to
+/// the fields the audit compares as it is read (see [`only`]).
 #[derive(Debug, Clone, Default)]
 pub struct TargetState {
     pub workspace_id: String,
@@ -41,8 +43,89 @@ pub struct TargetState {
     pub schema_settings: BTreeMap<String, Value>,
 }
 
-fn by_id(objects: Vec<PublicObject>) -> BTreeMap<String, Value> {
-    objects.into_iter().map(|o| (o.id, o.body)).collect()
+/// Reads a list page by page into a map by id, each body cut down by `keep` as its page
+/// arrives, so that what the audit does not compare is never held for the whole list.
+async fn by_id(
+    mut pages: Pages,
+    keep: fn(Value) -> Value,
+) -> Result<BTreeMap<String, Value>, PublicApiError> {
+    let mut out = BTreeMap::new();
+    while let Some(page) = pages.next().await {
+        for object in page?.objects {
+            out.insert(object.id, keep(object.body));
+        }
+    }
+    Ok(out)
+}
+
+/// Every page of a list, each body cut down by `keep`.
+async fn all(mut pages: Pages, keep: fn(Value) -> Value) -> Result<Vec<Value>, PublicApiError> {
+    let mut out = Vec::new();
+    while let Some(page) = pages.next().await {
+        out.extend(page?.objects.into_iter().map(|o| keep(o.body)));
+    }
+    Ok(out)
+}
+
+/// `body` with only the fields `fields` (those [`super::actual`] and the comparison read), as
+/// they were; anything but an object is kept whole. A catalog item nested as `metadata` is cut
+/// to its `id`, which is all of it the audit compares: a destination's metadata alone is larger
+/// than the rest of it.
+fn only(body: Value, fields: &[&str]) -> Value {
+    let Value::Object(mut map) = body else {
+        return body;
+    };
+    let mut out = serde_json::Map::new();
+    for field in fields {
+        if let Some((key, mut value)) = map.remove_entry(*field) {
+            if key == "metadata"
+                && let Value::Object(metadata) = &mut value
+            {
+                let id = metadata.remove("id");
+                metadata.clear();
+                metadata.extend(id.map(|id| ("id".to_owned(), id)));
+            }
+            out.insert(key, value);
+        }
+    }
+    Value::Object(out)
+}
+
+/// What is kept of each object read, per list: the fields of the shapes in [`super::actual`],
+/// `id` where an object is found by it in a list, and what the delivery check reads of a
+/// destination (`sourceId`, `enabled`).
+fn source_fields(body: Value) -> Value {
+    only(body, &["slug", "name", "metadata", "settings", "labels"])
+}
+
+fn destination_fields(body: Value) -> Value {
+    only(
+        body,
+        &["name", "metadata", "sourceId", "settings", "enabled"],
+    )
+}
+
+fn filter_fields(body: Value) -> Value {
+    only(
+        body,
+        &[
+            "id",
+            "sourceId",
+            "if",
+            "actions",
+            "title",
+            "description",
+            "enabled",
+        ],
+    )
+}
+
+fn plan_fields(body: Value) -> Value {
+    only(body, &["name", "type"])
+}
+
+fn rule_fields(body: Value) -> Value {
+    only(body, &["type", "key", "version", "jsonSchema"])
 }
 
 /// What to read beyond the lists.
@@ -71,13 +154,9 @@ pub async fn read_target(
 
     if wanted(Kind::Sources) || wanted(Kind::SchemaConfigs) {
         reporter.collection_started(Kind::Sources, "sources");
-        state.sources = by_id(
-            client
-                .list_sources()
-                .all()
-                .await
-                .map_err(read("the sources"))?,
-        );
+        state.sources = by_id(client.list_sources(), source_fields)
+            .await
+            .map_err(read("the sources"))?;
         reporter.stored(Kind::Sources, state.sources.len() as u64);
     }
     for id in &wants.schema_sources {
@@ -98,13 +177,9 @@ pub async fn read_target(
     }
     if wanted(Kind::Destinations) || wanted(Kind::DestinationFilters) {
         reporter.collection_started(Kind::Destinations, "destinations");
-        state.destinations = by_id(
-            client
-                .list_destinations()
-                .all()
-                .await
-                .map_err(read("the destinations"))?,
-        );
+        state.destinations = by_id(client.list_destinations(), destination_fields)
+            .await
+            .map_err(read("the destinations"))?;
         reporter.stored(Kind::Destinations, state.destinations.len() as u64);
     }
     if wanted(Kind::DestinationFilters) {
@@ -113,34 +188,26 @@ pub async fn read_target(
                 Kind::DestinationFilters,
                 &format!("destination/{id}/filters"),
             );
-            let list = match client.list_filters(id).all().await {
+            let list = match all(client.list_filters(id), filter_fields).await {
                 Ok(list) => list,
                 Err(e) if e.is_not_found() => continue,
                 Err(e) => return Err(read("the filters of a destination")(e)),
             };
             reporter.stored(Kind::DestinationFilters, list.len() as u64);
-            state
-                .filters
-                .insert(id.clone(), list.into_iter().map(|f| f.body).collect());
+            state.filters.insert(id.clone(), list);
         }
     }
     if wanted(Kind::TrackingPlans) || wanted(Kind::TrackingPlanConnections) {
         reporter.collection_started(Kind::TrackingPlans, "tracking-plans");
-        state.tracking_plans = by_id(
-            client
-                .list_tracking_plans(None)
-                .all()
-                .await
-                .map_err(read("the tracking plans"))?,
-        );
+        state.tracking_plans = by_id(client.list_tracking_plans(None), plan_fields)
+            .await
+            .map_err(read("the tracking plans"))?;
         for id in state.tracking_plans.keys() {
             if wanted(Kind::TrackingPlans) {
                 reporter.collection_started(Kind::TrackingPlans, &format!("{id}/rules"));
-                match client.list_rules(id).all().await {
+                match all(client.list_rules(id), rule_fields).await {
                     Ok(rules) => {
-                        state
-                            .rules
-                            .insert(id.clone(), rules.into_iter().map(|r| r.body).collect());
+                        state.rules.insert(id.clone(), rules);
                     }
                     Err(e) if e.is_not_found() => {}
                     Err(e) => return Err(read("the rules of a tracking plan")(e)),
