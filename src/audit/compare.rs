@@ -25,7 +25,7 @@ use super::actual;
 use super::diff;
 use super::expected::Expected;
 use super::report::{ResourceResult, Status};
-use super::target::TargetState;
+use super::target::{Body, TargetState};
 use crate::model::Kind;
 
 /// How strictly to compare.
@@ -100,13 +100,14 @@ fn filter_positions(
     }
     let mut out = HashMap::new();
     for (dest, wanted) in by_destination {
-        let listed: Vec<&str> = target
+        let listed: Vec<String> = target
             .filters
             .get(dest)
             .into_iter()
             .flatten()
-            .filter_map(|f| f.get("id").and_then(Value::as_str))
+            .filter_map(filter_id)
             .collect();
+        let listed: Vec<&str> = listed.iter().map(String::as_str).collect();
         let listed_set: HashSet<&str> = listed.iter().copied().collect();
         let wanted_set: HashSet<&str> = wanted.iter().copied().collect();
         let shared_wanted: Vec<&str> = wanted
@@ -126,20 +127,30 @@ fn filter_positions(
     out
 }
 
-fn find_filter<'a>(target: &'a TargetState, destination: &str, id: &str) -> Option<&'a Value> {
+/// The id of a filter the target lists.
+fn filter_id(filter: &Body) -> Option<String> {
+    filter
+        .value()
+        .get("id")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+}
+
+fn find_filter(target: &TargetState, destination: &str, id: &str) -> Option<Value> {
     target
         .filters
         .get(destination)?
         .iter()
+        .map(Body::value)
         .find(|f| f.get("id").and_then(Value::as_str) == Some(id))
 }
 
 /// The actual shape of an expected object, `None` when the target lacks it.
 fn actual_shape(e: &Expected, id: &str, target: &TargetState) -> Option<Value> {
     match e.kind {
-        Kind::Sources => target.sources.get(id).map(actual::source),
+        Kind::Sources => target.sources.get(id).map(|s| actual::source(&s.value())),
         Kind::SchemaConfigs => {
-            let settings = target.schema_settings.get(id)?;
+            let settings = &target.schema_settings.get(id)?.value();
             let wanted = e
                 .shape
                 .as_ref()
@@ -147,16 +158,28 @@ fn actual_shape(e: &Expected, id: &str, target: &TargetState) -> Option<Value> {
                 .unwrap_or(&Value::Null);
             Some(json!({ "settings": actual::schema_settings(settings, wanted) }))
         }
-        Kind::Destinations => target.destinations.get(id).map(actual::destination),
+        Kind::Destinations => target
+            .destinations
+            .get(id)
+            .map(|d| actual::destination(&d.value())),
         Kind::DestinationFilters => {
             let destination = e.parent_id.as_deref()?;
-            find_filter(target, destination, id).map(|f| actual::filter(f, destination))
+            find_filter(target, destination, id).map(|f| actual::filter(&f, destination))
         }
         Kind::TrackingPlans => target.tracking_plans.get(id).map(|plan| {
-            let rules = target.rules.get(id).map_or(&[][..], Vec::as_slice);
-            actual::tracking_plan(plan, rules)
+            let rules: Vec<Value> = target
+                .rules
+                .get(id)
+                .into_iter()
+                .flatten()
+                .map(Body::value)
+                .collect();
+            actual::tracking_plan(&plan.value(), &rules)
         }),
-        Kind::Functions => target.functions.get(id).map(actual::function),
+        Kind::Functions => target
+            .functions
+            .get(id)
+            .map(|f| actual::function(&f.value())),
         _ => None,
     }
 }
@@ -291,7 +314,7 @@ fn unexpected(
         }
         out.push(result);
     };
-    let lists: [(Kind, &BTreeMap<String, Value>); 4] = [
+    let lists: [(Kind, &BTreeMap<String, Body>); 4] = [
         (Kind::Sources, &target.sources),
         (Kind::Destinations, &target.destinations),
         (Kind::TrackingPlans, &target.tracking_plans),
@@ -304,11 +327,8 @@ fn unexpected(
     }
     if kinds.contains(&Kind::DestinationFilters) {
         for filters in target.filters.values() {
-            for id in filters
-                .iter()
-                .filter_map(|f| f.get("id").and_then(Value::as_str))
-            {
-                flag(Kind::DestinationFilters, id);
+            for id in filters.iter().filter_map(filter_id) {
+                flag(Kind::DestinationFilters, &id);
             }
         }
     }
@@ -388,10 +408,10 @@ mod tests {
         let mut target = TargetState::default();
         target
             .destinations
-            .insert("d1".into(), destination(true, "UA-2"));
+            .insert("d1".into(), destination(true, "UA-2").into());
         target
             .destinations
-            .insert("d9".into(), destination(true, "UA-9"));
+            .insert("d9".into(), destination(true, "UA-9").into());
         let gone = expected(
             Kind::Destinations,
             "ws/sources/js/destinations/gone",
@@ -432,7 +452,7 @@ mod tests {
         let mut target = TargetState::default();
         target
             .destinations
-            .insert("d1".into(), destination(false, "UA-1"));
+            .insert("d1".into(), destination(false, "UA-1").into());
         let e = [expected_destination(true)];
         let lenient = compare(
             &e,
@@ -457,7 +477,7 @@ mod tests {
         // Enabled in the target but not in the source is a difference either way.
         target
             .destinations
-            .insert("d1".into(), destination(true, "UA-1"));
+            .insert("d1".into(), destination(true, "UA-1").into());
         let e = [expected_destination(false)];
         let results = compare(
             &e,
@@ -493,9 +513,10 @@ mod tests {
             .collect();
         let mut target = TargetState::default();
         // `a` deleted, `c` moved before `b`.
-        target
-            .filters
-            .insert("d1".into(), vec![filter("id-c", "c"), filter("id-b", "b")]);
+        target.filters.insert(
+            "d1".into(),
+            vec![filter("id-c", "c").into(), filter("id-b", "b").into()],
+        );
         let results = compare(
             &e,
             &target,
@@ -508,9 +529,10 @@ mod tests {
         assert_eq!(results[1].differences[0].path, "position");
         assert_eq!(results[2].differences[0].path, "position");
 
-        target
-            .filters
-            .insert("d1".into(), vec![filter("id-b", "b"), filter("id-c", "c")]);
+        target.filters.insert(
+            "d1".into(),
+            vec![filter("id-b", "b").into(), filter("id-c", "c").into()],
+        );
         let results = compare(
             &e,
             &target,
@@ -525,7 +547,9 @@ mod tests {
     #[test]
     fn unexpected_objects_name_the_config_object_they_came_from() {
         let mut target = TargetState::default();
-        target.sources.insert("s7".into(), json!({"id": "s7"}));
+        target
+            .sources
+            .insert("s7".into(), json!({"id": "s7"}).into());
         let mut ledger = LedgerView::default();
         ledger
             .names
@@ -558,7 +582,7 @@ mod tests {
             )
         };
         let mut target = TargetState::default();
-        target.tracking_plans.insert("tp1".into(), json!({}));
+        target.tracking_plans.insert("tp1".into(), json!({}).into());
         target
             .plan_sources
             .insert("tp1".into(), vec!["s1".into(), "s3".into()]);

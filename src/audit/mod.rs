@@ -220,7 +220,7 @@ pub async fn audit<R: ConfigReader>(
             .iter()
             .filter(|p| p.kind == Kind::Destinations.as_str() && p.field == "id")
             .filter_map(|p| {
-                let body = state.destinations.get(&p.public_id)?;
+                let body = state.destinations.get(&p.public_id)?.value();
                 Some(metrics::Migrated {
                     config_name: p.config_name.clone(),
                     public_id: p.public_id.clone(),

@@ -21,26 +21,45 @@ use crate::plan::target::{read, read_catalog};
 use crate::progress::Reporter;
 use crate::public_api::{FunctionType, Pages, PublicApiError, PublicClient, PublicObject};
 
+/// A body as its JSON text: the target is read whole before it is compared, and text takes a
+/// fraction of the memory of a parsed value. Each is parsed again for the one comparison that
+/// reads it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Body(Box<str>);
+
+impl Body {
+    pub fn value(&self) -> Value {
+        // Text made from a value parses back to it.
+        serde_json::from_str(&self.0).unwrap_or(Value::Null)
+    }
+}
+
+impl From<Value> for Body {
+    fn from(value: Value) -> Body {
+        Body(value.to_string().into_boxed_str())
+    }
+}
+
 /// What the target holds, as the Public API returned it, keyed by id; each body is cut down to
-/// the fields the audit compares as it is read (see [`only`]).
+/// the fields the audit compares as it is read (see [`only`]) and kept as text ([`Body`]).
 #[derive(Debug, Clone, Default)]
 pub struct TargetState {
     pub workspace_id: String,
     pub workspace_name: String,
     pub catalog: TargetCatalog,
-    pub sources: BTreeMap<String, Value>,
-    pub destinations: BTreeMap<String, Value>,
+    pub sources: BTreeMap<String, Body>,
+    pub destinations: BTreeMap<String, Body>,
     /// Destination id → its filters, in the order the API lists them (the order they apply in).
-    pub filters: BTreeMap<String, Vec<Value>>,
-    pub tracking_plans: BTreeMap<String, Value>,
+    pub filters: BTreeMap<String, Vec<Body>>,
+    pub tracking_plans: BTreeMap<String, Body>,
     /// Plan id → rules.
-    pub rules: BTreeMap<String, Vec<Value>>,
+    pub rules: BTreeMap<String, Vec<Body>>,
     /// Plan id → ids of the sources connected to it.
     pub plan_sources: BTreeMap<String, Vec<String>>,
     /// Function id → the function with code and settings.
-    pub functions: BTreeMap<String, Value>,
+    pub functions: BTreeMap<String, Body>,
     /// Source id → its schema settings (`settings` of `GET /sources/{id}/settings`).
-    pub schema_settings: BTreeMap<String, Value>,
+    pub schema_settings: BTreeMap<String, Body>,
 }
 
 /// Reads a list page by page into a map by id, each body cut down by `keep` as its page
@@ -48,21 +67,21 @@ pub struct TargetState {
 async fn by_id(
     mut pages: Pages,
     keep: fn(Value) -> Value,
-) -> Result<BTreeMap<String, Value>, PublicApiError> {
+) -> Result<BTreeMap<String, Body>, PublicApiError> {
     let mut out = BTreeMap::new();
     while let Some(page) = pages.next().await {
         for object in page?.objects {
-            out.insert(object.id, keep(object.body));
+            out.insert(object.id, keep(object.body).into());
         }
     }
     Ok(out)
 }
 
 /// Every page of a list, each body cut down by `keep`.
-async fn all(mut pages: Pages, keep: fn(Value) -> Value) -> Result<Vec<Value>, PublicApiError> {
+async fn all(mut pages: Pages, keep: fn(Value) -> Value) -> Result<Vec<Body>, PublicApiError> {
     let mut out = Vec::new();
     while let Some(page) = pages.next().await {
-        out.extend(page?.objects.into_iter().map(|o| keep(o.body)));
+        out.extend(page?.objects.into_iter().map(|o| keep(o.body).into()));
     }
     Ok(out)
 }
@@ -167,7 +186,7 @@ pub async fn read_target(
         match client.get_source_settings(id).await {
             Ok(settings) => {
                 let settings = settings.body.get("settings").cloned().unwrap_or_default();
-                state.schema_settings.insert(id.clone(), settings);
+                state.schema_settings.insert(id.clone(), settings.into());
                 reporter.stored(Kind::SchemaConfigs, 1);
             }
             // Deleted between the list and this read: it is simply missing.
@@ -244,7 +263,7 @@ pub async fn read_target(
                 // The list leaves out code and settings.
                 match client.get_function(&item.id).await {
                     Ok(function) => {
-                        state.functions.insert(function.id, function.body);
+                        state.functions.insert(function.id, function.body.into());
                     }
                     Err(e) if e.is_not_found() => {}
                     Err(e) => return Err(read("a function")(e)),
