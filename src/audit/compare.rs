@@ -21,11 +21,12 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use serde_json::{Value, json};
 
+use super::Body;
 use super::actual;
 use super::diff;
 use super::expected::Expected;
 use super::report::{ResourceResult, Status};
-use super::target::{Body, TargetState};
+use super::target::TargetState;
 use crate::model::Kind;
 
 /// How strictly to compare.
@@ -151,8 +152,8 @@ fn actual_shape(e: &Expected, id: &str, target: &TargetState) -> Option<Value> {
         Kind::Sources => target.sources.get(id).map(|s| actual::source(&s.value())),
         Kind::SchemaConfigs => {
             let settings = &target.schema_settings.get(id)?.value();
-            let wanted = e
-                .shape
+            let shape = e.shape.as_ref().map(Body::value);
+            let wanted = shape
                 .as_ref()
                 .and_then(|s| s.get("settings"))
                 .unwrap_or(&Value::Null);
@@ -194,7 +195,7 @@ fn connection(e: &Expected, target: &TargetState, ledger: &LedgerView) -> Resour
     let Some(plan_id) = &e.parent_id else {
         return without_id(e, ledger);
     };
-    let Some(shape) = &e.shape else {
+    let Some(shape) = e.shape.as_ref().map(Body::value) else {
         let mut result = ResourceResult::new(e.kind, Some(e.config_name.clone()), None)
             .with_status(Status::NotComparable);
         result.notes.extend(e.blockers.iter().cloned());
@@ -250,7 +251,7 @@ pub fn compare(
             )));
             continue;
         };
-        let Some(mut shape) = e.shape.clone() else {
+        let Some(mut shape) = e.shape.as_ref().map(Body::value) else {
             let mut result = result.with_status(Status::NotComparable);
             result.notes.push(
                 "The mapping blocks this object, so there is no expected shape to compare:".into(),
@@ -335,7 +336,7 @@ fn unexpected(
     if kinds.contains(&Kind::TrackingPlanConnections) {
         // Connections of the plans the audit expects connections on; another plan is itself
         // unexpected (or not audited).
-        let mut wanted: BTreeMap<&str, HashSet<&str>> = BTreeMap::new();
+        let mut wanted: BTreeMap<&str, HashSet<String>> = BTreeMap::new();
         for e in expected
             .iter()
             .filter(|e| e.kind == Kind::TrackingPlanConnections)
@@ -344,8 +345,8 @@ fn unexpected(
                 let source = e
                     .shape
                     .as_ref()
-                    .and_then(|s| s.get("sourceId"))
-                    .and_then(Value::as_str);
+                    .map(Body::value)
+                    .and_then(|s| s.get("sourceId")?.as_str().map(str::to_owned));
                 let set = wanted.entry(plan).or_default();
                 set.extend(source);
             }
@@ -379,7 +380,7 @@ mod tests {
             config_name: name.into(),
             public_id: id.map(str::to_owned),
             parent_id: None,
-            shape: Some(shape),
+            shape: Some(shape.into()),
             blockers: vec![],
         }
     }

@@ -20,6 +20,7 @@ use std::convert::Infallible;
 
 use serde_json::{Map, Value, json};
 
+use super::Body;
 use super::actual;
 use crate::mapping::{
     Context, IdMap, MAP_ORDER, Mapped, Ref, RefField, Snapshot, SnapshotSource, Step, Tables,
@@ -47,8 +48,9 @@ pub struct Expected {
     pub public_id: Option<String>,
     /// Filters: the Public id of their destination; connections: of their tracking plan.
     pub parent_id: Option<String>,
-    /// The normalised shape; `None` when the mapping blocks the object.
-    pub shape: Option<Value>,
+    /// The normalised shape, as text (every object's is held until the comparison); `None`
+    /// when the mapping blocks the object.
+    pub shape: Option<Body>,
     /// Why the mapping blocks it (finding messages), when it does.
     pub blockers: Vec<String>,
 }
@@ -309,7 +311,7 @@ fn shape_of<S>(
             .map(|f| f.message.clone())
             .collect();
         let shape = if blockers.is_empty() {
-            shape.map(|s| fill_refs(&s))
+            shape.map(|s| fill_refs(&s).into())
         } else {
             None
         };
@@ -380,7 +382,7 @@ mod tests {
 
         let source = find(Kind::Sources);
         assert_eq!(source.public_id.as_deref(), Some("src-1"));
-        let shape = source.shape.as_ref().unwrap();
+        let shape = source.shape.as_ref().unwrap().value();
         assert_eq!(
             shape["name"], "js",
             "a source named after its slug keeps it"
@@ -390,7 +392,7 @@ mod tests {
 
         let destination = find(Kind::Destinations);
         assert_eq!(destination.public_id, None, "not created yet");
-        let shape = destination.shape.as_ref().unwrap();
+        let shape = destination.shape.as_ref().unwrap().value();
         assert_eq!(shape["sourceId"], "src-1");
         assert_eq!(
             shape["enabled"], true,
@@ -401,7 +403,7 @@ mod tests {
         assert!(!shape.to_string().contains("\"ab\""), "no hash either");
 
         let function = find(Kind::Functions);
-        let shape = function.shape.as_ref().unwrap();
+        let shape = function.shape.as_ref().unwrap().value();
         assert_eq!(shape["displayName"], "Enrich (Target WS)");
     }
 
@@ -418,7 +420,7 @@ mod tests {
         });
         let destination = out.iter().find(|e| e.kind == Kind::Destinations).unwrap();
         assert_eq!(
-            destination.shape.as_ref().unwrap()["sourceId"],
+            destination.shape.as_ref().unwrap().value()["sourceId"],
             "<no Public id for sources `workspaces/ws/sources/js`>"
         );
     }

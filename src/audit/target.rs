@@ -14,31 +14,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use futures::StreamExt;
 use serde_json::Value;
 
+use super::Body;
 use crate::mapping::TargetCatalog;
 use crate::model::Kind;
 use crate::plan::TargetError;
 use crate::plan::target::{read, read_catalog};
 use crate::progress::Reporter;
 use crate::public_api::{FunctionType, Pages, PublicApiError, PublicClient, PublicObject};
-
-/// A body as its JSON text: the target is read whole before it is compared, and text takes a
-/// fraction of the memory of a parsed value. Each is parsed again for the one comparison that
-/// reads it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Body(Box<str>);
-
-impl Body {
-    pub fn value(&self) -> Value {
-        // Text made from a value parses back to it.
-        serde_json::from_str(&self.0).unwrap_or(Value::Null)
-    }
-}
-
-impl From<Value> for Body {
-    fn from(value: Value) -> Body {
-        Body(value.to_string().into_boxed_str())
-    }
-}
 
 /// What the target holds, as the Public API returned it, keyed by id; each body is cut down to
 /// the fields the audit compares as it is read (see [`only`]) and kept as text ([`Body`]).
