@@ -1,6 +1,7 @@
-//! `segbridge plan`: load the latest complete export from the ledger, read the target through
-//! the read-only Public client, build the plan, store it in the ledger, print the summary (text
-//! on stderr, JSON on stdout with `--json`) and exit 1 when conflicts stop it.
+//! `segbridge plan`: find the latest complete export in the ledger, read the target through
+//! the read-only Public client, build the plan from the export read kind by kind and store each
+//! item as it is decided (neither the snapshot nor the plan is ever whole in memory), print the
+//! summary (text on stderr, JSON on stdout with `--json`) and exit 1 when conflicts stop it.
 //!
 //! No `PublicWriter` is constructed here: the target is only ever read.
 
