@@ -12,7 +12,7 @@
 //!
 //! Moving a ledger: the file alone is enough to resume, even after a kill. WAL keeps recent
 //! commits in `<ledger>-wal` until they are checkpointed into the file, so a copy of the file
-//! without its `-wal` would lose them; [`Ledger::mark_intent`] therefore checkpoints before a
+//! without its `-wal` would lose them; [`Ledger::mark_intents`] therefore checkpoints before a
 //! write is sent. A copy of the file alone thus holds the intent of every write that may have
 //! reached the target (what a resume needs to reconcile instead of writing twice); what it can
 //! lack is only later progress (results, pages), which a resume redoes or reconciles. Copies are

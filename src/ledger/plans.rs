@@ -380,7 +380,7 @@ impl Ledger {
 }
 
 /// Where one payload of a plan is: `(plan, seq, ordinal)`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct PayloadKey {
     pub plan: i64,
     pub seq: i64,
@@ -404,24 +404,42 @@ impl RecordedId {
 }
 
 impl Ledger {
-    /// Records that the payload is about to be sent (`state = 'intent'`, one more attempt), in
-    /// its own transaction, so that a crash after the write leaves a trace to reconcile.
+    /// Records that the payloads are about to be sent (`state = 'intent'`, one more attempt
+    /// each), in one transaction, so that a crash after a write leaves a trace to reconcile.
+    /// Several at once because each call ends in a checkpoint, which waits for the disk twice:
+    /// lanes that are about to send at the same moment share one (see `apply::intents`).
     ///
-    /// The intent is then checkpointed from the WAL into the ledger file itself: a ledger file
+    /// The intents are then checkpointed from the WAL into the ledger file itself: a ledger file
     /// copied without its `-wal` after a kill (moved to another machine) must still hold the
     /// intent of every write that may have reached the target, or its resume would send that
     /// write again. `FULL` waits (up to the busy timeout) for a reader such as `status` to let go
     /// instead of leaving frames behind; a checkpoint that still could not finish is not an
-    /// error, the intent is committed either way.
-    pub fn mark_intent(&mut self, key: PayloadKey) -> Result<()> {
-        self.conn
-            .execute(
-                "UPDATE plan_payloads SET state = 'intent', attempts = attempts + 1,
-                 updated_at = ?4 WHERE plan = ?1 AND seq = ?2 AND ordinal = ?3",
-                params![key.plan, key.seq, key.ordinal, now()],
-            )
-            .map_err(self.sql("recording a write intent"))?;
+    /// error, the intents are committed either way.
+    pub fn mark_intents(&mut self, keys: &[PayloadKey]) -> Result<()> {
+        let path = self.path.clone();
+        let err = move |source| sql_error(&path, "recording a write intent", source);
+        let at = now();
+        let tx = self.conn.transaction().map_err(err.clone())?;
+        {
+            let mut update = tx
+                .prepare_cached(
+                    "UPDATE plan_payloads SET state = 'intent', attempts = attempts + 1,
+                     updated_at = ?4 WHERE plan = ?1 AND seq = ?2 AND ordinal = ?3",
+                )
+                .map_err(err.clone())?;
+            for key in keys {
+                update
+                    .execute(params![key.plan, key.seq, key.ordinal, at])
+                    .map_err(err.clone())?;
+            }
+        }
+        tx.commit().map_err(err)?;
         self.checkpoint()
+    }
+
+    /// [`Self::mark_intents`] of one payload.
+    pub fn mark_intent(&mut self, key: PayloadKey) -> Result<()> {
+        self.mark_intents(&[key])
     }
 
     /// Copies every committed WAL frame into the ledger file (see [`Self::mark_intent`]).
