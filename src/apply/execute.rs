@@ -87,10 +87,11 @@ impl<'a> Run<'a> {
         options: ApplyOptions,
         ids: HashMap<IdKey, String>,
         reporter: &'a dyn Reporter,
-    ) -> Self {
-        Self {
+    ) -> Result<Self, ApplyError> {
+        let checkpointer = ledger.checkpointer()?;
+        Ok(Self {
             ledger: Mutex::new(ledger),
-            intents: Intents::default(),
+            intents: Intents::new(checkpointer),
             plan,
             writer,
             secrets,
@@ -98,7 +99,7 @@ impl<'a> Run<'a> {
             ids: Mutex::new(ids),
             broken: Mutex::new(HashMap::new()),
             reporter,
-        }
+        })
     }
 
     fn ledger(&self) -> MutexGuard<'_, &'a mut Ledger> {

@@ -1,21 +1,25 @@
 //! Write intents recorded together: a group commit for the lanes of one run.
 //!
-//! Every write waits until its intent is in the ledger file ([`Ledger::mark_intents`]: a
-//! transaction and a checkpoint, which waits for the disk twice). That takes a few milliseconds,
-//! longer than a write to the Public API takes at the harness's time scale, so recording
-//! intents one by one made the disk, not the rate limit, set the pace of `apply`. Lanes that
-//! want to send at the same moment therefore share one recording: each queues its intent, lets
-//! the other lanes run, and waits for its turn; the first to get the turn records every intent
-//! queued so far, and the others find theirs recorded when their turn comes.
+//! Every write waits until its intent is in the ledger file: a transaction, then a checkpoint
+//! that copies it from the WAL into the file and waits for the disk twice. That takes a few
+//! milliseconds, longer than a write to the Public API takes at the harness's time scale, so
+//! recording intents one by one made the disk, not the rate limit, set the pace of `apply`.
+//! Two things keep it off the path:
+//! - Lanes that want to send at the same moment share one recording: each queues its intent,
+//!   lets the other lanes run, and waits for its turn; the first to get the turn records every
+//!   intent queued so far, and the others find theirs recorded when their turn comes.
+//! - The checkpoint runs on a blocking thread with a connection of its own
+//!   ([`Checkpointer`]), so the lanes whose intents are recorded go on sending and recording
+//!   results meanwhile, and the lanes arriving meanwhile make the next recording larger.
 //!
 //! What does not change: a write is sent only after its own intent is committed and
 //! checkpointed, and an intent is recorded only for a write that is about to be sent (its lane
 //! is waiting on it), so a crash leaves no more intents to reconcile than there were lanes.
 
 use std::collections::HashSet;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::ledger::{Ledger, LedgerError, PayloadKey};
+use crate::ledger::{Checkpointer, Ledger, LedgerError, PayloadKey};
 
 /// The intents queued by lanes and those recorded for them by another lane's turn.
 #[derive(Default)]
@@ -24,6 +28,8 @@ pub(super) struct Intents {
     recorded: Mutex<HashSet<PayloadKey>>,
     /// Fair (first come, first served), so a lane is not overtaken while it waits.
     turn: tokio::sync::Mutex<()>,
+    /// `None` for a ledger without a file (nothing to checkpoint into).
+    checkpointer: Option<Arc<Mutex<Checkpointer>>>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -32,6 +38,13 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Intents {
+    pub(super) fn new(checkpointer: Option<Checkpointer>) -> Self {
+        Self {
+            checkpointer: checkpointer.map(|c| Arc::new(Mutex::new(c))),
+            ..Self::default()
+        }
+    }
+
     /// Returns once the intent of `key` is recorded, by this call or by another lane's.
     /// `ledger` gives the ledger for the time of one recording.
     pub(super) async fn record<'g, 'l: 'g>(
@@ -50,16 +63,32 @@ impl Intents {
         }
         let batch = std::mem::take(&mut *lock(&self.queued));
         let others = batch.iter().copied().filter(|k| *k != key);
-        match ledger().mark_intents(&batch) {
-            Ok(()) => {
-                lock(&self.recorded).extend(others);
-                Ok(())
-            }
-            Err(e) => {
-                // The others try again in their own turn (and most likely stop the run too).
-                lock(&self.queued).extend(others);
-                Err(e)
-            }
+        if let Err(e) = ledger().record_intents(&batch) {
+            // The others try again in their own turn (and most likely stop the run too).
+            lock(&self.queued).extend(others);
+            return Err(e);
+        }
+        // The other lanes of the batch wait for this turn to end, so they learn the outcome
+        // of the checkpoint before they send.
+        let checkpointed = self.checkpoint().await;
+        match &checkpointed {
+            Ok(()) => lock(&self.recorded).extend(others),
+            Err(_) => lock(&self.queued).extend(others),
+        }
+        checkpointed
+    }
+
+    /// Copies the committed intents into the ledger file, on a blocking thread.
+    async fn checkpoint(&self) -> Result<(), LedgerError> {
+        let Some(checkpointer) = self.checkpointer.clone() else {
+            return Ok(());
+        };
+        let run = move || lock(&checkpointer).checkpoint();
+        match tokio::task::spawn_blocking(run.clone()).await {
+            Ok(done) => done,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            // The runtime is shutting down: checkpoint here rather than not at all.
+            Err(_) => run(),
         }
     }
 }

@@ -393,7 +393,7 @@ pub async fn apply(
         .collect();
     let payloads = ledger.plan_payloads(plan.id)?;
     let ids = known_ids(ledger, plan, &payloads)?;
-    let run = Run::new(ledger, plan, writer, secrets, options, ids, reporter);
+    let run = Run::new(ledger, plan, writer, secrets, options, ids, reporter)?;
     let mut lines = Vec::new();
     for phase in schedule::phases(&payloads, &items) {
         reporter.task_started(phase.step, phase.len() as u64);

@@ -416,6 +416,13 @@ impl Ledger {
     /// instead of leaving frames behind; a checkpoint that still could not finish is not an
     /// error, the intents are committed either way.
     pub fn mark_intents(&mut self, keys: &[PayloadKey]) -> Result<()> {
+        self.record_intents(keys)?;
+        self.checkpoint()
+    }
+
+    /// The first half of [`Self::mark_intents`]: the transaction, without the checkpoint, for
+    /// a caller that checkpoints with a [`super::Checkpointer`] before it sends the writes.
+    pub fn record_intents(&mut self, keys: &[PayloadKey]) -> Result<()> {
         let path = self.path.clone();
         let err = move |source| sql_error(&path, "recording a write intent", source);
         let at = now();
@@ -433,8 +440,7 @@ impl Ledger {
                     .map_err(err.clone())?;
             }
         }
-        tx.commit().map_err(err)?;
-        self.checkpoint()
+        tx.commit().map_err(err)
     }
 
     /// [`Self::mark_intents`] of one payload.
