@@ -106,6 +106,11 @@ impl<'a> Run<'a> {
         lock(&self.ledger)
     }
 
+    /// The payloads of `step` in the run's plan, as they stand in the ledger now.
+    pub(super) fn payloads_of_step(&self, step: &str) -> Result<Vec<StoredPayload>, ApplyError> {
+        Ok(self.ledger().plan_payloads_of_step(self.plan.id, step)?)
+    }
+
     fn key_of(&self, payload: &StoredPayload) -> PayloadKey {
         PayloadKey {
             plan: self.plan.id,

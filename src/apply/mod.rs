@@ -47,7 +47,7 @@ pub use execute::SecretSources;
 pub use live_secrets::ConfigSecrets;
 pub use secrets::{SecretsFile, SecretsFileError};
 
-use crate::ledger::{Ledger, LedgerError, StoredItem, StoredPayload, StoredPlan};
+use crate::ledger::{Ledger, LedgerError, StoredItem, StoredPlan};
 use crate::mapping::SecretState;
 use crate::progress::Reporter;
 use crate::public_api::PublicWriter;
@@ -280,19 +280,15 @@ fn id_key(kind: &str, config_name: &str, field: &str) -> IdKey {
 
 /// Ids known before the run: the id map (plan matches and earlier runs' creates) and the
 /// results of payloads already done.
-fn known_ids(
-    ledger: &Ledger,
-    plan: &StoredPlan,
-    payloads: &[StoredPayload],
-) -> Result<HashMap<IdKey, String>, LedgerError> {
+fn known_ids(ledger: &Ledger, plan: &StoredPlan) -> Result<HashMap<IdKey, String>, LedgerError> {
     let mut ids: HashMap<IdKey, String> = ledger
         .id_map(&plan.target)?
         .into_iter()
         .map(|p| (id_key(&p.kind, &p.config_name, &p.field), p.public_id))
         .collect();
-    for payload in payloads.iter().filter(|p| p.state == "done") {
-        if let Some(Value::Object(result)) = &payload.result {
-            for (key, id) in result {
+    for result in ledger.plan_results(plan.id)? {
+        if let Value::Object(result) = result {
+            for (key, id) in &result {
                 let mut parts = key.splitn(3, '|');
                 if let (Some(kind), Some(name), Some(field), Some(id)) =
                     (parts.next(), parts.next(), parts.next(), id.as_str())
@@ -320,11 +316,11 @@ pub fn plan_secrets(
     ledger: &Ledger,
     plan: &StoredPlan,
 ) -> Result<Vec<crate::mapping::SecretRef>, ApplyError> {
-    Ok(ledger
-        .plan_payloads(plan.id)?
-        .iter()
-        .flat_map(|payload| crate::mapping::secrets_in(&payload.payload))
-        .collect())
+    let mut secrets = Vec::new();
+    ledger.visit_plan_payloads(plan.id, |payload| {
+        secrets.extend(crate::mapping::secrets_in(&payload.payload));
+    })?;
+    Ok(secrets)
 }
 
 /// A dry run: what [`apply`] would send with `options`, without a writer (none can be made
@@ -338,22 +334,21 @@ pub fn dry_run(
     options: ApplyOptions,
 ) -> Result<DryRunReport, ApplyError> {
     let items = items_by_seq(ledger.plan_items(plan.id)?);
-    let payloads = ledger.plan_payloads(plan.id)?;
     let mut report = DryRunReport {
         plan: plan.id,
         ..DryRunReport::default()
     };
-    for payload in &payloads {
+    ledger.visit_plan_payloads(plan.id, |payload| {
         let Some(item) = items.get(&payload.seq).filter(|i| writes(i)) else {
-            continue;
+            return;
         };
         if payload.state == "done" {
             report.already_done += 1;
-            continue;
+            return;
         }
         if let Some(why) = Deferral::of(&payload.step, options) {
             *report.deferred.entry(why).or_default() += 1;
-            continue;
+            return;
         }
         if let Some(body) = payload.payload.get("body") {
             for secret in crate::mapping::secrets_in(body) {
@@ -371,7 +366,7 @@ pub fn dry_run(
             .or_default()
             .entry(payload.step.clone())
             .or_default() += 1;
-    }
+    })?;
     Ok(report)
 }
 
@@ -379,6 +374,9 @@ pub fn dry_run(
 /// `options.concurrency` at a time. Returns the report, its lines in plan order; a payload
 /// failure is in the report, not an error. Only a ledger that cannot record progress stops
 /// the run (writes in flight then stay `intent`, for the next run to reconcile).
+///
+/// The payloads are read from the ledger one step at a time, so that a run holds one step's
+/// payloads, not the plan's.
 pub async fn apply(
     ledger: &mut Ledger,
     plan: &StoredPlan,
@@ -391,18 +389,23 @@ pub async fn apply(
         .into_iter()
         .filter(|(_, item)| writes(item))
         .collect();
-    let payloads = ledger.plan_payloads(plan.id)?;
-    let ids = known_ids(ledger, plan, &payloads)?;
+    let ids = known_ids(ledger, plan)?;
+    let mut steps = ledger.plan_steps(plan.id)?;
+    // Stable: steps this release does not know keep their (alphabetical) order, last.
+    steps.sort_by_key(|step| schedule::phase_of(step));
     let run = Run::new(ledger, plan, writer, secrets, options, ids, reporter)?;
     let mut lines = Vec::new();
-    for phase in schedule::phases(&payloads, &items) {
-        reporter.task_started(phase.step, phase.len() as u64);
-        let done: Vec<Vec<PayloadReport>> = stream::iter(phase.lanes)
-            .map(|lane| run_lane(&run, &items, lane, reporter))
-            .buffer_unordered(options.concurrency.max(1))
-            .try_collect()
-            .await?;
-        lines.extend(done.into_iter().flatten());
+    for step in steps {
+        let payloads = run.payloads_of_step(&step)?;
+        for phase in schedule::phases(&payloads, &items) {
+            reporter.task_started(phase.step, phase.len() as u64);
+            let done: Vec<Vec<PayloadReport>> = stream::iter(phase.lanes)
+                .map(|lane| run_lane(&run, &items, lane, reporter))
+                .buffer_unordered(options.concurrency.max(1))
+                .try_collect()
+                .await?;
+            lines.extend(done.into_iter().flatten());
+        }
     }
     lines.sort_by_key(|l| (l.seq, l.ordinal));
     Ok(ApplyReport {

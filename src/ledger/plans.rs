@@ -299,16 +299,72 @@ impl Ledger {
 
     /// The payloads of a plan, in the order `apply` sends them.
     pub fn plan_payloads(&self, plan: i64) -> Result<Vec<StoredPayload>> {
+        let mut all = Vec::new();
+        self.visit_plan_payloads(plan, |p| all.push(p))?;
+        Ok(all)
+    }
+
+    /// Hands the payloads of a plan to `visit` one by one, in the order `apply` sends them,
+    /// without holding them all.
+    pub fn visit_plan_payloads(&self, plan: i64, visit: impl FnMut(StoredPayload)) -> Result<()> {
+        self.payloads_where("plan = ?1", params![plan], visit)
+    }
+
+    /// The payloads of one step of a plan, in plan order.
+    pub fn plan_payloads_of_step(&self, plan: i64, step: &str) -> Result<Vec<StoredPayload>> {
+        let mut all = Vec::new();
+        self.payloads_where("plan = ?1 AND step = ?2", params![plan, step], |p| {
+            all.push(p)
+        })?;
+        Ok(all)
+    }
+
+    /// The steps a plan's payloads belong to, each once, sorted by name.
+    pub fn plan_steps(&self, plan: i64) -> Result<Vec<String>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT DISTINCT step FROM plan_payloads WHERE plan = ?1 ORDER BY step")
+            .map_err(self.sql("reading plan steps"))?;
+        let rows = stmt
+            .query_map(params![plan], |row| row.get(0))
+            .map_err(self.sql("reading plan steps"))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(self.sql("reading plan steps"))
+    }
+
+    /// The `result`s of the payloads of a plan that are done: the ids they established.
+    pub fn plan_results(&self, plan: i64) -> Result<Vec<Value>> {
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT seq, ordinal, step, method, path, payload, condition, dependencies, state,
-                 result, attempts, error FROM plan_payloads WHERE plan = ?1 ORDER BY seq, ordinal",
+                "SELECT result FROM plan_payloads
+                 WHERE plan = ?1 AND state = 'done' AND result IS NOT NULL",
             )
+            .map_err(self.sql("reading plan results"))?;
+        let rows = stmt
+            .query_map(params![plan], |row| row.get::<_, String>(0))
+            .map_err(self.sql("reading plan results"))?;
+        rows.map(|text| Ok(serde_json::from_str(&text?).unwrap_or(Value::Null)))
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(self.sql("reading plan results"))
+    }
+
+    fn payloads_where(
+        &self,
+        filter: &str,
+        params: impl rusqlite::Params,
+        mut visit: impl FnMut(StoredPayload),
+    ) -> Result<()> {
+        let mut stmt = self
+            .conn
+            .prepare(&format!(
+                "SELECT seq, ordinal, step, method, path, payload, condition, dependencies, state,
+                 result, attempts, error FROM plan_payloads WHERE {filter} ORDER BY seq, ordinal"
+            ))
             .map_err(self.sql("reading plan payloads"))?;
         let json = |text: String| serde_json::from_str(&text).unwrap_or(Value::Null);
         let rows = stmt
-            .query_map(params![plan], |row| {
+            .query_map(params, |row| {
                 Ok(StoredPayload {
                     seq: row.get(0)?,
                     ordinal: row.get(1)?,
@@ -325,8 +381,10 @@ impl Ledger {
                 })
             })
             .map_err(self.sql("reading plan payloads"))?;
-        rows.collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(self.sql("reading plan payloads"))
+        for row in rows {
+            visit(row.map_err(self.sql("reading plan payloads"))?);
+        }
+        Ok(())
     }
 
     /// The findings of a plan as JSON objects, in item order.
