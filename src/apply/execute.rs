@@ -11,15 +11,17 @@ use std::sync::{Mutex, MutexGuard};
 
 use serde_json::{Map, Value};
 
-use super::intents::Intents;
 use super::live_secrets::{ConfigSecrets, LiveValues};
 use super::reconcile::{Found, already_connected, reconcile};
+use super::recorder::Recorder;
 use super::{
     ApplyError, ApplyOptions, Deferral, IdKey, MAX_CREATES_PER_RUN, Outcome, PayloadReport,
     Planned, SecretsFile, id_key, is_create,
 };
 use crate::diagnostics::chain;
-use crate::ledger::{Ledger, PayloadKey, RecordedId, StoredItem, StoredPayload, StoredPlan};
+use crate::ledger::{
+    Applied, Ledger, PayloadKey, RecordedId, StoredItem, StoredPayload, StoredPlan,
+};
 use crate::mapping::{
     Ref, SecretRef, SecretState, Unresolved, ref_marker, resolve_value, secret_marker, secrets_in,
 };
@@ -61,8 +63,8 @@ pub struct SecretSources<'a> {
 /// What the lanes of one run share.
 pub(super) struct Run<'a> {
     ledger: Mutex<&'a mut Ledger>,
-    /// Intents of lanes about to send, recorded together.
-    intents: Intents,
+    /// Intents of lanes about to send and results of writes that came back, recorded together.
+    recorder: Recorder,
     plan: &'a StoredPlan,
     writer: &'a PublicWriter,
     secrets: SecretSources<'a>,
@@ -91,7 +93,7 @@ impl<'a> Run<'a> {
         let checkpointer = ledger.checkpointer()?;
         Ok(Self {
             ledger: Mutex::new(ledger),
-            intents: Intents::new(checkpointer),
+            recorder: Recorder::new(checkpointer),
             plan,
             writer,
             secrets,
@@ -104,6 +106,11 @@ impl<'a> Run<'a> {
 
     fn ledger(&self) -> MutexGuard<'_, &'a mut Ledger> {
         lock(&self.ledger)
+    }
+
+    /// Commits the results still waiting for a recording (see [`Recorder`]).
+    pub(super) async fn flush(&self) -> Result<(), ApplyError> {
+        Ok(self.recorder.flush(|| self.ledger()).await?)
     }
 
     /// The payloads of `step` in the run's plan, as they stand in the ledger now.
@@ -215,12 +222,8 @@ impl<'a> Run<'a> {
             for (payload, item, invite) in joined {
                 let email = invite_email(&invite).map(str::to_ascii_lowercase);
                 if email.is_some_and(|e| invited.contains(&e)) {
-                    self.ledger().mark_done(
-                        self.key_of(payload),
-                        &self.plan.target,
-                        &[],
-                        "created",
-                    )?;
+                    self.recorder
+                        .applied(self.applied(self.key_of(payload), &[], "created"));
                     lines.push(line(payload, item, Outcome::Written));
                 } else {
                     let attempted = StoredPayload {
@@ -369,7 +372,7 @@ impl<'a> Run<'a> {
 
         let mut creates = 0;
         loop {
-            self.intents.record(key, || self.ledger()).await?;
+            self.recorder.intent(key, || self.ledger()).await?;
             creates += 1;
             let answer = self
                 .writer
@@ -459,6 +462,16 @@ impl<'a> Run<'a> {
         }
     }
 
+    fn applied(&self, key: PayloadKey, recorded: &[RecordedId], matched_by: &str) -> Applied {
+        Applied {
+            key,
+            target: self.plan.target.clone(),
+            ids: recorded.to_vec(),
+            matched_by: matched_by.to_owned(),
+        }
+    }
+
+    /// Queues the payload's result for the next recording (see [`Recorder`]).
     fn record(
         &self,
         key: PayloadKey,
@@ -466,8 +479,8 @@ impl<'a> Run<'a> {
         matched_by: &str,
         outcome: Outcome,
     ) -> Result<Result<Outcome, Stop>, ApplyError> {
-        self.ledger()
-            .mark_done(key, &self.plan.target, recorded, matched_by)?;
+        self.recorder
+            .applied(self.applied(key, recorded, matched_by));
         Ok(Ok(outcome))
     }
 

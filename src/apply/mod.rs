@@ -9,8 +9,10 @@
 //!
 //! Invariants, each the reason for a piece of the code (`execute.rs` holds most of them):
 //! - **Intent before, result after.** Before a write the payload row becomes `intent`,
-//!   committed and checkpointed (lanes about to send at once share that, `intents.rs`); after it, `done` with the ids the answer carried, and the id-map rows
-//!   (`matched_by = 'created'`), in one transaction. A crash in between leaves an `intent`.
+//!   committed and checkpointed (lanes about to send at once share that, `recorder.rs`); after
+//!   it, `done` with the ids the answer carried, and the id-map rows
+//!   (`matched_by = 'created'`), committed with the next intents or at the end of the step. A
+//!   crash in between leaves an `intent`.
 //! - **Reconcile before any retry of a create.** The Public API has no idempotency keys. A
 //!   create that answered [`crate::public_api::PublicApiError::Ambiguous`], or that an earlier
 //!   run left at `intent` (or `failed`), is first looked up by its natural key
@@ -31,9 +33,9 @@
 //!   `apply --enable` finds them.
 
 mod execute;
-mod intents;
 pub mod live_secrets;
 mod reconcile;
+mod recorder;
 pub mod schedule;
 pub mod secrets;
 
@@ -56,7 +58,7 @@ use execute::Run;
 /// Lanes in flight at once. A write takes about a tenth of a second, so eight keep 80 writes
 /// a second on the way, more than the Public API's default bucket admits (1,000 a minute): the
 /// rate limit, not the overlap, sets the pace, also for a target far away. Eight rather than
-/// fewer because lanes about to send share the recording of their intents (`intents.rs`), so
+/// fewer because lanes about to send share the recording of their intents (`recorder.rs`), so
 /// more lanes make fewer waits for the disk; few enough that a crash leaves at most eight
 /// writes to reconcile.
 pub const DEFAULT_CONCURRENCY: usize = 8;
@@ -405,6 +407,8 @@ pub async fn apply(
                 .try_collect()
                 .await?;
             lines.extend(done.into_iter().flatten());
+            // What the next step reads from the ledger is then as this one left it.
+            run.flush().await?;
         }
     }
     lines.sort_by_key(|l| (l.seq, l.ordinal));

@@ -38,7 +38,9 @@ use crate::secrets::Sanitized;
 
 pub use checkpoint::Checkpointer;
 pub use migrations::current_version;
-pub use plans::{PayloadKey, RecordedId, StoredIdPair, StoredItem, StoredPayload, StoredPlan};
+pub use plans::{
+    Applied, PayloadKey, RecordedId, StoredIdPair, StoredItem, StoredPayload, StoredPlan,
+};
 
 /// Errors of the ledger, each naming the file.
 #[derive(Debug, thiserror::Error)]

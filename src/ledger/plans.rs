@@ -461,6 +461,17 @@ impl RecordedId {
     }
 }
 
+/// A payload applied, as [`Ledger::record_progress`] records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    pub key: PayloadKey,
+    /// The target workspace, as the plan names it.
+    pub target: String,
+    pub ids: Vec<RecordedId>,
+    /// `created` or `reconciled`.
+    pub matched_by: String,
+}
+
 impl Ledger {
     /// Records that the payloads are about to be sent (`state = 'intent'`, one more attempt
     /// each), in one transaction, so that a crash after a write leaves a trace to reconcile.
@@ -481,24 +492,7 @@ impl Ledger {
     /// The first half of [`Self::mark_intents`]: the transaction, without the checkpoint, for
     /// a caller that checkpoints with a [`super::Checkpointer`] before it sends the writes.
     pub fn record_intents(&mut self, keys: &[PayloadKey]) -> Result<()> {
-        let path = self.path.clone();
-        let err = move |source| sql_error(&path, "recording a write intent", source);
-        let at = now();
-        let tx = self.conn.transaction().map_err(err.clone())?;
-        {
-            let mut update = tx
-                .prepare_cached(
-                    "UPDATE plan_payloads SET state = 'intent', attempts = attempts + 1,
-                     updated_at = ?4 WHERE plan = ?1 AND seq = ?2 AND ordinal = ?3",
-                )
-                .map_err(err.clone())?;
-            for key in keys {
-                update
-                    .execute(params![key.plan, key.seq, key.ordinal, at])
-                    .map_err(err.clone())?;
-            }
-        }
-        tx.commit().map_err(err)
+        self.record_progress(&[], keys)
     }
 
     /// [`Self::mark_intents`] of one payload.
@@ -526,44 +520,79 @@ impl Ledger {
         ids: &[RecordedId],
         matched_by: &str,
     ) -> Result<()> {
+        let applied = Applied {
+            key,
+            target: target.to_owned(),
+            ids: ids.to_vec(),
+            matched_by: matched_by.to_owned(),
+        };
+        self.record_progress(std::slice::from_ref(&applied), &[])
+    }
+
+    /// Records, in one transaction, the payloads `applied` (as [`Self::mark_done`] does each)
+    /// and then the `intents` of writes about to be sent (as [`Self::record_intents`]). One
+    /// transaction for both because each commit costs writes to the journal: `apply` records
+    /// the results of the writes that came back together with the next intents.
+    pub fn record_progress(&mut self, applied: &[Applied], intents: &[PayloadKey]) -> Result<()> {
         let path = self.path.clone();
-        let err = move |source| sql_error(&path, "recording an applied write", source);
+        let err = move |source| sql_error(&path, "recording apply progress", source);
         let at = now();
-        let result: serde_json::Map<String, Value> = ids
-            .iter()
-            .map(|id| (id.result_key(), Value::String(id.public_id.clone())))
-            .collect();
         let tx = self.conn.transaction().map_err(err.clone())?;
-        tx.execute(
-            "UPDATE plan_payloads SET state = 'done', result = ?4, error = NULL, updated_at = ?5
-             WHERE plan = ?1 AND seq = ?2 AND ordinal = ?3",
-            params![
-                key.plan,
-                key.seq,
-                key.ordinal,
-                Value::Object(result).to_string(),
-                at
-            ],
-        )
-        .map_err(err.clone())?;
-        for id in ids {
-            tx.execute(
-                "INSERT INTO id_map (target, kind, config_name, field, public_id, matched_by,
-                 natural_key, plan, recorded_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL, NULL, ?7)
-                 ON CONFLICT (target, kind, config_name, field) DO UPDATE SET
-                    public_id = excluded.public_id, matched_by = excluded.matched_by,
-                    natural_key = NULL, plan = NULL, recorded_at = excluded.recorded_at",
-                params![
-                    target,
-                    id.kind,
-                    id.config_name,
-                    id.field,
-                    id.public_id,
-                    matched_by,
+        {
+            let mut done = tx
+                .prepare_cached(
+                    "UPDATE plan_payloads SET state = 'done', result = ?4, error = NULL,
+                     updated_at = ?5 WHERE plan = ?1 AND seq = ?2 AND ordinal = ?3",
+                )
+                .map_err(err.clone())?;
+            let mut pair = tx
+                .prepare_cached(
+                    "INSERT INTO id_map (target, kind, config_name, field, public_id, matched_by,
+                     natural_key, plan, recorded_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL, NULL, ?7)
+                     ON CONFLICT (target, kind, config_name, field) DO UPDATE SET
+                        public_id = excluded.public_id, matched_by = excluded.matched_by,
+                        natural_key = NULL, plan = NULL, recorded_at = excluded.recorded_at",
+                )
+                .map_err(err.clone())?;
+            let mut intent = tx
+                .prepare_cached(
+                    "UPDATE plan_payloads SET state = 'intent', attempts = attempts + 1,
+                     updated_at = ?4 WHERE plan = ?1 AND seq = ?2 AND ordinal = ?3",
+                )
+                .map_err(err.clone())?;
+            for applied in applied {
+                let key = applied.key;
+                let result: serde_json::Map<String, Value> = applied
+                    .ids
+                    .iter()
+                    .map(|id| (id.result_key(), Value::String(id.public_id.clone())))
+                    .collect();
+                done.execute(params![
+                    key.plan,
+                    key.seq,
+                    key.ordinal,
+                    Value::Object(result).to_string(),
                     at
-                ],
-            )
-            .map_err(err.clone())?;
+                ])
+                .map_err(err.clone())?;
+                for id in &applied.ids {
+                    pair.execute(params![
+                        applied.target,
+                        id.kind,
+                        id.config_name,
+                        id.field,
+                        id.public_id,
+                        applied.matched_by,
+                        at
+                    ])
+                    .map_err(err.clone())?;
+                }
+            }
+            for key in intents {
+                intent
+                    .execute(params![key.plan, key.seq, key.ordinal, at])
+                    .map_err(err.clone())?;
+            }
         }
         tx.commit().map_err(err)
     }
@@ -573,11 +602,13 @@ impl Ledger {
     /// `error` must not hold a secret: callers pass messages built from ids and API answers.
     pub fn mark_failed(&mut self, key: PayloadKey, state: &str, error: &str) -> Result<()> {
         self.conn
-            .execute(
+            .prepare_cached(
                 "UPDATE plan_payloads SET state = ?4, error = ?5, updated_at = ?6
                  WHERE plan = ?1 AND seq = ?2 AND ordinal = ?3",
-                params![key.plan, key.seq, key.ordinal, state, error, now()],
             )
+            .and_then(|mut update| {
+                update.execute(params![key.plan, key.seq, key.ordinal, state, error, now()])
+            })
             .map_err(self.sql("recording a failed write"))?;
         Ok(())
     }
