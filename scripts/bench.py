@@ -21,7 +21,8 @@ line per run on stdout:
   is the larger of the two APIs' bounds over the whole run (what overlapping the steps could
   reach). ratio = wall / sequential bound (wall / pipelined bound for --migrate).
 - minimum and made: the Config API requests an export of this workspace needs (one per page of
-  every list, one per schema config) and the export made; the writes the plan holds and the
+  every list, one per schema config) and the export made; the write requests the plan needs (one
+  per payload, invitations fifty to a request) and the
   writes the Public API received.
 - steps: the same figures per step (steps mode).
 
@@ -195,13 +196,21 @@ def export_minimum(state):
     return total
 
 
+# Invitations the Public API takes in one `POST /invites` (segbridge's MAX_INVITES_PER_REQUEST).
+INVITES_PER_REQUEST = 50
+
+
 def planned_writes(ledger):
+    """The write requests the stored plan needs: one per payload, invitations fifty at a time."""
     with sqlite3.connect(f"file:{ledger}?mode=ro", uri=True) as db:
         (plan,) = db.execute("SELECT max(id) FROM plans").fetchone()
-        (count,) = db.execute(
-            "SELECT count(*) FROM plan_payloads WHERE plan = ?", (plan,)
+        (others,) = db.execute(
+            "SELECT count(*) FROM plan_payloads WHERE plan = ? AND step != 'invite_user'", (plan,)
         ).fetchone()
-    return count
+        (invites,) = db.execute(
+            "SELECT count(*) FROM plan_payloads WHERE plan = ? AND step = 'invite_user'", (plan,)
+        ).fetchone()
+    return others + -(-invites // INVITES_PER_REQUEST)
 
 
 def one_run(binary, options, size):

@@ -13,8 +13,11 @@ use std::time::Duration;
 use serde_json::Value;
 
 use segbridge::ledger::Ledger;
-use segbridge::sim::Simulators;
+use segbridge::sim::clock::TimeScale;
+use segbridge::sim::faults::{Matcher, ScriptedFault};
+use segbridge::sim::generator::{Counts, Preset};
 use segbridge::sim::public::Target;
+use segbridge::sim::{SimSettings, Simulators};
 
 use common::inspect::{secrets_in, state_at, stats_at, writes_in};
 use common::outcome::{CREATES, due, payloads};
@@ -791,4 +794,109 @@ async fn a_plan_stopped_by_conflicts_is_not_applied() {
         "{stderr}"
     );
     assert_eq!(writes_in(&stats(&sims).await), 0);
+}
+
+/// Both simulators of the `small` workspace with `users` users and no pending invite, an
+/// empty target: every user is invited.
+async fn simulators_with_users(users: usize) -> Simulators {
+    let mut settings = SimSettings::for_tests(11);
+    settings.counts = Counts::preset(Preset::Small);
+    settings.counts.users = users;
+    settings.counts.invites = 0;
+    settings.time_scale = TimeScale::new(60.0).unwrap();
+    settings.target = Target::Empty;
+    Simulators::start(settings).await.unwrap()
+}
+
+/// `POST /invites` requests the Public simulator answered, whatever the status.
+fn invite_requests(stats: &Value) -> u64 {
+    stats["requests"]["POST /invites"]
+        .as_object()
+        .map_or(0, |statuses| {
+            statuses.values().map(|n| n.as_u64().unwrap()).sum()
+        })
+}
+
+fn invitations(ledger: &Path) -> Vec<common::outcome::Payload> {
+    payloads(ledger)
+        .into_iter()
+        .filter(|p| p.step == "invite_user")
+        .collect()
+}
+
+#[tokio::test]
+async fn invitations_go_fifty_to_a_request() {
+    let sims = simulators_with_users(120).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = dir.path().join("apply.ledger");
+    prepared(&sims, dir.path()).await;
+    let secrets = dir.path().join("secrets.toml");
+    let out = run(
+        &sims,
+        "apply",
+        &ledger,
+        &["--secrets", secrets.to_str().unwrap(), "--include-iam"],
+    )
+    .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+
+    let invited = invitations(&ledger);
+    assert!(invited.len() > 100, "{} invitations", invited.len());
+    assert!(invited.iter().all(|p| p.state == "done"));
+    let stats = stats(&sims).await;
+    assert_eq!(
+        invite_requests(&stats),
+        invited.len().div_ceil(50) as u64,
+        "{stats}"
+    );
+    assert_eq!(stats["duplicate_natural_keys"]["invites"], 0, "{stats}");
+    let state = state_at(&sims.public.base_url()).await;
+    assert_eq!(state["invites"].as_object().unwrap().len(), invited.len());
+}
+
+#[tokio::test]
+async fn a_batch_whose_answer_is_lost_or_refused_invites_each_person_once() {
+    // Two batches of fifty.
+    let sims = simulators_with_users(100).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = dir.path().join("apply.ledger");
+    prepared(&sims, dir.path()).await;
+    // The first batch is applied and its answer lost; the second is refused as a whole.
+    let invites = || Matcher::new(reqwest::Method::POST, "/invites");
+    sims.public
+        .faults
+        .script(invites(), ScriptedFault::Ghost, 1);
+    sims.public
+        .faults
+        .script(invites(), ScriptedFault::Status(400), 1);
+    let secrets = dir.path().join("secrets.toml");
+    let out = run(
+        &sims,
+        "apply",
+        &ledger,
+        &["--secrets", secrets.to_str().unwrap(), "--include-iam"],
+    )
+    .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(sims.public.faults.scripted_remaining(), 0);
+
+    let invited = invitations(&ledger);
+    assert_eq!(invited.len(), 100);
+    assert!(invited.iter().all(|p| p.state == "done"));
+    let stats = stats(&sims).await;
+    assert_eq!(stats["duplicate_natural_keys"]["invites"], 0, "{stats}");
+    let state = state_at(&sims.public.base_url()).await;
+    assert_eq!(state["invites"].as_object().unwrap().len(), invited.len());
+    // The lost batch's invitations were found, not sent again; the refused batch's were each
+    // looked for, then sent alone (a second attempt each).
+    assert_eq!(out.summary["reconciled"], 50, "{}", out.summary);
+    let sent_again = Ledger::inspect(&ledger)
+        .unwrap()
+        .plan_payloads(1)
+        .unwrap()
+        .into_iter()
+        .filter(|p| p.step == "invite_user" && p.attempts == 2)
+        .count();
+    assert_eq!(sent_again, 50);
+    assert_eq!(invite_requests(&stats), 2 + 50, "{stats}");
 }

@@ -106,29 +106,24 @@ async fn storm(stormy: Stormy, preset: Preset, seed: u64) -> Value {
     let clock = Instant::now();
     let mut outcomes = Vec::new();
     let mut code = None;
-    for run in 0..RUNS {
+    // Each outage is set once, in the middle of the first run that gets there: the Config API's
+    // once an export has read something, the Public API's once an apply has written something
+    // (a first run can stop before its apply, when the Config outage outlasts a request's
+    // retries).
+    let (mut config_down, mut public_down) = (!config, !public);
+    for _ in 0..RUNS {
         let child = migrate(&sims, &ledger).spawn().unwrap();
         let waiting = tokio::spawn(child.wait_with_output());
-        if run == 0 {
-            // The outages, in the middle of the run: the Config API's once the export has read
-            // something, the Public API's once the apply has written something.
-            let (mut config_down, mut public_down) = (!config, !public);
-            while (!config_down || !public_down) && !waiting.is_finished() {
-                let done = progress(&ledger);
-                if !config_down && done > 2 {
-                    outage_from_now(&sims.config.faults);
-                    config_down = true;
-                }
-                if !public_down && applied(&ledger) > 2 {
-                    outage_from_now(&sims.public.faults);
-                    public_down = true;
-                }
-                tokio::time::sleep(Duration::from_millis(5)).await;
+        while (!config_down || !public_down) && !waiting.is_finished() {
+            if !config_down && progress(&ledger) > 2 {
+                outage_from_now(&sims.config.faults);
+                config_down = true;
             }
-            assert!(
-                config_down && public_down,
-                "the run ended before its outage"
-            );
+            if !public_down && applied(&ledger) > 2 {
+                outage_from_now(&sims.public.faults);
+                public_down = true;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
         }
         let output = tokio::time::timeout(Duration::from_secs(600), waiting)
             .await
@@ -151,6 +146,10 @@ async fn storm(stormy: Stormy, preset: Preset, seed: u64) -> Value {
         assert_done_are_real(&sims, &ledger).await;
     }
     assert_eq!(code, Some(0), "migrate never completed: exits {outcomes:?}");
+    assert!(
+        config_down && public_down,
+        "migrate completed before an outage: exits {outcomes:?}"
+    );
     let wall = clock.elapsed();
     let stats = assert_migrated(&sims, &ledger).await;
 

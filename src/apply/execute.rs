@@ -13,12 +13,15 @@ use serde_json::{Map, Value};
 
 use super::live_secrets::{ConfigSecrets, LiveValues};
 use super::reconcile::{Found, already_connected, reconcile};
+use super::recorder::Recorder;
 use super::{
     ApplyError, ApplyOptions, Deferral, IdKey, MAX_CREATES_PER_RUN, Outcome, PayloadReport,
     Planned, SecretsFile, id_key, is_create,
 };
 use crate::diagnostics::chain;
-use crate::ledger::{Ledger, PayloadKey, RecordedId, StoredItem, StoredPayload, StoredPlan};
+use crate::ledger::{
+    Applied, Ledger, PayloadKey, RecordedId, StoredItem, StoredPayload, StoredPlan,
+};
 use crate::mapping::{
     Ref, SecretRef, SecretState, Unresolved, ref_marker, resolve_value, secret_marker, secrets_in,
 };
@@ -60,6 +63,8 @@ pub struct SecretSources<'a> {
 /// What the lanes of one run share.
 pub(super) struct Run<'a> {
     ledger: Mutex<&'a mut Ledger>,
+    /// Intents of lanes about to send and results of writes that came back, recorded together.
+    recorder: Recorder,
     plan: &'a StoredPlan,
     writer: &'a PublicWriter,
     secrets: SecretSources<'a>,
@@ -84,9 +89,11 @@ impl<'a> Run<'a> {
         options: ApplyOptions,
         ids: HashMap<IdKey, String>,
         reporter: &'a dyn Reporter,
-    ) -> Self {
-        Self {
+    ) -> Result<Self, ApplyError> {
+        let checkpointer = ledger.checkpointer()?;
+        Ok(Self {
             ledger: Mutex::new(ledger),
+            recorder: Recorder::new(checkpointer),
             plan,
             writer,
             secrets,
@@ -94,11 +101,21 @@ impl<'a> Run<'a> {
             ids: Mutex::new(ids),
             broken: Mutex::new(HashMap::new()),
             reporter,
-        }
+        })
     }
 
     fn ledger(&self) -> MutexGuard<'_, &'a mut Ledger> {
         lock(&self.ledger)
+    }
+
+    /// Commits the results still waiting for a recording (see [`Recorder`]).
+    pub(super) async fn flush(&self) -> Result<(), ApplyError> {
+        Ok(self.recorder.flush(|| self.ledger()).await?)
+    }
+
+    /// The payloads of `step` in the run's plan, as they stand in the ledger now.
+    pub(super) fn payloads_of_step(&self, step: &str) -> Result<Vec<StoredPayload>, ApplyError> {
+        Ok(self.ledger().plan_payloads_of_step(self.plan.id, step)?)
     }
 
     fn key_of(&self, payload: &StoredPayload) -> PayloadKey {
@@ -115,15 +132,7 @@ impl<'a> Run<'a> {
         payload: &StoredPayload,
         item: &StoredItem,
     ) -> Result<PayloadReport, ApplyError> {
-        let mut line = PayloadReport {
-            seq: payload.seq,
-            ordinal: payload.ordinal,
-            kind: item.kind.clone(),
-            config_name: item.config_name.clone(),
-            step: payload.step.clone(),
-            outcome: Outcome::AlreadyDone,
-            omitted_secrets: Vec::new(),
-        };
+        let mut line = line(payload, item, Outcome::AlreadyDone);
         let this = (item.kind.clone(), item.config_name.clone());
         if payload.state == "done" {
             return Ok(line);
@@ -165,6 +174,109 @@ impl<'a> Run<'a> {
             }
         };
         Ok(line)
+    }
+
+    /// Handles first-time invitations of distinct emails with one `POST /invites`
+    /// ([`super::schedule`] makes the batch). Each payload keeps its own intent, result and
+    /// report line. A payload that cannot join (deferred, blocked, unresolvable) is handled
+    /// alone; when the batch request fails, or its answer leaves an email out, those payloads
+    /// are handled alone too, as the earlier attempts they are: looked up by email before
+    /// they are sent again, so that none is invited twice.
+    pub(super) async fn invite_batch(
+        &self,
+        batch: &[(&StoredPayload, &StoredItem)],
+    ) -> Result<Vec<PayloadReport>, ApplyError> {
+        let mut lines = Vec::with_capacity(batch.len());
+        let mut joined: Vec<(&StoredPayload, &StoredItem, Value)> = Vec::new();
+        let mut write = None;
+        for &(payload, item) in batch {
+            match self.batchable(payload, item) {
+                Some((operation, invite)) => {
+                    write = Some(operation);
+                    joined.push((payload, item, invite));
+                }
+                None => lines.push(self.payload(payload, item).await?),
+            }
+        }
+        if let Some(write) = write {
+            let keys: Vec<PayloadKey> = joined.iter().map(|(p, _, _)| self.key_of(p)).collect();
+            self.ledger().mark_intents(&keys)?;
+            let invites: Vec<Value> = joined.iter().map(|(_, _, i)| i.clone()).collect();
+            let body = Value::Object(Map::from_iter([(
+                "invites".to_owned(),
+                Value::Array(invites),
+            )]));
+            let invited: Vec<String> = match self.writer.send_planned(write, &[], Some(&body)).await
+            {
+                Ok(data) => data
+                    .get("emails")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .map(str::to_ascii_lowercase)
+                    .collect(),
+                // Applied, not applied or unknown: each is looked up alone below.
+                Err(_) => Vec::new(),
+            };
+            for (payload, item, invite) in joined {
+                let email = invite_email(&invite).map(str::to_ascii_lowercase);
+                if email.is_some_and(|e| invited.contains(&e)) {
+                    self.recorder
+                        .applied(self.applied(self.key_of(payload), &[], "created"));
+                    lines.push(line(payload, item, Outcome::Written));
+                } else {
+                    let attempted = StoredPayload {
+                        state: "intent".into(),
+                        ..payload.clone()
+                    };
+                    lines.push(self.payload(&attempted, item).await?);
+                }
+            }
+        }
+        Ok(lines)
+    }
+
+    /// The invitation `payload` adds to a batch, if it can join one: a first attempt that is
+    /// due, not blocked, records no id and holds no marker left to fill (invitations name roles
+    /// and resources by `$ref`, filled here).
+    fn batchable(
+        &self,
+        payload: &StoredPayload,
+        item: &StoredItem,
+    ) -> Option<(WriteOperation, Value)> {
+        if payload.state != "pending" || Deferral::of(&payload.step, self.options).is_some() {
+            return None;
+        }
+        let this = (item.kind.clone(), item.config_name.clone());
+        if blocked_by(&lock(&self.broken), &this, &payload.dependencies).is_some() {
+            return None;
+        }
+        let planned: Planned = serde_json::from_value(payload.payload.clone()).ok()?;
+        let write = planned_operation(&planned.method, &planned.path)?;
+        if (planned.method.as_str(), planned.path.as_str()) != ("POST", "/invites")
+            || !planned.records.is_empty()
+            || !planned.path_params.is_empty()
+        {
+            return None;
+        }
+        let resolved = resolve(
+            &planned,
+            &lock(&self.ids),
+            &|_| None,
+            self.options,
+            &mut Vec::new(),
+        )
+        .ok()?;
+        match resolved
+            .body?
+            .get_mut("invites")?
+            .as_array_mut()?
+            .as_mut_slice()
+        {
+            [invite] if invite_email(invite).is_some() => Some((write, invite.take())),
+            _ => None,
+        }
     }
 
     /// Resolve, reconcile if an earlier attempt may have applied it, write, record.
@@ -260,7 +372,7 @@ impl<'a> Run<'a> {
 
         let mut creates = 0;
         loop {
-            self.ledger().mark_intent(key)?;
+            self.recorder.intent(key, || self.ledger()).await?;
             creates += 1;
             let answer = self
                 .writer
@@ -350,6 +462,16 @@ impl<'a> Run<'a> {
         }
     }
 
+    fn applied(&self, key: PayloadKey, recorded: &[RecordedId], matched_by: &str) -> Applied {
+        Applied {
+            key,
+            target: self.plan.target.clone(),
+            ids: recorded.to_vec(),
+            matched_by: matched_by.to_owned(),
+        }
+    }
+
+    /// Queues the payload's result for the next recording (see [`Recorder`]).
     fn record(
         &self,
         key: PayloadKey,
@@ -357,8 +479,8 @@ impl<'a> Run<'a> {
         matched_by: &str,
         outcome: Outcome,
     ) -> Result<Result<Outcome, Stop>, ApplyError> {
-        self.ledger()
-            .mark_done(key, &self.plan.target, recorded, matched_by)?;
+        self.recorder
+            .applied(self.applied(key, recorded, matched_by));
         Ok(Ok(outcome))
     }
 
@@ -398,6 +520,24 @@ impl<'a> Run<'a> {
         };
         self.remember(&recorded);
         self.record(key, &recorded, "reconciled", Outcome::Reconciled)
+    }
+}
+
+/// The email an invitation is for.
+fn invite_email(invite: &Value) -> Option<&str> {
+    invite.get("email").and_then(Value::as_str)
+}
+
+/// The report line of `payload` with `outcome`.
+pub(super) fn line(payload: &StoredPayload, item: &StoredItem, outcome: Outcome) -> PayloadReport {
+    PayloadReport {
+        seq: payload.seq,
+        ordinal: payload.ordinal,
+        kind: item.kind.clone(),
+        config_name: item.config_name.clone(),
+        step: payload.step.clone(),
+        outcome,
+        omitted_secrets: Vec::new(),
     }
 }
 

@@ -8,9 +8,11 @@
 //! reads the same plan and says what a live run would send; it has no writer to call.
 //!
 //! Invariants, each the reason for a piece of the code (`execute.rs` holds most of them):
-//! - **Intent before, result after.** Before a write the payload row becomes `intent` in its
-//!   own transaction; after it, `done` with the ids the answer carried, and the id-map rows
-//!   (`matched_by = 'created'`), in one transaction. A crash in between leaves an `intent`.
+//! - **Intent before, result after.** Before a write the payload row becomes `intent`,
+//!   committed and checkpointed (lanes about to send at once share that, `recorder.rs`); after
+//!   it, `done` with the ids the answer carried, and the id-map rows
+//!   (`matched_by = 'created'`), committed with the next intents or at the end of the step. A
+//!   crash in between leaves an `intent`.
 //! - **Reconcile before any retry of a create.** The Public API has no idempotency keys. A
 //!   create that answered [`crate::public_api::PublicApiError::Ambiguous`], or that an earlier
 //!   run left at `intent` (or `failed`), is first looked up by its natural key
@@ -33,6 +35,7 @@
 mod execute;
 pub mod live_secrets;
 mod reconcile;
+mod recorder;
 pub mod schedule;
 pub mod secrets;
 
@@ -46,17 +49,19 @@ pub use execute::SecretSources;
 pub use live_secrets::ConfigSecrets;
 pub use secrets::{SecretsFile, SecretsFileError};
 
-use crate::ledger::{Ledger, LedgerError, StoredItem, StoredPayload, StoredPlan};
+use crate::ledger::{Ledger, LedgerError, StoredItem, StoredPlan};
 use crate::mapping::SecretState;
 use crate::progress::Reporter;
 use crate::public_api::PublicWriter;
 use execute::Run;
 
-/// Lanes in flight at once. A write takes about a tenth of a second, so four keep 40 writes a
-/// second on the way, more than the Public API's default bucket admits (1,000 a minute): the
-/// rate limit, not the overlap, sets the pace. Few enough that a crash leaves at most four
+/// Lanes in flight at once. A write takes about a tenth of a second, so eight keep 80 writes
+/// a second on the way, more than the Public API's default bucket admits (1,000 a minute): the
+/// rate limit, not the overlap, sets the pace, also for a target far away. Eight rather than
+/// fewer because lanes about to send share the recording of their intents (`recorder.rs`), so
+/// more lanes make fewer waits for the disk; few enough that a crash leaves at most eight
 /// writes to reconcile.
-pub const DEFAULT_CONCURRENCY: usize = 4;
+pub const DEFAULT_CONCURRENCY: usize = 8;
 
 /// Creates of one payload within one run, ambiguous outcomes included. Each ambiguous
 /// answer is reconciled before the next, so this only bounds a target that keeps failing.
@@ -277,19 +282,15 @@ fn id_key(kind: &str, config_name: &str, field: &str) -> IdKey {
 
 /// Ids known before the run: the id map (plan matches and earlier runs' creates) and the
 /// results of payloads already done.
-fn known_ids(
-    ledger: &Ledger,
-    plan: &StoredPlan,
-    payloads: &[StoredPayload],
-) -> Result<HashMap<IdKey, String>, LedgerError> {
+fn known_ids(ledger: &Ledger, plan: &StoredPlan) -> Result<HashMap<IdKey, String>, LedgerError> {
     let mut ids: HashMap<IdKey, String> = ledger
         .id_map(&plan.target)?
         .into_iter()
         .map(|p| (id_key(&p.kind, &p.config_name, &p.field), p.public_id))
         .collect();
-    for payload in payloads.iter().filter(|p| p.state == "done") {
-        if let Some(Value::Object(result)) = &payload.result {
-            for (key, id) in result {
+    for result in ledger.plan_results(plan.id)? {
+        if let Value::Object(result) = result {
+            for (key, id) in &result {
                 let mut parts = key.splitn(3, '|');
                 if let (Some(kind), Some(name), Some(field), Some(id)) =
                     (parts.next(), parts.next(), parts.next(), id.as_str())
@@ -317,11 +318,11 @@ pub fn plan_secrets(
     ledger: &Ledger,
     plan: &StoredPlan,
 ) -> Result<Vec<crate::mapping::SecretRef>, ApplyError> {
-    Ok(ledger
-        .plan_payloads(plan.id)?
-        .iter()
-        .flat_map(|payload| crate::mapping::secrets_in(&payload.payload))
-        .collect())
+    let mut secrets = Vec::new();
+    ledger.visit_plan_payloads(plan.id, |payload| {
+        secrets.extend(crate::mapping::secrets_in(&payload.payload));
+    })?;
+    Ok(secrets)
 }
 
 /// A dry run: what [`apply`] would send with `options`, without a writer (none can be made
@@ -335,22 +336,21 @@ pub fn dry_run(
     options: ApplyOptions,
 ) -> Result<DryRunReport, ApplyError> {
     let items = items_by_seq(ledger.plan_items(plan.id)?);
-    let payloads = ledger.plan_payloads(plan.id)?;
     let mut report = DryRunReport {
         plan: plan.id,
         ..DryRunReport::default()
     };
-    for payload in &payloads {
+    ledger.visit_plan_payloads(plan.id, |payload| {
         let Some(item) = items.get(&payload.seq).filter(|i| writes(i)) else {
-            continue;
+            return;
         };
         if payload.state == "done" {
             report.already_done += 1;
-            continue;
+            return;
         }
         if let Some(why) = Deferral::of(&payload.step, options) {
             *report.deferred.entry(why).or_default() += 1;
-            continue;
+            return;
         }
         if let Some(body) = payload.payload.get("body") {
             for secret in crate::mapping::secrets_in(body) {
@@ -368,7 +368,7 @@ pub fn dry_run(
             .or_default()
             .entry(payload.step.clone())
             .or_default() += 1;
-    }
+    })?;
     Ok(report)
 }
 
@@ -376,6 +376,9 @@ pub fn dry_run(
 /// `options.concurrency` at a time. Returns the report, its lines in plan order; a payload
 /// failure is in the report, not an error. Only a ledger that cannot record progress stops
 /// the run (writes in flight then stay `intent`, for the next run to reconcile).
+///
+/// The payloads are read from the ledger one step at a time, so that a run holds one step's
+/// payloads, not the plan's.
 pub async fn apply(
     ledger: &mut Ledger,
     plan: &StoredPlan,
@@ -388,60 +391,77 @@ pub async fn apply(
         .into_iter()
         .filter(|(_, item)| writes(item))
         .collect();
-    let payloads = ledger.plan_payloads(plan.id)?;
-    let ids = known_ids(ledger, plan, &payloads)?;
-    let run = Run::new(ledger, plan, writer, secrets, options, ids, reporter);
+    let ids = known_ids(ledger, plan)?;
+    let mut steps = ledger.plan_steps(plan.id)?;
+    // Stable: steps this release does not know keep their (alphabetical) order, last.
+    steps.sort_by_key(|step| schedule::phase_of(step));
+    let run = Run::new(ledger, plan, writer, secrets, options, ids, reporter)?;
     let mut lines = Vec::new();
-    for phase in schedule::phases(&payloads, &items) {
-        reporter.task_started(phase.step, phase.len() as u64);
-        let run = &run;
-        let items = &items;
-        let done: Vec<Vec<PayloadReport>> = stream::iter(phase.lanes)
-            .map(|lane| async move {
-                let mut out: Vec<PayloadReport> = Vec::with_capacity(lane.payloads.len());
-                // Set once an ordered lane has a payload that was not applied.
-                let mut held: Option<String> = None;
-                for payload in lane.payloads {
-                    let item = &items[&payload.seq];
-                    let line = match &held {
-                        Some(because) if payload.state != "done" => PayloadReport {
-                            seq: payload.seq,
-                            ordinal: payload.ordinal,
-                            kind: item.kind.clone(),
-                            config_name: item.config_name.clone(),
-                            step: payload.step.clone(),
-                            outcome: Outcome::Skipped {
-                                because: because.clone(),
-                            },
-                            omitted_secrets: Vec::new(),
-                        },
-                        _ => run.payload(payload, item).await?,
-                    };
-                    if lane.ordered
-                        && held.is_none()
-                        && matches!(
-                            line.outcome,
-                            Outcome::Failed { .. } | Outcome::Skipped { .. }
-                        )
-                    {
-                        held = Some(format!(
-                            "{} `{}` before it was not applied, and their order must be kept",
-                            line.kind, line.config_name
-                        ));
-                    }
-                    out.push(line);
-                    reporter.task_advanced(&payload.step, 1);
-                }
-                Ok::<_, ApplyError>(out)
-            })
-            .buffer_unordered(options.concurrency.max(1))
-            .try_collect()
-            .await?;
-        lines.extend(done.into_iter().flatten());
+    for step in steps {
+        let payloads = run.payloads_of_step(&step)?;
+        for phase in schedule::phases(&payloads, &items) {
+            reporter.task_started(phase.step, phase.len() as u64);
+            let done: Vec<Vec<PayloadReport>> = stream::iter(phase.lanes)
+                .map(|lane| run_lane(&run, &items, lane, reporter))
+                .buffer_unordered(options.concurrency.max(1))
+                .try_collect()
+                .await?;
+            lines.extend(done.into_iter().flatten());
+            // What the next step reads from the ledger is then as this one left it.
+            run.flush().await?;
+        }
     }
     lines.sort_by_key(|l| (l.seq, l.ordinal));
     Ok(ApplyReport {
         plan: plan.id,
         payloads: lines,
     })
+}
+
+/// Sends the payloads of one lane: one after the other, or as one batch request.
+async fn run_lane(
+    run: &Run<'_>,
+    items: &HashMap<i64, StoredItem>,
+    lane: schedule::Lane<'_>,
+    reporter: &dyn Reporter,
+) -> Result<Vec<PayloadReport>, ApplyError> {
+    if lane.batch {
+        let batch: Vec<_> = lane.payloads.iter().map(|p| (*p, &items[&p.seq])).collect();
+        let out = run.invite_batch(&batch).await?;
+        for payload in &lane.payloads {
+            reporter.task_advanced(&payload.step, 1);
+        }
+        return Ok(out);
+    }
+    let mut out: Vec<PayloadReport> = Vec::with_capacity(lane.payloads.len());
+    // Set once an ordered lane has a payload that was not applied.
+    let mut held: Option<String> = None;
+    for payload in lane.payloads {
+        let item = &items[&payload.seq];
+        let line = match &held {
+            Some(because) if payload.state != "done" => execute::line(
+                payload,
+                item,
+                Outcome::Skipped {
+                    because: because.clone(),
+                },
+            ),
+            _ => run.payload(payload, item).await?,
+        };
+        if lane.ordered
+            && held.is_none()
+            && matches!(
+                line.outcome,
+                Outcome::Failed { .. } | Outcome::Skipped { .. }
+            )
+        {
+            held = Some(format!(
+                "{} `{}` before it was not applied, and their order must be kept",
+                line.kind, line.config_name
+            ));
+        }
+        out.push(line);
+        reporter.task_advanced(&payload.step, 1);
+    }
+    Ok(out)
 }

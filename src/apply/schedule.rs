@@ -16,6 +16,12 @@
 //! twin with the same key were being created at that moment, the lookup could claim the twin's
 //! object. So payloads of items with the same natural key share a lane, and so do the filters
 //! of one destination, which the Public API keeps in the order they were created.
+//!
+//! Batches: the Public API takes many invitations in one `POST /invites`, an endpoint limited
+//! to 60 requests a minute, so invitations not sent before go together, up to
+//! [`MAX_INVITES_PER_REQUEST`] in one [`Lane`] marked `batch`. Each keeps its own payload row
+//! (and its own line in reports); only the request is shared. An invitation an earlier run may
+//! have sent, or two payloads for one email, keep lanes of their own, which reconcile first.
 
 use std::collections::HashMap;
 
@@ -23,6 +29,10 @@ use serde_json::Value;
 
 use crate::ledger::{StoredItem, StoredPayload};
 use crate::mapping::ref_marker;
+use crate::public_api::writer::MAX_INVITES_PER_REQUEST;
+
+/// The step whose payloads go in batches.
+pub const BATCHED_STEP: &str = "invite_user";
 
 /// The steps in the order they are applied: functions first (a function-instance source is
 /// created from its function's catalog id and a destination function must be deployed before
@@ -65,6 +75,8 @@ pub struct Lane<'a> {
     /// The order is part of the result (the filters of one destination): once one payload is
     /// not applied, the rest of the lane waits for a later run, so that nothing overtakes it.
     pub ordered: bool,
+    /// The payloads go in one request ([`BATCHED_STEP`]); they have distinct natural keys.
+    pub batch: bool,
 }
 
 /// One step's payloads, cut into lanes.
@@ -91,6 +103,9 @@ enum LaneKey {
     Destination(String),
     /// Items with the same natural key.
     NaturalKey(String, String),
+    /// Invitations of one email, whichever item (a user, an invite) asks for them: they are
+    /// reconciled by email.
+    Email(String),
     /// Nothing in common with anything: a lane of its own.
     Alone(i64, i64),
 }
@@ -112,6 +127,15 @@ fn lane_key(payload: &StoredPayload, item: &StoredItem) -> LaneKey {
             if let Some(key) = key {
                 return LaneKey::Destination(key);
             }
+        }
+    }
+    if payload.step == BATCHED_STEP {
+        let email = payload
+            .payload
+            .pointer("/body/invites/0/email")
+            .and_then(Value::as_str);
+        if let Some(email) = email {
+            return LaneKey::Email(email.to_ascii_lowercase());
         }
     }
     match &item.natural_key {
@@ -157,12 +181,34 @@ pub fn phases<'a>(
                         lanes.push(Lane {
                             payloads: vec![payload],
                             ordered,
+                            batch: false,
                         });
                     }
                 }
             }
+            if step == BATCHED_STEP {
+                lanes = batched(lanes);
+            }
             Phase { step, lanes }
         })
+        .collect()
+}
+
+/// `lanes` with the first-time payloads alone in their lane gathered into batch lanes (first,
+/// in plan order); the others as they were.
+fn batched(lanes: Vec<Lane<'_>>) -> Vec<Lane<'_>> {
+    let (fresh, kept): (Vec<_>, Vec<_>) = lanes
+        .into_iter()
+        .partition(|lane| matches!(lane.payloads[..], [p] if p.state == "pending"));
+    let fresh: Vec<&StoredPayload> = fresh.into_iter().flat_map(|l| l.payloads).collect();
+    fresh
+        .chunks(MAX_INVITES_PER_REQUEST)
+        .map(|chunk| Lane {
+            payloads: chunk.to_vec(),
+            ordered: false,
+            batch: true,
+        })
+        .chain(kept)
         .collect()
 }
 
@@ -305,6 +351,48 @@ mod tests {
                 ]
             )]
         );
+    }
+
+    #[test]
+    fn first_invitations_go_in_batches_and_the_rest_alone() {
+        let invite = |seq: i64, email: &str| {
+            let body = json!({"body": {"invites": [{"email": email}]}});
+            payload(seq, 0, BATCHED_STEP, body)
+        };
+        let count = MAX_INVITES_PER_REQUEST as i64 + 3;
+        let mut items: HashMap<_, _> = (1..=count)
+            .map(|s| (s, item(s, "users", Some(&format!("email=u{s}@x")))))
+            .collect();
+        items.insert(100, item(100, "invites", None));
+        items.insert(101, item(101, "invites", None));
+        let mut payloads: Vec<_> = (1..=count).map(|s| invite(s, &format!("u{s}@x"))).collect();
+        // The same email as seq 1 (an invite where the other is a user), and one an earlier
+        // run may have sent.
+        payloads.push(invite(100, "U1@x"));
+        let mut sent = invite(101, "again@x");
+        sent.state = "intent".into();
+        payloads.push(sent);
+
+        let phases = phases(&payloads, &items);
+        let lanes = &phases[0].lanes;
+        let batches: Vec<Vec<i64>> = lanes
+            .iter()
+            .filter(|l| l.batch)
+            .map(|l| l.payloads.iter().map(|p| p.seq).collect())
+            .collect();
+        assert_eq!(
+            batches,
+            [
+                (2..=MAX_INVITES_PER_REQUEST as i64 + 1).collect::<Vec<_>>(),
+                vec![count - 1, count]
+            ]
+        );
+        let alone: Vec<Vec<i64>> = lanes
+            .iter()
+            .filter(|l| !l.batch)
+            .map(|l| l.payloads.iter().map(|p| p.seq).collect())
+            .collect();
+        assert_eq!(alone, [vec![1, 100], vec![101]]);
     }
 
     #[test]

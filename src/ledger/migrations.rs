@@ -139,6 +139,10 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (target, kind, config_name, field)
     ) STRICT;
     ",
+    // 3: `apply` reads a plan's payloads one step at a time, so that it never holds them all.
+    r"
+    CREATE INDEX plan_payloads_by_step ON plan_payloads (plan, step);
+    ",
 ];
 
 /// The schema version this build writes.

@@ -12,8 +12,9 @@
 //!
 //! Moving a ledger: the file alone is enough to resume, even after a kill. WAL keeps recent
 //! commits in `<ledger>-wal` until they are checkpointed into the file, so a copy of the file
-//! without its `-wal` would lose them; [`Ledger::mark_intent`] therefore checkpoints before a
-//! write is sent. A copy of the file alone thus holds the intent of every write that may have
+//! without its `-wal` would lose them; every write intent is therefore checkpointed before the
+//! write is sent ([`Ledger::mark_intents`], or [`Ledger::record_intents`] then a
+//! [`Checkpointer`] on another thread). A copy of the file alone thus holds the intent of every write that may have
 //! reached the target (what a resume needs to reconcile instead of writing twice); what it can
 //! lack is only later progress (results, pages), which a resume redoes or reconciles. Copies are
 //! made while no segbridge process uses the ledger: a file copied during a checkpoint can be torn.
@@ -21,6 +22,7 @@
 //! Secrets: objects are stored only as [`Sanitized`] values, which can only be made by
 //! [`crate::secrets::sanitize`]; the ledger has no way to accept a raw object.
 
+mod checkpoint;
 mod migrations;
 mod plan_writer;
 mod plans;
@@ -36,9 +38,12 @@ use crate::mapping::SnapshotSource;
 use crate::model::Kind;
 use crate::secrets::Sanitized;
 
+pub use checkpoint::Checkpointer;
 pub use migrations::current_version;
 pub use plan_writer::PlanWriter;
-pub use plans::{PayloadKey, RecordedId, StoredIdPair, StoredItem, StoredPayload, StoredPlan};
+pub use plans::{
+    Applied, PayloadKey, RecordedId, StoredIdPair, StoredItem, StoredPayload, StoredPlan,
+};
 
 /// Errors of the ledger, each naming the file.
 #[derive(Debug, thiserror::Error)]

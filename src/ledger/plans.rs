@@ -299,16 +299,72 @@ impl Ledger {
 
     /// The payloads of a plan, in the order `apply` sends them.
     pub fn plan_payloads(&self, plan: i64) -> Result<Vec<StoredPayload>> {
+        let mut all = Vec::new();
+        self.visit_plan_payloads(plan, |p| all.push(p))?;
+        Ok(all)
+    }
+
+    /// Hands the payloads of a plan to `visit` one by one, in the order `apply` sends them,
+    /// without holding them all.
+    pub fn visit_plan_payloads(&self, plan: i64, visit: impl FnMut(StoredPayload)) -> Result<()> {
+        self.payloads_where("plan = ?1", params![plan], visit)
+    }
+
+    /// The payloads of one step of a plan, in plan order.
+    pub fn plan_payloads_of_step(&self, plan: i64, step: &str) -> Result<Vec<StoredPayload>> {
+        let mut all = Vec::new();
+        self.payloads_where("plan = ?1 AND step = ?2", params![plan, step], |p| {
+            all.push(p)
+        })?;
+        Ok(all)
+    }
+
+    /// The steps a plan's payloads belong to, each once, sorted by name.
+    pub fn plan_steps(&self, plan: i64) -> Result<Vec<String>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT DISTINCT step FROM plan_payloads WHERE plan = ?1 ORDER BY step")
+            .map_err(self.sql("reading plan steps"))?;
+        let rows = stmt
+            .query_map(params![plan], |row| row.get(0))
+            .map_err(self.sql("reading plan steps"))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(self.sql("reading plan steps"))
+    }
+
+    /// The `result`s of the payloads of a plan that are done: the ids they established.
+    pub fn plan_results(&self, plan: i64) -> Result<Vec<Value>> {
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT seq, ordinal, step, method, path, payload, condition, dependencies, state,
-                 result, attempts, error FROM plan_payloads WHERE plan = ?1 ORDER BY seq, ordinal",
+                "SELECT result FROM plan_payloads
+                 WHERE plan = ?1 AND state = 'done' AND result IS NOT NULL",
             )
+            .map_err(self.sql("reading plan results"))?;
+        let rows = stmt
+            .query_map(params![plan], |row| row.get::<_, String>(0))
+            .map_err(self.sql("reading plan results"))?;
+        rows.map(|text| Ok(serde_json::from_str(&text?).unwrap_or(Value::Null)))
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(self.sql("reading plan results"))
+    }
+
+    fn payloads_where(
+        &self,
+        filter: &str,
+        params: impl rusqlite::Params,
+        mut visit: impl FnMut(StoredPayload),
+    ) -> Result<()> {
+        let mut stmt = self
+            .conn
+            .prepare(&format!(
+                "SELECT seq, ordinal, step, method, path, payload, condition, dependencies, state,
+                 result, attempts, error FROM plan_payloads WHERE {filter} ORDER BY seq, ordinal"
+            ))
             .map_err(self.sql("reading plan payloads"))?;
         let json = |text: String| serde_json::from_str(&text).unwrap_or(Value::Null);
         let rows = stmt
-            .query_map(params![plan], |row| {
+            .query_map(params, |row| {
                 Ok(StoredPayload {
                     seq: row.get(0)?,
                     ordinal: row.get(1)?,
@@ -325,8 +381,10 @@ impl Ledger {
                 })
             })
             .map_err(self.sql("reading plan payloads"))?;
-        rows.collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(self.sql("reading plan payloads"))
+        for row in rows {
+            visit(row.map_err(self.sql("reading plan payloads"))?);
+        }
+        Ok(())
     }
 
     /// The findings of a plan as JSON objects, in item order.
@@ -380,7 +438,7 @@ impl Ledger {
 }
 
 /// Where one payload of a plan is: `(plan, seq, ordinal)`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct PayloadKey {
     pub plan: i64,
     pub seq: i64,
@@ -403,25 +461,43 @@ impl RecordedId {
     }
 }
 
+/// A payload applied, as [`Ledger::record_progress`] records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    pub key: PayloadKey,
+    /// The target workspace, as the plan names it.
+    pub target: String,
+    pub ids: Vec<RecordedId>,
+    /// `created` or `reconciled`.
+    pub matched_by: String,
+}
+
 impl Ledger {
-    /// Records that the payload is about to be sent (`state = 'intent'`, one more attempt), in
-    /// its own transaction, so that a crash after the write leaves a trace to reconcile.
+    /// Records that the payloads are about to be sent (`state = 'intent'`, one more attempt
+    /// each), in one transaction, so that a crash after a write leaves a trace to reconcile.
+    /// Several at once because each call ends in a checkpoint, which waits for the disk twice:
+    /// lanes that are about to send at the same moment share one (see `apply::intents`).
     ///
-    /// The intent is then checkpointed from the WAL into the ledger file itself: a ledger file
+    /// The intents are then checkpointed from the WAL into the ledger file itself: a ledger file
     /// copied without its `-wal` after a kill (moved to another machine) must still hold the
     /// intent of every write that may have reached the target, or its resume would send that
     /// write again. `FULL` waits (up to the busy timeout) for a reader such as `status` to let go
     /// instead of leaving frames behind; a checkpoint that still could not finish is not an
-    /// error, the intent is committed either way.
-    pub fn mark_intent(&mut self, key: PayloadKey) -> Result<()> {
-        self.conn
-            .execute(
-                "UPDATE plan_payloads SET state = 'intent', attempts = attempts + 1,
-                 updated_at = ?4 WHERE plan = ?1 AND seq = ?2 AND ordinal = ?3",
-                params![key.plan, key.seq, key.ordinal, now()],
-            )
-            .map_err(self.sql("recording a write intent"))?;
+    /// error, the intents are committed either way.
+    pub fn mark_intents(&mut self, keys: &[PayloadKey]) -> Result<()> {
+        self.record_intents(keys)?;
         self.checkpoint()
+    }
+
+    /// The first half of [`Self::mark_intents`]: the transaction, without the checkpoint, for
+    /// a caller that checkpoints with a [`super::Checkpointer`] before it sends the writes.
+    pub fn record_intents(&mut self, keys: &[PayloadKey]) -> Result<()> {
+        self.record_progress(&[], keys)
+    }
+
+    /// [`Self::mark_intents`] of one payload.
+    pub fn mark_intent(&mut self, key: PayloadKey) -> Result<()> {
+        self.mark_intents(&[key])
     }
 
     /// Copies every committed WAL frame into the ledger file (see [`Self::mark_intent`]).
@@ -444,44 +520,79 @@ impl Ledger {
         ids: &[RecordedId],
         matched_by: &str,
     ) -> Result<()> {
+        let applied = Applied {
+            key,
+            target: target.to_owned(),
+            ids: ids.to_vec(),
+            matched_by: matched_by.to_owned(),
+        };
+        self.record_progress(std::slice::from_ref(&applied), &[])
+    }
+
+    /// Records, in one transaction, the payloads `applied` (as [`Self::mark_done`] does each)
+    /// and then the `intents` of writes about to be sent (as [`Self::record_intents`]). One
+    /// transaction for both because each commit costs writes to the journal: `apply` records
+    /// the results of the writes that came back together with the next intents.
+    pub fn record_progress(&mut self, applied: &[Applied], intents: &[PayloadKey]) -> Result<()> {
         let path = self.path.clone();
-        let err = move |source| sql_error(&path, "recording an applied write", source);
+        let err = move |source| sql_error(&path, "recording apply progress", source);
         let at = now();
-        let result: serde_json::Map<String, Value> = ids
-            .iter()
-            .map(|id| (id.result_key(), Value::String(id.public_id.clone())))
-            .collect();
         let tx = self.conn.transaction().map_err(err.clone())?;
-        tx.execute(
-            "UPDATE plan_payloads SET state = 'done', result = ?4, error = NULL, updated_at = ?5
-             WHERE plan = ?1 AND seq = ?2 AND ordinal = ?3",
-            params![
-                key.plan,
-                key.seq,
-                key.ordinal,
-                Value::Object(result).to_string(),
-                at
-            ],
-        )
-        .map_err(err.clone())?;
-        for id in ids {
-            tx.execute(
-                "INSERT INTO id_map (target, kind, config_name, field, public_id, matched_by,
-                 natural_key, plan, recorded_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL, NULL, ?7)
-                 ON CONFLICT (target, kind, config_name, field) DO UPDATE SET
-                    public_id = excluded.public_id, matched_by = excluded.matched_by,
-                    natural_key = NULL, plan = NULL, recorded_at = excluded.recorded_at",
-                params![
-                    target,
-                    id.kind,
-                    id.config_name,
-                    id.field,
-                    id.public_id,
-                    matched_by,
+        {
+            let mut done = tx
+                .prepare_cached(
+                    "UPDATE plan_payloads SET state = 'done', result = ?4, error = NULL,
+                     updated_at = ?5 WHERE plan = ?1 AND seq = ?2 AND ordinal = ?3",
+                )
+                .map_err(err.clone())?;
+            let mut pair = tx
+                .prepare_cached(
+                    "INSERT INTO id_map (target, kind, config_name, field, public_id, matched_by,
+                     natural_key, plan, recorded_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL, NULL, ?7)
+                     ON CONFLICT (target, kind, config_name, field) DO UPDATE SET
+                        public_id = excluded.public_id, matched_by = excluded.matched_by,
+                        natural_key = NULL, plan = NULL, recorded_at = excluded.recorded_at",
+                )
+                .map_err(err.clone())?;
+            let mut intent = tx
+                .prepare_cached(
+                    "UPDATE plan_payloads SET state = 'intent', attempts = attempts + 1,
+                     updated_at = ?4 WHERE plan = ?1 AND seq = ?2 AND ordinal = ?3",
+                )
+                .map_err(err.clone())?;
+            for applied in applied {
+                let key = applied.key;
+                let result: serde_json::Map<String, Value> = applied
+                    .ids
+                    .iter()
+                    .map(|id| (id.result_key(), Value::String(id.public_id.clone())))
+                    .collect();
+                done.execute(params![
+                    key.plan,
+                    key.seq,
+                    key.ordinal,
+                    Value::Object(result).to_string(),
                     at
-                ],
-            )
-            .map_err(err.clone())?;
+                ])
+                .map_err(err.clone())?;
+                for id in &applied.ids {
+                    pair.execute(params![
+                        applied.target,
+                        id.kind,
+                        id.config_name,
+                        id.field,
+                        id.public_id,
+                        applied.matched_by,
+                        at
+                    ])
+                    .map_err(err.clone())?;
+                }
+            }
+            for key in intents {
+                intent
+                    .execute(params![key.plan, key.seq, key.ordinal, at])
+                    .map_err(err.clone())?;
+            }
         }
         tx.commit().map_err(err)
     }
@@ -491,11 +602,13 @@ impl Ledger {
     /// `error` must not hold a secret: callers pass messages built from ids and API answers.
     pub fn mark_failed(&mut self, key: PayloadKey, state: &str, error: &str) -> Result<()> {
         self.conn
-            .execute(
+            .prepare_cached(
                 "UPDATE plan_payloads SET state = ?4, error = ?5, updated_at = ?6
                  WHERE plan = ?1 AND seq = ?2 AND ordinal = ?3",
-                params![key.plan, key.seq, key.ordinal, state, error, now()],
             )
+            .and_then(|mut update| {
+                update.execute(params![key.plan, key.seq, key.ordinal, state, error, now()])
+            })
             .map_err(self.sql("recording a failed write"))?;
         Ok(())
     }

@@ -282,6 +282,34 @@ fn a_write_intent_is_in_the_ledger_file_even_without_its_wal() {
     drop(ledger);
 }
 
+#[test]
+fn a_checkpointer_copies_commits_into_the_file_while_the_ledger_goes_on_writing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("wal.ledger");
+    let mut ledger = Ledger::open(&path).unwrap();
+    let mut checkpointer = ledger.checkpointer().unwrap().expect("a file ledger");
+    let run = ledger.begin_run("export", "ws").unwrap();
+    ledger.checkpoint().unwrap();
+    ledger.finish_run(run, RunStatus::Complete).unwrap();
+    // From a thread of its own, as `apply` runs it, with the ledger still open and writing.
+    let checkpointed = std::thread::spawn(move || checkpointer.checkpoint());
+    let later = ledger.begin_run("export", "ws").unwrap();
+    checkpointed.join().unwrap().unwrap();
+    let copy = dir.path().join("copy.ledger");
+    std::fs::copy(&path, &copy).unwrap();
+    let copied = Ledger::inspect(&copy).unwrap();
+    assert_eq!(copied.runs().unwrap()[0].status, RunStatus::Complete);
+    drop(copied);
+    assert_eq!(ledger.runs().unwrap().last().unwrap().id, later);
+    assert!(
+        Ledger::open_in_memory()
+            .unwrap()
+            .checkpointer()
+            .unwrap()
+            .is_none()
+    );
+}
+
 impl Ledger {
     /// Opens the ledger at `path` without migrating it, to drive [`Ledger::migrate_with`].
     fn open_unmigrated(path: &Path) -> Ledger {

@@ -5,7 +5,8 @@
 //! the estimate replays the writes, in plan order and one at a time as `apply` sends them,
 //! through real [`RateLimiter`]s shaped exactly as [`crate::public_api::PublicClient`] shapes
 //! them, on a virtual clock that jumps over every wait. The result is the least time pacing
-//! imposes; latency and retries come on top, which the report says.
+//! imposes; latency and retries come on top, which the report says. Invitations count as
+//! `apply` sends them: [`MAX_INVITES_PER_REQUEST`] to a request.
 //!
 //! Invariant: pure and deterministic (no real clock, no I/O), so a report rendered twice from
 //! the same ledger carries the same figure.
@@ -16,9 +17,10 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::apply::schedule::BATCHED_STEP;
 use crate::apply::{ApplyOptions, Deferral};
 use crate::http::{Clock, RateLimiter};
-use crate::public_api::writer::planned_operation;
+use crate::public_api::writer::{MAX_INVITES_PER_REQUEST, planned_operation};
 
 use super::model::{OperationCalls, WriteEstimate};
 
@@ -68,11 +70,19 @@ pub fn estimate<'a>(
     let mut own: HashMap<&'static str, RateLimiter> = HashMap::new();
     let mut per_operation: BTreeMap<String, OperationCalls> = BTreeMap::new();
     let mut calls = 0;
+    let mut batched = 0;
     let mut opt_in: BTreeMap<String, usize> = Deferral::ALL
         .iter()
         .map(|d| (d.flag().to_owned(), 0))
         .collect();
     for write in writes {
+        if write.step == BATCHED_STEP {
+            batched += 1;
+            if (batched - 1) % MAX_INVITES_PER_REQUEST != 0 {
+                // Rides in the request of an invitation before it.
+                continue;
+            }
+        }
         calls += 1;
         // Counted in the estimate all the same: the time is that of the complete migration.
         if let Some(deferral) = Deferral::of(write.step, ApplyOptions::default()) {
@@ -213,6 +223,20 @@ mod tests {
             Deferral::ALL.len(),
             "every flag is present"
         );
+    }
+
+    #[test]
+    fn invitations_count_fifty_to_a_request() {
+        let invite = Write {
+            step: "invite_user",
+            method: "POST",
+            path: "/invites",
+        };
+        let invites = vec![invite; 2 * MAX_INVITES_PER_REQUEST + 1];
+        let estimate = estimate(invites, 1_000);
+        assert_eq!(estimate.calls, 3);
+        assert_eq!(estimate.opt_in["--include-iam"], 3);
+        assert_eq!(estimate.operations[0].calls, 3);
     }
 
     #[test]
