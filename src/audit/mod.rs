@@ -136,20 +136,18 @@ pub struct Sides<'a, R> {
     pub workspace: &'a PublicObject,
 }
 
-/// Runs the audit.
-pub async fn audit<R: ConfigReader>(
+/// The source side of an audit, read before the audit itself (see [`read_source_ahead`]).
+pub struct SourceAhead {
+    ws: String,
+    snapshot: crate::mapping::TextSnapshot,
+}
+
+/// The exported workspace the audit compares with, checked against `options.config_url`: the
+/// export run and the workspace's slug.
+fn exported_workspace(
     ledger: &Ledger,
-    sides: Sides<'_, R>,
-    tables: &Tables,
     options: &AuditOptions,
-    reporter: &dyn Reporter,
-) -> Result<AuditReport, AuditError> {
-    let Sides {
-        config,
-        hasher,
-        public,
-        workspace,
-    } = sides;
+) -> Result<(crate::ledger::RunId, String), AuditError> {
     let (export_run, exported) = ledger
         .latest_complete_export()?
         .ok_or(AuditError::NoExport)?;
@@ -158,6 +156,55 @@ pub async fn audit<R: ConfigReader>(
     if given != exported {
         return Err(AuditError::OtherSource { exported, given });
     }
+    Ok((export_run, ws))
+}
+
+/// Reads the source side of the audit of `options` on its own, for [`audit_with_source`].
+/// `migrate` reads it while `apply` writes: the source does not change with the target, the
+/// Config API's limits are apart from the Public API's, and this read is the longer half of
+/// an audit.
+pub async fn read_source_ahead<R: ConfigReader>(
+    ledger: &Ledger,
+    config: &R,
+    hasher: &SecretHasher,
+    options: &AuditOptions,
+    reporter: &dyn Reporter,
+) -> Result<SourceAhead, AuditError> {
+    let (_, ws) = exported_workspace(ledger, options)?;
+    let snapshot = source::read_source(config, &ws, &options.kinds, hasher, reporter).await?;
+    Ok(SourceAhead { ws, snapshot })
+}
+
+/// Runs the audit.
+pub async fn audit<R: ConfigReader>(
+    ledger: &Ledger,
+    sides: Sides<'_, R>,
+    tables: &Tables,
+    options: &AuditOptions,
+    reporter: &dyn Reporter,
+) -> Result<AuditReport, AuditError> {
+    audit_with_source(ledger, sides, tables, options, reporter, None).await
+}
+
+/// Runs the audit with the source side `ahead` already read (by [`read_source_ahead`], with
+/// the same options), or reading it when `None`.
+pub async fn audit_with_source<R: ConfigReader>(
+    ledger: &Ledger,
+    sides: Sides<'_, R>,
+    tables: &Tables,
+    options: &AuditOptions,
+    reporter: &dyn Reporter,
+    ahead: Option<SourceAhead>,
+) -> Result<AuditReport, AuditError> {
+    let Sides {
+        config,
+        hasher,
+        public,
+        workspace,
+    } = sides;
+    let (export_run, ws) = exported_workspace(ledger, options)?;
+    // Read for the same export, or it is read again here.
+    let ahead = ahead.filter(|a| a.ws == ws);
     let target_name = target_key(public, workspace);
     let plan = ledger
         .latest_plan(&target_name)?
@@ -207,11 +254,19 @@ pub async fn audit<R: ConfigReader>(
     }
     // The two sides are read at once: each API has its own limits, and the source read alone,
     // paced by the Config API's 200 requests a minute, is the longer one.
-    let (snapshot, state) = futures::join!(
-        source::read_source(config, &ws, &options.kinds, hasher, reporter),
-        target::read_target(public, workspace, &wants, reporter),
-    );
-    let (snapshot, state) = (snapshot?, state?);
+    let (snapshot, state) = match ahead {
+        Some(ahead) => (
+            ahead.snapshot,
+            target::read_target(public, workspace, &wants, reporter).await?,
+        ),
+        None => {
+            let (snapshot, state) = futures::join!(
+                source::read_source(config, &ws, &options.kinds, hasher, reporter),
+                target::read_target(public, workspace, &wants, reporter),
+            );
+            (snapshot?, state?)
+        }
+    };
 
     let expected = expected::expected(&expected::Inputs {
         snapshot: &snapshot,

@@ -46,9 +46,37 @@ fn kinds(only: &[Kind]) -> anyhow::Result<BTreeSet<Kind>> {
     }
 }
 
+/// Reads the source side of the audit `args` asks for, ahead of it: `migrate` does while
+/// `apply` writes, and hands it to [`execute_with_source`]. Quiet: its progress would mix
+/// with `apply`'s; an error here is met again, and reported, by the audit's own read.
+pub async fn read_source_ahead(args: &AuditArgs) -> anyhow::Result<audit::SourceAhead> {
+    let config_secret = config_token(&args.config)?;
+    let hasher = SecretHasher::from_token(config_secret.dangerously_expose());
+    let hidden: Arc<dyn CliReporter> = Arc::new(crate::progress::HiddenReporter);
+    let config = config_client(&args.config, args.pacing, config_secret, hidden.clone())?;
+    let ledger = Ledger::inspect(&args.ledger)
+        .with_context(|| format!("Cannot read the ledger `{}`", args.ledger.display()))?;
+    let options = AuditOptions {
+        config_url: args.config.config_url.clone(),
+        kinds: kinds(&args.only)?,
+        with_metrics: args.with_metrics,
+    };
+    Ok(audit::read_source_ahead(&ledger, &config, &hasher, &options, &*hidden).await?)
+}
+
 /// Runs the audit and writes its report to every `--report` file (format from each
 /// extension); the report is also returned as the `--json` summary, not printed.
 pub async fn execute(args: &AuditArgs, global: &GlobalArgs) -> anyhow::Result<Finished> {
+    execute_with_source(args, global, None).await
+}
+
+/// [`execute`], with the source side already read by [`read_source_ahead`] when `ahead` holds
+/// it.
+pub async fn execute_with_source(
+    args: &AuditArgs,
+    global: &GlobalArgs,
+    ahead: Option<audit::SourceAhead>,
+) -> anyhow::Result<Finished> {
     let kinds = kinds(&args.only)?;
     check_report_folders("--report", &args.report)?;
     let config_secret = config_token(&args.config)?;
@@ -93,7 +121,8 @@ pub async fn execute(args: &AuditArgs, global: &GlobalArgs) -> anyhow::Result<Fi
         public: &public,
         workspace: &workspace,
     };
-    let outcome = audit::audit(&ledger, sides, &tables, &options, &*reporter).await;
+    let outcome =
+        audit::audit_with_source(&ledger, sides, &tables, &options, &*reporter, ahead).await;
     reporter.finish();
     let report = match outcome {
         Ok(report) => report,

@@ -13,7 +13,9 @@
 //! To plan again from a fresh export on purpose, run `export` and `plan` on their own.
 //!
 //! The audit runs after an `apply` without failures and compares the whole target with the
-//! source, so the exit code says whether the migration is complete and faithful.
+//! source, so the exit code says whether the migration is complete and faithful. Its read of
+//! the source (the Config API) runs during `apply` (the Public API): the two APIs' limits are
+//! apart, so that half of the audit costs no time.
 //!
 //! `--json` prints one document with the summary of each step that ran.
 //!
@@ -24,6 +26,7 @@
 use std::io::Write;
 
 use anyhow::Context;
+use futures::future::Either;
 use serde_json::{Map, Value, json};
 
 use super::audit;
@@ -155,6 +158,31 @@ fn say(global: &GlobalArgs, line: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Runs `apply` and, at the same time, reads the source side of the closing audit: each API
+/// has limits of its own, so the Config API reads cost no time while the Public API is
+/// written. The read is dropped as soon as `apply` ends without success (no audit follows);
+/// a read that failed is left to the audit, which reads again and reports what it meets.
+async fn apply_reading_ahead(
+    apply_args: &ApplyArgs,
+    audit_args: &AuditArgs,
+    global: &GlobalArgs,
+) -> anyhow::Result<(Finished, Option<crate::audit::SourceAhead>)> {
+    let applying = std::pin::pin!(apply::execute(apply_args, global));
+    let reading = std::pin::pin!(audit::read_source_ahead(audit_args));
+    match futures::future::select(applying, reading).await {
+        Either::Left((finished, reading)) => {
+            let finished = finished?;
+            let ahead = if finished.status == ExitStatus::Success {
+                reading.await.ok()
+            } else {
+                None
+            };
+            Ok((finished, ahead))
+        }
+        Either::Right((ahead, applying)) => Ok((applying.await?, ahead.ok())),
+    }
+}
+
 /// Runs the steps; the `--json` document is returned, not printed.
 pub async fn execute(args: &MigrateArgs, global: &GlobalArgs) -> anyhow::Result<Finished> {
     check_report_folders("--report", &args.report)?;
@@ -210,14 +238,18 @@ pub async fn execute(args: &MigrateArgs, global: &GlobalArgs) -> anyhow::Result<
             "Stopped: fix what the step above reports and run migrate again",
         )?;
     } else {
-        say(global, "Step 3/4: apply")?;
-        let finished = apply::execute(&apply_args(args), global).await?;
+        say(
+            global,
+            "Step 3/4: apply (the audit reads the source workspace meanwhile)",
+        )?;
+        let audit_args = audit_args(args);
+        let (finished, ahead) = apply_reading_ahead(&apply_args(args), &audit_args, global).await?;
         summary.insert("apply".into(), finished.summary);
         status = finished.status;
         // The audit compares the whole target: only worth it once everything was applied.
         if status == ExitStatus::Success {
             say(global, "Step 4/4: audit")?;
-            let finished = audit::execute(&audit_args(args), global).await?;
+            let finished = audit::execute_with_source(&audit_args, global, ahead).await?;
             summary.insert("audit".into(), finished.summary);
             status = finished.status;
         }
