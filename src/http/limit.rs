@@ -30,7 +30,13 @@
 //! everything before it, but not necessarily what was granted after it, so every grant made
 //! since that request's own is assumed to be still on its way and subtracted. The reset is an
 //! HTTP date with whole seconds, so the window may end up to [`RESET_PRECISION`] after the
-//! date: the bucket waits that much longer rather than arrive early and be refused.
+//! date: the bucket waits that much longer rather than arrive early and be refused. Unless it
+//! has seen a window turn: an answer whose `X-RateLimit-Consumed` fell to under half of the one
+//! before started a new window, at most its latency earlier, and windows are a minute long, so
+//! the next turns are known more closely than the date says. The wait then ends at the turn
+//! that falls within the dated second, plus [`TURN_MARGIN`]. (At real speed a second is a
+//! sixtieth of the window; against a simulator at `--time-scale 60` it is the whole window, and
+//! waiting it out stalled every writer once a window.)
 
 use std::fmt;
 use std::future::Future;
@@ -47,6 +53,13 @@ const MARGIN_DIVISOR: u32 = 50;
 
 /// How late a window may reset after the date in `X-RateLimit-Reset`, which has whole seconds.
 pub const RESET_PRECISION: Duration = Duration::from_secs(1);
+
+/// The windows whose turns [`RateLimiter::follow_server`] predicts: the APIs count per minute.
+const WINDOW: Duration = Duration::from_secs(60);
+
+/// Added to a predicted window turn: the turn is seen on an answer, so it is known late by up to
+/// a request's latency already; this covers clocks that drift apart over a few windows.
+pub const TURN_MARGIN: Duration = Duration::from_millis(600);
 
 /// What a server said about its current window on a successful answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -180,6 +193,15 @@ impl Shape {
     }
 }
 
+/// The first turn of the windows that turned at `turned`, one [`WINDOW`] apart, at or after
+/// `dated`, if it comes no later than `latest`.
+fn next_turn(turned: Duration, dated: Duration, latest: Duration) -> Option<Duration> {
+    let behind = dated.saturating_sub(turned);
+    let windows = behind.as_nanos().div_ceil(WINDOW.as_nanos());
+    let turn = turned + WINDOW.checked_mul(u32::try_from(windows).ok()?)?;
+    (turn <= latest).then_some(turn)
+}
+
 /// The server's word on its window: at most `left` more grants before `until` (clock time).
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Cap {
@@ -196,6 +218,9 @@ struct State {
     /// Slots reserved so far; the last one's number is its ticket.
     grants: u64,
     cap: Option<Cap>,
+    /// The last `X-RateLimit-Consumed` seen, and when a window was last seen to turn.
+    consumed: Option<u32>,
+    turned_at: Option<Duration>,
 }
 
 impl State {
@@ -243,6 +268,8 @@ impl RateLimiter {
                 updated: now,
                 grants: 0,
                 cap: None,
+                consumed: None,
+                turned_at: None,
             }),
         }
     }
@@ -333,9 +360,27 @@ impl RateLimiter {
                 state.shape = Some(shape);
             }
         }
+        if let Some(consumed) = window.consumed {
+            // Answers in flight together arrive in any order, but none halves the count
+            // within one window.
+            if state
+                .consumed
+                .is_some_and(|before| consumed.saturating_mul(2) < before)
+            {
+                state.turned_at = Some(now);
+            }
+            state.consumed = Some(consumed);
+        }
         let sent_since = state.grants.saturating_sub(ticket);
         let left = f64::from(window.remaining) - sent_since as f64;
-        let until = now + self.clock.clock_duration(window.reset_in + RESET_PRECISION);
+        let dated = now + self.clock.clock_duration(window.reset_in);
+        let latest = dated + self.clock.clock_duration(RESET_PRECISION);
+        let until = state
+            .turned_at
+            .and_then(|turned| next_turn(turned, dated, latest))
+            .map_or(latest, |turn| {
+                (turn + self.clock.clock_duration(TURN_MARGIN)).min(latest)
+            });
         // Answers to requests in flight together report the same window with reset dates a
         // moment apart; only a reset clearly later is a new window.
         let tolerance = self.clock.clock_duration(RESET_PRECISION / 2);
@@ -554,6 +599,60 @@ pub(crate) mod tests {
         let reset = start + Duration::from_secs(10) + RESET_PRECISION;
         assert!(times[2] >= reset, "{times:?}");
         assert!(times[3] > times[2], "{times:?}");
+    }
+
+    #[test]
+    fn a_window_seen_turning_predicts_the_next_reset_closer_than_the_date() {
+        let (clock, limiter) = limiter(600);
+        let window = |consumed, remaining, reset_in| ServerWindow {
+            consumed: Some(consumed),
+            remaining,
+            reset_in,
+        };
+        // The window turns between these two answers (the count falls from 590 to 3)...
+        let ticket = limiter.reserve_ticket().ticket;
+        limiter.follow_server(ticket, window(590, 10, Duration::from_millis(100)));
+        clock.advance(Duration::from_millis(200));
+        let turned = clock.now();
+        let ticket = limiter.reserve_ticket().ticket;
+        limiter.follow_server(ticket, window(3, 597, Duration::from_millis(59_900)));
+        // ...and 59 s later the new one is spent, its reset dated 0.9 s ahead (whole seconds,
+        // so up to a second later in fact).
+        clock.advance(Duration::from_millis(59_000));
+        let ticket = limiter.reserve_ticket().ticket;
+        limiter.follow_server(ticket, window(600, 0, Duration::from_millis(900)));
+        let wait = limiter.reserve();
+        let at = clock.now() + wait;
+        // The first grant after the turn comes one slot of the bucket (60 s / 558) after it.
+        let slot = Duration::from_millis(108);
+        assert!(at >= turned + WINDOW, "{wait:?}");
+        assert!(at <= turned + WINDOW + TURN_MARGIN + slot, "{wait:?}");
+        assert!(at + slot < clock.now() + Duration::from_millis(900) + RESET_PRECISION);
+    }
+
+    #[test]
+    fn answers_out_of_order_are_no_turn() {
+        let (clock, limiter) = limiter(600);
+        let window = |consumed| ServerWindow {
+            consumed: Some(consumed),
+            remaining: 600 - consumed,
+            reset_in: Duration::from_secs(30),
+        };
+        let ticket = limiter.reserve_ticket().ticket;
+        limiter.follow_server(ticket, window(300));
+        limiter.follow_server(ticket, window(297));
+        clock.advance(Duration::from_secs(29));
+        let ticket = limiter.reserve_ticket().ticket;
+        limiter.follow_server(
+            ticket,
+            ServerWindow {
+                consumed: Some(600),
+                remaining: 0,
+                reset_in: Duration::from_secs(1),
+            },
+        );
+        // No turn was seen: the wait covers the whole second the date leaves open.
+        assert!(limiter.reserve() >= Duration::from_secs(1) + RESET_PRECISION);
     }
 
     #[test]
