@@ -125,15 +125,6 @@ pub(crate) fn parse(body: &[u8]) -> Result<Value, WireError> {
     })
 }
 
-/// One page of a list: `{"<plural>": [...], "next_page_token": "..."}`.
-#[derive(Debug, Deserialize)]
-struct ListPage {
-    #[serde(default, alias = "nextPageToken")]
-    next_page_token: Option<String>,
-    #[serde(flatten)]
-    rest: Map<String, Value>,
-}
-
 /// The items of a page and the cursor of the next one (`None` on the last page: the token
 /// absent, null or `""`, as different endpoints do).
 #[derive(Debug)]
@@ -143,15 +134,21 @@ pub(crate) struct PageBody {
 }
 
 /// Splits a list answer. `plural` is the snake_case key of the items (`tracking_plans`).
+/// A page is `{"<plural>": [...], "next_page_token": "..."}`; it is taken apart in place, not
+/// deserialized into a struct with a flattened map, which would buffer the whole page once
+/// more (a tracking-plans page carries every plan's rules).
 pub(crate) fn page(body: Value, plural: &str) -> Result<PageBody, WireError> {
-    if !body.is_object() {
+    let Value::Object(mut object) = body else {
         return Err(WireError::NotAnObject);
-    }
-    let mut page: ListPage = serde_json::from_value(body).map_err(WireError::Page)?;
-    let items = take_list(&mut page.rest, plural)?;
+    };
+    let snake = object.remove("next_page_token");
+    let camel = object.remove("nextPageToken");
+    let token: Option<String> =
+        serde_json::from_value(snake.or(camel).unwrap_or(Value::Null)).map_err(WireError::Page)?;
+    let items = take_list(&mut object, plural)?;
     Ok(PageBody {
         items,
-        next_page_token: page.next_page_token.filter(|t| !t.is_empty()),
+        next_page_token: token.filter(|t| !t.is_empty()),
     })
 }
 
