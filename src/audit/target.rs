@@ -26,7 +26,7 @@ use crate::progress::Reporter;
 use crate::public_api::{FunctionType, Pages, PublicApiError, PublicClient, PublicObject};
 
 /// What the target holds, as the Public API returned it, keyed by id; each body is cut down to
-/// the fields the audit compares as it is read (see [`only`]) and kept as text ([`Body`]).
+/// the fields the audit compares as it is read (see `only`) and kept as text ([`Body`]).
 #[derive(Debug, Clone, Default)]
 pub struct TargetState {
     pub workspace_id: String,

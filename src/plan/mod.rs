@@ -733,7 +733,7 @@ impl PlanSummary {
 /// soon as it is decided, in plan order; returns the rest of the plan.
 ///
 /// The snapshot is mapped twice, one kind at a time: a first time with every reference as a
-/// marker, to read the natural keys from (only those are kept, see [`KeyFields`]), and a second
+/// marker, to read the natural keys from (only those are kept, see `KeyFields`), and a second
 /// time with the ids matching found substituted, each item decided and handed on at once. What
 /// stays in memory is per object a key and a resolution, never its body or payloads.
 pub fn build_into<S: SnapshotSource>(
