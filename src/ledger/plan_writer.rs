@@ -2,10 +2,9 @@
 //! a plan's payloads are the largest thing a run holds, and written as they come they never
 //! need to be in memory together.
 //!
-//! The rows are those [`Ledger::store_plan`] writes for the same plan, in the same order and in
-//! one transaction as well (a crash leaves the previous plan current); a test checks that both
-//! give the same tables. Until [`PlanWriter::finish`] commits, nothing is visible, and a writer
-//! dropped before it rolls everything back.
+//! [`Ledger::store_plan`], which stores a whole plan, goes through it too. A plan is one
+//! transaction (a crash leaves the previous plan current): until [`PlanWriter::finish`]
+//! commits, nothing is visible, and a writer dropped before it rolls everything back.
 //!
 //! The transaction is taken on the ledger's shared connection, so that the snapshot can be read
 //! through the same `&Ledger` while the plan is written ([`super::StoredSnapshot`]): the two
@@ -303,29 +302,51 @@ mod tests {
     }
 
     #[test]
-    fn items_written_one_by_one_give_the_rows_of_a_whole_plan() {
+    fn a_stored_plan_reads_back_and_supersedes_the_one_before() {
         let plan = sample_plan();
-        let mut whole = Ledger::open_in_memory().unwrap();
-        let mut streamed = Ledger::open_in_memory().unwrap();
-        for ledger in [&mut whole, &mut streamed] {
-            let export = ledger.begin_run("export", "src").unwrap();
-            let run = ledger.begin_run("plan", "tgt").unwrap();
-            assert_eq!((export, run), (RunId(1), RunId(2)));
+        let mut ledger = Ledger::open_in_memory().unwrap();
+        let export = ledger.begin_run("export", "src").unwrap();
+        let run = ledger.begin_run("plan", "tgt").unwrap();
+        let first = ledger.store_plan(run, export, "tgt", &plan).unwrap();
+        // Item by item, as `plan` stores it.
+        let mut writer = ledger
+            .begin_plan(run, export, "tgt", plan.mode, plan.on_conflict)
+            .unwrap();
+        for item in &plan.items {
+            writer.item(item).unwrap();
         }
-        // Twice, so that the second plan supersedes the first and replaces its id map.
-        for _ in 0..2 {
-            whole.store_plan(RunId(2), RunId(1), "tgt", &plan).unwrap();
-            let mut writer = streamed
-                .begin_plan(RunId(2), RunId(1), "tgt", plan.mode, plan.on_conflict)
-                .unwrap();
-            for item in &plan.items {
-                writer.item(item).unwrap();
-            }
-            writer.finish(&plan.id_map).unwrap();
-        }
-        let rows_whole = rows(&whole);
-        assert!(rows_whole.len() > 10, "{rows_whole:?}");
-        assert_eq!(rows_whole, rows(&streamed));
+        let second = writer.finish(&plan.id_map).unwrap();
+
+        assert_eq!(
+            ledger.plans().unwrap(),
+            [
+                (first, "tgt".to_owned(), Some(second)),
+                (second, "tgt".to_owned(), None)
+            ]
+        );
+        let names: Vec<String> = ledger
+            .plan_items(second)
+            .unwrap()
+            .into_iter()
+            .map(|i| i.config_name)
+            .collect();
+        let planned: Vec<String> = plan.items.iter().map(|i| i.config_name.clone()).collect();
+        assert_eq!(names, planned);
+        let steps: Vec<String> = ledger
+            .plan_payloads(second)
+            .unwrap()
+            .into_iter()
+            .map(|p| p.step)
+            .collect();
+        assert_eq!(
+            steps,
+            ["create_source", "set_source_labels", "create_destination"]
+        );
+        assert_eq!(ledger.plan_findings(second).unwrap().len(), 1);
+        // The matched pairs are those of the latest plan only.
+        let pairs = ledger.id_map("tgt").unwrap();
+        assert_eq!(pairs.len(), 1);
+        assert_eq!(pairs[0].public_id, "IqDT");
     }
 
     #[test]

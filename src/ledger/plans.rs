@@ -69,13 +69,6 @@ pub struct StoredIdPair {
     pub matched_by: String,
 }
 
-fn text_of<T: serde::Serialize>(value: &T) -> String {
-    serde_json::to_value(value)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
-}
-
 impl Ledger {
     /// The latest export run that completed, if any.
     pub fn latest_complete_export(&self) -> Result<Option<(RunId, String)>> {
@@ -98,141 +91,11 @@ impl Ledger {
         target: &str,
         plan: &Plan,
     ) -> Result<i64> {
-        let path = self.path.clone();
-        let err = |context: &str| {
-            let path = path.clone();
-            let context = context.to_owned();
-            move |source| sql_error(&path, context, source)
-        };
-        let at = now();
-        let tx = self.conn.transaction().map_err(err("storing a plan"))?;
-        tx.execute(
-            "INSERT INTO plans (run, export_run, target, mode, on_conflict, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![
-                run.0,
-                export_run.0,
-                target,
-                plan.mode.as_str(),
-                plan.on_conflict.as_str(),
-                at
-            ],
-        )
-        .map_err(err("storing a plan"))?;
-        let id = tx.last_insert_rowid();
-        tx.execute(
-            "UPDATE plans SET superseded_by = ?1
-             WHERE target = ?2 AND id != ?1 AND superseded_by IS NULL",
-            params![id, target],
-        )
-        .map_err(err("superseding the previous plan"))?;
-        {
-            let mut item_stmt = tx
-                .prepare(
-                    "INSERT INTO plan_items (plan, seq, kind, config_name, action, target_id,
-                     natural_key, matched_by, conflict) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                )
-                .map_err(err("storing plan items"))?;
-            let mut payload_stmt = tx
-                .prepare(
-                    "INSERT INTO plan_payloads (plan, seq, ordinal, step, method, path, payload,
-                     condition, dependencies) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                )
-                .map_err(err("storing plan payloads"))?;
-            let mut finding_stmt = tx
-                .prepare(
-                    "INSERT INTO plan_findings (plan, seq, ordinal, code, severity, kind,
-                     config_name, field, message) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                )
-                .map_err(err("storing plan findings"))?;
-            for (seq, item) in plan.items.iter().enumerate() {
-                let seq = seq as i64;
-                item_stmt
-                    .execute(params![
-                        id,
-                        seq,
-                        item.kind.as_str(),
-                        item.config_name,
-                        item.action.as_str(),
-                        item.target_id,
-                        item.natural_key,
-                        item.matched_by,
-                        item.conflict as i64,
-                    ])
-                    .map_err(err(&format!("storing plan item `{}`", item.config_name)))?;
-                for (ordinal, payload) in item.payloads.iter().enumerate() {
-                    let json = serde_json::to_string(payload).expect("a payload serializes");
-                    let mut refs: Vec<_> = payload
-                        .refs()
-                        .into_iter()
-                        .filter(|r| r.kind != item.kind || r.config_name != item.config_name)
-                        .collect();
-                    refs.sort();
-                    refs.dedup();
-                    let deps = serde_json::to_string(&refs).expect("refs serialize");
-                    payload_stmt
-                        .execute(params![
-                            id,
-                            seq,
-                            ordinal as i64,
-                            text_of(&payload.step),
-                            payload.method,
-                            payload.path,
-                            json,
-                            text_of(&payload.when),
-                            deps,
-                        ])
-                        .map_err(err("storing a plan payload"))?;
-                }
-                for (ordinal, finding) in item.findings.iter().enumerate() {
-                    finding_stmt
-                        .execute(params![
-                            id,
-                            seq,
-                            ordinal as i64,
-                            finding.code.as_str(),
-                            finding.severity.as_str(),
-                            finding.kind.as_str(),
-                            finding.config_name,
-                            finding.field,
-                            finding.message,
-                        ])
-                        .map_err(err("storing a finding"))?;
-                }
-            }
-            tx.execute(
-                "DELETE FROM id_map WHERE target = ?1 AND plan IS NOT NULL",
-                params![target],
-            )
-            .map_err(err("replacing the id map"))?;
-            let mut pair_stmt = tx
-                .prepare(
-                    "INSERT INTO id_map (target, kind, config_name, field, public_id, matched_by,
-                     natural_key, plan, recorded_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
-                     ON CONFLICT (target, kind, config_name, field) DO UPDATE SET
-                        public_id = excluded.public_id, matched_by = excluded.matched_by,
-                        natural_key = excluded.natural_key, plan = excluded.plan,
-                        recorded_at = excluded.recorded_at",
-                )
-                .map_err(err("storing the id map"))?;
-            for pair in &plan.id_map {
-                pair_stmt
-                    .execute(params![
-                        target,
-                        pair.kind.as_str(),
-                        pair.config_name,
-                        pair.field.as_str(),
-                        pair.public_id,
-                        pair.matched_by,
-                        pair.natural_key,
-                        id,
-                        at,
-                    ])
-                    .map_err(err("storing the id map"))?;
-            }
+        let mut writer = self.begin_plan(run, export_run, target, plan.mode, plan.on_conflict)?;
+        for item in &plan.items {
+            writer.item(item)?;
         }
-        tx.commit().map_err(err("storing a plan"))?;
-        Ok(id)
+        writer.finish(&plan.id_map)
     }
 
     /// The current plan of `target` (the latest, not superseded).
