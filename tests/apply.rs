@@ -824,34 +824,47 @@ fn invitations(ledger: &Path) -> Vec<common::outcome::Payload> {
         .collect()
 }
 
+/// Applies the prepared plan with `--include-iam`, which sends the invitations; exit 0.
+async fn apply_with_invitations(sims: &Simulators, dir: &Path) -> Output {
+    let secrets = dir.join("secrets.toml");
+    let out = run(
+        sims,
+        "apply",
+        &dir.join("apply.ledger"),
+        &["--secrets", secrets.to_str().unwrap(), "--include-iam"],
+    )
+    .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    out
+}
+
+/// Every invitation payload done and the target holding each invitation once; the Public
+/// simulator's statistics.
+async fn each_invited_once(sims: &Simulators, invited: &[common::outcome::Payload]) -> Value {
+    assert!(invited.iter().all(|p| p.state == "done"));
+    let stats = stats(sims).await;
+    assert_eq!(stats["duplicate_natural_keys"]["invites"], 0, "{stats}");
+    let state = state_at(&sims.public.base_url()).await;
+    assert_eq!(state["invites"].as_object().unwrap().len(), invited.len());
+    stats
+}
+
 #[tokio::test]
 async fn invitations_go_fifty_to_a_request() {
     let sims = simulators_with_users(120).await;
     let dir = tempfile::tempdir().unwrap();
     let ledger = dir.path().join("apply.ledger");
     prepared(&sims, dir.path()).await;
-    let secrets = dir.path().join("secrets.toml");
-    let out = run(
-        &sims,
-        "apply",
-        &ledger,
-        &["--secrets", secrets.to_str().unwrap(), "--include-iam"],
-    )
-    .await;
-    assert_eq!(out.code, 0, "{}", out.stderr);
+    apply_with_invitations(&sims, dir.path()).await;
 
     let invited = invitations(&ledger);
     assert!(invited.len() > 100, "{} invitations", invited.len());
-    assert!(invited.iter().all(|p| p.state == "done"));
-    let stats = stats(&sims).await;
+    let stats = each_invited_once(&sims, &invited).await;
     assert_eq!(
         invite_requests(&stats),
         invited.len().div_ceil(50) as u64,
         "{stats}"
     );
-    assert_eq!(stats["duplicate_natural_keys"]["invites"], 0, "{stats}");
-    let state = state_at(&sims.public.base_url()).await;
-    assert_eq!(state["invites"].as_object().unwrap().len(), invited.len());
 }
 
 #[tokio::test]
@@ -869,24 +882,12 @@ async fn a_batch_whose_answer_is_lost_or_refused_invites_each_person_once() {
     sims.public
         .faults
         .script(invites(), ScriptedFault::Status(400), 1);
-    let secrets = dir.path().join("secrets.toml");
-    let out = run(
-        &sims,
-        "apply",
-        &ledger,
-        &["--secrets", secrets.to_str().unwrap(), "--include-iam"],
-    )
-    .await;
-    assert_eq!(out.code, 0, "{}", out.stderr);
+    let out = apply_with_invitations(&sims, dir.path()).await;
     assert_eq!(sims.public.faults.scripted_remaining(), 0);
 
     let invited = invitations(&ledger);
     assert_eq!(invited.len(), 100);
-    assert!(invited.iter().all(|p| p.state == "done"));
-    let stats = stats(&sims).await;
-    assert_eq!(stats["duplicate_natural_keys"]["invites"], 0, "{stats}");
-    let state = state_at(&sims.public.base_url()).await;
-    assert_eq!(state["invites"].as_object().unwrap().len(), invited.len());
+    let stats = each_invited_once(&sims, &invited).await;
     // The lost batch's invitations were found, not sent again; the refused batch's were each
     // looked for, then sent alone (a second attempt each).
     assert_eq!(out.summary["reconciled"], 50, "{}", out.summary);
