@@ -57,6 +57,7 @@ use crate::mapping::{
 };
 use crate::model::Kind;
 use crate::public_api::PublicObject;
+use crate::public_api::writer::MAX_INVITES_PER_REQUEST;
 
 /// What the plan is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
@@ -257,13 +258,11 @@ impl Plan {
         }
     }
 
-    /// The write requests `apply` will send.
+    /// The write requests `apply` will send (invitations fifty to a request).
     pub fn write_requests(&self) -> usize {
-        self.items
-            .iter()
-            .filter(|i| i.action.writes())
-            .map(|i| i.payloads.len())
-            .sum()
+        let mut summary = PlanSummary::default();
+        self.items.iter().for_each(|i| summary.add(i));
+        summary.write_requests
     }
 
     pub fn findings(&self) -> impl Iterator<Item = &Finding> {
@@ -697,8 +696,11 @@ pub struct PlanSummary {
     pub findings: HashMap<Severity, usize>,
     /// Create-mode conflicts (whatever `--on-conflict` made of them), in plan order.
     pub conflicts: Vec<Conflict>,
-    /// The write requests `apply` will send.
+    /// The write requests `apply` will send: one per payload, but invitations go
+    /// [`MAX_INVITES_PER_REQUEST`] to a request.
     pub write_requests: usize,
+    /// Of the payloads, the invitations.
+    pub invitations: usize,
 }
 
 impl PlanSummary {
@@ -724,7 +726,17 @@ impl PlanSummary {
             });
         }
         if item.action.writes() {
-            self.write_requests += item.payloads.len();
+            for payload in &item.payloads {
+                if payload.step == Step::InviteUser {
+                    // The first of every fifty opens a request; the others ride in it.
+                    if self.invitations.is_multiple_of(MAX_INVITES_PER_REQUEST) {
+                        self.write_requests += 1;
+                    }
+                    self.invitations += 1;
+                } else {
+                    self.write_requests += 1;
+                }
+            }
         }
     }
 }
@@ -1108,5 +1120,43 @@ impl Planner<'_> {
             }
             planned.insert((key, value))
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invitations_count_fifty_to_a_write_request() {
+        let item = |kind, steps: Vec<Step>| PlanItem {
+            kind,
+            config_name: format!("{kind}"),
+            action: Action::Create,
+            target_id: None,
+            natural_key: None,
+            matched_by: None,
+            conflict: false,
+            payloads: steps
+                .into_iter()
+                .map(|step| Payload::new(step, "POST", "/x"))
+                .collect(),
+            findings: Vec::new(),
+        };
+        let invites = vec![Step::InviteUser; MAX_INVITES_PER_REQUEST + 1];
+        let plan = Plan {
+            mode: Mode::Create,
+            on_conflict: OnConflict::Fail,
+            items: vec![
+                item(Kind::Users, invites),
+                item(Kind::Sources, vec![Step::CreateSource, Step::NameSource]),
+            ],
+            id_map: Vec::new(),
+        };
+        // Two sources' writes, and 51 invitations in two requests.
+        assert_eq!(plan.write_requests(), 4);
+        let mut summary = PlanSummary::default();
+        plan.items.iter().for_each(|i| summary.add(i));
+        assert_eq!(summary.invitations, MAX_INVITES_PER_REQUEST + 1);
     }
 }
