@@ -200,7 +200,13 @@ impl<'a> Run<'a> {
         }
         if let Some(write) = write {
             let keys: Vec<PayloadKey> = joined.iter().map(|(p, _, _)| self.key_of(p)).collect();
-            self.ledger().mark_intents(&keys)?;
+            // The intents go through the recorder like every other write's: one recording
+            // for the batch (and whatever else is queued), checkpointed off this task.
+            futures::future::try_join_all(
+                keys.iter()
+                    .map(|&key| self.recorder.intent(key, || self.ledger())),
+            )
+            .await?;
             let invites: Vec<Value> = joined.iter().map(|(_, _, i)| i.clone()).collect();
             let body = Value::Object(Map::from_iter([(
                 "invites".to_owned(),
