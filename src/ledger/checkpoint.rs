@@ -1,7 +1,7 @@
 //! Checkpoints from a connection of their own, so that they can run on another thread.
 //!
 //! An intent must be in the ledger file itself before its write is sent (see
-//! [`Ledger::mark_intents`]), and copying WAL frames into the file waits for the disk twice.
+//! [`Ledger::record_progress`]), and copying WAL frames into the file waits for the disk twice.
 //! Done on the ledger's own connection, that wait stops everything `apply` does in the
 //! meantime, answers and results of the other lanes included. A [`Checkpointer`] holds a second
 //! connection to the same file, which a blocking thread can use while the ledger's connection

@@ -13,8 +13,7 @@
 //! Moving a ledger: the file alone is enough to resume, even after a kill. WAL keeps recent
 //! commits in `<ledger>-wal` until they are checkpointed into the file, so a copy of the file
 //! without its `-wal` would lose them; every write intent is therefore checkpointed before the
-//! write is sent ([`Ledger::mark_intents`], or [`Ledger::record_intents`] then a
-//! [`Checkpointer`] on another thread). A copy of the file alone thus holds the intent of every write that may have
+//! write is sent ([`Ledger::record_progress`], then a [`Checkpointer`] on another thread). A copy of the file alone thus holds the intent of every write that may have
 //! reached the target (what a resume needs to reconcile instead of writing twice); what it can
 //! lack is only later progress (results, pages), which a resume redoes or reconciles. Copies are
 //! made while no segbridge process uses the ledger: a file copied during a checkpoint can be torn.

@@ -336,66 +336,17 @@ pub struct Applied {
 }
 
 impl Ledger {
-    /// Records that the payloads are about to be sent (`state = 'intent'`, one more attempt
-    /// each), in one transaction, so that a crash after a write leaves a trace to reconcile.
-    /// Several at once because each call ends in a checkpoint, which waits for the disk twice:
-    /// lanes that are about to send at the same moment share one (see `apply::intents`).
+    /// Records, in one transaction, the payloads `applied` (`state = 'done'`, the ids their
+    /// answer or the reconciling lookup carried as `result`, and those ids in the id map with
+    /// `matched_by`, `created` or `reconciled`), then the `intents` of writes about to be sent
+    /// (`state = 'intent'`, one more attempt each), so that a crash after a write leaves a trace
+    /// to reconcile. One transaction for both because each commit costs writes to the journal:
+    /// `apply` records the results of the writes that came back together with the next intents.
     ///
-    /// The intents are then checkpointed from the WAL into the ledger file itself: a ledger file
-    /// copied without its `-wal` after a kill (moved to another machine) must still hold the
-    /// intent of every write that may have reached the target, or its resume would send that
-    /// write again. `FULL` waits (up to the busy timeout) for a reader such as `status` to let go
-    /// instead of leaving frames behind; a checkpoint that still could not finish is not an
-    /// error, the intents are committed either way.
-    pub fn mark_intents(&mut self, keys: &[PayloadKey]) -> Result<()> {
-        self.record_intents(keys)?;
-        self.checkpoint()
-    }
-
-    /// The first half of [`Self::mark_intents`]: the transaction, without the checkpoint, for
-    /// a caller that checkpoints with a [`super::Checkpointer`] before it sends the writes.
-    pub fn record_intents(&mut self, keys: &[PayloadKey]) -> Result<()> {
-        self.record_progress(&[], keys)
-    }
-
-    /// [`Self::mark_intents`] of one payload.
-    pub fn mark_intent(&mut self, key: PayloadKey) -> Result<()> {
-        self.mark_intents(&[key])
-    }
-
-    /// Copies every committed WAL frame into the ledger file (see [`Self::mark_intent`]).
-    pub(super) fn checkpoint(&mut self) -> Result<()> {
-        if self.path.as_os_str() == ":memory:" {
-            return Ok(());
-        }
-        self.conn
-            .query_row("PRAGMA wal_checkpoint(FULL)", [], |_| Ok(()))
-            .map_err(self.sql("checkpointing the journal"))
-    }
-
-    /// Records the payload applied: `state = 'done'`, the ids its answer (or the reconciling
-    /// lookup) carried as `result`, and those ids in the id map with `matched_by`
-    /// (`created` or `reconciled`), all in one transaction.
-    pub fn mark_done(
-        &mut self,
-        key: PayloadKey,
-        target: &str,
-        ids: &[RecordedId],
-        matched_by: &str,
-    ) -> Result<()> {
-        let applied = Applied {
-            key,
-            target: target.to_owned(),
-            ids: ids.to_vec(),
-            matched_by: matched_by.to_owned(),
-        };
-        self.record_progress(std::slice::from_ref(&applied), &[])
-    }
-
-    /// Records, in one transaction, the payloads `applied` (as [`Self::mark_done`] does each)
-    /// and then the `intents` of writes about to be sent (as [`Self::record_intents`]). One
-    /// transaction for both because each commit costs writes to the journal: `apply` records
-    /// the results of the writes that came back together with the next intents.
+    /// Before the writes are sent, the intents must also be checkpointed from the WAL into the
+    /// ledger file itself, with a [`super::Checkpointer`]: a ledger file copied without its
+    /// `-wal` after a kill (moved to another machine) must still hold the intent of every write
+    /// that may have reached the target, or its resume would send that write again.
     pub fn record_progress(&mut self, applied: &[Applied], intents: &[PayloadKey]) -> Result<()> {
         let path = self.path.clone();
         let err = move |source| sql_error(&path, "recording apply progress", source);

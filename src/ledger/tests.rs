@@ -265,8 +265,9 @@ fn a_write_intent_is_in_the_ledger_file_even_without_its_wal() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("wal.ledger");
     let mut ledger = Ledger::open(&path).unwrap();
+    let mut checkpointer = ledger.checkpointer().unwrap().unwrap();
     let run = ledger.begin_run("export", "ws").unwrap();
-    ledger.checkpoint().unwrap();
+    checkpointer.checkpoint().unwrap();
     ledger.finish_run(run, RunStatus::Complete).unwrap();
     // Still open, as in a process killed now: the file alone lacks the last commit...
     let copy = dir.path().join("copy.ledger");
@@ -275,7 +276,7 @@ fn a_write_intent_is_in_the_ledger_file_even_without_its_wal() {
     assert_eq!(copied.runs().unwrap()[0].status, RunStatus::Running);
     drop(copied);
     // ...until a checkpoint, which every write intent makes.
-    ledger.checkpoint().unwrap();
+    checkpointer.checkpoint().unwrap();
     std::fs::copy(&path, &copy).unwrap();
     let copied = Ledger::inspect(&copy).unwrap();
     assert_eq!(copied.runs().unwrap()[0].status, RunStatus::Complete);
@@ -289,7 +290,6 @@ fn a_checkpointer_copies_commits_into_the_file_while_the_ledger_goes_on_writing(
     let mut ledger = Ledger::open(&path).unwrap();
     let mut checkpointer = ledger.checkpointer().unwrap().expect("a file ledger");
     let run = ledger.begin_run("export", "ws").unwrap();
-    ledger.checkpoint().unwrap();
     ledger.finish_run(run, RunStatus::Complete).unwrap();
     // From a thread of its own, as `apply` runs it, with the ledger still open and writing.
     let checkpointed = std::thread::spawn(move || checkpointer.checkpoint());
