@@ -258,13 +258,6 @@ impl Plan {
         }
     }
 
-    /// The write requests `apply` will send (invitations fifty to a request).
-    pub fn write_requests(&self) -> usize {
-        let mut summary = PlanSummary::default();
-        self.items.iter().for_each(|i| summary.add(i));
-        summary.write_requests
-    }
-
     pub fn findings(&self) -> impl Iterator<Item = &Finding> {
         self.items.iter().flat_map(|i| i.findings.iter())
     }
@@ -1153,10 +1146,10 @@ mod tests {
             ],
             id_map: Vec::new(),
         };
-        // Two sources' writes, and 51 invitations in two requests.
-        assert_eq!(plan.write_requests(), 4);
         let mut summary = PlanSummary::default();
         plan.items.iter().for_each(|i| summary.add(i));
+        // Two sources' writes, and 51 invitations in two requests.
+        assert_eq!(summary.write_requests, 4);
         assert_eq!(summary.invitations, MAX_INVITES_PER_REQUEST + 1);
     }
 }
