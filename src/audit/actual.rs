@@ -55,16 +55,19 @@ pub fn rule_map(rules: &[Value]) -> Value {
 }
 
 /// The fields of a filter both sides know (the create body, or a `DestinationFilterV1`).
+pub const FILTER_FIELDS: [&str; 6] = [
+    "sourceId",
+    "if",
+    "actions",
+    "title",
+    "description",
+    "enabled",
+];
+
+/// The [`FILTER_FIELDS`] of a filter.
 pub fn filter_fields(filter: &Value) -> Map<String, Value> {
     let mut out = Map::new();
-    for key in [
-        "sourceId",
-        "if",
-        "actions",
-        "title",
-        "description",
-        "enabled",
-    ] {
+    for key in FILTER_FIELDS {
         out.insert(key.into(), get(filter, key));
     }
     out

@@ -114,18 +114,9 @@ fn destination_fields(body: Value) -> Value {
 }
 
 fn filter_fields(body: Value) -> Value {
-    only(
-        body,
-        &[
-            "id",
-            "sourceId",
-            "if",
-            "actions",
-            "title",
-            "description",
-            "enabled",
-        ],
-    )
+    // `id` too: the comparison finds a filter by it.
+    let [a, b, c, d, e, f] = super::actual::FILTER_FIELDS;
+    only(body, &["id", a, b, c, d, e, f])
 }
 
 fn plan_fields(body: Value) -> Value {
