@@ -12,12 +12,13 @@
 //! - **Secrets never enter the audit.** Every object passes through [`sanitize`] before it is
 //!   kept, exactly as the export does: secret values become markers, so the mapping turns them
 //!   into `$secret` placeholders and no later step can show one.
-//! - Collections are read in the export's order; a collection that cannot be read stops the
-//!   audit (a partial source would report objects as unexpected that are merely unread).
+//! - Collections are read in the export's order (the subtrees of several sources at once, kept
+//!   in the order of a walk one at a time); a collection that cannot be read stops the audit (a
+//!   partial source would report objects as unexpected that are merely unread).
 
 use std::collections::BTreeSet;
 
-use futures::StreamExt;
+use futures::{StreamExt, stream};
 use serde_json::Value;
 
 use crate::export::{Collection, ConfigReader, FunctionType, ReadError};
@@ -41,21 +42,31 @@ fn leaf(name: &str) -> &str {
     name.rsplit('/').next().unwrap_or(name)
 }
 
+/// Source subtrees (schema config, destinations, filters) and tracking plans read at once:
+/// one at a time, each request waited for its own latency and the read fell behind the Config
+/// API's 200 requests a minute; the client's limiter keeps any number within the limit.
+pub const SUBTREES_AT_ONCE: usize = 8;
+
 struct Walk<'a, R> {
     reader: &'a R,
     hasher: &'a SecretHasher,
     reporter: &'a dyn Reporter,
-    snapshot: TextSnapshot,
+    kinds: &'a BTreeSet<Kind>,
 }
 
 impl<R: ConfigReader> Walk<'_, R> {
-    /// Reads a whole collection; keeps its objects (sanitized) in the snapshot when `keep`.
+    fn wants(&self, kind: Kind) -> bool {
+        self.kinds.contains(&kind)
+    }
+
+    /// Reads a whole collection; keeps its objects (sanitized) in `into` when `keep`.
     /// Returns the objects' names, which is all the walk needs to go down: the bodies are
-    /// either in the snapshot or not wanted, and are not kept a second time.
+    /// either kept or not wanted, and are not kept a second time.
     async fn read(
-        &mut self,
+        &self,
         collection: Collection,
         keep: bool,
+        into: &mut TextSnapshot,
     ) -> Result<Vec<String>, SourceError> {
         let kind = collection.kind();
         let key = collection.key();
@@ -70,13 +81,70 @@ impl<R: ConfigReader> Walk<'_, R> {
             for (name, body) in page.objects {
                 if keep {
                     let clean = sanitize(kind, body, self.hasher);
-                    self.snapshot.push(kind, name.clone(), clean.to_json());
+                    into.push(kind, name.clone(), clean.to_json());
                 }
                 out.push(name);
             }
         }
         Ok(out)
     }
+
+    /// The schema config, destinations and filters of one source, as far as they are audited.
+    async fn source_subtree(&self, ws: &str, source: &str) -> Result<TextSnapshot, SourceError> {
+        let mut part = TextSnapshot::default();
+        if self.wants(Kind::SchemaConfigs) {
+            let collection = Collection::SchemaConfig {
+                ws: ws.into(),
+                source: source.into(),
+            };
+            self.read(collection, true, &mut part).await?;
+        }
+        if !self.wants(Kind::Destinations) && !self.wants(Kind::DestinationFilters) {
+            return Ok(part);
+        }
+        let destinations = Collection::Destinations {
+            ws: ws.into(),
+            source: source.into(),
+        };
+        let destinations = self
+            .read(destinations, self.wants(Kind::Destinations), &mut part)
+            .await?;
+        if self.wants(Kind::DestinationFilters) {
+            for destination in &destinations {
+                let collection = Collection::Filters {
+                    ws: ws.into(),
+                    source: source.into(),
+                    destination: leaf(destination).to_owned(),
+                };
+                self.read(collection, true, &mut part).await?;
+            }
+        }
+        Ok(part)
+    }
+
+    /// The source connections of one tracking plan.
+    async fn connections(&self, ws: &str, plan: &str) -> Result<TextSnapshot, SourceError> {
+        let mut part = TextSnapshot::default();
+        let collection = Collection::Connections {
+            ws: ws.into(),
+            plan: plan.into(),
+        };
+        self.read(collection, true, &mut part).await?;
+        Ok(part)
+    }
+}
+
+/// Appends the parts read at once to `snapshot` in the order they were asked for (that of a
+/// walk one at a time), so the comparison sees the same order whatever finished first.
+async fn append_in_order(
+    snapshot: &mut TextSnapshot,
+    parts: impl futures::Stream<Item = impl Future<Output = Result<TextSnapshot, SourceError>>>,
+) -> Result<(), SourceError> {
+    let mut parts = std::pin::pin!(parts.buffered(SUBTREES_AT_ONCE));
+    while let Some(part) = parts.next().await {
+        snapshot.append(part?);
+    }
+    Ok(())
 }
 
 /// The id of workspace `ws`, which the functions endpoints take.
@@ -120,12 +188,13 @@ pub async fn read_source<R: ConfigReader>(
     reporter: &dyn Reporter,
 ) -> Result<TextSnapshot, SourceError> {
     let wants = |k: Kind| kinds.contains(&k);
-    let mut walk = Walk {
+    let walk = Walk {
         reader,
         hasher,
         reporter,
-        snapshot: TextSnapshot::default(),
+        kinds,
     };
+    let mut snapshot = TextSnapshot::default();
     if wants(Kind::Sources) || wants(Kind::Functions) {
         let ws_id = workspace_id(reader, ws, reporter).await?;
         for of_type in [FunctionType::Source, FunctionType::Destination] {
@@ -133,7 +202,7 @@ pub async fn read_source<R: ConfigReader>(
                 ws_id: ws_id.clone(),
                 of_type,
             };
-            walk.read(collection, true).await?;
+            walk.read(collection, true, &mut snapshot).await?;
         }
     }
     let per_source = [
@@ -142,61 +211,27 @@ pub async fn read_source<R: ConfigReader>(
         Kind::DestinationFilters,
     ];
     if wants(Kind::Sources) || per_source.iter().any(|k| wants(*k)) {
+        let sources = Collection::Sources { ws: ws.into() };
         let sources = walk
-            .read(Collection::Sources { ws: ws.into() }, wants(Kind::Sources))
+            .read(sources, wants(Kind::Sources), &mut snapshot)
             .await?;
-        for name in &sources {
-            let source = leaf(name).to_owned();
-            if wants(Kind::SchemaConfigs) {
-                let collection = Collection::SchemaConfig {
-                    ws: ws.into(),
-                    source: source.clone(),
-                };
-                walk.read(collection, true).await?;
-            }
-            if !wants(Kind::Destinations) && !wants(Kind::DestinationFilters) {
-                continue;
-            }
-            let destinations = walk
-                .read(
-                    Collection::Destinations {
-                        ws: ws.into(),
-                        source: source.clone(),
-                    },
-                    wants(Kind::Destinations),
-                )
-                .await?;
-            if wants(Kind::DestinationFilters) {
-                for destination in &destinations {
-                    let collection = Collection::Filters {
-                        ws: ws.into(),
-                        source: source.clone(),
-                        destination: leaf(destination).to_owned(),
-                    };
-                    walk.read(collection, true).await?;
-                }
-            }
+        if per_source.iter().any(|k| wants(*k)) {
+            let parts = stream::iter(&sources).map(|name| walk.source_subtree(ws, leaf(name)));
+            append_in_order(&mut snapshot, parts).await?;
         }
     }
     if wants(Kind::TrackingPlans) || wants(Kind::TrackingPlanConnections) {
+        let plans = Collection::TrackingPlans { ws: ws.into() };
         let plans = walk
-            .read(
-                Collection::TrackingPlans { ws: ws.into() },
-                wants(Kind::TrackingPlans),
-            )
+            .read(plans, wants(Kind::TrackingPlans), &mut snapshot)
             .await?;
         if wants(Kind::TrackingPlanConnections) {
-            for name in &plans {
-                let collection = Collection::Connections {
-                    ws: ws.into(),
-                    plan: leaf(name).to_owned(),
-                };
-                walk.read(collection, true).await?;
-            }
+            let parts = stream::iter(&plans).map(|name| walk.connections(ws, leaf(name)));
+            append_in_order(&mut snapshot, parts).await?;
         }
     }
-    for (kind, count) in walk.snapshot.counts() {
+    for (kind, count) in snapshot.counts() {
         reporter.stored(kind, count as u64);
     }
-    Ok(walk.snapshot)
+    Ok(snapshot)
 }

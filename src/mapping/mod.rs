@@ -195,6 +195,13 @@ impl TextSnapshot {
             .push((config_name, json.into_boxed_str()));
     }
 
+    /// Adds the objects of `other` after those already held, kind by kind.
+    pub fn append(&mut self, other: TextSnapshot) {
+        for (kind, mut list) in other.objects {
+            self.objects.entry(kind).or_default().append(&mut list);
+        }
+    }
+
     /// Objects per kind, for the kinds that have any.
     pub fn counts(&self) -> impl Iterator<Item = (Kind, usize)> + '_ {
         self.objects.iter().map(|(kind, list)| (*kind, list.len()))
