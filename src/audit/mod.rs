@@ -183,18 +183,27 @@ pub async fn audit<R: ConfigReader>(
     options: &AuditOptions,
     reporter: &dyn Reporter,
 ) -> Result<AuditReport, AuditError> {
-    audit_with_source(ledger, sides, tables, options, reporter, None).await
+    audit_with_source(
+        ledger,
+        sides,
+        tables,
+        options,
+        reporter,
+        std::future::ready(None),
+    )
+    .await
 }
 
-/// Runs the audit with the source side `ahead` already read (by [`read_source_ahead`], with
-/// the same options), or reading it when `None`.
+/// Runs the audit with the source side `ahead` (a read by [`read_source_ahead`] with the same
+/// options, begun earlier and perhaps still going): its target side is read meanwhile. When
+/// `ahead` ends with `None`, or with a read of another export, the source is read here.
 pub async fn audit_with_source<R: ConfigReader>(
     ledger: &Ledger,
     sides: Sides<'_, R>,
     tables: &Tables,
     options: &AuditOptions,
     reporter: &dyn Reporter,
-    ahead: Option<SourceAhead>,
+    ahead: impl Future<Output = Option<SourceAhead>>,
 ) -> Result<AuditReport, AuditError> {
     let Sides {
         config,
@@ -203,8 +212,6 @@ pub async fn audit_with_source<R: ConfigReader>(
         workspace,
     } = sides;
     let (export_run, ws) = exported_workspace(ledger, options)?;
-    // Read for the same export, or it is read again here.
-    let ahead = ahead.filter(|a| a.ws == ws);
     let target_name = target_key(public, workspace);
     let plan = ledger
         .latest_plan(&target_name)?
@@ -253,20 +260,19 @@ pub async fn audit_with_source<R: ConfigReader>(
             .collect();
     }
     // The two sides are read at once: each API has its own limits, and the source read alone,
-    // paced by the Config API's 200 requests a minute, is the longer one.
-    let (snapshot, state) = match ahead {
-        Some(ahead) => (
-            ahead.snapshot,
-            target::read_target(public, workspace, &wants, reporter).await?,
-        ),
-        None => {
-            let (snapshot, state) = futures::join!(
-                source::read_source(config, &ws, &options.kinds, hasher, reporter),
-                target::read_target(public, workspace, &wants, reporter),
-            );
-            (snapshot?, state?)
+    // paced by the Config API's 200 requests a minute, is the longer one. A source read ahead
+    // for the same export is taken as it is (or as it ends), any other read again here.
+    let source = async {
+        match ahead.await.filter(|a| a.ws == ws) {
+            Some(ahead) => Ok(ahead.snapshot),
+            None => source::read_source(config, &ws, &options.kinds, hasher, reporter).await,
         }
     };
+    let (snapshot, state) = futures::join!(
+        source,
+        target::read_target(public, workspace, &wants, reporter)
+    );
+    let (snapshot, state) = (snapshot?, state?);
 
     let expected = expected::expected(&expected::Inputs {
         snapshot: &snapshot,

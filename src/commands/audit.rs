@@ -67,15 +67,15 @@ pub async fn read_source_ahead(args: &AuditArgs) -> anyhow::Result<audit::Source
 /// Runs the audit and writes its report to every `--report` file (format from each
 /// extension); the report is also returned as the `--json` summary, not printed.
 pub async fn execute(args: &AuditArgs, global: &GlobalArgs) -> anyhow::Result<Finished> {
-    execute_with_source(args, global, None).await
+    execute_with_source(args, global, std::future::ready(None)).await
 }
 
-/// [`execute`], with the source side already read by [`read_source_ahead`] when `ahead` holds
-/// it.
+/// [`execute`], with the source side read by [`read_source_ahead`], begun earlier and perhaps
+/// still going: `ahead` ends with it, or with `None` when there is none (the audit reads it).
 pub async fn execute_with_source(
     args: &AuditArgs,
     global: &GlobalArgs,
-    ahead: Option<audit::SourceAhead>,
+    ahead: impl Future<Output = Option<audit::SourceAhead>>,
 ) -> anyhow::Result<Finished> {
     let kinds = kinds(&args.only)?;
     check_report_folders("--report", &args.report)?;

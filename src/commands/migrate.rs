@@ -14,8 +14,9 @@
 //!
 //! The audit runs after an `apply` without failures and compares the whole target with the
 //! source, so the exit code says whether the migration is complete and faithful. Its read of
-//! the source (the Config API) runs during `apply` (the Public API): the two APIs' limits are
-//! apart, so that half of the audit costs no time.
+//! the source (the Config API) begins when the export is complete and runs during `plan` and
+//! `apply` (the Public API): the two APIs' limits are apart, so that half of the audit costs
+//! no time. Its read of the target begins when `apply` ends, while the source read finishes.
 //!
 //! `--json` prints one document with the summary of each step that ran.
 //!
@@ -26,7 +27,9 @@
 use std::io::Write;
 
 use anyhow::Context;
-use futures::future::Either;
+use std::pin::{Pin, pin};
+
+use futures::future::{self, Either, MaybeDone};
 use serde_json::{Map, Value, json};
 
 use super::audit;
@@ -158,28 +161,17 @@ fn say(global: &GlobalArgs, line: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs `apply` and, at the same time, reads the source side of the closing audit: each API
-/// has limits of its own, so the Config API reads cost no time while the Public API is
-/// written. The read is dropped as soon as `apply` ends without success (no audit follows);
-/// a read that failed is left to the audit, which reads again and reports what it meets.
-async fn apply_reading_ahead(
-    apply_args: &ApplyArgs,
-    audit_args: &AuditArgs,
-    global: &GlobalArgs,
-) -> anyhow::Result<(Finished, Option<crate::audit::SourceAhead>)> {
-    let applying = std::pin::pin!(apply::execute(apply_args, global));
-    let reading = std::pin::pin!(audit::read_source_ahead(audit_args));
-    match futures::future::select(applying, reading).await {
-        Either::Left((finished, reading)) => {
-            let finished = finished?;
-            let ahead = if finished.status == ExitStatus::Success {
-                reading.await.ok()
-            } else {
-                None
-            };
-            Ok((finished, ahead))
-        }
-        Either::Right((ahead, applying)) => Ok((applying.await?, ahead.ok())),
+/// Runs `step` while the audit's read of the source goes on, or after it ended (its result is
+/// kept in `reading`). Each API has limits of its own, so the Config API reads cost no time
+/// while `plan` thinks and `apply` writes to the Public API.
+async fn alongside<T, F: Future>(
+    step: impl Future<Output = T>,
+    reading: Pin<&mut MaybeDone<F>>,
+) -> T {
+    let step = pin!(step);
+    match future::select(step, reading).await {
+        Either::Left((done, _)) => done,
+        Either::Right(((), step)) => step.await,
     }
 }
 
@@ -226,9 +218,14 @@ pub async fn execute(args: &MigrateArgs, global: &GlobalArgs) -> anyhow::Result<
             status = finished.status;
         }
     }
+    // The audit's read of the source begins once the export is complete and goes on through
+    // `plan` and `apply`. It is dropped, unfinished or not, when no audit follows; a read that
+    // failed is left to the audit, which reads again and reports what it meets.
+    let audit_args = audit_args(args);
+    let mut reading = pin!(future::maybe_done(audit::read_source_ahead(&audit_args)));
     if status == ExitStatus::Success && !matches!(start, Start::Apply(_)) {
         say(global, "Step 2/4: plan")?;
-        let finished = plan::execute(&plan_args(args), global).await?;
+        let finished = alongside(plan::execute(&plan_args(args), global), reading.as_mut()).await?;
         summary.insert("plan".into(), finished.summary);
         status = finished.status;
     }
@@ -242,13 +239,18 @@ pub async fn execute(args: &MigrateArgs, global: &GlobalArgs) -> anyhow::Result<
             global,
             "Step 3/4: apply (the audit reads the source workspace meanwhile)",
         )?;
-        let audit_args = audit_args(args);
-        let (finished, ahead) = apply_reading_ahead(&apply_args(args), &audit_args, global).await?;
+        let apply_args = apply_args(args);
+        let finished = alongside(apply::execute(&apply_args, global), reading.as_mut()).await?;
         summary.insert("apply".into(), finished.summary);
         status = finished.status;
-        // The audit compares the whole target: only worth it once everything was applied.
+        // The audit compares the whole target: only worth it once everything was applied. Its
+        // target side is read while the source read ends.
         if status == ExitStatus::Success {
             say(global, "Step 4/4: audit")?;
+            let ahead = async {
+                reading.as_mut().await;
+                reading.as_mut().take_output().and_then(Result::ok)
+            };
             let finished = audit::execute_with_source(&audit_args, global, ahead).await?;
             summary.insert("audit".into(), finished.summary);
             status = finished.status;
