@@ -27,10 +27,11 @@ mod pages;
 pub(crate) mod wire;
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 use url::Url;
 
 pub use self::error::{ConfigApiError, Detail};
@@ -362,8 +363,37 @@ impl Request {
     }
 }
 
+/// The rate limiter of the clients of this process that use `token` on the API at `base_url`
+/// with the limit `per_minute`: one for all of them while any lives. The API counts requests per
+/// token, so clients pacing apart would together go over the limit and be answered 429; that is
+/// what happened when `migrate` read the source for its audit while `apply` read secrets again.
+fn shared_limiter(
+    base_url: &Url,
+    token: &Secret,
+    per_minute: u32,
+    clock: Arc<dyn Clock>,
+) -> Arc<RateLimiter> {
+    type Limiters = Vec<(String, u32, Weak<RateLimiter>)>;
+    static LIMITERS: Mutex<Limiters> = Mutex::new(Vec::new());
+    // The token only as a digest: the table outlives the clients.
+    let digest = Sha256::digest(token.dangerously_expose().as_bytes());
+    let key = format!("{base_url} {}", crate::secrets::hex(&digest));
+    let mut limiters = LIMITERS.lock().unwrap_or_else(|e| e.into_inner());
+    limiters.retain(|(_, _, limiter)| limiter.strong_count() > 0);
+    let alive = limiters
+        .iter()
+        .filter(|(k, rate, _)| *k == key && *rate == per_minute)
+        .find_map(|(_, _, limiter)| limiter.upgrade());
+    alive.unwrap_or_else(|| {
+        let limiter = Arc::new(RateLimiter::with_clock(per_minute, clock));
+        limiters.push((key, per_minute, Arc::downgrade(&limiter)));
+        limiter
+    })
+}
+
 /// A Config API client. Cheap to clone; clones share the connection pool, the rate limiter and
-/// the metrics, so a whole export stays under one limit however many tasks use it.
+/// the metrics, so a whole export stays under one limit however many tasks use it. Clients
+/// made apart for one URL and token share the rate limiter too ([`shared_limiter`]).
 #[derive(Clone, Debug)]
 pub struct ConfigClient {
     transport: Transport,
@@ -381,6 +411,12 @@ impl ConfigClient {
         if !has_version && let Ok(mut path) = base_url.path_segments_mut() {
             path.pop_if_empty().push(VERSION);
         }
+        let limiter = shared_limiter(
+            &base_url,
+            &settings.token,
+            settings.requests_per_minute,
+            settings.clock,
+        );
         let transport = Transport::new(TransportSettings {
             api: API,
             base_url,
@@ -390,10 +426,7 @@ impl ConfigClient {
                 timeout: settings.timeout,
             },
             retry: settings.retry,
-            limiter: Arc::new(RateLimiter::with_clock(
-                settings.requests_per_minute,
-                settings.clock,
-            )),
+            limiter,
             metrics: Arc::new(HttpMetrics::new()),
             observer: settings.observer,
             // The Config API says how long to wait in `Retry-After` only.
@@ -925,6 +958,44 @@ fn batches(names: &[String], fixed: usize, limit: usize) -> Vec<Vec<&String>> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    fn secret(token: &str) -> Secret {
+        Secret::new(token, crate::http::SecretSource::Given("a test token")).unwrap()
+    }
+
+    #[test]
+    fn clients_of_one_url_and_token_share_one_rate_limiter_while_one_lives() {
+        let client = |url: &str, token: &str| {
+            let mut settings = ConfigClientSettings::new(secret(token));
+            settings.base_url = url.parse().unwrap();
+            ConfigClient::new(settings).unwrap()
+        };
+        let (url, other_url) = ("http://127.0.0.1:9/", "http://127.0.0.1:10/");
+        let first = client(url, "token-a");
+        let limiter = first.transport.limiter();
+        assert!(Arc::ptr_eq(
+            &limiter,
+            &client(url, "token-a").transport.limiter()
+        ));
+        assert!(!Arc::ptr_eq(
+            &limiter,
+            &client(url, "token-b").transport.limiter()
+        ));
+        assert!(!Arc::ptr_eq(
+            &limiter,
+            &client(other_url, "token-a").transport.limiter()
+        ));
+        let mut slower = ConfigClientSettings::new(secret("token-a"));
+        slower.base_url = url.parse().unwrap();
+        slower.requests_per_minute = 10;
+        let slower = ConfigClient::new(slower).unwrap();
+        assert!(!Arc::ptr_eq(&limiter, &slower.transport.limiter()));
+        // Once no client holds it, a new client starts with a limiter of its own (and a full
+        // burst), as a new process would.
+        drop((first, limiter));
+        let weak = Arc::downgrade(&client(url, "token-a").transport.limiter());
+        assert_eq!(weak.strong_count(), 0);
+    }
 
     #[test]
     fn batches_keep_urls_under_the_limit_and_lose_no_name() {
