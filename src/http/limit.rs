@@ -35,9 +35,11 @@
 //! has seen a window turn: an answer whose `X-RateLimit-Consumed` fell to under half of the one
 //! before started a new window, at most its latency earlier, and windows are a minute long, so
 //! the next turns are known more closely than the date says. The wait then ends at the turn
-//! that falls within the dated second, plus [`TURN_MARGIN`]. (At real speed a second is a
-//! sixtieth of the window; against a simulator at `--time-scale 60` it is the whole window, and
-//! waiting it out stalled every writer once a window.)
+//! that falls within the dated second, plus [`TURN_MARGIN`], and a turn seen ends what was
+//! capped in the window before (a cap kept to the date's latest reading could otherwise reach
+//! into the next window and stall it). (At real speed a second is a sixtieth of the window;
+//! against a simulator at `--time-scale 60` it is the whole window, and waiting it out stalled
+//! every writer once a window.)
 
 use std::fmt;
 use std::future::Future;
@@ -58,8 +60,10 @@ pub const RESET_PRECISION: Duration = Duration::from_secs(1);
 /// The windows whose turns [`RateLimiter::follow_server`] predicts: the APIs count per minute.
 const WINDOW: Duration = Duration::from_secs(60);
 
-/// Added to a predicted window turn: the turn is seen on an answer, so it is known late by up to
-/// a request's latency already; this covers clocks that drift apart over a few windows.
+/// Added to a predicted window turn, in the clock's time (a hundredth of a window): the turn is
+/// seen on an answer, so it is known late by up to a request's latency already; this covers
+/// clocks that drift apart over a few windows. In real time it would be most of a window
+/// against a simulator at `--time-scale 60`, and the bucket would stall that long every window.
 pub const TURN_MARGIN: Duration = Duration::from_millis(600);
 
 /// What a server said about its current window on a successful answer.
@@ -369,6 +373,8 @@ impl RateLimiter {
                 .is_some_and(|before| consumed.saturating_mul(2) < before)
             {
                 state.turned_at = Some(now);
+                // Whatever was capped belonged to the window that ended.
+                state.cap = None;
             }
             state.consumed = Some(consumed);
         }
@@ -379,9 +385,7 @@ impl RateLimiter {
         let until = state
             .turned_at
             .and_then(|turned| next_turn(turned, dated, latest))
-            .map_or(latest, |turn| {
-                (turn + self.clock.clock_duration(TURN_MARGIN)).min(latest)
-            });
+            .map_or(latest, |turn| (turn + TURN_MARGIN).min(latest));
         // Answers to requests in flight together report the same window with reset dates a
         // moment apart; only a reset clearly later is a new window.
         let tolerance = self.clock.clock_duration(RESET_PRECISION / 2);
@@ -439,12 +443,27 @@ pub(crate) mod tests {
 
     /// Virtual time: sleeping moves the clock forward at once, so a test can run minutes of
     /// pacing in microseconds. Only meaningful for one caller at a time.
-    #[derive(Debug, Default)]
+    /// `scale` clock seconds pass in a real one, as for [`ScaledClock`].
+    #[derive(Debug)]
     pub(crate) struct ManualClock {
         now: Mutex<Duration>,
+        scale: f64,
+    }
+
+    impl Default for ManualClock {
+        fn default() -> Self {
+            Self::scaled(1.0)
+        }
     }
 
     impl ManualClock {
+        pub(crate) fn scaled(scale: f64) -> Self {
+            Self {
+                now: Mutex::new(Duration::ZERO),
+                scale,
+            }
+        }
+
         pub(crate) fn advance(&self, by: Duration) {
             *self.now.lock().unwrap() += by;
         }
@@ -458,6 +477,14 @@ pub(crate) mod tests {
         fn sleep(&self, duration: Duration) -> Pin<Box<dyn Future<Output = ()> + Send>> {
             self.advance(duration);
             Box::pin(std::future::ready(()))
+        }
+
+        fn real_duration(&self, duration: Duration) -> Duration {
+            duration.div_f64(self.scale)
+        }
+
+        fn clock_duration(&self, real: Duration) -> Duration {
+            real.mul_f64(self.scale)
         }
     }
 
@@ -625,6 +652,59 @@ pub(crate) mod tests {
         assert!(at >= turned + WINDOW, "{wait:?}");
         assert!(at <= turned + WINDOW + TURN_MARGIN + slot, "{wait:?}");
         assert!(at + slot < clock.now() + Duration::from_millis(900) + RESET_PRECISION);
+    }
+
+    /// A limiter of 1,000 a minute on a clock 60 times faster than real time, as against
+    /// `segbridge sim --time-scale 60`: a whole-second reset date is then a whole window.
+    fn scaled_limiter() -> (Arc<ManualClock>, RateLimiter) {
+        let clock = Arc::new(ManualClock::scaled(60.0));
+        (clock.clone(), RateLimiter::with_clock(1_000, clock))
+    }
+
+    fn seen(consumed: u32, reset_in: Duration) -> ServerWindow {
+        ServerWindow {
+            consumed: Some(consumed),
+            remaining: 1_000 - consumed,
+            reset_in,
+        }
+    }
+
+    #[test]
+    fn on_a_scaled_clock_the_wait_ends_just_after_the_predicted_turn() {
+        let (clock, limiter) = scaled_limiter();
+        let ticket = limiter.reserve_ticket().ticket;
+        limiter.follow_server(ticket, seen(990, Duration::ZERO));
+        clock.advance(Duration::from_secs(30));
+        let turned = clock.now();
+        let ticket = limiter.reserve_ticket().ticket;
+        limiter.follow_server(ticket, seen(3, Duration::ZERO));
+        // 55 s later the window is spent; its reset is dated this very second (the date is
+        // cut to whole seconds), so it may come up to a real second, a whole window, later.
+        clock.advance(Duration::from_secs(55));
+        let ticket = limiter.reserve_ticket().ticket;
+        limiter.follow_server(ticket, seen(1_000, Duration::ZERO));
+        let at = clock.now() + limiter.reserve();
+        let slot = Duration::from_millis(62);
+        assert!(at >= turned + WINDOW, "{at:?}");
+        assert!(at <= turned + WINDOW + TURN_MARGIN + slot, "{at:?}");
+    }
+
+    #[test]
+    fn a_window_seen_turning_ends_the_cap_of_the_one_before() {
+        let (clock, limiter) = scaled_limiter();
+        // Five left in a window whose reset is dated now: on this clock the cap may last a
+        // whole window...
+        let ticket = limiter.reserve_ticket().ticket;
+        limiter.follow_server(ticket, seen(995, Duration::ZERO));
+        // ...but the window turns half-way through it.
+        clock.advance(Duration::from_secs(30));
+        let ticket = limiter.reserve_ticket().ticket;
+        limiter.follow_server(ticket, seen(2, Duration::ZERO));
+        let start = clock.now();
+        let times = grants(&limiter, &clock, 100);
+        // 100 at the bucket's pace (970 a minute) take about 6 s, not the rest of a window.
+        let spent = *times.last().unwrap() - start;
+        assert!(spent < Duration::from_secs(10), "{spent:?}");
     }
 
     #[test]
