@@ -117,13 +117,13 @@ fn expected(ledger: &Path) -> BTreeMap<&'static str, usize> {
     let rules: usize = payloads
         .iter()
         .filter(|p| p.step == "replace_rules" || p.step == "upsert_rules")
-        .map(|p| p.payload["body"]["rules"].as_array().unwrap().len())
+        .map(|p| p.payload.value()["body"]["rules"].as_array().unwrap().len())
         .sum();
     out.insert("tracking_plan_rules", rules);
     let labels: std::collections::BTreeSet<String> = payloads
         .iter()
         .filter(|p| p.step == "create_label")
-        .map(|p| p.payload["body"]["label"].to_string())
+        .map(|p| p.payload.value()["body"]["label"].to_string())
         .collect();
     out.insert("labels", labels.len());
     out
@@ -138,7 +138,7 @@ fn planned_duplicates(ledger: &Path) -> u64 {
     let mut seen = std::collections::HashSet::new();
     let mut dupes = 0;
     for p in ledger.plan_payloads(plan).unwrap() {
-        let body = &p.payload["body"];
+        let body = &p.payload.value()["body"];
         let key = match p.step.as_str() {
             "create_source" => body["slug"].to_string(),
             "create_destination" => {
@@ -149,7 +149,9 @@ fn planned_duplicates(ledger: &Path) -> u64 {
             }
             "create_filter" => format!(
                 "{}|{}|{}",
-                p.payload["path_params"], body["title"], body["if"]
+                p.payload.value()["path_params"],
+                body["title"],
+                body["if"]
             ),
             "create_tracking_plan" => body["name"].to_string(),
             "create_function" => body["displayName"].to_string(),
@@ -209,9 +211,14 @@ fn planned_filter_titles(ledger: &Path) -> Vec<Vec<String>> {
         .filter(|p| p.step == "create_filter")
     {
         per_destination
-            .entry(p.payload["path_params"].to_string())
+            .entry(p.payload.value()["path_params"].to_string())
             .or_default()
-            .push(p.payload["body"]["title"].as_str().unwrap().to_owned());
+            .push(
+                p.payload.value()["body"]["title"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+            );
     }
     let mut titles: Vec<Vec<String>> = per_destination.into_values().collect();
     titles.sort();
@@ -662,7 +669,7 @@ fn second_instance(ledger: &Path) -> usize {
         .iter()
         .filter(|p| p.step == "create_destination")
         .position(|p| {
-            let body = &p.payload["body"];
+            let body = &p.payload.value()["body"];
             !seen.insert(format!("{}|{}", body["sourceId"], body["metadataId"]))
         })
         .expect("the small workspace has two instances of one integration on a source")

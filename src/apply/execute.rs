@@ -258,7 +258,7 @@ impl<'a> Run<'a> {
         if blocked_by(&lock(&self.broken), &this, &payload.dependencies).is_some() {
             return None;
         }
-        let planned: Planned = serde_json::from_value(payload.payload.clone()).ok()?;
+        let planned: Planned = payload.payload.parse().ok()?;
         let write = planned_operation(&planned.method, &planned.path)?;
         if (planned.method.as_str(), planned.path.as_str()) != ("POST", "/invites")
             || !planned.records.is_empty()
@@ -292,7 +292,7 @@ impl<'a> Run<'a> {
         key: PayloadKey,
         omitted: &mut Vec<String>,
     ) -> Result<Result<Outcome, Stop>, ApplyError> {
-        let planned: Planned = match serde_json::from_value(payload.payload.clone()) {
+        let planned: Planned = match payload.payload.parse() {
             Ok(p) => p,
             Err(e) => {
                 return Ok(Err(Stop::Failed {

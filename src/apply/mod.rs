@@ -320,7 +320,7 @@ pub fn plan_secrets(
 ) -> Result<Vec<crate::mapping::SecretRef>, ApplyError> {
     let mut secrets = Vec::new();
     ledger.visit_plan_payloads(plan.id, |payload| {
-        secrets.extend(crate::mapping::secrets_in(&payload.payload));
+        secrets.extend(crate::mapping::secrets_in(&payload.payload.value()));
     })?;
     Ok(secrets)
 }
@@ -352,7 +352,7 @@ pub fn dry_run(
             *report.deferred.entry(why).or_default() += 1;
             return;
         }
-        if let Some(body) = payload.payload.get("body") {
+        if let Some(body) = payload.payload.value().get("body") {
             for secret in crate::mapping::secrets_in(body) {
                 let rereadable = config_api && secret.state == SecretState::Present;
                 if secrets.get(&secret).is_none() && !rereadable {

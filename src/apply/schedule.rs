@@ -25,6 +25,7 @@
 
 use std::collections::HashMap;
 
+use serde::Deserialize;
 use serde_json::Value;
 
 use crate::ledger::{StoredItem, StoredPayload};
@@ -110,16 +111,22 @@ enum LaneKey {
     Alone(i64, i64),
 }
 
+/// The one field of a stored payload a filter's lane is found from; the rest of the text is
+/// skipped, not parsed.
+#[derive(Deserialize)]
+struct PathParams {
+    #[serde(default)]
+    path_params: Vec<(String, Value)>,
+}
+
 fn lane_key(payload: &StoredPayload, item: &StoredItem) -> LaneKey {
     if payload.step == "create_filter" {
-        let destination = payload
-            .payload
-            .get("path_params")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .find(|p| p.get(0).and_then(Value::as_str) == Some("destinationId"))
-            .and_then(|p| p.get(1));
+        let params = payload.payload.parse::<PathParams>();
+        let destination = params
+            .iter()
+            .flat_map(|p| &p.path_params)
+            .find(|(name, _)| name == "destinationId")
+            .map(|(_, value)| value);
         if let Some(destination) = destination {
             let key = ref_marker(destination)
                 .map(|r| r.config_name)
@@ -130,8 +137,8 @@ fn lane_key(payload: &StoredPayload, item: &StoredItem) -> LaneKey {
         }
     }
     if payload.step == BATCHED_STEP {
+        let payload = payload.payload.value();
         let email = payload
-            .payload
             .pointer("/body/invites/0/email")
             .and_then(Value::as_str);
         if let Some(email) = email {
@@ -238,7 +245,7 @@ mod tests {
             step: step.into(),
             method: "POST".into(),
             path: "/x".into(),
-            payload,
+            payload: payload.into(),
             condition: "always".into(),
             dependencies: json!([]),
             state: "pending".into(),

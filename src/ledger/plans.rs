@@ -23,6 +23,29 @@ pub struct StoredPlan {
     pub on_conflict: String,
 }
 
+/// JSON as the ledger stores it, parsed when it is read: text takes a fraction of the memory of
+/// a parsed value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JsonText(Box<str>);
+
+impl JsonText {
+    /// The text as a value; `null` if it does not parse (the ledger's own text does).
+    pub fn value(&self) -> Value {
+        serde_json::from_str(&self.0).unwrap_or(Value::Null)
+    }
+
+    /// The text read straight into `T`, without a [`Value`] in between.
+    pub fn parse<'a, T: serde::Deserialize<'a>>(&'a self) -> serde_json::Result<T> {
+        serde_json::from_str(&self.0)
+    }
+}
+
+impl From<Value> for JsonText {
+    fn from(value: Value) -> JsonText {
+        JsonText(value.to_string().into_boxed_str())
+    }
+}
+
 /// One stored plan item.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredItem {
@@ -45,8 +68,10 @@ pub struct StoredPayload {
     pub method: String,
     pub path: String,
     /// The whole payload as JSON: `step`, `method`, `path`, `path_params` (`[[name, value]]`),
-    /// `body`, `when`, `records` (`[{reference, pointer}]`), markers included.
-    pub payload: Value,
+    /// `body`, `when`, `records` (`[{reference, pointer}]`), markers included. Kept as the
+    /// ledger's text: `apply` holds a whole step's payloads (thousands of filters) and parses
+    /// each only to send it.
+    pub payload: JsonText,
     pub condition: String,
     /// The `$ref`s to other items as `[{kind, config_name, field}]` (a reference to the item
     /// itself is filled by the `records` of its own earlier payload).
@@ -234,7 +259,7 @@ impl Ledger {
                     step: row.get(2)?,
                     method: row.get(3)?,
                     path: row.get(4)?,
-                    payload: json(row.get(5)?),
+                    payload: JsonText(row.get::<_, String>(5)?.into_boxed_str()),
                     condition: row.get(6)?,
                     dependencies: json(row.get(7)?),
                     state: row.get(8)?,
