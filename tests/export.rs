@@ -195,8 +195,11 @@ async fn a_medium_export_matches_the_simulator_count_for_count_and_byte_for_byte
 
 /// The fewest requests the API allows for this workspace: one per page of every list, one per
 /// schema config (there is no list of them), nothing per item where a list carries the object.
+/// Tracking plans go ten to a page rather than a hundred, to keep a page (which carries every
+/// plan's rules) small: `TRACKING_PLANS_PAGE_SIZE`.
 fn minimum_requests(state: &Value) -> u64 {
     let pages = |n: usize| n.div_ceil(100).max(1) as u64;
+    let plan_pages = |n: usize| n.div_ceil(10).max(1) as u64;
     let count = |kind: &str| state[kind].as_object().map_or(0, |o| o.len());
     let objects = |kind: &str| state[kind].as_object().unwrap().iter();
     let mut total = 1 // workspaces
@@ -204,7 +207,7 @@ fn minimum_requests(state: &Value) -> u64 {
         + pages(count("catalog_destinations"))
         + pages(count("access_tokens"))
         + pages(count("sources"))
-        + pages(count("tracking_plans"))
+        + plan_pages(count("tracking_plans"))
         + pages(count("roles"))
         + pages(count("policies"))
         + pages(count("invites"))
