@@ -1,7 +1,8 @@
 //! `segbridge migrate` against both simulators at `--time-scale 60`: export, plan, apply and
 //! audit of a `small` workspace in one command, with the secret settings read again from the Config
 //! API (no secrets file); run again it resumes and writes nothing; with `--include-iam
-//! --enable` it sends the invitations and the cut-over, once.
+//! --enable` it sends the invitations and the cut-over, once; its audit reads the source once,
+//! as the four commands run apart do.
 
 mod common;
 
@@ -214,6 +215,52 @@ async fn migrate_copies_the_workspace_with_its_secrets_resumes_and_cuts_over_onc
 
 /// The acceptance run: a `medium` workspace into an empty target, in create mode. Every
 /// planned create is in the target exactly once, and a second run writes nothing.
+/// Runs one command of the four `migrate` chains, as an operator would; panics unless it ends
+/// with exit 0.
+async fn step(sims: &Simulators, ledger: &Path, command: &str) {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_segbridge"));
+    cmd.args([command, "-q", "--time-scale", "60", "--ledger"])
+        .arg(ledger)
+        .env("SEGMENT_CONFIG_API_TOKEN", &sims.config.token)
+        .env("SEGMENT_PUBLIC_API_TOKEN", &sims.public.token)
+        .env("SEGBRIDGE_RETRY_BASE_MS", "20")
+        .kill_on_drop(true);
+    if command != "plan" {
+        cmd.args(["--config-url", &sims.config.base_url()]);
+    }
+    if command != "export" {
+        cmd.args(["--public-url", &sims.public.base_url()]);
+    }
+    let output = cmd.output().await.unwrap();
+    assert!(
+        output.status.success(),
+        "{command}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// `migrate` reads the audit's source side while `plan` and `apply` run, and its audit takes
+/// that read rather than reading again: one `migrate` makes exactly the Config API requests
+/// of `export`, `plan`, `apply` and `audit` run one after the other on a twin workspace.
+#[tokio::test]
+async fn migrate_reads_the_source_for_its_audit_once() {
+    let apart = small_simulators(Target::Empty).await;
+    let together = small_simulators(Target::Empty).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = dir.path().join("apart.ledger");
+    for command in ["export", "plan", "apply", "audit"] {
+        step(&apart, &ledger, command).await;
+    }
+    let migrated = migrate(&together, &dir.path().join("together.ledger"), &[]).await;
+    assert_eq!(migrated.code, 0, "{}", migrated.stderr);
+    let config_requests = |stats: Value| stats["requests_total"].as_u64().unwrap();
+    let apart = config_requests(stats_at(&apart.config.base_url()).await);
+    let together = config_requests(stats_at(&together.config.base_url()).await);
+    // The export and the audit each read the whole source.
+    assert!(apart > 2 * 100, "{apart}");
+    assert_eq!(together, apart);
+}
+
 #[tokio::test]
 async fn a_medium_workspace_is_copied_exactly_once() {
     use segbridge::sim::clock::TimeScale;
