@@ -131,6 +131,7 @@ fn export_into_random_bytes_is_refused_and_the_file_kept() {
         ],
     );
     unchanged(dir.path(), "noise.ledger", &before);
+    absent(dir.path(), "noise.ledger.lock");
 }
 
 #[test]
@@ -145,6 +146,7 @@ fn plan_on_a_text_file_is_refused_and_the_file_kept() {
         ],
     );
     unchanged(dir.path(), "notes.ledger", &before);
+    absent(dir.path(), "notes.ledger.lock");
 }
 
 #[test]
@@ -174,6 +176,7 @@ fn export_into_another_programs_database_is_refused_and_the_database_kept() {
     );
     unchanged(dir.path(), "notes.db", &before);
     absent(dir.path(), "notes.db-wal");
+    absent(dir.path(), "notes.db.lock");
 }
 
 #[test]
@@ -237,6 +240,7 @@ fn export_into_a_newer_ledger_is_refused_and_the_ledger_kept() {
         ],
     );
     unchanged(dir.path(), "newer.ledger", &before);
+    absent(dir.path(), "newer.ledger.lock");
 }
 
 #[test]

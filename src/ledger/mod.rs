@@ -267,6 +267,7 @@ impl Ledger {
                 path: path.to_owned(),
             });
         }
+        refuse_before_locking(path)?;
         let lock = lock_file(path)?;
         if !path.exists() {
             create_private_file(path)?;
@@ -845,6 +846,25 @@ fn stored_object(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredObject> {
         body: row.get(3)?,
         hash: row.get(4)?,
     })
+}
+
+/// Refuses a file that is certainly not a ledger this release can open (not SQLite, another
+/// program's database, a newer segbridge's ledger) before the process lock is taken, so that
+/// not even `<ledger>.lock` is left beside it. Anything else (a missing or empty file, or one
+/// that cannot be opened read-only) is left to [`Ledger::open`], which checks again under the
+/// lock.
+fn refuse_before_locking(path: &Path) -> Result<()> {
+    if !path.metadata().is_ok_and(|m| m.len() > 0) {
+        return Ok(());
+    }
+    match Ledger::inspect(path) {
+        Err(
+            refused @ (LedgerError::NotALedger { .. }
+            | LedgerError::Foreign { .. }
+            | LedgerError::TooNew { .. }),
+        ) => Err(refused),
+        _ => Ok(()),
+    }
 }
 
 fn lock_path(path: &Path) -> PathBuf {
