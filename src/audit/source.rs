@@ -38,6 +38,14 @@ pub enum SourceError {
     NoWorkspaceId,
 }
 
+/// The error of a page of the collection `key` that could not be read.
+fn unreadable(key: &str) -> impl Fn(ReadError) -> SourceError + '_ {
+    move |e| SourceError::Read {
+        collection: key.to_owned(),
+        message: e.message,
+    }
+}
+
 fn leaf(name: &str) -> &str {
     name.rsplit('/').next().unwrap_or(name)
 }
@@ -74,10 +82,7 @@ impl<R: ConfigReader> Walk<'_, R> {
         let mut out = Vec::new();
         let mut pages = self.reader.pages(&collection);
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e: ReadError| SourceError::Read {
-                collection: key.clone(),
-                message: e.message,
-            })?;
+            let page = page.map_err(unreadable(&key))?;
             for (name, body) in page.objects {
                 if keep {
                     let clean = sanitize(kind, body, self.hasher);
@@ -159,10 +164,7 @@ async fn workspace_id<R: ConfigReader>(
     let mut pages = reader.pages(&collection);
     let mut found = None;
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|e: ReadError| SourceError::Read {
-            collection: key.clone(),
-            message: e.message,
-        })?;
+        let page = page.map_err(unreadable(&key))?;
         for (name, body) in page.objects {
             if found.is_none() && leaf(&name) == ws {
                 found = Some(body);

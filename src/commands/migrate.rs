@@ -25,10 +25,9 @@
 //! steps of this one.
 
 use std::io::Write;
-
-use anyhow::Context;
 use std::pin::{Pin, pin};
 
+use anyhow::Context;
 use futures::future::{self, Either, MaybeDone};
 use serde_json::{Map, Value, json};
 
