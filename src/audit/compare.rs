@@ -21,13 +21,12 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use serde_json::{Value, json};
 
-use super::Body;
 use super::actual;
 use super::diff;
 use super::expected::Expected;
 use super::report::{ResourceResult, Status};
 use super::target::TargetState;
-use crate::model::Kind;
+use crate::model::{JsonText, Kind};
 
 /// How strictly to compare.
 #[derive(Debug, Clone, Copy, Default)]
@@ -129,7 +128,7 @@ fn filter_positions(
 }
 
 /// The id of a filter the target lists.
-fn filter_id(filter: &Body) -> Option<String> {
+fn filter_id(filter: &JsonText) -> Option<String> {
     filter
         .value()
         .get("id")
@@ -142,7 +141,7 @@ fn find_filter(target: &TargetState, destination: &str, id: &str) -> Option<Valu
         .filters
         .get(destination)?
         .iter()
-        .map(Body::value)
+        .map(JsonText::value)
         .find(|f| f.get("id").and_then(Value::as_str) == Some(id))
 }
 
@@ -152,7 +151,7 @@ fn actual_shape(e: &Expected, id: &str, target: &TargetState) -> Option<Value> {
         Kind::Sources => target.sources.get(id).map(|s| actual::source(&s.value())),
         Kind::SchemaConfigs => {
             let settings = &target.schema_settings.get(id)?.value();
-            let shape = e.shape.as_ref().map(Body::value);
+            let shape = e.shape.as_ref().map(JsonText::value);
             let wanted = shape
                 .as_ref()
                 .and_then(|s| s.get("settings"))
@@ -173,7 +172,7 @@ fn actual_shape(e: &Expected, id: &str, target: &TargetState) -> Option<Value> {
                 .get(id)
                 .into_iter()
                 .flatten()
-                .map(Body::value)
+                .map(JsonText::value)
                 .collect();
             actual::tracking_plan(&plan.value(), &rules)
         }),
@@ -195,7 +194,7 @@ fn connection(e: &Expected, target: &TargetState, ledger: &LedgerView) -> Resour
     let Some(plan_id) = &e.parent_id else {
         return without_id(e, ledger);
     };
-    let Some(shape) = e.shape.as_ref().map(Body::value) else {
+    let Some(shape) = e.shape.as_ref().map(JsonText::value) else {
         let mut result = ResourceResult::new(e.kind, Some(e.config_name.clone()), None)
             .with_status(Status::NotComparable);
         result.notes.extend(e.blockers.iter().cloned());
@@ -251,7 +250,7 @@ pub fn compare(
             )));
             continue;
         };
-        let Some(mut shape) = e.shape.as_ref().map(Body::value) else {
+        let Some(mut shape) = e.shape.as_ref().map(JsonText::value) else {
             let mut result = result.with_status(Status::NotComparable);
             result.notes.push(
                 "The mapping blocks this object, so there is no expected shape to compare:".into(),
@@ -315,7 +314,7 @@ fn unexpected(
         }
         out.push(result);
     };
-    let lists: [(Kind, &BTreeMap<String, Body>); 4] = [
+    let lists: [(Kind, &BTreeMap<String, JsonText>); 4] = [
         (Kind::Sources, &target.sources),
         (Kind::Destinations, &target.destinations),
         (Kind::TrackingPlans, &target.tracking_plans),
@@ -345,7 +344,7 @@ fn unexpected(
                 let source = e
                     .shape
                     .as_ref()
-                    .map(Body::value)
+                    .map(JsonText::value)
                     .and_then(|s| s.get("sourceId")?.as_str().map(str::to_owned));
                 let set = wanted.entry(plan).or_default();
                 set.extend(source);

@@ -20,13 +20,12 @@ use std::convert::Infallible;
 
 use serde_json::{Map, Value, json};
 
-use super::Body;
 use super::actual;
 use crate::mapping::{
     Context, IdMap, MAP_ORDER, Mapped, Ref, RefField, Snapshot, SnapshotSource, Step, Tables,
     TargetCatalog, exported_functions, map_kind, ref_marker, secret_marker,
 };
-use crate::model::Kind;
+use crate::model::{JsonText, Kind};
 
 /// The kinds the audit compares, in the order it reports them.
 pub const AUDITED: [Kind; 7] = [
@@ -50,7 +49,7 @@ pub struct Expected {
     pub parent_id: Option<String>,
     /// The normalised shape, as text (every object's is held until the comparison); `None`
     /// when the mapping blocks the object.
-    pub shape: Option<Body>,
+    pub shape: Option<JsonText>,
     /// Why the mapping blocks it (finding messages), when it does.
     pub blockers: Vec<String>,
 }

@@ -51,25 +51,6 @@ use crate::progress::Reporter;
 use crate::public_api::{PublicClient, PublicObject};
 use crate::secrets::SecretHasher;
 
-/// A JSON value held as its text. The audit holds both sides whole before it compares them
-/// (an object one side lacks can only be told once both are read), and text takes a fraction of
-/// the memory of a parsed value; each is parsed again for the one comparison that reads it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Body(Box<str>);
-
-impl Body {
-    pub fn value(&self) -> Value {
-        // Text made from a value parses back to it.
-        serde_json::from_str(&self.0).unwrap_or(Value::Null)
-    }
-}
-
-impl From<Value> for Body {
-    fn from(value: Value) -> Body {
-        Body(value.to_string().into_boxed_str())
-    }
-}
-
 /// What the audit cannot go on without.
 #[derive(Debug, thiserror::Error)]
 pub enum AuditError {

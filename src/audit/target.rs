@@ -17,34 +17,33 @@ use std::collections::{BTreeMap, BTreeSet};
 use futures::{StreamExt, stream};
 use serde_json::Value;
 
-use super::Body;
 use crate::mapping::TargetCatalog;
-use crate::model::Kind;
+use crate::model::{JsonText, Kind};
 use crate::plan::TargetError;
 use crate::plan::target::{read, read_catalog};
 use crate::progress::Reporter;
 use crate::public_api::{FunctionType, Pages, PublicApiError, PublicClient, PublicObject};
 
 /// What the target holds, as the Public API returned it, keyed by id; each body is cut down to
-/// the fields the audit compares as it is read (see `only`) and kept as text ([`Body`]).
+/// the fields the audit compares as it is read (see `only`) and kept as text ([`JsonText`]).
 #[derive(Debug, Clone, Default)]
 pub struct TargetState {
     pub workspace_id: String,
     pub workspace_name: String,
     pub catalog: TargetCatalog,
-    pub sources: BTreeMap<String, Body>,
-    pub destinations: BTreeMap<String, Body>,
+    pub sources: BTreeMap<String, JsonText>,
+    pub destinations: BTreeMap<String, JsonText>,
     /// Destination id → its filters, in the order the API lists them (the order they apply in).
-    pub filters: BTreeMap<String, Vec<Body>>,
-    pub tracking_plans: BTreeMap<String, Body>,
+    pub filters: BTreeMap<String, Vec<JsonText>>,
+    pub tracking_plans: BTreeMap<String, JsonText>,
     /// Plan id → rules.
-    pub rules: BTreeMap<String, Vec<Body>>,
+    pub rules: BTreeMap<String, Vec<JsonText>>,
     /// Plan id → ids of the sources connected to it.
     pub plan_sources: BTreeMap<String, Vec<String>>,
     /// Function id → the function with code and settings.
-    pub functions: BTreeMap<String, Body>,
+    pub functions: BTreeMap<String, JsonText>,
     /// Source id → its schema settings (`settings` of `GET /sources/{id}/settings`).
-    pub schema_settings: BTreeMap<String, Body>,
+    pub schema_settings: BTreeMap<String, JsonText>,
 }
 
 /// Reads a list page by page into a map by id, each body cut down by `keep` as its page
@@ -52,7 +51,7 @@ pub struct TargetState {
 async fn by_id(
     mut pages: Pages,
     keep: fn(Value) -> Value,
-) -> Result<BTreeMap<String, Body>, PublicApiError> {
+) -> Result<BTreeMap<String, JsonText>, PublicApiError> {
     let mut out = BTreeMap::new();
     while let Some(page) = pages.next().await {
         for object in page?.objects {
@@ -63,7 +62,7 @@ async fn by_id(
 }
 
 /// Every page of a list, each body cut down by `keep`.
-async fn all(mut pages: Pages, keep: fn(Value) -> Value) -> Result<Vec<Body>, PublicApiError> {
+async fn all(mut pages: Pages, keep: fn(Value) -> Value) -> Result<Vec<JsonText>, PublicApiError> {
     let mut out = Vec::new();
     while let Some(page) = pages.next().await {
         out.extend(page?.objects.into_iter().map(|o| keep(o.body).into()));

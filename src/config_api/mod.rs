@@ -20,8 +20,8 @@
 //!
 //! Lists page with `page_size=100`, the largest page the API is known to serve (Segment's own
 //! scripts use it): fewer requests under a 200-per-minute limit. Tracking plans, which carry
-//! their rules, page ten at a time ([`TRACKING_PLANS_PAGE_SIZE`]) to keep a page small. Requests are paced under that
-//! limit and retried by [`crate::http::Transport`].
+//! their rules, page ten at a time ([`TRACKING_PLANS_PAGE_SIZE`]) to keep a page small.
+//! Requests are paced under that limit and retried by [`crate::http::Transport`].
 
 mod error;
 mod pages;
@@ -408,7 +408,7 @@ fn shared_limiter(
 
 /// A Config API client. Cheap to clone; clones share the connection pool, the rate limiter and
 /// the metrics, so a whole export stays under one limit however many tasks use it. Clients
-/// made apart for one URL and token share the rate limiter too ([`shared_limiter`]).
+/// made apart for one URL and token share the rate limiter too (`shared_limiter`).
 #[derive(Clone, Debug)]
 pub struct ConfigClient {
     transport: Transport,

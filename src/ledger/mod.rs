@@ -41,7 +41,7 @@ pub use checkpoint::Checkpointer;
 pub use migrations::current_version;
 pub use plan_writer::PlanWriter;
 pub use plans::{
-    Applied, JsonText, PayloadKey, RecordedId, StoredIdPair, StoredItem, StoredPayload, StoredPlan,
+    Applied, PayloadKey, RecordedId, StoredIdPair, StoredItem, StoredPayload, StoredPlan,
 };
 
 /// Errors of the ledger, each naming the file.

@@ -10,6 +10,7 @@ use rusqlite::{OptionalExtension, params};
 use serde_json::{Value, json};
 
 use super::{Ledger, Result, RunId, now, sql_error};
+use crate::model::JsonText;
 use crate::plan::Plan;
 
 /// A stored plan's header.
@@ -21,29 +22,6 @@ pub struct StoredPlan {
     pub target: String,
     pub mode: String,
     pub on_conflict: String,
-}
-
-/// JSON as the ledger stores it, parsed when it is read: text takes a fraction of the memory of
-/// a parsed value.
-#[derive(Debug, Clone, PartialEq)]
-pub struct JsonText(Box<str>);
-
-impl JsonText {
-    /// The text as a value; `null` if it does not parse (the ledger's own text does).
-    pub fn value(&self) -> Value {
-        serde_json::from_str(&self.0).unwrap_or(Value::Null)
-    }
-
-    /// The text read straight into `T`, without a [`Value`] in between.
-    pub fn parse<'a, T: serde::Deserialize<'a>>(&'a self) -> serde_json::Result<T> {
-        serde_json::from_str(&self.0)
-    }
-}
-
-impl From<Value> for JsonText {
-    fn from(value: Value) -> JsonText {
-        JsonText(value.to_string().into_boxed_str())
-    }
 }
 
 /// One stored plan item.
@@ -259,7 +237,7 @@ impl Ledger {
                     step: row.get(2)?,
                     method: row.get(3)?,
                     path: row.get(4)?,
-                    payload: JsonText(row.get::<_, String>(5)?.into_boxed_str()),
+                    payload: JsonText::from_text(row.get(5)?),
                     condition: row.get(6)?,
                     dependencies: json(row.get(7)?),
                     state: row.get(8)?,
