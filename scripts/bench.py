@@ -32,7 +32,7 @@ Usage:
   scripts/bench.py --size medium --migrate
 
 Needs python3 and cargo; builds the release binary unless --bin names one. Everything runs on
-127.0.0.1. Linux only (peak RSS from wait4).
+127.0.0.1. Linux only (peak RSS from wait4, in a small launcher process: see LAUNCHER).
 """
 
 import argparse
@@ -97,26 +97,44 @@ class Simulators:
         self.process.wait(timeout=30)
 
 
+# Runs a command from a fresh, small interpreter and writes its exit code, wall time and resource
+# usage to the file named first. The peak RSS `wait4` reports for a process counts the memory of
+# the process it was forked from (the forked copy's high-water mark survives `exec`), so a child
+# forked from this harness, which holds whole workspaces as JSON, would be reported at least as
+# large as the harness; the launcher is a few megabytes.
+LAUNCHER = r"""
+import json, os, sys, time
+report, command = sys.argv[1], sys.argv[2:]
+started = time.monotonic()
+pid = os.fork()
+if pid == 0:
+    os.execvp(command[0], command)
+_, status, usage = os.wait4(pid, 0)
+wall = time.monotonic() - started
+with open(report, "w") as f:
+    json.dump({"code": os.waitstatus_to_exitcode(status), "wall": wall,
+               "cpu": usage.ru_utime + usage.ru_stime, "maxrss_kb": usage.ru_maxrss}, f)
+"""
+
+
 def run_measured(command, env):
     """Runs `command`; its exit code, stdout, wall seconds, CPU seconds and peak RSS (MB)."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        started = time.monotonic()
-        process = subprocess.Popen(command, stdout=out, stderr=err, env=env)
-        # wait4 reaps the child and gives its resource usage; Popen must not reap it first.
-        _, status, usage = os.wait4(process.pid, 0)
-        wall = time.monotonic() - started
-        process.returncode = os.waitstatus_to_exitcode(status)
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
+            tempfile.NamedTemporaryFile("r") as report:
+        launcher = [sys.executable, "-c", LAUNCHER, report.name, *command]
+        subprocess.run(launcher, stdout=out, stderr=err, env=env, check=True)
+        usage = json.load(report)
         out.seek(0)
         err.seek(0)
         stdout = out.read().decode()
         stderr = err.read().decode()
     return {
-        "code": process.returncode,
+        "code": usage["code"],
         "stdout": stdout,
         "stderr": stderr,
-        "wall_seconds": wall,
-        "cpu_seconds": usage.ru_utime + usage.ru_stime,
-        "peak_rss_mb": usage.ru_maxrss / 1024,
+        "wall_seconds": usage["wall"],
+        "cpu_seconds": usage["cpu"],
+        "peak_rss_mb": usage["maxrss_kb"] / 1024,
     }
 
 
