@@ -13,7 +13,7 @@
 //! 196 in any minute: 3% slower than the limit, and no 429 from ourselves. The burst is kept
 //! small because every token of it is taken from the sustained rate for the whole run; it only
 //! saves the first requests of a run their wait.
-
+//!
 //! Waiting is by reservation (the generic cell rate algorithm): each caller takes the next slot
 //! at once and sleeps until it comes, so concurrent callers are served in order without polling
 //! and without a thundering herd when tokens come back. A caller that gives up while waiting
