@@ -15,7 +15,7 @@
 //!   and never holds a value for them. A `$ref` the id map cannot fill becomes a readable
 //!   `<no Public id …>` text, so it surfaces as a difference, not as a crash.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::convert::Infallible;
 
 use serde_json::{Map, Value, json};
@@ -47,7 +47,7 @@ pub struct Expected {
     pub public_id: Option<String>,
     /// Filters: the Public id of their destination; connections: of their tracking plan.
     pub parent_id: Option<String>,
-    /// The normalised shape, as text (every object's is held until the comparison); `None`
+    /// The normalised shape, as text (a kind's shapes are held until the kind is compared); `None`
     /// when the mapping blocks the object.
     pub shape: Option<JsonText>,
     /// Why the mapping blocks it (finding messages), when it does.
@@ -226,6 +226,22 @@ fn function_shape(mapped: &Mapped, tables: &Tables, workspace_name: &str) -> Opt
 
 /// The expected side of every object of the audited kinds in `inputs.snapshot`.
 pub fn expected<S: SnapshotSource<Error = Infallible>>(inputs: &Inputs<'_, S>) -> Vec<Expected> {
+    let mut out = Vec::new();
+    by_kind(inputs, &AUDITED.into_iter().collect(), |_, shapes| {
+        out.extend(shapes)
+    });
+    out
+}
+
+/// The expected side one kind at a time: `f` gets each kind of `kinds` (audited kinds only, in
+/// mapping order) with the shapes of its objects, none when the source holds none of it. The
+/// caller compares a kind and lets its shapes go before the next is mapped, so the shapes of
+/// the whole workspace are never held together.
+pub fn by_kind<S: SnapshotSource<Error = Infallible>>(
+    inputs: &Inputs<'_, S>,
+    kinds: &BTreeSet<Kind>,
+    mut f: impl FnMut(Kind, Vec<Expected>),
+) {
     let Ok(functions) = exported_functions(inputs.snapshot);
     let ctx = Context {
         tables: inputs.tables,
@@ -241,15 +257,18 @@ pub fn expected<S: SnapshotSource<Error = Infallible>>(inputs: &Inputs<'_, S>) -
         let on = body.get("enabled").and_then(Value::as_bool) == Some(true);
         enabled.insert(name.to_owned(), on);
     });
-    let mut out = Vec::new();
-    // Kind by kind, each object folded into its shape as soon as it is mapped: the mapped
-    // objects (payloads and all) are never held together.
-    for kind in MAP_ORDER.into_iter().filter(|k| AUDITED.contains(k)) {
+    let audited = MAP_ORDER
+        .into_iter()
+        .filter(|k| AUDITED.contains(k) && kinds.contains(k));
+    for kind in audited {
+        let mut shapes = Vec::new();
+        // Each object folded into its shape as soon as it is mapped: the mapped objects
+        // (payloads and all) are never held together.
         let Ok(()) = map_kind(inputs.snapshot, kind, &ctx, &mut |mapped| {
-            out.extend(shape_of(mapped, inputs, &enabled));
+            shapes.extend(shape_of(mapped, inputs, &enabled));
         });
+        f(kind, shapes);
     }
-    out
 }
 
 /// The expected side of one mapped object of an audited kind.

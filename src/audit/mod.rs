@@ -255,25 +255,29 @@ pub async fn audit_with_source<R: ConfigReader>(
     );
     let (snapshot, state) = (snapshot?, state?);
 
-    let expected = expected::expected(&expected::Inputs {
+    let inputs = expected::Inputs {
         snapshot: &snapshot,
         tables,
         catalog: &state.catalog,
         workspace_id: &state.workspace_id,
         workspace_name: &state.workspace_name,
         ids: &ids,
+    };
+    // Kind by kind: the expected shapes of one kind are compared and let go before the next
+    // kind is mapped (the comparison of a kind needs no other kind's shapes).
+    let mut results = Vec::new();
+    expected::by_kind(&inputs, &options.kinds, |kind, expected| {
+        results.extend(compare::compare(
+            &expected,
+            &state,
+            &ledger_view,
+            &BTreeSet::from([kind]),
+            CompareOptions {
+                strict_enabled: options.with_metrics,
+            },
+        ));
     });
-    // The shapes hold what the comparison needs of the source.
     drop(snapshot);
-    let results = compare::compare(
-        &expected,
-        &state,
-        &ledger_view,
-        &options.kinds,
-        CompareOptions {
-            strict_enabled: options.with_metrics,
-        },
-    );
 
     let delivery = if options.with_metrics {
         let baselines = baselines(ledger, export_run)?;

@@ -1,7 +1,7 @@
 //! Re-reading the source: the audited kinds of one workspace, read again through the Config API
 //! (any [`ConfigReader`]) into a [`TextSnapshot`], as `export` would store them. The bodies are
-//! kept as JSON text: the whole source waits for the target to be read, and text takes a
-//! fraction of the memory of parsed values.
+//! kept as compressed JSON text: the whole source waits for the target to be read (in `migrate`,
+//! for `apply` to end too), and compressed text takes a fraction of the memory of parsed values.
 //!
 //! Why not the ledger's snapshot: the audit checks the target against the source *as it is
 //! now*, so a change made in the source after the export shows up as a difference instead of
@@ -86,7 +86,7 @@ impl<R: ConfigReader> Walk<'_, R> {
             for (name, body) in page.objects {
                 if keep {
                     let clean = sanitize(kind, body, self.hasher);
-                    into.push(kind, name.clone(), clean.to_json());
+                    into.push(kind, &name, &clean.to_json());
                 }
                 out.push(name);
             }

@@ -36,6 +36,7 @@ pub mod iam;
 mod payload;
 pub mod sources;
 pub mod tables;
+mod text_snapshot;
 pub mod tracking_plans;
 pub mod workspace;
 
@@ -56,6 +57,7 @@ pub use payload::{
     Unresolved, ref_marker, resolve_value, secret_marker, secrets_in,
 };
 pub use tables::{Tables, TablesError};
+pub use text_snapshot::TextSnapshot;
 
 /// The translation of one Config object.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -173,50 +175,6 @@ impl SnapshotSource for Snapshot {
     fn each(&self, kind: Kind, f: &mut dyn FnMut(&str, &Value)) -> Result<(), Self::Error> {
         for (name, body) in self.of(kind) {
             f(name, body);
-        }
-        Ok(())
-    }
-}
-
-/// A snapshot whose bodies are held as their JSON text, for a workspace that has to be kept in
-/// memory whole (the audit's re-read of the source): text takes a fraction of the memory of
-/// parsed values, and each body is parsed again only for the length of its mapping.
-#[derive(Debug, Clone, Default)]
-pub struct TextSnapshot {
-    objects: BTreeMap<Kind, Vec<(String, Box<str>)>>,
-}
-
-impl TextSnapshot {
-    /// Adds an object; `json` is its body's JSON text.
-    pub fn push(&mut self, kind: Kind, config_name: String, json: String) {
-        self.objects
-            .entry(kind)
-            .or_default()
-            .push((config_name, json.into_boxed_str()));
-    }
-
-    /// Adds the objects of `other` after those already held, kind by kind.
-    pub fn append(&mut self, other: TextSnapshot) {
-        for (kind, mut list) in other.objects {
-            self.objects.entry(kind).or_default().append(&mut list);
-        }
-    }
-
-    /// Objects per kind, for the kinds that have any.
-    pub fn counts(&self) -> impl Iterator<Item = (Kind, usize)> + '_ {
-        self.objects.iter().map(|(kind, list)| (*kind, list.len()))
-    }
-}
-
-impl SnapshotSource for TextSnapshot {
-    type Error = std::convert::Infallible;
-
-    fn each(&self, kind: Kind, f: &mut dyn FnMut(&str, &Value)) -> Result<(), Self::Error> {
-        for (name, json) in self.objects.get(&kind).into_iter().flatten() {
-            // Text this type was given from a value: it parses; `null` keeps the contract of a
-            // store whose row would not.
-            let body = serde_json::from_str(json).unwrap_or(Value::Null);
-            f(name, &body);
         }
         Ok(())
     }

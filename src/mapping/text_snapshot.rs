@@ -1,0 +1,215 @@
+//! [`TextSnapshot`]: a snapshot held in memory as compressed JSON text, for a workspace that has
+//! to be kept whole (the audit's re-read of the source, which waits for the target to be read and,
+//! in `migrate`, for `apply` to end).
+//!
+//! Each kind's objects are appended as records (name, body text) to an open block; a full block
+//! is compressed with LZ4 and sealed. JSON objects of one kind repeat the same keys and values,
+//! so a block shrinks several-fold, and iterating costs one decompression per block (a few
+//! milliseconds for a whole large workspace). Bodies are parsed again only for the length of
+//! their mapping, one at a time.
+//!
+//! Invariants:
+//! - Objects of a kind come back in the order they were pushed or appended.
+//! - What is pushed is text of a `serde_json::Value`, so it parses; a record that would not (it
+//!   cannot happen short of a bug here) is handed on as `null`, as a store whose row would not
+//!   parse does.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use super::SnapshotSource;
+use crate::model::Kind;
+
+/// Raw bytes an open block collects before it is compressed: large enough that the repeated
+/// keys of many objects share one block, small enough that decompressing one is cheap.
+const BLOCK_BYTES: usize = 64 * 1024;
+
+/// The objects of one kind: sealed (compressed) blocks, then the open one.
+#[derive(Debug, Clone, Default)]
+struct Blocks {
+    sealed: Vec<Box<[u8]>>,
+    open: Vec<u8>,
+    count: usize,
+}
+
+impl Blocks {
+    fn push(&mut self, name: &str, json: &str) {
+        write_record(&mut self.open, name.as_bytes());
+        write_record(&mut self.open, json.as_bytes());
+        self.count += 1;
+        if self.open.len() >= BLOCK_BYTES {
+            self.seal();
+        }
+    }
+
+    fn seal(&mut self) {
+        if !self.open.is_empty() {
+            let compressed = lz4_flex::compress_prepend_size(&self.open);
+            self.sealed.push(compressed.into_boxed_slice());
+            self.open.clear();
+        }
+    }
+
+    /// Calls `f` with each object's name and body text, in order.
+    fn each_text(&self, f: &mut dyn FnMut(&str, &str)) {
+        for block in &self.sealed {
+            // Compressed here from a block this type wrote: it decompresses.
+            if let Ok(raw) = lz4_flex::decompress_size_prepended(block) {
+                each_record_pair(&raw, f);
+            }
+        }
+        each_record_pair(&self.open, f);
+    }
+}
+
+/// A record: its length (4 bytes, little-endian), then its bytes.
+fn write_record(out: &mut Vec<u8>, bytes: &[u8]) {
+    let len = u32::try_from(bytes.len()).expect("a JSON body over 4 GiB");
+    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(bytes);
+}
+
+/// The record at the start of `raw`, and what follows it.
+fn read_record(raw: &[u8]) -> Option<(&str, &[u8])> {
+    let (len, rest) = raw.split_first_chunk::<4>()?;
+    let len = u32::from_le_bytes(*len) as usize;
+    let bytes = rest.get(..len)?;
+    Some((std::str::from_utf8(bytes).ok()?, &rest[len..]))
+}
+
+/// Calls `f` with each (name, body) pair of records in `raw`.
+fn each_record_pair(mut raw: &[u8], f: &mut dyn FnMut(&str, &str)) {
+    while let Some((name, rest)) = read_record(raw) {
+        let Some((json, rest)) = read_record(rest) else {
+            return;
+        };
+        f(name, json);
+        raw = rest;
+    }
+}
+
+/// A snapshot whose bodies are held as compressed JSON text (see the module documentation).
+#[derive(Debug, Clone, Default)]
+pub struct TextSnapshot {
+    objects: BTreeMap<Kind, Blocks>,
+}
+
+impl TextSnapshot {
+    /// Adds an object; `json` is its body's JSON text.
+    pub fn push(&mut self, kind: Kind, config_name: &str, json: &str) {
+        self.objects
+            .entry(kind)
+            .or_default()
+            .push(config_name, json);
+    }
+
+    /// Adds the objects of `other` after those already held, kind by kind.
+    pub fn append(&mut self, other: TextSnapshot) {
+        for (kind, blocks) in other.objects {
+            let into = self.objects.entry(kind).or_default();
+            blocks.each_text(&mut |name, json| into.push(name, json));
+        }
+    }
+
+    /// Objects per kind, for the kinds that have any.
+    pub fn counts(&self) -> impl Iterator<Item = (Kind, usize)> + '_ {
+        self.objects
+            .iter()
+            .map(|(kind, blocks)| (*kind, blocks.count))
+    }
+}
+
+impl SnapshotSource for TextSnapshot {
+    type Error = std::convert::Infallible;
+
+    fn each(&self, kind: Kind, f: &mut dyn FnMut(&str, &Value)) -> Result<(), Self::Error> {
+        if let Some(blocks) = self.objects.get(&kind) {
+            blocks.each_text(&mut |name, json| {
+                let body = serde_json::from_str(json).unwrap_or(Value::Null);
+                f(name, &body);
+            });
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn names(snapshot: &TextSnapshot, kind: Kind) -> Vec<(String, Value)> {
+        let mut out = Vec::new();
+        let Ok(()) = snapshot.each(kind, &mut |name, body| {
+            out.push((name.to_owned(), body.clone()));
+        });
+        out
+    }
+
+    #[test]
+    fn objects_come_back_in_order_across_sealed_blocks() {
+        let mut snapshot = TextSnapshot::default();
+        // Enough objects for several sealed blocks and an open one.
+        let pushed: Vec<(String, Value)> = (0..3000)
+            .map(|i| {
+                (
+                    format!("workspaces/w/sources/s{i}"),
+                    json!({"name": format!("s{i}"), "enabled": i % 2 == 0, "settings": {"k": "v".repeat(i % 40)}}),
+                )
+            })
+            .collect();
+        for (name, body) in &pushed {
+            snapshot.push(Kind::Sources, name, &body.to_string());
+        }
+        snapshot.push(
+            Kind::Destinations,
+            "workspaces/w/sources/s0/destinations/d",
+            "{}",
+        );
+        assert!(snapshot.objects[&Kind::Sources].sealed.len() > 1);
+        assert_eq!(names(&snapshot, Kind::Sources), pushed);
+        assert_eq!(
+            snapshot.counts().collect::<Vec<_>>(),
+            vec![(Kind::Sources, 3000), (Kind::Destinations, 1)]
+        );
+        assert!(names(&snapshot, Kind::Functions).is_empty());
+    }
+
+    #[test]
+    fn a_block_is_smaller_than_its_text() {
+        let mut snapshot = TextSnapshot::default();
+        let mut text = 0;
+        for i in 0..2000 {
+            let body =
+                json!({"name": format!("d{i}"), "config": [{"name": "apiKey", "value": "x"}]})
+                    .to_string();
+            text += body.len();
+            snapshot.push(Kind::Destinations, &format!("d{i}"), &body);
+        }
+        let blocks = &snapshot.objects[&Kind::Destinations];
+        let held: usize = blocks.sealed.iter().map(|b| b.len()).sum::<usize>() + blocks.open.len();
+        assert!(
+            held * 3 < text,
+            "{held} bytes held for {text} bytes of text"
+        );
+    }
+
+    #[test]
+    fn append_keeps_the_order_of_the_parts() {
+        let mut whole = TextSnapshot::default();
+        whole.push(Kind::Sources, "a", r#"{"n":1}"#);
+        let mut part = TextSnapshot::default();
+        part.push(Kind::Sources, "b", r#"{"n":2}"#);
+        part.push(Kind::SchemaConfigs, "b/schema-config", "{}");
+        whole.append(part);
+        whole.push(Kind::Sources, "c", r#"{"n":3}"#);
+        let order: Vec<String> = names(&whole, Kind::Sources)
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
+        assert_eq!(order, ["a", "b", "c"]);
+        assert_eq!(names(&whole, Kind::SchemaConfigs).len(), 1);
+    }
+}
