@@ -113,6 +113,11 @@ impl<'a> Run<'a> {
         Ok(self.recorder.flush(|| self.ledger()).await?)
     }
 
+    /// The items of the run's plan that have payloads of `step`.
+    pub(super) fn items_of_step(&self, step: &str) -> Result<Vec<StoredItem>, ApplyError> {
+        Ok(self.ledger().plan_items_of_step(self.plan.id, step)?)
+    }
+
     /// The payloads of `step` in the run's plan, as they stand in the ledger now.
     pub(super) fn payloads_of_step(&self, step: &str) -> Result<Vec<StoredPayload>, ApplyError> {
         Ok(self.ledger().plan_payloads_of_step(self.plan.id, step)?)

@@ -208,7 +208,7 @@ pub async fn execute(args: &ApplyArgs, global: &GlobalArgs) -> anyhow::Result<Fi
 
 fn problems(report: &ApplyReport) -> Vec<Value> {
     report
-        .payloads
+        .notable
         .iter()
         .filter_map(|p| {
             let (state, reason, manual) = match &p.outcome {
@@ -241,7 +241,7 @@ fn summary_json(report: &ApplyReport, target: &str, requests: u64) -> Value {
             "iam": report.deferred(Deferral::Iam),
             "cut_over": report.deferred(Deferral::CutOver),
         },
-        "omitted_secrets": report.payloads.iter().flat_map(|p| p.omitted_secrets.iter()).collect::<Vec<_>>(),
+        "omitted_secrets": report.notable.iter().flat_map(|p| p.omitted_secrets.iter()).collect::<Vec<_>>(),
         "problems": problems(report),
         "requests": requests,
     })
@@ -279,9 +279,9 @@ fn summary_text(report: &ApplyReport, target: &str) -> String {
         report.failed(),
         report.skipped(),
     );
-    table(&mut out, &report.writes_per_kind());
+    table(&mut out, report.writes_per_kind());
     deferred_lines(&mut out, |why| report.deferred(why));
-    for p in &report.payloads {
+    for p in &report.notable {
         for omitted in &p.omitted_secrets {
             out.push_str(&format!("  created without secret {omitted}\n"));
         }

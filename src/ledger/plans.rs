@@ -138,15 +138,32 @@ impl Ledger {
 
     /// The items of a plan, in `seq` (dependency) order.
     pub fn plan_items(&self, plan: i64) -> Result<Vec<StoredItem>> {
+        self.items_where("plan = ?1", params![plan])
+    }
+
+    /// The items of a plan that have payloads of `step`, in `seq` order: what `apply` needs of
+    /// the items while it sends that step, rather than every item of the plan.
+    pub fn plan_items_of_step(&self, plan: i64, step: &str) -> Result<Vec<StoredItem>> {
+        self.items_where(
+            "plan = ?1 AND seq IN (SELECT seq FROM plan_payloads WHERE plan = ?1 AND step = ?2)",
+            params![plan, step],
+        )
+    }
+
+    fn items_where(
+        &self,
+        condition: &str,
+        params: impl rusqlite::Params,
+    ) -> Result<Vec<StoredItem>> {
         let mut stmt = self
             .conn
-            .prepare(
+            .prepare(&format!(
                 "SELECT seq, kind, config_name, action, target_id, natural_key, matched_by, conflict
-                 FROM plan_items WHERE plan = ?1 ORDER BY seq",
-            )
+                 FROM plan_items WHERE {condition} ORDER BY seq"
+            ))
             .map_err(self.sql("reading plan items"))?;
         let rows = stmt
-            .query_map(params![plan], |row| {
+            .query_map(params, |row| {
                 Ok(StoredItem {
                     seq: row.get(0)?,
                     kind: row.get(1)?,
