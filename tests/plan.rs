@@ -234,7 +234,7 @@ async fn create_against_an_empty_target_plans_every_object_and_is_deterministic(
     }
     // Dependencies point backwards: apply can run in seq order.
     for payload in &payloads {
-        for dep in payload.dependencies.as_array().unwrap() {
+        for dep in payload.dependencies.value().as_array().unwrap() {
             let target = items
                 .iter()
                 .find(|i| i.kind == dep["kind"] && i.config_name == dep["config_name"])

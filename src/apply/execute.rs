@@ -25,6 +25,7 @@ use crate::ledger::{
 use crate::mapping::{
     Ref, SecretRef, SecretState, Unresolved, ref_marker, resolve_value, secret_marker, secrets_in,
 };
+use crate::model::JsonText;
 use crate::progress::Reporter;
 use crate::public_api::writer::{WriteOperation, planned_operation};
 use crate::public_api::{PublicObject, PublicWriter};
@@ -556,20 +557,26 @@ pub(super) fn line(payload: &StoredPayload, item: &StoredItem, outcome: Outcome)
 fn blocked_by(
     broken: &HashMap<(String, String), String>,
     this: &(String, String),
-    dependencies: &Value,
+    dependencies: &JsonText,
 ) -> Option<String> {
     if let Some(why) = broken.get(this) {
         return Some(why.clone());
     }
+    if broken.is_empty() {
+        return None;
+    }
+    // Text the planner wrote; a list it cannot read blocks nothing, as an empty one.
+    let dependencies: Vec<Dependency> = dependencies.parse().unwrap_or_default();
     dependencies
-        .as_array()
         .into_iter()
-        .flatten()
-        .find_map(|dep| {
-            let kind = dep.get("kind")?.as_str()?.to_owned();
-            let name = dep.get("config_name")?.as_str()?.to_owned();
-            broken.get(&(kind, name)).cloned()
-        })
+        .find_map(|dep| broken.get(&(dep.kind, dep.config_name)).cloned())
+}
+
+/// One entry of a stored payload's `dependencies`.
+#[derive(serde::Deserialize)]
+struct Dependency {
+    kind: String,
+    config_name: String,
 }
 
 /// A request ready to send. Holds secret values: lives for one payload, never stored.

@@ -247,7 +247,7 @@ mod tests {
             path: "/x".into(),
             payload: payload.into(),
             condition: "always".into(),
-            dependencies: json!([]),
+            dependencies: json!([]).into(),
             state: "pending".into(),
             result: None,
             attempts: 0,

@@ -52,8 +52,9 @@ pub struct StoredPayload {
     pub payload: JsonText,
     pub condition: String,
     /// The `$ref`s to other items as `[{kind, config_name, field}]` (a reference to the item
-    /// itself is filled by the `records` of its own earlier payload).
-    pub dependencies: Value,
+    /// itself is filled by the `records` of its own earlier payload), as the ledger's text: a
+    /// parsed object per reference was most of what a step of filters held.
+    pub dependencies: JsonText,
     pub state: String,
     pub result: Option<Value>,
     /// Writes tried for this payload, over every run.
@@ -256,7 +257,7 @@ impl Ledger {
                     path: row.get(4)?,
                     payload: JsonText::from_text(row.get(5)?),
                     condition: row.get(6)?,
-                    dependencies: json(row.get(7)?),
+                    dependencies: JsonText::from_text(row.get(7)?),
                     state: row.get(8)?,
                     result: row.get::<_, Option<String>>(9)?.map(json),
                     attempts: row.get(10)?,

@@ -145,8 +145,8 @@ fn a_broken_item_blocks_itself_and_its_dependents_only() {
         ("sources".to_owned(), "s1".to_owned()),
         "sources `s1` failed".to_owned(),
     );
-    let deps = json!([{"kind": "sources", "config_name": "s1", "field": "id"}]);
-    let other = json!([{"kind": "sources", "config_name": "s2", "field": "id"}]);
+    let deps = json!([{"kind": "sources", "config_name": "s1", "field": "id"}]).into();
+    let other = json!([{"kind": "sources", "config_name": "s2", "field": "id"}]).into();
     let me = ("destinations".to_owned(), "d".to_owned());
     assert!(blocked_by(&broken, &me, &deps).is_some());
     assert!(blocked_by(&broken, &me, &other).is_none());
@@ -154,8 +154,12 @@ fn a_broken_item_blocks_itself_and_its_dependents_only() {
         blocked_by(
             &broken,
             &("sources".to_owned(), "s1".to_owned()),
-            &json!([])
+            &json!([]).into()
         )
         .is_some()
+    );
+    assert!(
+        blocked_by(&broken, &me, &JsonText::from_text("not json".into())).is_none(),
+        "a list that cannot be read blocks nothing"
     );
 }
