@@ -208,7 +208,9 @@ pub async fn audit_with_source<R: ConfigReader>(
     }));
     let mut ledger_view = compare::LedgerView::default();
     for item in ledger.plan_items(plan.id)? {
-        if let Ok(kind) = item.kind.parse::<Kind>() {
+        if let Ok(kind) = item.kind.parse::<Kind>()
+            && options.kinds.contains(&kind)
+        {
             ledger_view
                 .actions
                 .insert((kind, item.config_name), item.action);
@@ -240,6 +242,15 @@ pub async fn audit_with_source<R: ConfigReader>(
             .map(|p| p.public_id.clone())
             .collect();
     }
+    // (Config name, Public id) of the migrated destinations, whose delivery `--with-metrics`
+    // checks; the rest of the pairs are in `ids` and `ledger_view` by now.
+    let destinations: Vec<(String, String)> = pairs
+        .into_iter()
+        .filter(|p| {
+            options.with_metrics && p.kind == Kind::Destinations.as_str() && p.field == "id"
+        })
+        .map(|p| (p.config_name, p.public_id))
+        .collect();
     // The two sides are read at once: each API has its own limits, and the source read alone,
     // paced by the Config API's 200 requests a minute, is the longer one. A source read ahead
     // for the same export is taken as it is (or as it ends), any other read again here.
@@ -281,21 +292,20 @@ pub async fn audit_with_source<R: ConfigReader>(
 
     let delivery = if options.with_metrics {
         let baselines = baselines(ledger, export_run)?;
-        let migrated: Vec<metrics::Migrated> = pairs
-            .iter()
-            .filter(|p| p.kind == Kind::Destinations.as_str() && p.field == "id")
-            .filter_map(|p| {
-                let body = state.destinations.get(&p.public_id)?.value();
+        let migrated: Vec<metrics::Migrated> = destinations
+            .into_iter()
+            .filter_map(|(config_name, public_id)| {
+                let body = state.destinations.get(&public_id)?.value();
                 Some(metrics::Migrated {
-                    config_name: p.config_name.clone(),
-                    public_id: p.public_id.clone(),
+                    baseline: baselines.get(&config_name).copied(),
+                    config_name,
+                    public_id,
                     source_id: body
                         .get("sourceId")
                         .and_then(Value::as_str)
                         .unwrap_or_default()
                         .to_owned(),
                     enabled: body.get("enabled").and_then(Value::as_bool) == Some(true),
-                    baseline: baselines.get(&p.config_name).copied(),
                 })
             })
             .collect();
