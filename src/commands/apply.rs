@@ -157,10 +157,10 @@ pub async fn execute(args: &ApplyArgs, global: &GlobalArgs) -> anyhow::Result<Fi
                 .write_all(dry_run_text(&report, &target).as_bytes())?;
         }
         write_reports(&ledger, &target, &args.api, &args.report, global)?;
-        return Ok(Finished {
-            status: ExitStatus::Success,
-            summary: dry_run_json(&report, &target),
-        });
+        return Ok(Finished::new(
+            ExitStatus::Success,
+            dry_run_json(&report, &target),
+        ));
     }
 
     let access = WriteAccess::grant(ApplyMode::Live).expect("a live run is granted writes");
@@ -196,14 +196,15 @@ pub async fn execute(args: &ApplyArgs, global: &GlobalArgs) -> anyhow::Result<Fi
             .lock()
             .write_all(summary_text(&report, &target).as_bytes())?;
     }
-    Ok(Finished {
-        status: if failed {
-            ExitStatus::Failure
-        } else {
-            ExitStatus::Success
-        },
-        summary: summary_json(&report, &target, requests),
-    })
+    let status = if failed {
+        ExitStatus::Failure
+    } else {
+        ExitStatus::Success
+    };
+    Ok(Finished::new(
+        status,
+        summary_json(&report, &target, requests),
+    ))
 }
 
 fn problems(report: &ApplyReport) -> Vec<Value> {

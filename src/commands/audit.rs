@@ -169,14 +169,13 @@ pub async fn execute_with_source(
             writeln!(err, "Report written to `{}`", path.display())?;
         }
     }
-    Ok(Finished {
-        status: if report.ok() {
-            ExitStatus::Success
-        } else {
-            ExitStatus::Failure
-        },
-        summary: serde_json::to_value(&report).context("Cannot write the audit")?,
-    })
+    let status = if report.ok() {
+        ExitStatus::Success
+    } else {
+        ExitStatus::Failure
+    };
+    // Serialized only if printed, as it is written: the report lists every resource.
+    Ok(Finished::new(status, report))
 }
 
 /// What the ledger keeps of an audit: counts, never values.

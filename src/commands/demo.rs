@@ -182,6 +182,9 @@ pub async fn run(args: &DemoArgs, global: &GlobalArgs) -> anyhow::Result<ExitSta
     let outcome = migrate::execute(&migrate, global).await;
     sims.shutdown().await;
     let finished = outcome?;
+    // The demo's workspace is small: its summary is read back whole.
+    let summary: Value =
+        serde_json::to_value(&finished.summary).context("Cannot read migrate's summary")?;
 
     let mut artefacts: Vec<Artefact> = plan_reports
         .iter()
@@ -194,8 +197,8 @@ pub async fn run(args: &DemoArgs, global: &GlobalArgs) -> anyhow::Result<ExitSta
             what: "audit report",
         }))
         .collect();
-    let target = finished.summary["target"].as_str().unwrap_or_default();
-    if finished.summary.get("apply").is_some() {
+    let target = summary["target"].as_str().unwrap_or_default();
+    if summary.get("apply").is_some() {
         let path = folder.join("idmap.csv");
         write_idmap(&ledger, target, &path)?;
         artefacts.push(Artefact {
@@ -218,12 +221,12 @@ pub async fn run(args: &DemoArgs, global: &GlobalArgs) -> anyhow::Result<ExitSta
             "seed": args.seed,
             "folder": folder,
             "elapsed_seconds": elapsed,
-            "migrate": finished.summary,
+            "migrate": summary,
             "files": artefacts.iter().map(|a| json!({"path": a.path, "what": a.what})).collect::<Vec<_>>(),
         });
         format!("{document}\n")
     } else {
-        summary_text(args, &finished.summary, elapsed, &artefacts)
+        summary_text(args, &summary, elapsed, &artefacts)
     };
     super::print_data(text.as_bytes())?;
     Ok(finished.status)

@@ -137,14 +137,12 @@ pub async fn execute(args: &ExportArgs, global: &GlobalArgs) -> anyhow::Result<F
         let mut err = std::io::stderr().lock();
         err.write_all(summary_text(&outcome, &metrics, &args.ledger).as_bytes())?;
     }
-    Ok(Finished {
-        status: if outcome.failures.is_empty() {
-            ExitStatus::Success
-        } else {
-            ExitStatus::Failure
-        },
-        summary: summary_json(&outcome, &metrics),
-    })
+    let status = if outcome.failures.is_empty() {
+        ExitStatus::Success
+    } else {
+        ExitStatus::Failure
+    };
+    Ok(Finished::new(status, summary_json(&outcome, &metrics)))
 }
 
 fn kind_map(counts: &BTreeMap<String, u64>) -> Value {

@@ -29,7 +29,7 @@ use std::pin::{Pin, pin};
 
 use anyhow::Context;
 use futures::future::{self, Either, MaybeDone};
-use serde_json::{Map, Value, json};
+use serde::Serialize;
 
 use super::audit;
 use super::plan::{check_report_folders, public_client, public_token, write_reports};
@@ -41,6 +41,25 @@ use crate::progress::HiddenReporter;
 
 /// Schema version of the `--json` document.
 const SUMMARY_SCHEMA_VERSION: u32 = 1;
+
+/// The `--json` document: the target, then the summary of each step that ran, as the step's
+/// own `--json` would print it.
+#[derive(Serialize)]
+struct Summary {
+    schema_version: u32,
+    target: String,
+    /// The plan a resumed run went on applying.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    resumed_plan: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    export: Option<super::Summary>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    plan: Option<super::Summary>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    apply: Option<super::Summary>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    audit: Option<super::Summary>,
+}
 
 fn export_args(args: &MigrateArgs) -> ExportArgs {
     ExportArgs {
@@ -183,9 +202,15 @@ pub async fn execute(args: &MigrateArgs, global: &GlobalArgs) -> anyhow::Result<
     let _lock = Ledger::lock(&args.run.ledger)
         .with_context(|| format!("Cannot open the ledger `{}`", args.run.ledger.display()))?;
     let target = target_of(args).await?;
-    let mut summary = Map::new();
-    summary.insert("schema_version".into(), json!(SUMMARY_SCHEMA_VERSION));
-    summary.insert("target".into(), json!(target));
+    let mut summary = Summary {
+        schema_version: SUMMARY_SCHEMA_VERSION,
+        target: target.clone(),
+        resumed_plan: None,
+        export: None,
+        plan: None,
+        apply: None,
+        audit: None,
+    };
 
     let start = starting_point(args, &target)?;
     let mut status = ExitStatus::Success;
@@ -197,7 +222,7 @@ pub async fn execute(args: &MigrateArgs, global: &GlobalArgs) -> anyhow::Result<
                     "Resuming: plan {plan} of this target was made from the latest export; applying it"
                 ),
             )?;
-            summary.insert("resumed_plan".into(), json!(plan));
+            summary.resumed_plan = Some(plan);
             // The report of the plan being resumed, as the first run wrote it.
             if !args.report.is_empty() {
                 let ledger = Ledger::inspect(&args.run.ledger).with_context(|| {
@@ -213,7 +238,7 @@ pub async fn execute(args: &MigrateArgs, global: &GlobalArgs) -> anyhow::Result<
         Start::Export => {
             say(global, "Step 1/4: export")?;
             let finished = export::execute(&export_args(args), global).await?;
-            summary.insert("export".into(), finished.summary);
+            summary.export = Some(finished.summary);
             status = finished.status;
         }
     }
@@ -225,7 +250,7 @@ pub async fn execute(args: &MigrateArgs, global: &GlobalArgs) -> anyhow::Result<
     if status == ExitStatus::Success && !matches!(start, Start::Apply(_)) {
         say(global, "Step 2/4: plan")?;
         let finished = alongside(plan::execute(&plan_args(args), global), reading.as_mut()).await?;
-        summary.insert("plan".into(), finished.summary);
+        summary.plan = Some(finished.summary);
         status = finished.status;
     }
     if status != ExitStatus::Success {
@@ -240,7 +265,7 @@ pub async fn execute(args: &MigrateArgs, global: &GlobalArgs) -> anyhow::Result<
         )?;
         let apply_args = apply_args(args);
         let finished = alongside(apply::execute(&apply_args, global), reading.as_mut()).await?;
-        summary.insert("apply".into(), finished.summary);
+        summary.apply = Some(finished.summary);
         status = finished.status;
         // The audit compares the whole target: only worth it once everything was applied. Its
         // target side is read while the source read ends.
@@ -251,12 +276,9 @@ pub async fn execute(args: &MigrateArgs, global: &GlobalArgs) -> anyhow::Result<
                 reading.as_mut().take_output().and_then(Result::ok)
             };
             let finished = audit::execute_with_source(&audit_args, global, ahead).await?;
-            summary.insert("audit".into(), finished.summary);
+            summary.audit = Some(finished.summary);
             status = finished.status;
         }
     }
-    Ok(Finished {
-        status,
-        summary: Value::Object(summary),
-    })
+    Ok(Finished::new(status, summary))
 }

@@ -38,19 +38,36 @@ impl From<ExitStatus> for ExitCode {
     }
 }
 
+/// The `--json` document of a command: any value that serializes, serialized only when it is
+/// printed (`migrate` puts its steps' documents into its own).
+pub type Summary = Box<dyn erased_serde::Serialize + Send + Sync>;
+
 /// How a step of work ended, with the summary `--json` prints: `migrate` runs `export`,
 /// `plan` and `apply` as steps and prints their summaries as one document.
-#[derive(Debug)]
 pub struct Finished {
     pub status: ExitStatus,
-    pub summary: serde_json::Value,
+    /// Kept as the value it describes, not as JSON: an audit's lists every resource, and its
+    /// JSON (parsed or as text) held beside the report was tens of megabytes on a large
+    /// workspace, twice over in `migrate`'s document.
+    pub summary: Summary,
 }
 
 impl Finished {
+    /// A step that ended with `status`; `summary` is its `--json` document.
+    pub fn new(
+        status: ExitStatus,
+        summary: impl serde::Serialize + Send + Sync + 'static,
+    ) -> Finished {
+        Finished {
+            status,
+            summary: Box::new(summary),
+        }
+    }
+
     /// Prints the summary on stdout when asked, and gives the exit status.
     fn print(self, json: bool) -> anyhow::Result<ExitStatus> {
         if json {
-            print_data(format!("{}\n", self.summary).as_bytes())?;
+            print_json(&self.summary)?;
         }
         Ok(self.status)
     }
@@ -61,7 +78,22 @@ impl Finished {
 fn print_data(data: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
-    match out.write_all(data).and_then(|()| out.flush()) {
+    quiet_on_closed_pipe(out.write_all(data).and_then(|()| out.flush()))
+}
+
+/// Writes `value` as one line of JSON on stdout, serialized as it is written.
+fn print_json(value: &impl serde::Serialize) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let written = serde_json::to_writer(&mut out, value)
+        .map_err(std::io::Error::from)
+        .and_then(|()| out.write_all(b"\n"))
+        .and_then(|()| out.flush());
+    quiet_on_closed_pipe(written)
+}
+
+fn quiet_on_closed_pipe(written: std::io::Result<()>) -> std::io::Result<()> {
+    match written {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         other => other,
     }

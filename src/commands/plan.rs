@@ -183,14 +183,15 @@ pub async fn execute(args: &PlanArgs, global: &GlobalArgs) -> anyhow::Result<Fin
     }
     // The report is built from what was just stored, as `apply --dry-run` would build it.
     write_reports(&ledger, &target, &args.api, &args.report, global)?;
-    Ok(Finished {
-        status: if plan.blocking_conflicts() > 0 {
-            ExitStatus::Failure
-        } else {
-            ExitStatus::Success
-        },
-        summary: summary_json(&plan, plan_id, &target, &workspace, requests),
-    })
+    let status = if plan.blocking_conflicts() > 0 {
+        ExitStatus::Failure
+    } else {
+        ExitStatus::Success
+    };
+    Ok(Finished::new(
+        status,
+        summary_json(&plan, plan_id, &target, &workspace, requests),
+    ))
 }
 
 /// Refuses a missing ledger before anything else: opening it would create an empty one, and
