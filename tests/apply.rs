@@ -908,3 +908,75 @@ async fn a_batch_whose_answer_is_lost_or_refused_invites_each_person_once() {
     assert_eq!(sent_again, 50);
     assert_eq!(invite_requests(&stats), 2 + 50, "{stats}");
 }
+
+/// Labels are created beside the first steps (their endpoint has a limit of its own), and a
+/// label the target refuses breaks its source only from `set_source_labels` on, as when labels
+/// came after the sources: the source is still created and named.
+#[tokio::test]
+async fn labels_go_beside_the_first_steps_and_a_refused_one_still_lets_its_source_be_made() {
+    let sims = simulators().await;
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = dir.path().join("apply.ledger");
+    prepared(&sims, dir.path()).await;
+    let labels = payloads(&ledger)
+        .iter()
+        .filter(|p| p.step == "create_label")
+        .count();
+    assert!(labels >= 2, "the small workspace has labels");
+    // The first label sent is refused.
+    sims.public.faults.script(
+        Matcher::new(reqwest::Method::POST, "/labels"),
+        ScriptedFault::Status(400),
+        1,
+    );
+    let secrets = dir.path().join("secrets.toml");
+    let out = run(
+        &sims,
+        "apply",
+        &ledger,
+        &["--secrets", secrets.to_str().unwrap(), "--json-progress"],
+    )
+    .await;
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert_eq!(sims.public.faults.scripted_remaining(), 0);
+
+    // Beside: a label is done before the sources are named, which came first in line.
+    let events: Vec<Value> = out
+        .stderr
+        .lines()
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .collect();
+    let first = |kind: &str, task: &str| {
+        events
+            .iter()
+            .position(|e| e["type"] == kind && e["data"]["task"] == task)
+            .unwrap_or_else(|| panic!("no {kind} of {task} in\n{}", out.stderr))
+    };
+    assert!(
+        first("task_advanced", "create_label") < first("task_started", "name_source"),
+        "the labels waited for the sources"
+    );
+
+    // The refused label's source is created, not labelled; the other sources' labels are made.
+    let after = payloads(&ledger);
+    let refused = after
+        .iter()
+        .find(|p| p.step == "create_label" && p.state == "failed")
+        .expect("the refused label failed");
+    let state_of = |step: &str| {
+        after
+            .iter()
+            .find(|p| p.seq == refused.seq && p.step == step)
+            .map(|p| p.state.as_str())
+    };
+    assert_eq!(state_of("create_source"), Some("done"));
+    assert_eq!(state_of("set_source_labels"), Some("pending"));
+    // (Another label of the same source waits with it, as any later payload of a broken item.)
+    let others = || {
+        after
+            .iter()
+            .filter(|p| p.step == "create_label" && p.seq != refused.seq)
+    };
+    assert!(others().count() > 0);
+    assert!(others().all(|p| p.state == "done"));
+}

@@ -14,6 +14,7 @@ use serde_json::{Map, Value};
 use super::live_secrets::{ConfigSecrets, LiveValues};
 use super::reconcile::{Found, already_connected, reconcile};
 use super::recorder::Recorder;
+use super::schedule;
 use super::{
     ApplyError, ApplyOptions, Deferral, IdKey, MAX_CREATES_PER_RUN, Outcome, PayloadReport,
     Planned, SecretsFile, id_key, is_create,
@@ -73,6 +74,11 @@ pub(super) struct Run<'a> {
     ids: Mutex<HashMap<IdKey, String>>,
     /// Items (kind, Config name) that failed or were skipped in this run, and why.
     broken: Mutex<HashMap<(String, String), String>>,
+    /// Items broken by a step sent beside the others ([`schedule::BESIDE`]): they join
+    /// `broken` when those steps are done ([`Run::release_held_breakage`]), so that a label
+    /// failing does not stop its source from being created by a step it did not use to wait
+    /// for.
+    held_broken: Mutex<HashMap<(String, String), String>>,
     reporter: &'a dyn Reporter,
 }
 
@@ -101,8 +107,38 @@ impl<'a> Run<'a> {
             options,
             ids: Mutex::new(ids),
             broken: Mutex::new(HashMap::new()),
+            held_broken: Mutex::new(HashMap::new()),
             reporter,
         })
+    }
+
+    /// Where a failure of a `step` payload is kept: the items a step sent beside the others
+    /// breaks are held until those steps are done.
+    fn breakage_of(&self, step: &str) -> &Mutex<HashMap<(String, String), String>> {
+        if schedule::runs_beside(step) {
+            &self.held_broken
+        } else {
+            &self.broken
+        }
+    }
+
+    /// Why `this` (kind, Config name) may not send a `payload`: its item or an item it needs
+    /// is broken. A step sent beside the others also sees what it broke itself.
+    fn blocked(&self, this: &(String, String), payload: &StoredPayload) -> Option<String> {
+        let held = schedule::runs_beside(&payload.step);
+        blocked_by(&lock(&self.broken), this, &payload.dependencies).or_else(|| {
+            held.then(|| blocked_by(&lock(&self.held_broken), this, &payload.dependencies))
+                .flatten()
+        })
+    }
+
+    /// The items broken beside the other steps count as broken from now on.
+    pub(super) fn release_held_breakage(&self) {
+        let held = std::mem::take(&mut *lock(&self.held_broken));
+        let mut broken = lock(&self.broken);
+        for (item, why) in held {
+            broken.entry(item).or_insert(why);
+        }
     }
 
     fn ledger(&self) -> MutexGuard<'_, &'a mut Ledger> {
@@ -147,9 +183,8 @@ impl<'a> Run<'a> {
             line.outcome = Outcome::Deferred(deferral);
             return Ok(line);
         }
-        let blocked = blocked_by(&lock(&self.broken), &this, &payload.dependencies);
-        if let Some(because) = blocked {
-            lock(&self.broken)
+        if let Some(because) = self.blocked(&this, payload) {
+            lock(self.breakage_of(&payload.step))
                 .entry(this)
                 .or_insert_with(|| because.clone());
             line.outcome = Outcome::Skipped { because };
@@ -166,13 +201,13 @@ impl<'a> Run<'a> {
             Err(Stop::Failed { reason, manual }) => {
                 self.ledger().mark_failed(key, "failed", &reason)?;
                 self.reporter.failed(&item.config_name, &reason);
-                lock(&self.broken).insert(this, broken());
+                lock(self.breakage_of(&payload.step)).insert(this, broken());
                 Outcome::Failed { reason, manual }
             }
             Err(Stop::Unknown { reason }) => {
                 self.ledger().mark_failed(key, "intent", &reason)?;
                 self.reporter.failed(&item.config_name, &reason);
-                lock(&self.broken).insert(this, broken());
+                lock(self.breakage_of(&payload.step)).insert(this, broken());
                 Outcome::Failed {
                     reason,
                     manual: false,
@@ -261,7 +296,7 @@ impl<'a> Run<'a> {
             return None;
         }
         let this = (item.kind.clone(), item.config_name.clone());
-        if blocked_by(&lock(&self.broken), &this, &payload.dependencies).is_some() {
+        if self.blocked(&this, payload).is_some() {
             return None;
         }
         let planned: Planned = payload.payload.parse().ok()?;

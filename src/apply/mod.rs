@@ -213,6 +213,22 @@ impl ApplyReport {
         }
     }
 
+    /// Adds the counts and lines of `other`, a report of other steps of the same run.
+    fn merge(&mut self, other: ApplyReport) {
+        for (kind, steps) in other.written {
+            let into = self.written.entry(kind).or_default();
+            for (step, n) in steps {
+                *into.entry(step).or_default() += n;
+            }
+        }
+        self.reconciled += other.reconciled;
+        self.already_done += other.already_done;
+        for (why, n) in other.deferred {
+            *self.deferred.entry(why).or_default() += n;
+        }
+        self.notable.extend(other.notable);
+    }
+
     fn count(&self, pred: impl Fn(&Outcome) -> bool) -> usize {
         self.notable.iter().filter(|p| pred(&p.outcome)).count()
     }
@@ -406,13 +422,14 @@ pub fn dry_run(
     Ok(report)
 }
 
-/// Executes the plan: phase by phase in [`schedule::STEP_ORDER`], the lanes of a phase
-/// `options.concurrency` at a time. Returns the report, its lines in plan order; a payload
+/// Executes the plan: phase by phase in [`schedule::STEP_ORDER`] (the steps of
+/// [`schedule::BESIDE`] beside the phases before the first that needs them), the lanes of a
+/// phase `options.concurrency` at a time. Returns the report, its lines in plan order; a payload
 /// failure is in the report, not an error. Only a ledger that cannot record progress stops
 /// the run (writes in flight then stay `intent`, for the next run to reconcile).
 ///
 /// The payloads and their items are read from the ledger one step at a time, so that a run
-/// holds one step's payloads, not the plan's.
+/// holds one step's payloads (and the labels' beside them), not the plan's.
 pub async fn apply(
     ledger: &mut Ledger,
     plan: &StoredPlan,
@@ -426,17 +443,39 @@ pub async fn apply(
     // Stable: steps this release does not know keep their (alphabetical) order, last.
     steps.sort_by_key(|step| schedule::phase_of(step));
     let run = Run::new(ledger, plan, writer, secrets, options, ids, reporter)?;
-    let mut report = ApplyReport::new(plan.id);
+    // Labels go beside the steps before the first one that needs them (`schedule::BESIDE`).
+    let (beside, before, after) = schedule::split_beside(steps);
+    let (mut report, alongside) = futures::try_join!(
+        run_steps(&run, plan.id, &before, options, reporter),
+        run_steps(&run, plan.id, &beside, options, reporter),
+    )?;
+    report.merge(alongside);
+    // What failed beside breaks its items now, before anything that needs it is sent.
+    run.release_held_breakage();
+    report.merge(run_steps(&run, plan.id, &after, options, reporter).await?);
+    report.notable.sort_by_key(|l| (l.seq, l.ordinal));
+    Ok(report)
+}
+
+/// Sends `steps` one after the other, the lanes of each `options.concurrency` at a time.
+async fn run_steps(
+    run: &Run<'_>,
+    plan: i64,
+    steps: &[String],
+    options: ApplyOptions,
+    reporter: &dyn Reporter,
+) -> Result<ApplyReport, ApplyError> {
+    let mut report = ApplyReport::new(plan);
     for step in steps {
-        let payloads = run.payloads_of_step(&step)?;
-        let items: HashMap<i64, StoredItem> = items_by_seq(run.items_of_step(&step)?)
+        let payloads = run.payloads_of_step(step)?;
+        let items: HashMap<i64, StoredItem> = items_by_seq(run.items_of_step(step)?)
             .into_iter()
             .filter(|(_, item)| writes(item))
             .collect();
         for phase in schedule::phases(&payloads, &items) {
             reporter.task_started(phase.step, phase.len() as u64);
             let done: Vec<Vec<PayloadReport>> = stream::iter(phase.lanes)
-                .map(|lane| run_lane(&run, &items, lane, reporter))
+                .map(|lane| run_lane(run, &items, lane, reporter))
                 .buffer_unordered(options.concurrency.max(1))
                 .try_collect()
                 .await?;
@@ -445,7 +484,6 @@ pub async fn apply(
             run.flush().await?;
         }
     }
-    report.notable.sort_by_key(|l| (l.seq, l.ordinal));
     Ok(report)
 }
 
