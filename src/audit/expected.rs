@@ -65,27 +65,20 @@ pub struct Inputs<'a, S = Snapshot> {
     pub ids: &'a IdMap,
 }
 
-/// Builds an [`IdMap`] from `(kind, config name, field, public id)` rows (the ledger's id map).
-pub fn id_map<'a>(rows: impl IntoIterator<Item = (&'a str, &'a str, &'a str, &'a str)>) -> IdMap {
-    let mut ids = IdMap::new();
-    for (kind, config_name, field, public_id) in rows {
-        let Ok(kind) = kind.parse::<Kind>() else {
-            continue;
-        };
-        let field = match field {
-            "catalogId" => RefField::CatalogId,
-            _ => RefField::Id,
-        };
-        ids.insert(
-            Ref {
-                kind,
-                config_name: config_name.to_owned(),
-                field,
-            },
-            public_id,
-        );
-    }
-    ids
+/// Adds one row of the ledger's id map (`field` as the ledger spells it) to `ids`.
+pub fn add_id(ids: &mut IdMap, kind: Kind, config_name: String, field: &str, public_id: &str) {
+    let field = match field {
+        "catalogId" => RefField::CatalogId,
+        _ => RefField::Id,
+    };
+    ids.insert(
+        Ref {
+            kind,
+            config_name,
+            field,
+        },
+        public_id,
+    );
 }
 
 /// Every `$ref` left in `value` replaced by a readable text naming what has no Public id.
@@ -347,6 +340,17 @@ fn shape_of<S>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Builds an [`IdMap`] from `(kind, config name, field, public id)` rows (the ledger's id map).
+    fn id_map<'a>(rows: impl IntoIterator<Item = (&'a str, &'a str, &'a str, &'a str)>) -> IdMap {
+        let mut ids = IdMap::new();
+        for (kind, config_name, field, public_id) in rows {
+            if let Ok(kind) = kind.parse::<Kind>() {
+                add_id(&mut ids, kind, config_name.to_owned(), field, public_id);
+            }
+        }
+        ids
+    }
 
     fn catalog() -> TargetCatalog {
         let sources =

@@ -45,7 +45,7 @@ pub use report::{
 
 use crate::export::ConfigReader;
 use crate::ledger::{Ledger, LedgerError};
-use crate::mapping::Tables;
+use crate::mapping::{IdMap, Tables};
 use crate::model::Kind;
 use crate::progress::Reporter;
 use crate::public_api::{PublicClient, PublicObject};
@@ -104,6 +104,73 @@ fn baselines(
             mapped.baseline.map(|b| (o.name, b))
         })
         .collect())
+}
+
+/// What the audit takes from the ledger about a target, each row read once and kept only in
+/// the shape the audit uses (the rows themselves, held and then indexed, were about 1 KB per
+/// migrated object).
+struct FromLedger {
+    /// The id map, to fill the `$ref`s of the expected shapes.
+    ids: IdMap,
+    /// The plan's actions and the id map's names, of the audited kinds.
+    view: compare::LedgerView,
+    /// Public ids of the migrated sources (each has schema settings).
+    sources: BTreeSet<String>,
+    /// (Config name, Public id) of the migrated destinations, whose delivery `--with-metrics`
+    /// checks.
+    destinations: Vec<(String, String)>,
+}
+
+fn from_ledger(
+    ledger: &Ledger,
+    target: &str,
+    plan: i64,
+    options: &AuditOptions,
+) -> Result<FromLedger, LedgerError> {
+    let mut from = FromLedger {
+        ids: IdMap::new(),
+        view: compare::LedgerView::default(),
+        sources: BTreeSet::new(),
+        destinations: Vec::new(),
+    };
+    ledger.visit_id_map(target, |pair| {
+        let Ok(kind) = pair.kind.parse::<Kind>() else {
+            return;
+        };
+        if pair.field == "id" {
+            match kind {
+                Kind::Sources => {
+                    from.sources.insert(pair.public_id.clone());
+                }
+                Kind::Destinations if options.with_metrics => from
+                    .destinations
+                    .push((pair.config_name.clone(), pair.public_id.clone())),
+                _ => {}
+            }
+            if options.kinds.contains(&kind) {
+                from.view
+                    .names
+                    .insert((kind, pair.public_id.clone()), pair.config_name.clone());
+            }
+        }
+        expected::add_id(
+            &mut from.ids,
+            kind,
+            pair.config_name,
+            &pair.field,
+            &pair.public_id,
+        );
+    })?;
+    ledger.visit_plan_items(plan, |item| {
+        if let Ok(kind) = item.kind.parse::<Kind>()
+            && options.kinds.contains(&kind)
+        {
+            from.view
+                .actions
+                .insert((kind, item.config_name), item.action);
+        }
+    })?;
+    Ok(from)
 }
 
 /// The two APIs, read-only.
@@ -197,32 +264,12 @@ pub async fn audit_with_source<R: ConfigReader>(
     let plan = ledger
         .latest_plan(&target_name)?
         .ok_or_else(|| AuditError::NoPlan(target_name.clone()))?;
-    let pairs = ledger.id_map(&target_name)?;
-    let ids = expected::id_map(pairs.iter().map(|p| {
-        (
-            p.kind.as_str(),
-            p.config_name.as_str(),
-            p.field.as_str(),
-            p.public_id.as_str(),
-        )
-    }));
-    let mut ledger_view = compare::LedgerView::default();
-    for item in ledger.plan_items(plan.id)? {
-        if let Ok(kind) = item.kind.parse::<Kind>()
-            && options.kinds.contains(&kind)
-        {
-            ledger_view
-                .actions
-                .insert((kind, item.config_name), item.action);
-        }
-    }
-    for pair in pairs.iter().filter(|p| p.field == "id") {
-        if let Ok(kind) = pair.kind.parse::<Kind>() {
-            ledger_view
-                .names
-                .insert((kind, pair.public_id.clone()), pair.config_name.clone());
-        }
-    }
+    let FromLedger {
+        ids,
+        view: ledger_view,
+        sources,
+        destinations,
+    } = from_ledger(ledger, &target_name, plan.id, options)?;
 
     // Said in the report: what the audit saw is the state of both sides from this moment on.
     let started = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
@@ -236,21 +283,8 @@ pub async fn audit_with_source<R: ConfigReader>(
     if options.kinds.contains(&Kind::SchemaConfigs) {
         // Every source has one schema config, and only a migrated source has a Public id, so the
         // id map says which settings to read without waiting for the source to be read again.
-        wants.schema_sources = pairs
-            .iter()
-            .filter(|p| p.kind == Kind::Sources.as_str() && p.field == "id")
-            .map(|p| p.public_id.clone())
-            .collect();
+        wants.schema_sources = sources;
     }
-    // (Config name, Public id) of the migrated destinations, whose delivery `--with-metrics`
-    // checks; the rest of the pairs are in `ids` and `ledger_view` by now.
-    let destinations: Vec<(String, String)> = pairs
-        .into_iter()
-        .filter(|p| {
-            options.with_metrics && p.kind == Kind::Destinations.as_str() && p.field == "id"
-        })
-        .map(|p| (p.config_name, p.public_id))
-        .collect();
     // The two sides are read at once: each API has its own limits, and the source read alone,
     // paced by the Config API's 200 requests a minute, is the longer one. A source read ahead
     // for the same export is taken as it is (or as it ends), any other read again here.

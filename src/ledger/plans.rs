@@ -142,6 +142,12 @@ impl Ledger {
         self.items_where("plan = ?1", params![plan])
     }
 
+    /// Hands the items of a plan to `visit` one by one, in `seq` order, without holding them
+    /// all.
+    pub fn visit_plan_items(&self, plan: i64, visit: impl FnMut(StoredItem)) -> Result<()> {
+        self.visit_items_where("plan = ?1", params![plan], visit)
+    }
+
     /// The items of a plan that have payloads of `step`, in `seq` order: what `apply` needs of
     /// the items while it sends that step, rather than every item of the plan.
     pub fn plan_items_of_step(&self, plan: i64, step: &str) -> Result<Vec<StoredItem>> {
@@ -156,6 +162,17 @@ impl Ledger {
         condition: &str,
         params: impl rusqlite::Params,
     ) -> Result<Vec<StoredItem>> {
+        let mut all = Vec::new();
+        self.visit_items_where(condition, params, |item| all.push(item))?;
+        Ok(all)
+    }
+
+    fn visit_items_where(
+        &self,
+        condition: &str,
+        params: impl rusqlite::Params,
+        mut visit: impl FnMut(StoredItem),
+    ) -> Result<()> {
         let mut stmt = self
             .conn
             .prepare(&format!(
@@ -177,8 +194,10 @@ impl Ledger {
                 })
             })
             .map_err(self.sql("reading plan items"))?;
-        rows.collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(self.sql("reading plan items"))
+        for row in rows {
+            visit(row.map_err(self.sql("reading plan items"))?);
+        }
+        Ok(())
     }
 
     /// The payloads of a plan, in the order `apply` sends them.
@@ -298,6 +317,14 @@ impl Ledger {
 
     /// The id map of a target.
     pub fn id_map(&self, target: &str) -> Result<Vec<StoredIdPair>> {
+        let mut all = Vec::new();
+        self.visit_id_map(target, |pair| all.push(pair))?;
+        Ok(all)
+    }
+
+    /// Hands the id map of `target` to `visit` pair by pair, in the order of
+    /// [`Ledger::id_map`], without holding it all.
+    pub fn visit_id_map(&self, target: &str, mut visit: impl FnMut(StoredIdPair)) -> Result<()> {
         let mut stmt = self
             .conn
             .prepare(
@@ -316,8 +343,10 @@ impl Ledger {
                 })
             })
             .map_err(self.sql("reading the id map"))?;
-        rows.collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(self.sql("reading the id map"))
+        for row in rows {
+            visit(row.map_err(self.sql("reading the id map"))?);
+        }
+        Ok(())
     }
 }
 
