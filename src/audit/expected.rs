@@ -1,10 +1,11 @@
 //! The expected side: what the target should hold for each Config object, computed by the very
 //! mapping the planner uses, on the freshly re-read source, with the ids the ledger recorded.
 //!
-//! Role: [`expected`] runs the mapping ([`map_kind`], kind by kind) with an [`IdMap`] built from
-//! the ledger's id map, so every `$ref` to an object segbridge created or adopted is the Public
-//! id it got; it then folds each object's payloads (create, name, labels, rules batches…) into one normalised
-//! shape per resource, the same shape [`super::actual`] makes of what the Public API returns.
+//! Role: [`by_kind`] runs the mapping ([`map_kind`], kind by kind) with an [`IdMap`] built from
+//! the ledger's id map ([`add_id`]), so every `$ref` to an object segbridge created or adopted is
+//! the Public id it got; it then folds each object's payloads (create, name, labels, rules
+//! batches…) into one normalised shape per resource, the same shape [`super::actual`] makes of
+//! what the Public API returns, and hands each kind's shapes on before mapping the next.
 //!
 //! Invariants:
 //! - Using the mapping rather than a second translation means the audit checks what `apply`
@@ -47,8 +48,8 @@ pub struct Expected {
     pub public_id: Option<String>,
     /// Filters: the Public id of their destination; connections: of their tracking plan.
     pub parent_id: Option<String>,
-    /// The normalised shape, as text (a kind's shapes are held until the kind is compared); `None`
-    /// when the mapping blocks the object.
+    /// The normalised shape, as text (a kind's shapes are held until the kind is compared);
+    /// `None` when the mapping blocks the object.
     pub shape: Option<JsonText>,
     /// Why the mapping blocks it (finding messages), when it does.
     pub blockers: Vec<String>,
@@ -217,15 +218,6 @@ fn function_shape(mapped: &Mapped, tables: &Tables, workspace_name: &str) -> Opt
     Some(Value::Object(shape))
 }
 
-/// The expected side of every object of the audited kinds in `inputs.snapshot`.
-pub fn expected<S: SnapshotSource<Error = Infallible>>(inputs: &Inputs<'_, S>) -> Vec<Expected> {
-    let mut out = Vec::new();
-    by_kind(inputs, &AUDITED.into_iter().collect(), |_, shapes| {
-        out.extend(shapes)
-    });
-    out
-}
-
 /// The expected side one kind at a time: `f` gets each kind of `kinds` (audited kinds only, in
 /// mapping order) with the shapes of its objects, none when the source holds none of it. The
 /// caller compares a kind and lets its shapes go before the next is mapped, so the shapes of
@@ -340,6 +332,15 @@ fn shape_of<S>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The expected side of every object of the audited kinds in `inputs.snapshot`.
+    fn expected<S: SnapshotSource<Error = Infallible>>(inputs: &Inputs<'_, S>) -> Vec<Expected> {
+        let mut out = Vec::new();
+        by_kind(inputs, &AUDITED.into_iter().collect(), |_, shapes| {
+            out.extend(shapes)
+        });
+        out
+    }
 
     /// Builds an [`IdMap`] from `(kind, config name, field, public id)` rows (the ledger's id map).
     fn id_map<'a>(rows: impl IntoIterator<Item = (&'a str, &'a str, &'a str, &'a str)>) -> IdMap {

@@ -47,8 +47,8 @@ pub type Summary = Box<dyn erased_serde::Serialize + Send + Sync>;
 pub struct Finished {
     pub status: ExitStatus,
     /// Kept as the value it describes, not as JSON: an audit's lists every resource, and its
-    /// JSON (parsed or as text) held beside the report was tens of megabytes on a large
-    /// workspace, twice over in `migrate`'s document.
+    /// JSON held beside the report (as a parsed value, then as the string printed) was tens of
+    /// megabytes on a large workspace.
     pub summary: Summary,
 }
 
