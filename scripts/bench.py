@@ -24,6 +24,10 @@ line per run on stdout:
   every list, one per schema config) and the export made; the write requests the plan needs (one
   per payload, invitations fifty to a request) and the
   writes the Public API received.
+- export_to_applied (--migrate): seconds from the start of the export to the end of `apply` (the
+  ledger's runs), the export's bound (its minimum requests under the Config API's default
+  window) and the import's (the plan's writes under the Public API's), and the seconds over the
+  larger of those two.
 - steps: the same figures per step (steps mode).
 
 Usage:
@@ -231,6 +235,26 @@ def planned_writes(ledger):
     return others + -(-invites // INVITES_PER_REQUEST)
 
 
+def export_to_applied_seconds(ledger):
+    """Seconds from the start of the export to the end of `apply`, from the ledger's runs (the
+    part of one `migrate` that the goal on overlapping export and apply is about)."""
+    from datetime import datetime
+
+    with sqlite3.connect(f"file:{ledger}?mode=ro", uri=True) as db:
+        (started,) = db.execute("SELECT min(started_at) FROM runs WHERE command = 'export'").fetchone()
+        (applied,) = db.execute("SELECT max(finished_at) FROM runs WHERE command = 'apply'").fetchone()
+    if not started or not applied:
+        return None
+    parse = lambda text: datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return (parse(applied) - parse(started)).total_seconds()
+
+
+def default_bound(calls, limits, time_scale):
+    """Real seconds `calls` requests take under an API's default window alone."""
+    default = limits["default"]
+    return calls / default["limit"] * default["window_seconds"] / time_scale
+
+
 def one_run(binary, options, size):
     sim_args = [
         "--size", size,
@@ -307,6 +331,19 @@ def one_run(binary, options, size):
             for route, n in step["calls"][api]["routes"].items():
                 whole[api]["routes"][route] = whole[api]["routes"].get(route, 0) + n
     pipelined = max(api_bound(whole[api], limits[api], options.time_scale) for api in whole)
+    overlap = None
+    if options.migrate:
+        # The export's and the import's own bounds: the least the export's requests and the
+        # plan's writes need under each API's default window.
+        export_bound = default_bound(export_minimum(state), limits["config"], options.time_scale)
+        import_bound = default_bound(planned_writes(ledger), limits["public"], options.time_scale)
+        seconds = export_to_applied_seconds(ledger)
+        overlap = {
+            "seconds": None if seconds is None else round(seconds, 2),
+            "export_bound": round(export_bound, 2),
+            "import_bound": round(import_bound, 2),
+            "ratio": None if seconds is None else round(seconds / max(export_bound, import_bound), 3),
+        }
     sequential = sum(max(step["bound"].values()) for step in measured)
     bound = pipelined if options.migrate else sequential
     return {
@@ -328,6 +365,7 @@ def one_run(binary, options, size):
             "pipelined": round(pipelined, 2),
         },
         "ratio": round(wall / bound, 3) if bound > 0 else None,
+        "export_to_applied": overlap,
         "minimum": {"config_export": export_minimum(state), "public_writes": planned_writes(ledger)},
         "made": {"config_export": export_calls, "public_writes": total("public", "writes")},
         "steps": [
