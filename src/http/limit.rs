@@ -499,6 +499,12 @@ pub(crate) mod tests {
             .collect()
     }
 
+    /// A request let through now, whose answer reported `window`.
+    fn answered(limiter: &RateLimiter, window: ServerWindow) {
+        let ticket = limiter.reserve_ticket().ticket;
+        limiter.follow_server(ticket, window);
+    }
+
     /// The most grants in any window of `width` (half-open, starting at a grant).
     fn most_in_any_window(times: &[Duration], width: Duration) -> usize {
         let mut end = 0;
@@ -634,17 +640,14 @@ pub(crate) mod tests {
             reset_in,
         };
         // The window turns between these two answers (the count falls from 590 to 3)...
-        let ticket = limiter.reserve_ticket().ticket;
-        limiter.follow_server(ticket, window(590, 10, Duration::from_millis(100)));
+        answered(&limiter, window(590, 10, Duration::from_millis(100)));
         clock.advance(Duration::from_millis(200));
         let turned = clock.now();
-        let ticket = limiter.reserve_ticket().ticket;
-        limiter.follow_server(ticket, window(3, 597, Duration::from_millis(59_900)));
+        answered(&limiter, window(3, 597, Duration::from_millis(59_900)));
         // ...and 59 s later the new one is spent, its reset dated 0.9 s ahead (whole seconds,
         // so up to a second later in fact).
         clock.advance(Duration::from_millis(59_000));
-        let ticket = limiter.reserve_ticket().ticket;
-        limiter.follow_server(ticket, window(600, 0, Duration::from_millis(900)));
+        answered(&limiter, window(600, 0, Duration::from_millis(900)));
         let wait = limiter.reserve();
         let at = clock.now() + wait;
         // The first grant after the turn comes one slot of the bucket (60 s / 558) after it.
@@ -672,17 +675,14 @@ pub(crate) mod tests {
     #[test]
     fn on_a_scaled_clock_the_wait_ends_just_after_the_predicted_turn() {
         let (clock, limiter) = scaled_limiter();
-        let ticket = limiter.reserve_ticket().ticket;
-        limiter.follow_server(ticket, seen(990, Duration::ZERO));
+        answered(&limiter, seen(990, Duration::ZERO));
         clock.advance(Duration::from_secs(30));
         let turned = clock.now();
-        let ticket = limiter.reserve_ticket().ticket;
-        limiter.follow_server(ticket, seen(3, Duration::ZERO));
+        answered(&limiter, seen(3, Duration::ZERO));
         // 55 s later the window is spent; its reset is dated this very second (the date is
         // cut to whole seconds), so it may come up to a real second, a whole window, later.
         clock.advance(Duration::from_secs(55));
-        let ticket = limiter.reserve_ticket().ticket;
-        limiter.follow_server(ticket, seen(1_000, Duration::ZERO));
+        answered(&limiter, seen(1_000, Duration::ZERO));
         let at = clock.now() + limiter.reserve();
         let slot = Duration::from_millis(62);
         assert!(at >= turned + WINDOW, "{at:?}");
@@ -694,12 +694,10 @@ pub(crate) mod tests {
         let (clock, limiter) = scaled_limiter();
         // Five left in a window whose reset is dated now: on this clock the cap may last a
         // whole window...
-        let ticket = limiter.reserve_ticket().ticket;
-        limiter.follow_server(ticket, seen(995, Duration::ZERO));
+        answered(&limiter, seen(995, Duration::ZERO));
         // ...but the window turns half-way through it.
         clock.advance(Duration::from_secs(30));
-        let ticket = limiter.reserve_ticket().ticket;
-        limiter.follow_server(ticket, seen(2, Duration::ZERO));
+        answered(&limiter, seen(2, Duration::ZERO));
         let start = clock.now();
         let times = grants(&limiter, &clock, 100);
         // 100 at the bucket's pace (970 a minute) take about 6 s, not the rest of a window.
