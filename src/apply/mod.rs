@@ -187,18 +187,7 @@ impl ApplyReport {
     /// Counts `line`'s outcome, and keeps the line when a person must read it.
     fn add(&mut self, line: PayloadReport) {
         match &line.outcome {
-            Outcome::Written => {
-                let steps = match self.written.get_mut(&line.kind) {
-                    Some(steps) => steps,
-                    None => self.written.entry(line.kind.clone()).or_default(),
-                };
-                match steps.get_mut(&line.step) {
-                    Some(n) => *n += 1,
-                    None => {
-                        steps.insert(line.step.clone(), 1);
-                    }
-                }
-            }
+            Outcome::Written => self.count_written(&line.kind, &line.step, 1),
             Outcome::Reconciled => self.reconciled += 1,
             Outcome::AlreadyDone => self.already_done += 1,
             Outcome::Deferred(why) => *self.deferred.entry(*why).or_default() += 1,
@@ -215,10 +204,9 @@ impl ApplyReport {
 
     /// Adds the counts and lines of `other`, a report of other steps of the same run.
     fn merge(&mut self, other: ApplyReport) {
-        for (kind, steps) in other.written {
-            let into = self.written.entry(kind).or_default();
+        for (kind, steps) in &other.written {
             for (step, n) in steps {
-                *into.entry(step).or_default() += n;
+                self.count_written(kind, step, *n);
             }
         }
         self.reconciled += other.reconciled;
@@ -227,6 +215,20 @@ impl ApplyReport {
             *self.deferred.entry(why).or_default() += n;
         }
         self.notable.extend(other.notable);
+    }
+
+    /// Adds `n` writes of `step` on `kind`; the names are copied only the first time.
+    fn count_written(&mut self, kind: &str, step: &str, n: usize) {
+        let steps = match self.written.get_mut(kind) {
+            Some(steps) => steps,
+            None => self.written.entry(kind.to_owned()).or_default(),
+        };
+        match steps.get_mut(step) {
+            Some(count) => *count += n,
+            None => {
+                steps.insert(step.to_owned(), n);
+            }
+        }
     }
 
     fn count(&self, pred: impl Fn(&Outcome) -> bool) -> usize {
