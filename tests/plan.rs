@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use serde_json::Value;
@@ -325,4 +325,187 @@ async fn conflicts_with_a_partial_target_fail_or_are_adopted() {
     let pairs = ledger.id_map(&target).unwrap();
     assert!(!pairs.iter().any(|p| p.kind == "sources"), "{pairs:?}");
     assert_no_writes(&sims).await;
+}
+
+/// Every item of `plan` with what `apply` would do with it, keyed by (kind, Config name), and
+/// its id-map pairs: what two plans of one export must agree on, whatever their `seq`s.
+fn contents(
+    ledger: &Ledger,
+    plan: i64,
+    target: &str,
+) -> (BTreeMap<(String, String), Value>, Vec<String>) {
+    let mut by_seq = BTreeMap::new();
+    for item in ledger.plan_items(plan).unwrap() {
+        by_seq.insert(item.seq, item);
+    }
+    let mut payloads: BTreeMap<i64, Vec<Value>> = BTreeMap::new();
+    for payload in ledger.plan_payloads(plan).unwrap() {
+        // Every reference names an item stored before this one: the plan's dependency order.
+        for dependency in payload.dependencies.value().as_array().unwrap() {
+            let named = by_seq.values().find(|i| {
+                i.kind == dependency["kind"] && i.config_name == dependency["config_name"]
+            });
+            let named = named.unwrap_or_else(|| panic!("{dependency} is not in plan {plan}"));
+            assert!(
+                named.seq < payload.seq,
+                "{dependency} comes after item {}",
+                payload.seq
+            );
+        }
+        payloads
+            .entry(payload.seq)
+            .or_default()
+            .push(serde_json::json!([
+                payload.step,
+                payload.payload.value(),
+                payload.dependencies.value(),
+            ]));
+    }
+    let mut findings: BTreeMap<(String, String), Vec<Value>> = BTreeMap::new();
+    for finding in ledger.plan_findings(plan).unwrap() {
+        let key = (
+            finding["kind"].as_str().unwrap().to_owned(),
+            finding["config_name"].as_str().unwrap().to_owned(),
+        );
+        findings
+            .entry(key)
+            .or_default()
+            .push(serde_json::json!([finding["code"], finding["message"]]));
+    }
+    let items = by_seq
+        .values()
+        .map(|i| {
+            let key = (i.kind.clone(), i.config_name.clone());
+            let value = serde_json::json!({
+                "action": i.action, "target_id": i.target_id, "natural_key": i.natural_key,
+                "matched_by": i.matched_by, "conflict": i.conflict,
+                "payloads": payloads.remove(&i.seq).unwrap_or_default(),
+                "findings": findings.remove(&key).unwrap_or_default(),
+            });
+            (key, value)
+        })
+        .collect();
+    let mut pairs: Vec<String> = ledger
+        .id_map(target)
+        .unwrap()
+        .into_iter()
+        .map(|p| {
+            format!(
+                "{}|{}|{}|{}|{}",
+                p.kind, p.config_name, p.field, p.public_id, p.matched_by
+            )
+        })
+        .collect();
+    pairs.sort();
+    (items, pairs)
+}
+
+#[tokio::test]
+async fn a_plan_made_in_stages_as_the_export_reads_is_the_plan_made_whole() {
+    use segbridge::http::{Secret, SecretSource};
+    use segbridge::mapping::Tables;
+    use segbridge::plan::staged::{Eligible, plan_stage, stored_outline};
+    use segbridge::plan::{PlanOptions, build_into, read_target};
+    use segbridge::progress::HiddenReporter;
+    use segbridge::public_api::{PublicClient, PublicClientSettings, Region};
+
+    let sims = small_simulators(Target::Empty).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("plan.ledger");
+    export_into(&sims, &path).await;
+    let token = Secret::new(
+        sims.public.token.clone(),
+        SecretSource::EnvVar("SEGMENT_PUBLIC_API_TOKEN".into()),
+    )
+    .unwrap();
+    let mut settings = PublicClientSettings::for_region(token, Region::Us);
+    settings.base_url = sims.public.base_url().parse().unwrap();
+    let client = PublicClient::new(settings).unwrap();
+    let view = read_target(&client, &HiddenReporter).await.unwrap();
+    let tables = Tables::embedded();
+    let options = PlanOptions::default();
+
+    let mut ledger = Ledger::open(&path).unwrap();
+    let (export_run, _) = ledger.latest_complete_export().unwrap().unwrap();
+    let run = ledger.begin_run("plan", "whole").unwrap();
+    let ledger = ledger;
+    let mut writer = ledger
+        .begin_plan(run, export_run, "whole", options.mode, options.on_conflict)
+        .unwrap();
+    let outline = build_into(
+        &ledger.snapshot(export_run),
+        tables,
+        &view,
+        options,
+        &mut |item| writer.item(&item),
+    )
+    .unwrap();
+    let whole = writer.finish(&outline.id_map).unwrap();
+
+    // In stages: the sources, then their subtrees in three groups, then the rest.
+    let staged = ledger
+        .begin_staged_plan(run, export_run, "staged", options.mode, options.on_conflict)
+        .unwrap();
+    let sources: Vec<String> = ledger
+        .objects_of_kind(Kind::Sources)
+        .unwrap()
+        .into_iter()
+        .map(|o| o.name)
+        .collect();
+    assert!(sources.len() >= 6, "{} sources", sources.len());
+    let mut eligible = Eligible {
+        sources: true,
+        ..Eligible::default()
+    };
+    let stage = |eligible: &Eligible| {
+        plan_stage(
+            &ledger, staged, "staged", export_run, eligible, tables, &view, options,
+        )
+        .unwrap()
+    };
+    let (first, _) = stage(&eligible);
+    let kinds_of = |seqs: std::ops::Range<i64>| -> BTreeSet<String> {
+        ledger
+            .plan_items(staged)
+            .unwrap()
+            .into_iter()
+            .filter(|i| seqs.contains(&i.seq))
+            .map(|i| i.kind)
+            .collect()
+    };
+    assert!(kinds_of(first.clone()).contains("sources"));
+    assert!(!kinds_of(first).contains("destinations"));
+    let mut stored_destinations = false;
+    for group in sources.chunks(sources.len().div_ceil(3)) {
+        eligible.subtrees.extend(group.iter().cloned());
+        let (seqs, _) = stage(&eligible);
+        let kinds = kinds_of(seqs);
+        assert!(
+            !kinds.contains("sources") && !kinds.contains("tracking_plans"),
+            "{kinds:?}"
+        );
+        stored_destinations |= kinds.contains("destinations");
+    }
+    assert!(stored_destinations);
+    // A stage with nothing new read stores nothing.
+    let (empty, _) = stage(&eligible);
+    assert!(empty.is_empty());
+    eligible.everything = true;
+    let (last, _) = stage(&eligible);
+    assert!(kinds_of(last).contains("tracking_plans"));
+    ledger.complete_plan(staged).unwrap();
+
+    let (whole_items, whole_pairs) = contents(&ledger, whole, "whole");
+    let (staged_items, staged_pairs) = contents(&ledger, staged, "staged");
+    assert_eq!(whole_items.len(), staged_items.len());
+    for (key, item) in &whole_items {
+        assert_eq!(Some(item), staged_items.get(key), "{key:?}");
+    }
+    assert_eq!(whole_pairs, staged_pairs);
+    assert!(ledger.latest_plan("staged").unwrap().unwrap().complete);
+    // Summed up from the ledger, either plan has the counts the planner gave the whole one.
+    for plan in [whole, staged] {
+        let stored = stored_outline(&ledger, plan, options).unwrap();
+        assert_eq!(stored.summary, outline.summary, "plan {plan}");
+    }
 }

@@ -152,12 +152,16 @@ impl<'a> Run<'a> {
 
     /// The items of the run's plan that have payloads of `step`.
     pub(super) fn items_of_step(&self, step: &str) -> Result<Vec<StoredItem>, ApplyError> {
-        Ok(self.ledger().plan_items_of_step(self.plan.id, step)?)
+        Ok(self
+            .ledger()
+            .plan_items_of_step(self.plan.id, step, self.options.scope.seqs())?)
     }
 
     /// The payloads of `step` in the run's plan, as they stand in the ledger now.
     pub(super) fn payloads_of_step(&self, step: &str) -> Result<Vec<StoredPayload>, ApplyError> {
-        Ok(self.ledger().plan_payloads_of_step(self.plan.id, step)?)
+        Ok(self
+            .ledger()
+            .plan_payloads_of_step(self.plan.id, step, self.options.scope.seqs())?)
     }
 
     fn key_of(&self, payload: &StoredPayload) -> PayloadKey {

@@ -86,6 +86,8 @@ pub struct ApplyOptions {
     pub include_iam: bool,
     /// Enable the sources and destinations the source workspace had enabled (`--enable`).
     pub cut_over: bool,
+    /// The part of the plan to send.
+    pub scope: Scope,
 }
 
 impl Default for ApplyOptions {
@@ -95,6 +97,65 @@ impl Default for ApplyOptions {
             concurrency: DEFAULT_CONCURRENCY,
             include_iam: false,
             cut_over: false,
+            scope: Scope::WHOLE,
+        }
+    }
+}
+
+/// The part of a plan a run sends. `apply` sends the whole plan; `migrate`, which plans and
+/// applies in stages while the export still reads, sends each stage's items without their
+/// cut-over, then the cut-over of the whole plan last, as `apply` does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Scope {
+    /// The items whose `seq` is at least this,
+    pub from: i64,
+    /// and less than this.
+    pub to: i64,
+    pub cut_over: CutOverScope,
+}
+
+/// Whether a [`Scope`] holds the cut-over steps (`enable_source`, `enable_destination`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CutOverScope {
+    With,
+    Without,
+    Only,
+}
+
+impl Scope {
+    /// Every payload of the plan.
+    pub const WHOLE: Scope = Scope {
+        from: 0,
+        to: i64::MAX,
+        cut_over: CutOverScope::With,
+    };
+
+    /// The items `seqs` of a stage, without their cut-over.
+    pub fn stage(seqs: std::ops::Range<i64>) -> Scope {
+        Scope {
+            from: seqs.start,
+            to: seqs.end,
+            cut_over: CutOverScope::Without,
+        }
+    }
+
+    /// The cut-over of the whole plan.
+    pub const CUT_OVER: Scope = Scope {
+        from: 0,
+        to: i64::MAX,
+        cut_over: CutOverScope::Only,
+    };
+
+    fn seqs(self) -> std::ops::Range<i64> {
+        self.from..self.to
+    }
+
+    fn holds_step(self, step: &str) -> bool {
+        let cut_over = matches!(step, "enable_source" | "enable_destination");
+        match self.cut_over {
+            CutOverScope::With => true,
+            CutOverScope::Without => !cut_over,
+            CutOverScope::Only => cut_over,
         }
     }
 }
@@ -202,8 +263,9 @@ impl ApplyReport {
         }
     }
 
-    /// Adds the counts and lines of `other`, a report of other steps of the same run.
-    fn merge(&mut self, other: ApplyReport) {
+    /// Adds the counts and lines of `other`, a report of other payloads of the same plan
+    /// (other steps of the same run, or the next stage of `migrate`).
+    pub fn merge(&mut self, other: ApplyReport) {
         for (kind, steps) in &other.written {
             for (step, n) in steps {
                 self.count_written(kind, step, *n);
@@ -442,6 +504,7 @@ pub async fn apply(
 ) -> Result<ApplyReport, ApplyError> {
     let ids = known_ids(ledger, plan)?;
     let mut steps = ledger.plan_steps(plan.id)?;
+    steps.retain(|step| options.scope.holds_step(step));
     // Stable: steps this release does not know keep their (alphabetical) order, last.
     steps.sort_by_key(|step| schedule::phase_of(step));
     let run = Run::new(ledger, plan, writer, secrets, options, ids, reporter)?;

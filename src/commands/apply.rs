@@ -17,8 +17,8 @@ use super::plan::{
     check_report_folders, public_client, public_token, require_ledger, write_reports,
 };
 use crate::apply::{
-    self, ApplyOptions, ApplyReport, ConfigSecrets, Deferral, DryRunReport, Outcome, SecretSources,
-    SecretsFile,
+    self, ApplyOptions, ApplyReport, ConfigSecrets, Deferral, DryRunReport, Outcome, Scope,
+    SecretSources, SecretsFile,
 };
 use crate::cli::{ApplyArgs, GlobalArgs};
 use crate::commands::reporters::{self, CliReporter};
@@ -26,9 +26,9 @@ use crate::commands::{ExitStatus, Finished};
 use crate::config_api::DEFAULT_BASE_URL;
 use crate::diagnostics::Hint;
 use crate::env_vars;
-use crate::ledger::{Ledger, RunStatus, StoredPlan};
+use crate::ledger::{Ledger, RunId, RunStatus, StoredPlan};
 use crate::public_api::writer::ApplyMode;
-use crate::public_api::{PublicWriter, WriteAccess};
+use crate::public_api::{PublicClient, PublicWriter, WriteAccess};
 
 /// Schema version of the `--json` summary.
 const SUMMARY_SCHEMA_VERSION: u32 = 1;
@@ -79,34 +79,182 @@ fn config_secrets(
     Ok(Some(ConfigSecrets::new(client)))
 }
 
+/// What a live or dry run needs before it reads a plan: the operator's secrets, the Public API
+/// client, the ledger and the target's key in it. `migrate`, which sends its plan in stages,
+/// keeps one for all of them.
+pub struct Session {
+    ledger: Ledger,
+    target: String,
+    secrets: SecretsFile,
+    client: Option<PublicClient>,
+    writer: Option<PublicWriter>,
+    config: Option<ConfigSecrets>,
+    reporter: Arc<dyn CliReporter>,
+    run: Option<RunId>,
+}
+
+impl Session {
+    /// Checks the command line, loads the secrets file and reads which workspace the token
+    /// belongs to.
+    pub async fn open(args: &ApplyArgs, global: &GlobalArgs) -> anyhow::Result<Session> {
+        let run_args = &args.run;
+        // A token given the wrong way is said first: it is a mistake on the command line itself.
+        let token = public_token(&args.api)?;
+        require_ledger(&run_args.ledger)?;
+        check_report_folders("--report", &args.report)?;
+        let secrets = match &run_args.secrets {
+            Some(path) => SecretsFile::load(path)?,
+            None => SecretsFile::empty(),
+        };
+        let reporter: Arc<dyn CliReporter> =
+            Arc::from(reporters::for_command(run_args.json_progress, global));
+        let client = public_client(&args.api, args.pacing, token, reporter.clone())?;
+        let ledger = Ledger::open(&run_args.ledger)
+            .with_context(|| format!("Cannot open the ledger `{}`", run_args.ledger.display()))?;
+        // The plan is stored under `<public url>|<workspace id>`, as `plan` named the target.
+        let workspace = client
+            .get_workspace()
+            .await
+            .context("Cannot read the target workspace")?;
+        let target = format!(
+            "{}|{}",
+            client.base_url().as_str().trim_end_matches('/'),
+            workspace.id
+        );
+        Ok(Session {
+            ledger,
+            target,
+            secrets,
+            client: Some(client),
+            writer: None,
+            config: None,
+            reporter,
+            run: None,
+        })
+    }
+
+    /// Checks the secrets file against the secrets `plan` asks for: an entry none asks for is
+    /// a misspelt name or setting.
+    pub fn check_secrets(&self, plan: &StoredPlan) -> anyhow::Result<()> {
+        self.secrets
+            .check_against(&apply::plan_secrets(&self.ledger, plan)?)?;
+        Ok(())
+    }
+
+    /// Sets up the reading of secrets again from the Config API, when a token is at hand.
+    fn read_secrets_from_config(
+        &mut self,
+        args: &ApplyArgs,
+        plan: &StoredPlan,
+    ) -> anyhow::Result<()> {
+        if self.config.is_none() {
+            self.config = config_secrets(
+                args,
+                exported_from(&self.ledger, plan)?,
+                self.reporter.clone(),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Sends the payloads of `scope` of `plan`, in a ledger run of `apply` begun at the first
+    /// call and ended by [`Session::finish`].
+    pub async fn send(
+        &mut self,
+        args: &ApplyArgs,
+        plan: &StoredPlan,
+        scope: Scope,
+    ) -> anyhow::Result<ApplyReport> {
+        self.read_secrets_from_config(args, plan)?;
+        if self.writer.is_none() {
+            let access = WriteAccess::grant(ApplyMode::Live).expect("a live run is granted writes");
+            let client = self.client.take().expect("the client is still unused");
+            self.writer = Some(PublicWriter::new(client, access));
+        }
+        let run = match self.run {
+            Some(run) => run,
+            None => *self
+                .run
+                .insert(self.ledger.begin_run("apply", &self.target)?),
+        };
+        let sources = SecretSources {
+            file: &self.secrets,
+            config: self.config.as_ref(),
+        };
+        let options = ApplyOptions {
+            scope,
+            ..options_of(args)
+        };
+        let writer = self.writer.as_ref().expect("set above");
+        let outcome = apply::apply(
+            &mut self.ledger,
+            plan,
+            writer,
+            sources,
+            options,
+            &*self.reporter,
+        )
+        .await;
+        self.reporter.finish();
+        match outcome {
+            Ok(report) => Ok(report),
+            Err(e) => {
+                // Best effort: the ledger is what failed.
+                let _ = self.ledger.finish_run(run, RunStatus::Failed);
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Ends the ledger run with what `report` says, prints the summary and returns it.
+    pub fn finish(mut self, report: &ApplyReport, global: &GlobalArgs) -> anyhow::Result<Finished> {
+        let failed = report.failed() > 0 || report.skipped() > 0;
+        if let Some(run) = self.run.take() {
+            self.ledger.finish_run(
+                run,
+                if failed {
+                    RunStatus::Failed
+                } else {
+                    RunStatus::Complete
+                },
+            )?;
+        }
+        let requests = self
+            .writer
+            .as_ref()
+            .map_or(0, |w| w.client().metrics().snapshot().requests_sent);
+        if !global.quiet {
+            std::io::stderr()
+                .lock()
+                .write_all(summary_text(report, &self.target).as_bytes())?;
+        }
+        let status = if failed {
+            ExitStatus::Failure
+        } else {
+            ExitStatus::Success
+        };
+        Ok(Finished::new(
+            status,
+            summary_json(report, &self.target, requests),
+        ))
+    }
+}
+
+fn options_of(args: &ApplyArgs) -> ApplyOptions {
+    ApplyOptions {
+        allow_missing_secrets: args.run.allow_missing_secrets,
+        concurrency: args.run.concurrency,
+        include_iam: args.run.include_iam,
+        cut_over: args.run.enable,
+        scope: Scope::WHOLE,
+    }
+}
+
 /// Runs `apply` (or its dry run); the `--json` summary is returned, not printed.
 pub async fn execute(args: &ApplyArgs, global: &GlobalArgs) -> anyhow::Result<Finished> {
-    let run_args = &args.run;
-    // A token given the wrong way is said first: it is a mistake on the command line itself.
-    let token = public_token(&args.api)?;
-    require_ledger(&run_args.ledger)?;
-    check_report_folders("--report", &args.report)?;
-    let secrets = match &run_args.secrets {
-        Some(path) => SecretsFile::load(path)?,
-        None => SecretsFile::empty(),
-    };
-    let reporter: Arc<dyn CliReporter> =
-        Arc::from(reporters::for_command(run_args.json_progress, global));
-    let client = public_client(&args.api, args.pacing, token, reporter.clone())?;
-    let mut ledger = Ledger::open(&run_args.ledger)
-        .with_context(|| format!("Cannot open the ledger `{}`", run_args.ledger.display()))?;
-
-    // The plan is stored under `<public url>|<workspace id>`, as `plan` named the target.
-    let workspace = client
-        .get_workspace()
-        .await
-        .context("Cannot read the target workspace")?;
-    let target = format!(
-        "{}|{}",
-        client.base_url().as_str().trim_end_matches('/'),
-        workspace.id
-    );
-    let Some(plan) = ledger.latest_plan(&target)? else {
+    let mut session = Session::open(args, global).await?;
+    let target = session.target.clone();
+    let Some(plan) = session.ledger.latest_plan(&target)? else {
         return Err(
             anyhow::anyhow!("The ledger holds no plan for the target `{target}`").context(Hint(
                 "run `segbridge plan` with the same --public-url/--region and token first".into(),
@@ -122,10 +270,20 @@ pub async fn execute(args: &ApplyArgs, global: &GlobalArgs) -> anyhow::Result<Fi
             "`plan --mode adopt` resolves ids only; re-plan with `--mode create` to copy".into(),
         )));
     }
+    if !plan.complete {
+        return Err(anyhow::anyhow!(
+            "Plan {} of `{target}` is not complete: a `migrate` that was making it in stages stopped",
+            plan.id
+        )
+        .context(Hint(
+            "run the same `segbridge migrate` again: it goes on where it stopped".into(),
+        )));
+    }
 
     // `--on-conflict fail` promises that nothing is applied while the target holds objects
     // the plan would otherwise create.
-    let conflicts = ledger
+    let conflicts = session
+        .ledger
         .plan_items(plan.id)?
         .iter()
         .filter(|i| i.conflict && i.action == "manual")
@@ -140,71 +298,32 @@ pub async fn execute(args: &ApplyArgs, global: &GlobalArgs) -> anyhow::Result<Fi
         )));
     }
 
-    secrets.check_against(&apply::plan_secrets(&ledger, &plan)?)?;
-    let config = config_secrets(args, exported_from(&ledger, &plan)?, reporter.clone())?;
-    let options = ApplyOptions {
-        allow_missing_secrets: run_args.allow_missing_secrets,
-        concurrency: run_args.concurrency,
-        include_iam: run_args.include_iam,
-        cut_over: run_args.enable,
-    };
+    session.check_secrets(&plan)?;
+    session.read_secrets_from_config(args, &plan)?;
     if args.dry_run {
-        let report = apply::dry_run(&ledger, &plan, &secrets, config.is_some(), options)?;
-        reporter.finish();
+        let options = options_of(args);
+        let report = apply::dry_run(
+            &session.ledger,
+            &plan,
+            &session.secrets,
+            session.config.is_some(),
+            options,
+        )?;
+        session.reporter.finish();
         if !global.quiet {
             std::io::stderr()
                 .lock()
                 .write_all(dry_run_text(&report, &target).as_bytes())?;
         }
-        write_reports(&ledger, &target, &args.api, &args.report, global)?;
+        write_reports(&session.ledger, &target, &args.api, &args.report, global)?;
         return Ok(Finished::new(
             ExitStatus::Success,
             dry_run_json(&report, &target),
         ));
     }
 
-    let access = WriteAccess::grant(ApplyMode::Live).expect("a live run is granted writes");
-    let writer = PublicWriter::new(client, access);
-    let run = ledger.begin_run("apply", &target)?;
-    let sources = SecretSources {
-        file: &secrets,
-        config: config.as_ref(),
-    };
-    let outcome = apply::apply(&mut ledger, &plan, &writer, sources, options, &*reporter).await;
-    reporter.finish();
-    let report = match outcome {
-        Ok(report) => report,
-        Err(e) => {
-            // Best effort: the ledger is what failed.
-            let _ = ledger.finish_run(run, RunStatus::Failed);
-            return Err(e.into());
-        }
-    };
-    let failed = report.failed() > 0 || report.skipped() > 0;
-    ledger.finish_run(
-        run,
-        if failed {
-            RunStatus::Failed
-        } else {
-            RunStatus::Complete
-        },
-    )?;
-
-    let requests = writer.client().metrics().snapshot().requests_sent;
-    if !global.quiet {
-        std::io::stderr()
-            .lock()
-            .write_all(summary_text(&report, &target).as_bytes())?;
-    }
-    let status = if failed {
-        ExitStatus::Failure
-    } else {
-        ExitStatus::Success
-    };
-    Ok(Finished::new(
-        status,
-        summary_json(&report, &target, requests),
-    ))
+    let report = session.send(args, &plan, Scope::WHOLE).await?;
+    session.finish(&report, global)
 }
 
 fn problems(report: &ApplyReport) -> Vec<Value> {

@@ -114,6 +114,16 @@ fn selected_kinds(args: &ExportArgs) -> std::collections::BTreeSet<Kind> {
 
 /// Runs the export; the `--json` summary is returned, not printed.
 pub async fn execute(args: &ExportArgs, global: &GlobalArgs) -> anyhow::Result<Finished> {
+    execute_observed(args, global, &|_| {}).await
+}
+
+/// [`execute`], telling `ready` what the export has read completely as it goes (see
+/// [`export::export_observed`]).
+pub async fn execute_observed(
+    args: &ExportArgs,
+    global: &GlobalArgs,
+    ready: &(dyn Fn(export::Ready<'_>) + Sync),
+) -> anyhow::Result<Finished> {
     let token = config_token(&args.api)?;
     let hasher = SecretHasher::from_token(token.dangerously_expose());
     let reporter: Arc<dyn CliReporter> =
@@ -129,7 +139,8 @@ pub async fn execute(args: &ExportArgs, global: &GlobalArgs) -> anyhow::Result<F
         kinds: selected_kinds(args),
         concurrency: args.concurrency,
     };
-    let outcome = export::export(&client, &ledger, &hasher, &options, &*reporter).await;
+    let outcome =
+        export::export_observed(&client, &ledger, &hasher, &options, &*reporter, ready).await;
     reporter.finish();
     let outcome = outcome.context("Export failed")?;
     let metrics = client.metrics();

@@ -1,9 +1,12 @@
 //! Export: read every resource of the Config API into the ledger, resumably.
 //!
 //! The walk visits the collections of the eleven services in dependency order (the workspace,
-//! the catalogs and access tokens, then sources with their schema config, destinations and
-//! filters, tracking plans with their source connections, IAM, functions, and on request the
-//! delivery metrics). Every page is sanitized ([`crate::secrets`]) and stored in one
+//! the catalogs, access tokens and functions, then sources with their schema config,
+//! destinations and filters, tracking plans with their source connections, IAM, and on request
+//! the delivery metrics). Functions come before the sources because a function-instance source
+//! is mapped from its function: once the sources are read, everything a source needs is, and
+//! [`export_observed`] says so, then says when each source's subtree is read, for `migrate` to
+//! plan and apply what is read while the export goes on. Every page is sanitized ([`crate::secrets`]) and stored in one
 //! transaction as soon as it arrives; a collection read to its end is marked complete in the
 //! ledger. The subtrees of different sources are read concurrently (`concurrency`), bounded in
 //! any case by the client's rate limiter.
@@ -132,6 +135,19 @@ fn leaf(name: &str) -> &str {
     name.rsplit('/').next().unwrap_or(name)
 }
 
+/// What an export has read completely so far, told as it happens (see [`export_observed`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ready<'a> {
+    /// The run the export reads into, told before anything else.
+    Run(RunId),
+    /// The sources are read (this many), and every collection read before them (the
+    /// workspace, the catalogs, access tokens and functions), none of which failed.
+    Sources(usize),
+    /// The subtree of this source (its Config name) is read: its schema config, destinations
+    /// and their filters, none of which failed.
+    Subtree(&'a str),
+}
+
 /// Runs an export into `ledger`.
 pub async fn export<R: ConfigReader>(
     reader: &R,
@@ -139,6 +155,19 @@ pub async fn export<R: ConfigReader>(
     hasher: &SecretHasher,
     options: &ExportOptions,
     reporter: &dyn Reporter,
+) -> Result<ExportOutcome, ExportError> {
+    export_observed(reader, ledger, hasher, options, reporter, &|_| {}).await
+}
+
+/// [`export`], telling `ready` what has been read completely as the walk goes (on a resumed
+/// run too: collections taken from the ledger count as read).
+pub async fn export_observed<R: ConfigReader>(
+    reader: &R,
+    ledger: &Mutex<Ledger>,
+    hasher: &SecretHasher,
+    options: &ExportOptions,
+    reporter: &dyn Reporter,
+    ready: &(dyn Fn(Ready<'_>) + Sync),
 ) -> Result<ExportOutcome, ExportError> {
     let started = Instant::now();
     let (workspace_name, workspace_body) = choose_workspace(reader, options).await?;
@@ -169,6 +198,7 @@ pub async fn export<R: ConfigReader>(
             None => (ledger.begin_run("export", &identity)?, false),
         }
     };
+    ready(Ready::Run(run));
     lock(ledger).record_event(
         Some(run),
         if resumed { "export_resumed" } else { "export_started" },
@@ -182,6 +212,7 @@ pub async fn export<R: ConfigReader>(
         run,
         kinds: &options.kinds,
         reporter,
+        ready,
         failures: Mutex::new(Vec::new()),
         resumed_collections: Mutex::new(0),
     };
@@ -328,6 +359,7 @@ struct Walker<'a, R> {
     run: RunId,
     kinds: &'a BTreeSet<Kind>,
     reporter: &'a dyn Reporter,
+    ready: &'a (dyn Fn(Ready<'_>) + Sync),
     failures: Mutex<Vec<Failure>>,
     resumed_collections: Mutex<u64>,
 }
@@ -369,6 +401,17 @@ impl<R: ConfigReader> Walker<'_, R> {
                 self.collect(&collection).await?;
             }
         }
+        // Before the sources: a function-instance source is mapped from its function.
+        if self.wants(Kind::Functions) {
+            let ws_id = ws_id.clone().ok_or(ExportError::NoWorkspaceId)?;
+            for of_type in [FunctionType::Source, FunctionType::Destination] {
+                self.collect(&Collection::Functions {
+                    ws_id: ws_id.clone(),
+                    of_type,
+                })
+                .await?;
+            }
+        }
 
         let mut destination_names = Vec::new();
         if self.wants_any(&[
@@ -379,14 +422,14 @@ impl<R: ConfigReader> Walker<'_, R> {
             Kind::DeliveryMetrics,
         ]) && let Some(sources) = self.collect(&Collection::Sources { ws: ws.into() }).await?
         {
-            let subtrees = futures::stream::iter(
-                sources
-                    .iter()
-                    .map(|name| self.source_subtree(ws, leaf(name).to_owned())),
-            )
-            .buffer_unordered(options.concurrency.max(1))
-            .collect::<Vec<_>>()
-            .await;
+            if self.failed_none() {
+                (self.ready)(Ready::Sources(sources.len()));
+            }
+            let subtrees =
+                futures::stream::iter(sources.iter().map(|name| self.source_subtree(ws, name)))
+                    .buffer_unordered(options.concurrency.max(1))
+                    .collect::<Vec<_>>()
+                    .await;
             for names in subtrees {
                 destination_names.extend(names?);
             }
@@ -425,17 +468,6 @@ impl<R: ConfigReader> Walker<'_, R> {
             }
         }
 
-        if self.wants(Kind::Functions) {
-            let ws_id = ws_id.clone().ok_or(ExportError::NoWorkspaceId)?;
-            for of_type in [FunctionType::Source, FunctionType::Destination] {
-                self.collect(&Collection::Functions {
-                    ws_id: ws_id.clone(),
-                    of_type,
-                })
-                .await?;
-            }
-        }
-
         if self.wants(Kind::DeliveryMetrics) {
             destination_names.sort();
             for batch in destination_names.chunks(METRICS_BATCH) {
@@ -449,43 +481,62 @@ impl<R: ConfigReader> Walker<'_, R> {
         Ok(())
     }
 
-    /// Schema config, destinations and their filters of one source; returns the names of its
-    /// destinations (for the delivery metrics).
-    async fn source_subtree(&self, ws: &str, source: String) -> Result<Vec<String>, ExportError> {
+    /// Schema config, destinations and their filters of the source named `name`; returns the
+    /// names of its destinations (for the delivery metrics). Says the subtree is ready when
+    /// none of its collections failed.
+    async fn source_subtree(&self, ws: &str, name: &str) -> Result<Vec<String>, ExportError> {
+        let source = leaf(name).to_owned();
+        let mut whole = true;
         if self.wants(Kind::SchemaConfigs) {
-            self.collect(&Collection::SchemaConfig {
-                ws: ws.into(),
-                source: source.clone(),
-            })
-            .await?;
+            whole &= self
+                .collect(&Collection::SchemaConfig {
+                    ws: ws.into(),
+                    source: source.clone(),
+                })
+                .await?
+                .is_some();
         }
-        if !self.wants_any(&[
+        let mut destinations = Vec::new();
+        if self.wants_any(&[
             Kind::Destinations,
             Kind::DestinationFilters,
             Kind::DeliveryMetrics,
         ]) {
-            return Ok(Vec::new());
-        }
-        let Some(destinations) = self
-            .collect(&Collection::Destinations {
-                ws: ws.into(),
-                source: source.clone(),
-            })
-            .await?
-        else {
-            return Ok(Vec::new());
-        };
-        if self.wants(Kind::DestinationFilters) {
-            for name in &destinations {
-                self.collect(&Collection::Filters {
+            match self
+                .collect(&Collection::Destinations {
                     ws: ws.into(),
                     source: source.clone(),
-                    destination: leaf(name).to_owned(),
                 })
-                .await?;
+                .await?
+            {
+                Some(names) => destinations = names,
+                None => whole = false,
             }
         }
+        if self.wants(Kind::DestinationFilters) {
+            for destination in &destinations {
+                whole &= self
+                    .collect(&Collection::Filters {
+                        ws: ws.into(),
+                        source: source.clone(),
+                        destination: leaf(destination).to_owned(),
+                    })
+                    .await?
+                    .is_some();
+            }
+        }
+        if whole {
+            (self.ready)(Ready::Subtree(name));
+        }
         Ok(destinations)
+    }
+
+    /// Whether no collection has failed so far.
+    fn failed_none(&self) -> bool {
+        self.failures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_empty()
     }
 
     /// The names of a collection's objects: from the ledger when this run already read it

@@ -143,6 +143,11 @@ pub const MIGRATIONS: &[&str] = &[
     r"
     CREATE INDEX plan_payloads_by_step ON plan_payloads (plan, step);
     ",
+    // 4: `migrate` plans in stages while the export still reads; a plan being made that way is
+    // stored item by item and is not complete until its last stage is.
+    r"
+    ALTER TABLE plans ADD COLUMN complete INTEGER NOT NULL DEFAULT 1 CHECK (complete IN (0, 1));
+    ",
 ];
 
 /// The schema version this build writes.

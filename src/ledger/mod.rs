@@ -164,6 +164,17 @@ impl StoredObject {
 pub struct StoredSnapshot<'a> {
     ledger: &'a Ledger,
     run: RunId,
+    /// Which objects it holds, when not all: asked before a body is parsed.
+    keep: Option<&'a Keep<'a>>,
+}
+
+/// Whether a snapshot holds the object of a kind and name (see [`Ledger::snapshot_where`]).
+pub type Keep<'a> = dyn Fn(Kind, &str) -> bool + 'a;
+
+impl StoredSnapshot<'_> {
+    fn keeps(&self, kind: Kind, name: &str) -> bool {
+        self.keep.is_none_or(|keep| keep(kind, name))
+    }
 }
 
 impl SnapshotSource for StoredSnapshot<'_> {
@@ -183,6 +194,9 @@ impl SnapshotSource for StoredSnapshot<'_> {
             .map_err(fail)?;
         while let Some(row) = rows.next().map_err(fail)? {
             let name = text_column(row, 0).map_err(fail)?;
+            if !self.keeps(kind, name) {
+                continue;
+            }
             let body =
                 serde_json::from_str(text_column(row, 1).map_err(fail)?).unwrap_or(Value::Null);
             f(name, &body);
@@ -203,7 +217,10 @@ impl SnapshotSource for StoredSnapshot<'_> {
             .query(params![kind.as_str(), self.run.0])
             .map_err(fail)?;
         while let Some(row) = rows.next().map_err(fail)? {
-            f(text_column(row, 0).map_err(fail)?);
+            let name = text_column(row, 0).map_err(fail)?;
+            if self.keeps(kind, name) {
+                f(name);
+            }
         }
         Ok(())
     }
@@ -731,7 +748,20 @@ impl Ledger {
 
     /// The snapshot `run` has seen, read one object at a time (see [`StoredSnapshot`]).
     pub fn snapshot(&self, run: RunId) -> StoredSnapshot<'_> {
-        StoredSnapshot { ledger: self, run }
+        StoredSnapshot {
+            ledger: self,
+            run,
+            keep: None,
+        }
+    }
+
+    /// The objects `run` has seen that `keep` keeps, as a [`SnapshotSource`].
+    pub fn snapshot_where<'a>(&'a self, run: RunId, keep: &'a Keep<'a>) -> StoredSnapshot<'a> {
+        StoredSnapshot {
+            ledger: self,
+            run,
+            keep: Some(keep),
+        }
     }
 
     /// Stored objects per kind.

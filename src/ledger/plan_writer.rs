@@ -90,78 +90,7 @@ impl PlanWriter<'_> {
 
     /// Stores the next item with its payloads and findings.
     pub fn item(&mut self, item: &PlanItem) -> Result<()> {
-        let ledger = self.ledger;
-        let (id, seq) = (self.id, self.seq);
-        self.tx
-            .prepare_cached(
-                "INSERT INTO plan_items (plan, seq, kind, config_name, action, target_id,
-                 natural_key, matched_by, conflict) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            )
-            .and_then(|mut stmt| {
-                stmt.execute(params![
-                    id,
-                    seq,
-                    item.kind.as_str(),
-                    item.config_name,
-                    item.action.as_str(),
-                    item.target_id,
-                    item.natural_key,
-                    item.matched_by,
-                    item.conflict as i64,
-                ])
-            })
-            .map_err(|e| ledger.sql(format!("storing plan item `{}`", item.config_name))(e))?;
-        for (ordinal, payload) in item.payloads.iter().enumerate() {
-            let json = serde_json::to_string(payload).expect("a payload serializes");
-            let mut refs: Vec<_> = payload
-                .refs()
-                .into_iter()
-                .filter(|r| r.kind != item.kind || r.config_name != item.config_name)
-                .collect();
-            refs.sort();
-            refs.dedup();
-            let deps = serde_json::to_string(&refs).expect("refs serialize");
-            self.tx
-                .prepare_cached(
-                    "INSERT INTO plan_payloads (plan, seq, ordinal, step, method, path, payload,
-                     condition, dependencies) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                )
-                .and_then(|mut stmt| {
-                    stmt.execute(params![
-                        id,
-                        seq,
-                        ordinal as i64,
-                        text_of(&payload.step),
-                        payload.method,
-                        payload.path,
-                        json,
-                        text_of(&payload.when),
-                        deps,
-                    ])
-                })
-                .map_err(|e| ledger.sql("storing a plan payload")(e))?;
-        }
-        for (ordinal, finding) in item.findings.iter().enumerate() {
-            self.tx
-                .prepare_cached(
-                    "INSERT INTO plan_findings (plan, seq, ordinal, code, severity, kind,
-                     config_name, field, message) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                )
-                .and_then(|mut stmt| {
-                    stmt.execute(params![
-                        id,
-                        seq,
-                        ordinal as i64,
-                        finding.code.as_str(),
-                        finding.severity.as_str(),
-                        finding.kind.as_str(),
-                        finding.config_name,
-                        finding.field,
-                        finding.message,
-                    ])
-                })
-                .map_err(|e| ledger.sql("storing a finding")(e))?;
-        }
+        insert_item(self.ledger, &self.tx, self.id, self.seq, item)?;
         self.seq += 1;
         Ok(())
     }
@@ -176,37 +105,212 @@ impl PlanWriter<'_> {
                 params![self.target],
             )
             .map_err(ledger.sql("replacing the id map"))?;
-        {
-            let mut pair_stmt = self
-                .tx
-                .prepare(
-                    "INSERT INTO id_map (target, kind, config_name, field, public_id, matched_by,
-                     natural_key, plan, recorded_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
-                     ON CONFLICT (target, kind, config_name, field) DO UPDATE SET
-                        public_id = excluded.public_id, matched_by = excluded.matched_by,
-                        natural_key = excluded.natural_key, plan = excluded.plan,
-                        recorded_at = excluded.recorded_at",
-                )
-                .map_err(ledger.sql("storing the id map"))?;
-            for pair in id_map {
-                pair_stmt
-                    .execute(params![
-                        self.target,
-                        pair.kind.as_str(),
-                        pair.config_name,
-                        pair.field.as_str(),
-                        pair.public_id,
-                        pair.matched_by,
-                        pair.natural_key,
-                        self.id,
-                        self.at,
-                    ])
-                    .map_err(|e| ledger.sql("storing the id map")(e))?;
-            }
-        }
+        upsert_pairs(ledger, &self.tx, &self.target, self.id, &self.at, id_map)?;
         self.tx.commit().map_err(ledger.sql("storing a plan"))?;
         Ok(self.id)
     }
+}
+
+impl Ledger {
+    /// Starts a plan that `migrate` makes in stages while the export still reads: the plan row
+    /// is committed at once, not complete, as the current plan of `target` (superseding the
+    /// previous one, whose matched id-map pairs it drops, as a new plan does). Stages then add
+    /// items with [`Ledger::store_stage`]; [`Ledger::complete_plan`] marks the last one stored.
+    pub fn begin_staged_plan(
+        &self,
+        run: RunId,
+        export_run: RunId,
+        target: &str,
+        mode: Mode,
+        on_conflict: OnConflict,
+    ) -> Result<i64> {
+        let tx = self
+            .conn
+            .unchecked_transaction()
+            .map_err(self.sql("storing a plan"))?;
+        tx.execute(
+            "INSERT INTO plans (run, export_run, target, mode, on_conflict, created_at, complete)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0)",
+            params![
+                run.0,
+                export_run.0,
+                target,
+                mode.as_str(),
+                on_conflict.as_str(),
+                now()
+            ],
+        )
+        .map_err(self.sql("storing a plan"))?;
+        let id = tx.last_insert_rowid();
+        tx.execute(
+            "UPDATE plans SET superseded_by = ?1
+             WHERE target = ?2 AND id != ?1 AND superseded_by IS NULL",
+            params![id, target],
+        )
+        .map_err(self.sql("superseding the previous plan"))?;
+        tx.execute(
+            "DELETE FROM id_map WHERE target = ?1 AND plan IS NOT NULL",
+            params![target],
+        )
+        .map_err(self.sql("replacing the id map"))?;
+        tx.commit().map_err(self.sql("storing a plan"))?;
+        Ok(id)
+    }
+
+    /// Appends `items` to the staged plan `plan` of `target`, each with the id-map pairs its
+    /// decision matched, in one transaction: a stage is stored whole or not at all, and the
+    /// transaction is short (the stage was decided beforehand), so that the export and `apply`,
+    /// writing the same ledger meanwhile, hardly wait for it. Returns the `seq` range stored.
+    pub fn store_stage(
+        &self,
+        plan: i64,
+        target: &str,
+        items: &[(PlanItem, Vec<IdPair>)],
+    ) -> Result<std::ops::Range<i64>> {
+        let tx = self
+            .conn
+            .unchecked_transaction()
+            .map_err(self.sql("storing a plan stage"))?;
+        let first: i64 = tx
+            .query_row(
+                "SELECT coalesce(max(seq) + 1, 0) FROM plan_items WHERE plan = ?1",
+                params![plan],
+                |row| row.get(0),
+            )
+            .map_err(self.sql("storing a plan stage"))?;
+        let at = now();
+        let mut seq = first;
+        for (item, pairs) in items {
+            insert_item(self, &tx, plan, seq, item)?;
+            upsert_pairs(self, &tx, target, plan, &at, pairs)?;
+            seq += 1;
+        }
+        tx.commit().map_err(self.sql("storing a plan stage"))?;
+        Ok(first..seq)
+    }
+
+    /// Marks the staged plan `plan` complete: its last stage is stored.
+    pub fn complete_plan(&self, plan: i64) -> Result<()> {
+        self.conn
+            .execute("UPDATE plans SET complete = 1 WHERE id = ?1", params![plan])
+            .map_err(self.sql("completing a plan"))?;
+        Ok(())
+    }
+}
+
+/// Inserts `item` as item `seq` of plan `plan`, with its payloads and findings.
+fn insert_item(
+    ledger: &Ledger,
+    tx: &Transaction<'_>,
+    plan: i64,
+    seq: i64,
+    item: &PlanItem,
+) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO plan_items (plan, seq, kind, config_name, action, target_id,
+         natural_key, matched_by, conflict) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )
+    .and_then(|mut stmt| {
+        stmt.execute(params![
+            plan,
+            seq,
+            item.kind.as_str(),
+            item.config_name,
+            item.action.as_str(),
+            item.target_id,
+            item.natural_key,
+            item.matched_by,
+            item.conflict as i64,
+        ])
+    })
+    .map_err(|e| ledger.sql(format!("storing plan item `{}`", item.config_name))(e))?;
+    for (ordinal, payload) in item.payloads.iter().enumerate() {
+        let json = serde_json::to_string(payload).expect("a payload serializes");
+        let mut refs: Vec<_> = payload
+            .refs()
+            .into_iter()
+            .filter(|r| r.kind != item.kind || r.config_name != item.config_name)
+            .collect();
+        refs.sort();
+        refs.dedup();
+        let deps = serde_json::to_string(&refs).expect("refs serialize");
+        tx.prepare_cached(
+            "INSERT INTO plan_payloads (plan, seq, ordinal, step, method, path, payload,
+             condition, dependencies) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        )
+        .and_then(|mut stmt| {
+            stmt.execute(params![
+                plan,
+                seq,
+                ordinal as i64,
+                text_of(&payload.step),
+                payload.method,
+                payload.path,
+                json,
+                text_of(&payload.when),
+                deps,
+            ])
+        })
+        .map_err(|e| ledger.sql("storing a plan payload")(e))?;
+    }
+    for (ordinal, finding) in item.findings.iter().enumerate() {
+        tx.prepare_cached(
+            "INSERT INTO plan_findings (plan, seq, ordinal, code, severity, kind,
+             config_name, field, message) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        )
+        .and_then(|mut stmt| {
+            stmt.execute(params![
+                plan,
+                seq,
+                ordinal as i64,
+                finding.code.as_str(),
+                finding.severity.as_str(),
+                finding.kind.as_str(),
+                finding.config_name,
+                finding.field,
+                finding.message,
+            ])
+        })
+        .map_err(|e| ledger.sql("storing a finding")(e))?;
+    }
+    Ok(())
+}
+
+/// Stores `pairs` as plan `plan`'s matches in the id map of `target`, replacing any pair of
+/// the same key.
+fn upsert_pairs(
+    ledger: &Ledger,
+    tx: &Transaction<'_>,
+    target: &str,
+    plan: i64,
+    at: &str,
+    pairs: &[IdPair],
+) -> Result<()> {
+    let mut stmt = tx
+        .prepare_cached(
+            "INSERT INTO id_map (target, kind, config_name, field, public_id, matched_by,
+             natural_key, plan, recorded_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+             ON CONFLICT (target, kind, config_name, field) DO UPDATE SET
+                public_id = excluded.public_id, matched_by = excluded.matched_by,
+                natural_key = excluded.natural_key, plan = excluded.plan,
+                recorded_at = excluded.recorded_at",
+        )
+        .map_err(ledger.sql("storing the id map"))?;
+    for pair in pairs {
+        stmt.execute(params![
+            target,
+            pair.kind.as_str(),
+            pair.config_name,
+            pair.field.as_str(),
+            pair.public_id,
+            pair.matched_by,
+            pair.natural_key,
+            plan,
+            at,
+        ])
+        .map_err(|e| ledger.sql("storing the id map")(e))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -22,6 +22,8 @@ pub struct StoredPlan {
     pub target: String,
     pub mode: String,
     pub on_conflict: String,
+    /// False while `migrate` is still adding stages to it (see [`Ledger::begin_staged_plan`]).
+    pub complete: bool,
 }
 
 /// One stored plan item.
@@ -106,7 +108,7 @@ impl Ledger {
     pub fn latest_plan(&self, target: &str) -> Result<Option<StoredPlan>> {
         self.conn
             .query_row(
-                "SELECT id, run, export_run, target, mode, on_conflict FROM plans
+                "SELECT id, run, export_run, target, mode, on_conflict, complete FROM plans
                  WHERE target = ?1 AND superseded_by IS NULL ORDER BY id DESC LIMIT 1",
                 params![target],
                 |row| {
@@ -117,6 +119,7 @@ impl Ledger {
                         target: row.get(3)?,
                         mode: row.get(4)?,
                         on_conflict: row.get(5)?,
+                        complete: row.get::<_, i64>(6)? != 0,
                     })
                 },
             )
@@ -150,10 +153,16 @@ impl Ledger {
 
     /// The items of a plan that have payloads of `step`, in `seq` order: what `apply` needs of
     /// the items while it sends that step, rather than every item of the plan.
-    pub fn plan_items_of_step(&self, plan: i64, step: &str) -> Result<Vec<StoredItem>> {
+    pub fn plan_items_of_step(
+        &self,
+        plan: i64,
+        step: &str,
+        seqs: std::ops::Range<i64>,
+    ) -> Result<Vec<StoredItem>> {
         self.items_where(
-            "plan = ?1 AND seq IN (SELECT seq FROM plan_payloads WHERE plan = ?1 AND step = ?2)",
-            params![plan, step],
+            "plan = ?1 AND seq >= ?3 AND seq < ?4
+             AND seq IN (SELECT seq FROM plan_payloads WHERE plan = ?1 AND step = ?2)",
+            params![plan, step, seqs.start, seqs.end],
         )
     }
 
@@ -213,12 +222,20 @@ impl Ledger {
         self.payloads_where("plan = ?1", params![plan], visit)
     }
 
-    /// The payloads of one step of a plan, in plan order.
-    pub fn plan_payloads_of_step(&self, plan: i64, step: &str) -> Result<Vec<StoredPayload>> {
+    /// The payloads of one step of a plan, of the items whose `seq` is in `seqs`, in plan
+    /// order.
+    pub fn plan_payloads_of_step(
+        &self,
+        plan: i64,
+        step: &str,
+        seqs: std::ops::Range<i64>,
+    ) -> Result<Vec<StoredPayload>> {
         let mut all = Vec::new();
-        self.payloads_where("plan = ?1 AND step = ?2", params![plan, step], |p| {
-            all.push(p)
-        })?;
+        self.payloads_where(
+            "plan = ?1 AND step = ?2 AND seq >= ?3 AND seq < ?4",
+            params![plan, step, seqs.start, seqs.end],
+            |p| all.push(p),
+        )?;
         Ok(all)
     }
 
@@ -313,6 +330,50 @@ impl Ledger {
             .map_err(self.sql("reading plan findings"))?;
         rows.collect::<rusqlite::Result<Vec<_>>>()
             .map_err(self.sql("reading plan findings"))
+    }
+
+    /// Findings of a plan per severity.
+    pub fn plan_finding_counts(&self, plan: i64) -> Result<Vec<(String, usize)>> {
+        self.plan_counts(
+            "SELECT severity, count(*) FROM plan_findings WHERE plan = ?1 GROUP BY severity",
+            plan,
+        )
+    }
+
+    /// Payloads per step of the items of a plan that `apply` sends (created or updated).
+    pub fn plan_write_counts(&self, plan: i64) -> Result<Vec<(String, usize)>> {
+        self.plan_counts(
+            "SELECT p.step, count(*) FROM plan_payloads p
+             JOIN plan_items i ON i.plan = p.plan AND i.seq = p.seq
+             WHERE p.plan = ?1 AND i.action IN ('create', 'update') GROUP BY p.step",
+            plan,
+        )
+    }
+
+    /// Id-map pairs a plan matched.
+    pub fn plan_pair_count(&self, plan: i64) -> Result<usize> {
+        self.conn
+            .query_row(
+                "SELECT count(*) FROM id_map WHERE plan = ?1",
+                params![plan],
+                |row| row.get::<_, i64>(0),
+            )
+            .map(|n| n as usize)
+            .map_err(self.sql("counting id-map pairs"))
+    }
+
+    fn plan_counts(&self, query: &str, plan: i64) -> Result<Vec<(String, usize)>> {
+        let mut stmt = self
+            .conn
+            .prepare(query)
+            .map_err(self.sql("counting plan rows"))?;
+        let rows = stmt
+            .query_map(params![plan], |row| {
+                Ok((row.get(0)?, row.get::<_, i64>(1)? as usize))
+            })
+            .map_err(self.sql("counting plan rows"))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(self.sql("counting plan rows"))
     }
 
     /// The id map of a target.

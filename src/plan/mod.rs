@@ -42,6 +42,7 @@
 //! - Payloads hold markers, never secret values (the mapping layer's guarantee, kept here: the
 //!   planner only removes payloads or substitutes ids into them).
 
+pub mod staged;
 pub(crate) mod target;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -749,6 +750,62 @@ pub fn build_into<S: SnapshotSource>(
     sink: &mut dyn FnMut(PlanItem) -> Result<(), S::Error>,
 ) -> Result<PlanOutline, S::Error> {
     let functions = exported_functions(source)?;
+    let mut id_map = Vec::new();
+    let summary = build_stage(
+        source,
+        &functions,
+        Prior::default(),
+        tables,
+        target,
+        options,
+        &mut |item, pairs| {
+            id_map.extend_from_slice(pairs);
+            sink(item)
+        },
+    )?;
+    Ok(PlanOutline {
+        mode: options.mode,
+        on_conflict: options.on_conflict,
+        id_map,
+        summary,
+    })
+}
+
+/// What the stages stored before the next one decided, as it needs to know it: the next stage
+/// plans only objects not planned yet, and its items may refer to the earlier ones.
+#[derive(Debug, Clone, Default)]
+pub struct Prior {
+    /// Objects planned by earlier stages: references to them resolve.
+    pub planned: HashSet<(Kind, String)>,
+    /// Of those, the ones that will not be applied (skip, manual): what refers to them cannot
+    /// be either.
+    pub held: HashSet<(Kind, String)>,
+    /// Labels (key, value) an earlier stage creates: not created twice.
+    pub labels: HashSet<(String, String)>,
+}
+
+/// Where [`build_stage`] hands each item, with the id-map pairs its decision matched.
+pub type StageSink<'a, E> = dyn FnMut(PlanItem, &[IdPair]) -> Result<(), E> + 'a;
+
+/// One stage of a plan: [`build_into`]'s work for the objects of `source`, which are those the
+/// stages before (`prior`) did not plan, with `functions` the export's functions (a
+/// function-instance source is mapped from its function, planned or not). Hands each item to
+/// `sink` with the id-map pairs its decision matched; returns the stage's counts.
+///
+/// Planned in stages, a snapshot gives the items planned whole, as long as every object of a
+/// stage comes with the objects it refers to or after them: decisions look back (at the
+/// target, at references, at the labels planned), never forward. The one global input is the
+/// target: a stage matches its objects against the same [`TargetView`] as the others.
+#[allow(clippy::too_many_arguments)]
+pub fn build_stage<S: SnapshotSource>(
+    source: &S,
+    functions: &[crate::mapping::ExportedFunction],
+    prior: Prior,
+    tables: &Tables,
+    target: &TargetView,
+    options: PlanOptions,
+    sink: &mut StageSink<'_, S::Error>,
+) -> Result<PlanSummary, S::Error> {
     let empty = IdMap::new();
     let context = |ids| Context {
         tables,
@@ -756,7 +813,7 @@ pub fn build_into<S: SnapshotSource>(
         roles: &target.roles,
         workspace_id: Some(target.workspace_id.as_str()),
         ids,
-        functions: &functions,
+        functions,
     };
     // First pass: payloads with every reference as a marker, to read the natural keys from.
     let mut keys: Vec<KeyFields> = Vec::new();
@@ -839,9 +896,9 @@ pub fn build_into<S: SnapshotSource>(
         index: &index,
         decided: 0,
         id_map: Vec::new(),
-        position: HashMap::new(),
-        held: HashSet::new(),
-        labels_planned: HashSet::new(),
+        position: prior.planned.into_iter().map(|key| (key, 0)).collect(),
+        held: prior.held,
+        labels_planned: prior.labels,
     };
     let mut summary = PlanSummary::default();
     let mut failed = None;
@@ -859,7 +916,8 @@ pub fn build_into<S: SnapshotSource>(
                 .unwrap_or_else(Resolution::none);
             let item = planner.decide(mapped, resolution);
             summary.add(&item);
-            if let Err(e) = sink(item) {
+            let pairs = std::mem::take(&mut planner.id_map);
+            if let Err(e) = sink(item, &pairs) {
                 failed = Some(e);
             }
         })?;
@@ -867,12 +925,7 @@ pub fn build_into<S: SnapshotSource>(
             return Err(e);
         }
     }
-    Ok(PlanOutline {
-        mode: options.mode,
-        on_conflict: options.on_conflict,
-        id_map: planner.id_map,
-        summary,
-    })
+    Ok(summary)
 }
 
 struct Planner<'a> {
@@ -880,8 +933,9 @@ struct Planner<'a> {
     index: &'a TargetIndex<'a>,
     /// Items decided so far.
     decided: usize,
+    /// The pairs matched by the item being decided.
     id_map: Vec<IdPair>,
-    /// (kind, Config name) → index in `items`.
+    /// (kind, Config name) → index in `items` (0 for the items of earlier stages).
     position: HashMap<(Kind, String), usize>,
     /// Items that will not be applied: what refers to them cannot be either.
     held: HashSet<(Kind, String)>,
