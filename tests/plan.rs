@@ -404,10 +404,11 @@ fn contents(
 async fn a_plan_made_in_stages_as_the_export_reads_is_the_plan_made_whole() {
     use segbridge::http::{Secret, SecretSource};
     use segbridge::mapping::Tables;
-    use segbridge::plan::staged::{Eligible, plan_stage, stored_outline};
+    use segbridge::plan::staged::{Stage, StagePlanner, stored_outline};
     use segbridge::plan::{PlanOptions, build_into, read_target};
     use segbridge::progress::HiddenReporter;
     use segbridge::public_api::{PublicClient, PublicClientSettings, Region};
+    use std::sync::Arc;
 
     let sims = small_simulators(Target::Empty).await;
     let dir = tempfile::tempdir().unwrap();
@@ -425,6 +426,8 @@ async fn a_plan_made_in_stages_as_the_export_reads_is_the_plan_made_whole() {
     let tables = Tables::embedded();
     let options = PlanOptions::default();
 
+    // Held as `migrate` holds it: the stages' planner opens the ledger beside this connection.
+    let _lock = Ledger::lock(&path).unwrap();
     let mut ledger = Ledger::open(&path).unwrap();
     let (export_run, _) = ledger.latest_complete_export().unwrap().unwrap();
     let run = ledger.begin_run("plan", "whole").unwrap();
@@ -453,17 +456,16 @@ async fn a_plan_made_in_stages_as_the_export_reads_is_the_plan_made_whole() {
         .map(|o| o.name)
         .collect();
     assert!(sources.len() >= 6, "{} sources", sources.len());
-    let mut eligible = Eligible {
-        sources: true,
-        ..Eligible::default()
-    };
-    let stage = |eligible: &Eligible| {
-        plan_stage(
-            &ledger, staged, "staged", export_run, eligible, tables, &view, options,
-        )
-        .unwrap()
-    };
-    let (first, _) = stage(&eligible);
+    let mut planner = StagePlanner::open(
+        &path,
+        staged,
+        "staged",
+        export_run,
+        Arc::new(tables.clone()),
+        Arc::new(view.clone()),
+        options,
+    )
+    .unwrap();
     let kinds_of = |seqs: std::ops::Range<i64>| -> BTreeSet<String> {
         ledger
             .plan_items(staged)
@@ -473,12 +475,12 @@ async fn a_plan_made_in_stages_as_the_export_reads_is_the_plan_made_whole() {
             .map(|i| i.kind)
             .collect()
     };
+    let first = planner.plan(&Stage::Sources).unwrap();
     assert!(kinds_of(first.clone()).contains("sources"));
     assert!(!kinds_of(first).contains("destinations"));
     let mut stored_destinations = false;
     for group in sources.chunks(sources.len().div_ceil(3)) {
-        eligible.subtrees.extend(group.iter().cloned());
-        let (seqs, _) = stage(&eligible);
+        let seqs = planner.plan(&Stage::Subtrees(group.to_vec())).unwrap();
         let kinds = kinds_of(seqs);
         assert!(
             !kinds.contains("sources") && !kinds.contains("tracking_plans"),
@@ -487,12 +489,47 @@ async fn a_plan_made_in_stages_as_the_export_reads_is_the_plan_made_whole() {
         stored_destinations |= kinds.contains("destinations");
     }
     assert!(stored_destinations);
-    // A stage with nothing new read stores nothing.
-    let (empty, _) = stage(&eligible);
-    assert!(empty.is_empty());
-    eligible.everything = true;
-    let (last, _) = stage(&eligible);
-    assert!(kinds_of(last).contains("tracking_plans"));
+    // A stage of what is planned already stores nothing.
+    assert!(
+        planner
+            .plan(&Stage::Subtrees(sources.clone()))
+            .unwrap()
+            .is_empty()
+    );
+    assert!(planner.plan(&Stage::Sources).unwrap().is_empty());
+    // A planner opened again (a resumed `migrate`) knows what the stored stages decided. This
+    // one stores every item on its own, while it reads the export.
+    drop(planner);
+    let mut planner = StagePlanner::open(
+        &path,
+        staged,
+        "staged",
+        export_run,
+        Arc::new(tables.clone()),
+        Arc::new(read_target(&client, &HiddenReporter).await.unwrap()),
+        options,
+    )
+    .unwrap()
+    .with_part_bytes(1);
+    // Another connection writes all along, as the export and `apply` do.
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (stop, path) = (stop.clone(), path.clone());
+        std::thread::spawn(move || {
+            let mut other = Ledger::open(&path).unwrap();
+            let mut writes = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                other.record_event(None, "meanwhile", &Value::Null).unwrap();
+                writes += 1;
+            }
+            writes
+        })
+    };
+    let last = planner.plan(&Stage::Rest).unwrap();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(writer.join().unwrap() > 0);
+    assert!(kinds_of(last.clone()).contains("tracking_plans"));
+    assert!(!kinds_of(last).contains("destinations"));
     ledger.complete_plan(staged).unwrap();
 
     let (whole_items, whole_pairs) = contents(&ledger, whole, "whole");

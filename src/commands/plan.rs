@@ -306,7 +306,7 @@ pub fn summary_json(
     })
 }
 
-fn summary_text(
+pub(crate) fn summary_text(
     plan: &PlanOutline,
     workspace: &str,
     target: &str,

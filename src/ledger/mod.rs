@@ -39,7 +39,7 @@ use crate::secrets::Sanitized;
 
 pub use checkpoint::Checkpointer;
 pub use migrations::current_version;
-pub use plan_writer::PlanWriter;
+pub use plan_writer::{PlanWriter, PreparedItem};
 pub use plans::{
     Applied, PayloadKey, RecordedId, StoredIdPair, StoredItem, StoredPayload, StoredPlan,
 };
@@ -166,6 +166,9 @@ pub struct StoredSnapshot<'a> {
     run: RunId,
     /// Which objects it holds, when not all: asked before a body is parsed.
     keep: Option<&'a Keep<'a>>,
+    /// When set, it holds only the objects named below these objects (Config names), read
+    /// as ranges of the (kind, name) key rather than by scanning the kind.
+    below: Option<&'a [String]>,
 }
 
 /// Whether a snapshot holds the object of a kind and name (see [`Ledger::snapshot_where`]).
@@ -175,12 +178,52 @@ impl StoredSnapshot<'_> {
     fn keeps(&self, kind: Kind, name: &str) -> bool {
         self.keep.is_none_or(|keep| keep(kind, name))
     }
+
+    /// The objects of `kind` named below `object` (`<object>/...`), in the order they were
+    /// stored.
+    fn each_below(&self, kind: Kind, object: &str, f: &mut dyn FnMut(&str, &Value)) -> Result<()> {
+        let fail = |source| self.ledger.sql("reading objects")(source);
+        let mut stmt = self
+            .ledger
+            .conn
+            .prepare_cached(
+                "SELECT name, body FROM objects WHERE kind = ?1 AND name >= ?3 AND name < ?4
+                 AND last_run = ?2 ORDER BY rowid",
+            )
+            .map_err(fail)?;
+        // Config names are paths: what hangs below `object` is named `<object>/...`, the
+        // names from `<object>/` up to `<object>0` (`0` follows `/`).
+        let mut rows = stmt
+            .query(params![
+                kind.as_str(),
+                self.run.0,
+                format!("{object}/"),
+                format!("{object}0")
+            ])
+            .map_err(fail)?;
+        while let Some(row) = rows.next().map_err(fail)? {
+            let name = text_column(row, 0).map_err(fail)?;
+            if !self.keeps(kind, name) {
+                continue;
+            }
+            let body =
+                serde_json::from_str(text_column(row, 1).map_err(fail)?).unwrap_or(Value::Null);
+            f(name, &body);
+        }
+        Ok(())
+    }
 }
 
 impl SnapshotSource for StoredSnapshot<'_> {
     type Error = LedgerError;
 
     fn each(&self, kind: Kind, f: &mut dyn FnMut(&str, &Value)) -> Result<()> {
+        if let Some(below) = self.below {
+            for parent in below {
+                self.each_below(kind, parent, f)?;
+            }
+            return Ok(());
+        }
         let fail = |source| self.ledger.sql("reading objects")(source);
         let mut stmt = self
             .ledger
@@ -205,6 +248,9 @@ impl SnapshotSource for StoredSnapshot<'_> {
     }
 
     fn names(&self, kind: Kind, f: &mut dyn FnMut(&str)) -> Result<()> {
+        if self.below.is_some() {
+            return self.each(kind, &mut |name, _| f(name));
+        }
         let fail = |source| self.ledger.sql("reading object names")(source);
         let mut stmt = self
             .ledger
@@ -752,6 +798,7 @@ impl Ledger {
             ledger: self,
             run,
             keep: None,
+            below: None,
         }
     }
 
@@ -761,6 +808,25 @@ impl Ledger {
             ledger: self,
             run,
             keep: Some(keep),
+            below: None,
+        }
+    }
+
+    /// The objects `run` has seen named below the objects `below` (Config names: a source's
+    /// schema config, destinations and their filters) that `keep` keeps, as a
+    /// [`SnapshotSource`]: read as ranges of the key, so that a few sources cost as much to
+    /// read as they hold.
+    pub fn snapshot_below<'a>(
+        &'a self,
+        run: RunId,
+        below: &'a [String],
+        keep: &'a Keep<'a>,
+    ) -> StoredSnapshot<'a> {
+        StoredSnapshot {
+            ledger: self,
+            run,
+            keep: Some(keep),
+            below: Some(below),
         }
     }
 

@@ -12,9 +12,11 @@
 //!
 //! [`Plan`]: crate::plan::Plan
 
-use rusqlite::{Transaction, params};
+use rusqlite::{Transaction, TransactionBehavior, params};
 
 use super::{Ledger, Result, RunId, now};
+use crate::mapping::Finding;
+use crate::model::Kind;
 use crate::plan::{IdPair, Mode, OnConflict, PlanItem};
 
 /// A plan being stored; see the module documentation.
@@ -90,7 +92,8 @@ impl PlanWriter<'_> {
 
     /// Stores the next item with its payloads and findings.
     pub fn item(&mut self, item: &PlanItem) -> Result<()> {
-        insert_item(self.ledger, &self.tx, self.id, self.seq, item)?;
+        let prepared = PreparedItem::new(item, Vec::new());
+        insert_item(self.ledger, &self.tx, self.id, self.seq, &prepared)?;
         self.seq += 1;
         Ok(())
     }
@@ -158,18 +161,19 @@ impl Ledger {
     }
 
     /// Appends `items` to the staged plan `plan` of `target`, each with the id-map pairs its
-    /// decision matched, in one transaction: a stage is stored whole or not at all, and the
-    /// transaction is short (the stage was decided beforehand), so that the export and `apply`,
+    /// decision matched, in one transaction: they are stored together or not at all, and the
+    /// transaction is short (they were decided beforehand), so that the export and `apply`,
     /// writing the same ledger meanwhile, hardly wait for it. Returns the `seq` range stored.
     pub fn store_stage(
         &self,
         plan: i64,
         target: &str,
-        items: &[(PlanItem, Vec<IdPair>)],
+        items: &[PreparedItem],
     ) -> Result<std::ops::Range<i64>> {
-        let tx = self
-            .conn
-            .unchecked_transaction()
+        // Immediate: the stage's first statement reads, and a deferred transaction could then
+        // not take the write lock if the export or `apply` wrote meanwhile (`SQLITE_BUSY`
+        // without waiting); taken first, the lock is waited for like any other write.
+        let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)
             .map_err(self.sql("storing a plan stage"))?;
         let first: i64 = tx
             .query_row(
@@ -180,9 +184,9 @@ impl Ledger {
             .map_err(self.sql("storing a plan stage"))?;
         let at = now();
         let mut seq = first;
-        for (item, pairs) in items {
+        for item in items {
             insert_item(self, &tx, plan, seq, item)?;
-            upsert_pairs(self, &tx, target, plan, &at, pairs)?;
+            upsert_pairs(self, &tx, target, plan, &at, &item.pairs)?;
             seq += 1;
         }
         tx.commit().map_err(self.sql("storing a plan stage"))?;
@@ -198,13 +202,87 @@ impl Ledger {
     }
 }
 
+/// A plan item as the ledger stores it: its payloads and their dependencies as JSON text,
+/// several times smaller than the parsed payloads. A stage of `migrate` holds its items so
+/// until it stores them.
+pub struct PreparedItem {
+    kind: Kind,
+    config_name: String,
+    action: &'static str,
+    target_id: Option<String>,
+    natural_key: Option<String>,
+    matched_by: Option<&'static str>,
+    conflict: bool,
+    payloads: Vec<PreparedPayload>,
+    findings: Vec<Finding>,
+    /// The id-map pairs the item's decision matched.
+    pairs: Vec<IdPair>,
+}
+
+struct PreparedPayload {
+    step: String,
+    method: &'static str,
+    path: &'static str,
+    json: String,
+    condition: String,
+    dependencies: String,
+}
+
+impl PreparedItem {
+    /// `item`, with the id-map pairs its decision matched.
+    pub fn new(item: &PlanItem, pairs: Vec<IdPair>) -> PreparedItem {
+        let payloads = item
+            .payloads
+            .iter()
+            .map(|payload| {
+                let mut refs: Vec<_> = payload
+                    .refs()
+                    .into_iter()
+                    .filter(|r| r.kind != item.kind || r.config_name != item.config_name)
+                    .collect();
+                refs.sort();
+                refs.dedup();
+                PreparedPayload {
+                    step: text_of(&payload.step),
+                    method: payload.method,
+                    path: payload.path,
+                    json: serde_json::to_string(payload).expect("a payload serializes"),
+                    condition: text_of(&payload.when),
+                    dependencies: serde_json::to_string(&refs).expect("refs serialize"),
+                }
+            })
+            .collect();
+        PreparedItem {
+            kind: item.kind,
+            config_name: item.config_name.clone(),
+            action: item.action.as_str(),
+            target_id: item.target_id.clone(),
+            natural_key: item.natural_key.clone(),
+            matched_by: item.matched_by,
+            conflict: item.conflict,
+            payloads,
+            findings: item.findings.clone(),
+            pairs,
+        }
+    }
+
+    /// About the bytes it holds: its payloads' text.
+    pub fn size(&self) -> usize {
+        self.payloads
+            .iter()
+            .map(|p| p.json.len() + p.dependencies.len())
+            .sum::<usize>()
+            + self.config_name.len()
+    }
+}
+
 /// Inserts `item` as item `seq` of plan `plan`, with its payloads and findings.
 fn insert_item(
     ledger: &Ledger,
     tx: &Transaction<'_>,
     plan: i64,
     seq: i64,
-    item: &PlanItem,
+    item: &PreparedItem,
 ) -> Result<()> {
     tx.prepare_cached(
         "INSERT INTO plan_items (plan, seq, kind, config_name, action, target_id,
@@ -216,7 +294,7 @@ fn insert_item(
             seq,
             item.kind.as_str(),
             item.config_name,
-            item.action.as_str(),
+            item.action,
             item.target_id,
             item.natural_key,
             item.matched_by,
@@ -225,15 +303,6 @@ fn insert_item(
     })
     .map_err(|e| ledger.sql(format!("storing plan item `{}`", item.config_name))(e))?;
     for (ordinal, payload) in item.payloads.iter().enumerate() {
-        let json = serde_json::to_string(payload).expect("a payload serializes");
-        let mut refs: Vec<_> = payload
-            .refs()
-            .into_iter()
-            .filter(|r| r.kind != item.kind || r.config_name != item.config_name)
-            .collect();
-        refs.sort();
-        refs.dedup();
-        let deps = serde_json::to_string(&refs).expect("refs serialize");
         tx.prepare_cached(
             "INSERT INTO plan_payloads (plan, seq, ordinal, step, method, path, payload,
              condition, dependencies) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -243,12 +312,12 @@ fn insert_item(
                 plan,
                 seq,
                 ordinal as i64,
-                text_of(&payload.step),
+                payload.step,
                 payload.method,
                 payload.path,
-                json,
-                text_of(&payload.when),
-                deps,
+                payload.json,
+                payload.condition,
+                payload.dependencies,
             ])
         })
         .map_err(|e| ledger.sql("storing a plan payload")(e))?;

@@ -1,29 +1,31 @@
 //! Planning in stages while the export still reads, for `migrate` to apply what is read before
 //! the export ends.
 //!
-//! [`Eligible`] is what the export has read completely so far, as
-//! [`crate::export::Ready`] tells it: every kind read before the sources together with the
-//! sources, once they all are; the schema config, destinations and filters of one source, once
-//! its subtree is; everything, once the export is complete. These are the units of a stage
-//! because nothing in one refers to an object of a later one: a source needs its function and
-//! catalog entry (and a schema config may forward to another source), a destination its source,
-//! a filter its destination and source, and what refers across sources (tracking plans and
-//! their connections, IAM) waits for the end.
+//! A [`Stage`] is what the export has read completely, as [`crate::export::Ready`] tells it:
+//! every kind read before the sources together with the sources, once they all are; the schema
+//! config, destinations and filters of some sources, once their subtrees are; the rest, once the
+//! export is complete. These are the units because nothing in one refers to an object of a
+//! later one: a source needs its function and catalog entry (and a schema config may forward
+//! to another source), a destination its source, a filter its destination and source, and what
+//! refers across sources (tracking plans and their connections, IAM) waits for the end.
 //!
-//! [`plan_stage`] plans the eligible objects no earlier stage planned ([`super::build_stage`]),
-//! against the one target view of the whole plan, and appends them to the plan in one
-//! transaction. What it knows of the earlier stages comes from the ledger ([`prior`]), so a
-//! `migrate` that stopped half-way goes on from what it stored.
+//! [`StagePlanner::plan`] plans the objects of a stage no earlier stage planned
+//! ([`super::build_stage`]), against the one target view of the whole plan, and appends them
+//! to the plan in one transaction. What it knows of the earlier stages it reads from the ledger
+//! when it opens ([`prior`]), so a `migrate` that stopped half-way goes on from what it stored,
+//! then keeps up to date itself.
 
 use std::collections::HashSet;
 use std::ops::Range;
+use std::path::Path;
+use std::sync::Arc;
 
 use super::{
-    Action, Conflict, IdPair, PlanItem, PlanOptions, PlanOutline, PlanSummary, Prior, TargetView,
+    Action, Conflict, PlanItem, PlanOptions, PlanOutline, PlanSummary, Prior, TargetView,
     build_stage,
 };
-use crate::ledger::{Ledger, LedgerError, RunId};
-use crate::mapping::{Severity, Tables, exported_functions};
+use crate::ledger::{Ledger, LedgerError, PreparedItem, RunId};
+use crate::mapping::{ExportedFunction, Severity, Step, Tables, exported_functions};
 use crate::model::Kind;
 use crate::public_api::PublicObject;
 use crate::public_api::writer::MAX_INVITES_PER_REQUEST;
@@ -45,36 +47,173 @@ const SUBTREE: [Kind; 3] = [
     Kind::DestinationFilters,
 ];
 
-/// What the export has read completely so far.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Eligible {
-    /// The sources and every kind read before them.
-    pub sources: bool,
-    /// The sources (Config names) whose subtrees are read.
-    pub subtrees: HashSet<String>,
-    /// The whole export.
-    pub everything: bool,
+/// About how many bytes of a stage's items are stored at once.
+const STAGE_PART_BYTES: usize = 1 << 20;
+
+/// What a stage plans.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stage {
+    /// The sources and every kind read before them, once they all are.
+    Sources,
+    /// The subtrees of these sources (Config names), once each is read.
+    Subtrees(Vec<String>),
+    /// Everything not planned yet, once the export is complete.
+    Rest,
 }
 
-impl Eligible {
-    /// Whether the object `name` of `kind` is read, and so may be planned.
-    pub fn holds(&self, kind: Kind, name: &str) -> bool {
-        if self.everything {
-            return true;
-        }
-        if WITH_SOURCES.contains(&kind) {
-            return self.sources;
-        }
-        SUBTREE.contains(&kind) && source_of(name).is_some_and(|s| self.subtrees.contains(s))
+/// A plan being made in stages: the ledger it is stored in and what its stored stages
+/// decided, kept from one stage to the next so that a stage costs what it plans, not what the
+/// plan holds so far.
+pub struct StagePlanner {
+    /// Reads the export. A connection of its own: a stage is stored in parts while the export
+    /// is read, and a connection in the middle of a read cannot take the write lock once
+    /// another one (the export, `apply`) has written.
+    reader: Ledger,
+    writer: Ledger,
+    plan: i64,
+    target: String,
+    export_run: RunId,
+    tables: Arc<Tables>,
+    view: Arc<TargetView>,
+    options: PlanOptions,
+    prior: Prior,
+    /// The export's functions, read with the first stage (they are read before the sources).
+    functions: Option<Vec<ExportedFunction>>,
+    /// About how many bytes of items are stored at once.
+    part_bytes: usize,
+}
+
+impl StagePlanner {
+    /// Opens the ledger at `path` to go on with the stages of `plan` (of `target`, made from
+    /// the export `export_run`), reading what its stored stages decided.
+    pub fn open(
+        path: &Path,
+        plan: i64,
+        target: &str,
+        export_run: RunId,
+        tables: Arc<Tables>,
+        view: Arc<TargetView>,
+        options: PlanOptions,
+    ) -> Result<StagePlanner, LedgerError> {
+        let reader = Ledger::open(path)?;
+        let prior = prior(&reader, plan)?;
+        Ok(StagePlanner {
+            reader,
+            writer: Ledger::open(path)?,
+            plan,
+            target: target.to_owned(),
+            export_run,
+            tables,
+            view,
+            options,
+            prior,
+            functions: None,
+            part_bytes: STAGE_PART_BYTES,
+        })
+    }
+
+    /// Stores items in parts of about `bytes` (a test stores every item on its own, in the
+    /// middle of reading the export).
+    pub fn with_part_bytes(mut self, bytes: usize) -> StagePlanner {
+        self.part_bytes = bytes;
+        self
+    }
+
+    /// Plans the objects of `stage` that no stage planned yet, appends them to the plan and
+    /// returns the `seq`s they were given. The stage is decided whole before it is stored, so
+    /// that the transaction storing it is short: the export and `apply` write to the same
+    /// ledger meanwhile.
+    pub fn plan(&mut self, stage: &Stage) -> Result<Range<i64>, LedgerError> {
+        let ledger = &self.reader;
+        let functions = match &self.functions {
+            Some(functions) => functions,
+            None => self
+                .functions
+                .insert(exported_functions(&ledger.snapshot(self.export_run))?),
+        };
+        let planned = &self.prior.planned;
+        let unplanned = |kind: Kind, name: &str| !planned.contains(&(kind, name.to_owned()));
+        let with_sources =
+            |kind: Kind, name: &str| WITH_SOURCES.contains(&kind) && unplanned(kind, name);
+        let in_subtree = |kind: Kind, name: &str| SUBTREE.contains(&kind) && unplanned(kind, name);
+        let snapshot = match stage {
+            Stage::Sources => ledger.snapshot_where(self.export_run, &with_sources),
+            Stage::Subtrees(sources) => {
+                ledger.snapshot_below(self.export_run, sources, &in_subtree)
+            }
+            Stage::Rest => ledger.snapshot_where(self.export_run, &unplanned),
+        };
+        // Stored in parts of about `STAGE_PART_BYTES`, each with the id-map pairs of its items:
+        // a stage can be large (the last one holds the tracking plans, whose rules are most of
+        // a workspace), and what a part's items decided is whole in the ledger.
+        let mut part: Vec<PreparedItem> = Vec::new();
+        let mut part_bytes = 0;
+        let mut seqs: Option<Range<i64>> = None;
+        let mut store = |part: &mut Vec<PreparedItem>| -> Result<(), LedgerError> {
+            let stored = self.writer.store_stage(self.plan, &self.target, part)?;
+            part.clear();
+            seqs = Some(match seqs.take() {
+                Some(seqs) => seqs.start..stored.end,
+                None => stored,
+            });
+            Ok(())
+        };
+        let mut decided = Prior::default();
+        build_stage(
+            &snapshot,
+            functions,
+            self.prior.clone(),
+            &self.tables,
+            &self.view,
+            self.options,
+            &mut |item, pairs| {
+                decided.add(&item);
+                let item = PreparedItem::new(&item, pairs.to_vec());
+                part_bytes += item.size();
+                part.push(item);
+                if part_bytes >= self.part_bytes {
+                    part_bytes = 0;
+                    store(&mut part)?;
+                }
+                Ok(())
+            },
+        )?;
+        store(&mut part)?;
+        let seqs = seqs.unwrap_or(0..0);
+        self.prior.planned.extend(decided.planned);
+        self.prior.held.extend(decided.held);
+        self.prior.labels.extend(decided.labels);
+        Ok(seqs)
     }
 }
 
-/// The source an object of a subtree hangs below: `workspaces/w/sources/s` of
-/// `workspaces/w/sources/s/destinations/d/filters/f`.
-fn source_of(name: &str) -> Option<&str> {
-    let at = name.find("/sources/")? + "/sources/".len();
-    let end = name[at..].find('/').map_or(name.len(), |i| at + i);
-    Some(&name[..end])
+impl Prior {
+    /// Adds what `item`, just stored, decided.
+    fn add(&mut self, item: &PlanItem) {
+        let key = (item.kind, item.config_name.clone());
+        if matches!(item.action, Action::Skip | Action::Manual) {
+            self.held.insert(key.clone());
+        }
+        self.planned.insert(key);
+        for payload in &item.payloads {
+            if payload.step == Step::CreateLabel {
+                let label = payload.body.as_ref().map(|b| &b["label"]);
+                self.labels.insert(label_key(label));
+            }
+        }
+    }
+}
+
+/// The (key, value) of a label object, empty strings for what it lacks.
+fn label_key(label: Option<&serde_json::Value>) -> (String, String) {
+    let field = |k: &str| {
+        label
+            .and_then(|l| l.get(k))
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    (field("key"), field("value"))
 }
 
 /// What the stored stages of `plan` decided, as the next stage needs it.
@@ -92,49 +231,9 @@ pub fn prior(ledger: &Ledger, plan: i64) -> Result<Prior, LedgerError> {
     })?;
     for payload in ledger.plan_payloads_of_step(plan, "create_label", 0..i64::MAX)? {
         let payload = payload.payload.value();
-        let label = &payload["body"]["label"];
-        let field = |k: &str| label[k].as_str().unwrap_or_default().to_owned();
-        prior.labels.insert((field("key"), field("value")));
+        prior.labels.insert(label_key(payload["body"].get("label")));
     }
     Ok(prior)
-}
-
-/// Plans the objects of the export `export_run` that `eligible` holds and no stage of `plan`
-/// planned yet, appends them to `plan` (of `target`) and returns the `seq`s they were given
-/// and their counts. The stage is decided whole before it is stored, so that the transaction
-/// storing it is short: the export and `apply` write to the same ledger meanwhile.
-#[allow(clippy::too_many_arguments)]
-pub fn plan_stage(
-    ledger: &Ledger,
-    plan: i64,
-    target: &str,
-    export_run: RunId,
-    eligible: &Eligible,
-    tables: &Tables,
-    view: &TargetView,
-    options: PlanOptions,
-) -> Result<(Range<i64>, PlanSummary), LedgerError> {
-    let prior = prior(ledger, plan)?;
-    let functions = exported_functions(&ledger.snapshot(export_run))?;
-    let keep = |kind: Kind, name: &str| {
-        eligible.holds(kind, name) && !prior.planned.contains(&(kind, name.to_owned()))
-    };
-    let snapshot = ledger.snapshot_where(export_run, &keep);
-    let mut items: Vec<(PlanItem, Vec<IdPair>)> = Vec::new();
-    let summary = build_stage(
-        &snapshot,
-        &functions,
-        prior.clone(),
-        tables,
-        view,
-        options,
-        &mut |item, pairs| {
-            items.push((item, pairs.to_vec()));
-            Ok(())
-        },
-    )?;
-    let seqs = ledger.store_stage(plan, target, &items)?;
-    Ok((seqs, summary))
 }
 
 /// Leaves out of `view` the objects whose Public ids are in `ours` (what segbridge created in
@@ -206,55 +305,66 @@ pub fn stored_outline(
 }
 
 /// Whether a plan in stages can be made against `view`: the target holds nothing the plan
-/// could match but what segbridge created in it for this plan's workspace (`ours`, the Public
-/// ids the id map records as created). A match found in a late stage would be a conflict found
-/// after the early stages were applied, while `--on-conflict fail` promises that nothing is
-/// applied when there is one; with nothing to match, there is none.
-pub fn target_holds_nothing_to_match(view: &TargetView, ours: &HashSet<String>) -> bool {
-    let foreign = |o: &PublicObject| !ours.contains(&o.id);
-    !(view.sources.iter().any(foreign)
-        || view.destinations.iter().any(foreign)
-        || view.filters.iter().any(|(_, f)| foreign(f))
-        || view.tracking_plans.iter().any(foreign)
-        || view.functions.iter().any(foreign))
+/// could match. A match found in a late stage would be a conflict found after the early stages
+/// were applied, while `--on-conflict fail` promises that nothing is applied when there is one;
+/// with nothing to match, there is none. (Labels are created only when missing, and a user the
+/// target knows gets permissions instead of an invitation: neither is a conflict.)
+pub fn target_holds_nothing_to_match(view: &TargetView) -> bool {
+    view.sources.is_empty()
+        && view.destinations.is_empty()
+        && view.filters.is_empty()
+        && view.tracking_plans.is_empty()
+        && view.functions.is_empty()
 }
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
-    #[test]
-    fn a_subtree_object_belongs_to_the_source_above_it() {
-        assert_eq!(
-            source_of("workspaces/w/sources/s/destinations/d/filters/f"),
-            Some("workspaces/w/sources/s")
-        );
-        assert_eq!(
-            source_of("workspaces/w/sources/s/schema-config"),
-            Some("workspaces/w/sources/s")
-        );
-        assert_eq!(
-            source_of("workspaces/w/sources/s"),
-            Some("workspaces/w/sources/s")
-        );
-        assert_eq!(source_of("workspaces/w/tracking-plans/p"), None);
+    fn object(id: &str) -> PublicObject {
+        PublicObject {
+            id: id.into(),
+            body: json!({"id": id}),
+        }
     }
 
     #[test]
-    fn eligibility_grows_from_the_sources_to_their_subtrees_to_everything() {
-        let mut eligible = Eligible::default();
-        let destination = "workspaces/w/sources/s/destinations/d";
-        assert!(!eligible.holds(Kind::Sources, "workspaces/w/sources/s"));
-        eligible.sources = true;
-        assert!(eligible.holds(Kind::Sources, "workspaces/w/sources/s"));
-        assert!(eligible.holds(Kind::Functions, "workspaces/w/functions/f"));
-        assert!(!eligible.holds(Kind::Destinations, destination));
-        eligible.subtrees.insert("workspaces/w/sources/s".into());
-        assert!(eligible.holds(Kind::Destinations, destination));
-        assert!(!eligible.holds(Kind::Destinations, "workspaces/w/sources/t/destinations/d"));
-        assert!(!eligible.holds(Kind::TrackingPlans, "workspaces/w/tracking-plans/p"));
-        assert!(!eligible.holds(Kind::Users, "workspaces/w/users/u"));
-        eligible.everything = true;
-        assert!(eligible.holds(Kind::TrackingPlans, "workspaces/w/tracking-plans/p"));
+    fn only_objects_a_plan_could_match_keep_a_target_from_being_planned_in_stages() {
+        let mut view = TargetView::default();
+        assert!(target_holds_nothing_to_match(&view));
+        // Labels are created only when missing, users get permissions: neither conflicts.
+        view.labels.push(object("env:prod"));
+        view.users.push(object("u1"));
+        assert!(target_holds_nothing_to_match(&view));
+        for add in [
+            |v: &mut TargetView| v.sources.push(object("s1")),
+            |v: &mut TargetView| v.destinations.push(object("d1")),
+            |v: &mut TargetView| v.filters.push(("d1".into(), object("f1"))),
+            |v: &mut TargetView| v.tracking_plans.push(object("tp1")),
+            |v: &mut TargetView| v.functions.push(object("fn1")),
+        ] {
+            let mut holding = view.clone();
+            add(&mut holding);
+            assert!(!target_holds_nothing_to_match(&holding));
+        }
+    }
+
+    #[test]
+    fn a_resumed_plan_sees_the_target_without_what_segbridge_created() {
+        let mut view = TargetView {
+            sources: vec![object("ours"), object("theirs")],
+            destinations: vec![object("ours-d")],
+            labels: vec![object("env:prod")],
+            ..TargetView::default()
+        };
+        let ours: HashSet<String> = ["ours", "ours-d"].map(String::from).into();
+        leave_out(&mut view, &ours);
+        let ids =
+            |objects: &[PublicObject]| objects.iter().map(|o| o.id.clone()).collect::<Vec<_>>();
+        assert_eq!(ids(&view.sources), ["theirs"]);
+        assert!(view.destinations.is_empty());
+        assert_eq!(ids(&view.labels), ["env:prod"]);
     }
 }

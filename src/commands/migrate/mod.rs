@@ -24,6 +24,8 @@
 //! a second `migrate` or `apply` on the same ledger is refused at once rather than between two
 //! steps of this one.
 
+mod staged;
+
 use std::io::Write;
 use std::pin::{Pin, pin};
 
@@ -35,9 +37,10 @@ use super::audit;
 use super::plan::{check_report_folders, public_client, public_token, write_reports};
 use super::{ExitStatus, Finished, apply, export, plan};
 use crate::cli::{ApplyArgs, AuditArgs, ExportArgs, GlobalArgs, MigrateArgs, PlanArgs};
-use crate::ledger::Ledger;
-use crate::plan::Mode;
+use crate::ledger::{Ledger, StoredPlan};
+use crate::plan::{Mode, TargetView};
 use crate::progress::HiddenReporter;
+use crate::public_api::PublicClient;
 
 /// Schema version of the `--json` document.
 const SUMMARY_SCHEMA_VERSION: u32 = 1;
@@ -117,7 +120,7 @@ fn audit_args(args: &MigrateArgs) -> AuditArgs {
 }
 
 /// Where a run starts, from what the ledger holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Start {
     /// Nothing to build on, or an export to resume or refresh.
     Export,
@@ -128,6 +131,8 @@ enum Start {
     /// A plan of this target, made from the latest complete export with the same policy:
     /// what a first `migrate` leaves once it reaches `apply`.
     Apply(i64),
+    /// A plan in stages a stopped `migrate` left incomplete: go on with it ([`staged`]).
+    Staged(StoredPlan),
 }
 
 fn starting_point(args: &MigrateArgs, target: &str) -> anyhow::Result<Start> {
@@ -141,6 +146,9 @@ fn starting_point(args: &MigrateArgs, target: &str) -> anyhow::Result<Start> {
     let Some(plan) = ledger.latest_plan(target)? else {
         return Ok(Start::Export);
     };
+    if !plan.complete && plan.mode == "create" {
+        return Ok(Start::Staged(plan));
+    }
     let latest_export = ledger.latest_complete_export()?.map(|(run, _)| run);
     if plan.mode != "create" || latest_export != Some(plan.export_run) {
         return Ok(Start::Export);
@@ -152,15 +160,19 @@ fn starting_point(args: &MigrateArgs, target: &str) -> anyhow::Result<Start> {
     })
 }
 
-/// The target's key in the ledger, `<public url>|<workspace id>`, as `plan` names it.
-async fn target_of(args: &MigrateArgs) -> anyhow::Result<String> {
+fn target_client(args: &MigrateArgs) -> anyhow::Result<PublicClient> {
     let token = public_token(&args.api)?;
-    let client = public_client(
+    public_client(
         &args.api,
         args.pacing,
         token,
         std::sync::Arc::new(HiddenReporter),
-    )?;
+    )
+}
+
+/// The target's key in the ledger, `<public url>|<workspace id>`, as `plan` names it.
+async fn target_of(args: &MigrateArgs) -> anyhow::Result<String> {
+    let client = target_client(args)?;
     let workspace = client
         .get_workspace()
         .await
@@ -170,6 +182,33 @@ async fn target_of(args: &MigrateArgs) -> anyhow::Result<String> {
         client.base_url().as_str().trim_end_matches('/'),
         workspace.id
     ))
+}
+
+/// The target as a plan in stages would see it, when one may be made (see
+/// [`staged::stageable`]), with the requests that read it.
+async fn stageable_view(
+    args: &MigrateArgs,
+    target: &str,
+    resumed: bool,
+) -> anyhow::Result<Option<(TargetView, u64)>> {
+    let client = target_client(args)?;
+    let view = crate::plan::read_target(&client, &HiddenReporter)
+        .await
+        .context("Cannot read the target workspace")?;
+    let requests = client.metrics().snapshot().requests_sent;
+    let ledger =
+        if args.run.ledger.exists() {
+            Some(Ledger::open(&args.run.ledger).with_context(|| {
+                format!("Cannot open the ledger `{}`", args.run.ledger.display())
+            })?)
+        } else {
+            None
+        };
+    let view = match &ledger {
+        Some(ledger) => staged::stageable(ledger, target, view, resumed)?,
+        None => staged::stageable_fresh(view),
+    };
+    Ok(view.map(|view| (view, requests)))
 }
 
 fn say(global: &GlobalArgs, line: &str) -> anyhow::Result<()> {
@@ -193,6 +232,23 @@ async fn alongside<T, F: Future>(
     }
 }
 
+/// The audit, with the source as `reading` read it ahead (read again when that failed). Its
+/// target side is read while the source read ends.
+async fn audit_after<F>(
+    args: &AuditArgs,
+    global: &GlobalArgs,
+    mut reading: Pin<&mut MaybeDone<F>>,
+) -> anyhow::Result<Finished>
+where
+    F: Future<Output = anyhow::Result<crate::audit::SourceAhead>>,
+{
+    let ahead = async {
+        reading.as_mut().await;
+        reading.as_mut().take_output().and_then(Result::ok)
+    };
+    audit::execute_with_source(args, global, ahead).await
+}
+
 /// Runs the steps; the `--json` document is returned, not printed.
 pub async fn execute(args: &MigrateArgs, global: &GlobalArgs) -> anyhow::Result<Finished> {
     check_report_folders("--report", &args.report)?;
@@ -213,6 +269,65 @@ pub async fn execute(args: &MigrateArgs, global: &GlobalArgs) -> anyhow::Result<
     };
 
     let start = starting_point(args, &target)?;
+    // The audit's read of the source begins once the export is complete and goes on through
+    // `plan` and `apply`. It is dropped, unfinished or not, when no audit follows; a read that
+    // failed is left to the audit, which reads again and reports what it meets.
+    let audit_args = audit_args(args);
+    let mut reading = pin!(future::maybe_done(audit::read_source_ahead(&audit_args)));
+
+    // Export and apply overlapped, when the target allows it.
+    let staged = match &start {
+        Start::Export => stageable_view(args, &target, false)
+            .await?
+            .map(|view| (view, None)),
+        Start::Staged(plan) => stageable_view(args, &target, true)
+            .await?
+            .map(|view| (view, Some(plan.clone()))),
+        Start::Plan | Start::Apply(_) => None,
+    };
+    if let Some(((view, read_requests), resumed)) = staged {
+        if let Some(plan) = &resumed {
+            say(
+                global,
+                &format!(
+                    "Resuming: plan {} of this target was being made in stages as the export read; going on with it",
+                    plan.id
+                ),
+            )?;
+            summary.resumed_plan = Some(plan.id);
+        }
+        let outcome = staged::run(
+            args,
+            global,
+            &target,
+            view,
+            read_requests,
+            resumed,
+            reading.as_mut(),
+        )
+        .await?;
+        summary.export = outcome.export;
+        summary.plan = outcome.plan;
+        summary.apply = outcome.apply;
+        let mut status = outcome.status;
+        if status != ExitStatus::Success {
+            say(
+                global,
+                "Stopped: fix what the steps above report and run migrate again",
+            )?;
+        } else {
+            say(global, "Step 4/4: audit")?;
+            let finished = audit_after(&audit_args, global, reading.as_mut()).await?;
+            summary.audit = Some(finished.summary);
+            status = finished.status;
+        }
+        return Ok(Finished::new(status, summary));
+    }
+    if let Start::Staged(plan) = &start {
+        // Only a ledger that cannot be read again gets here: stageable_view resumes any plan.
+        anyhow::bail!("plan {} cannot be resumed", plan.id);
+    }
+
     let mut status = ExitStatus::Success;
     match start {
         Start::Apply(plan) => {
@@ -235,6 +350,7 @@ pub async fn execute(args: &MigrateArgs, global: &GlobalArgs) -> anyhow::Result<
             global,
             "The latest export is complete; planning it again with the new --on-conflict",
         )?,
+        Start::Staged(_) => unreachable!("resumed above"),
         Start::Export => {
             say(global, "Step 1/4: export")?;
             let finished = export::execute(&export_args(args), global).await?;
@@ -242,11 +358,6 @@ pub async fn execute(args: &MigrateArgs, global: &GlobalArgs) -> anyhow::Result<
             status = finished.status;
         }
     }
-    // The audit's read of the source begins once the export is complete and goes on through
-    // `plan` and `apply`. It is dropped, unfinished or not, when no audit follows; a read that
-    // failed is left to the audit, which reads again and reports what it meets.
-    let audit_args = audit_args(args);
-    let mut reading = pin!(future::maybe_done(audit::read_source_ahead(&audit_args)));
     if status == ExitStatus::Success && !matches!(start, Start::Apply(_)) {
         say(global, "Step 2/4: plan")?;
         let finished = alongside(plan::execute(&plan_args(args), global), reading.as_mut()).await?;
@@ -271,11 +382,7 @@ pub async fn execute(args: &MigrateArgs, global: &GlobalArgs) -> anyhow::Result<
         // target side is read while the source read ends.
         if status == ExitStatus::Success {
             say(global, "Step 4/4: audit")?;
-            let ahead = async {
-                reading.as_mut().await;
-                reading.as_mut().take_output().and_then(Result::ok)
-            };
-            let finished = audit::execute_with_source(&audit_args, global, ahead).await?;
+            let finished = audit_after(&audit_args, global, reading.as_mut()).await?;
             summary.audit = Some(finished.summary);
             status = finished.status;
         }

@@ -1,0 +1,508 @@
+//! `migrate`'s export and `apply` overlapped: the plan is made in stages as the export reads,
+//! and each stage is applied while the export goes on, so that the Public API's writes run
+//! during the Config API's reads instead of after them.
+//!
+//! The stages ([`crate::plan::staged`]): the sources with what was read before them, then the
+//! subtrees of the sources read since (schema settings, destinations, filters) once a
+//! [`SUBTREES_PER_STAGE`]th of the sources or more are waiting, then, when the export is
+//! complete, the rest (tracking plans and their connections, IAM, the last subtrees). The apply
+//! of a stage sends its items without their cut-over; the cut-over of the whole plan is sent
+//! last, once every stage is applied, as `apply` does.
+//!
+//! When: on a target that holds nothing the plan could match
+//! ([`staged::target_holds_nothing_to_match`]): a conflict found in a late stage would come
+//! after the early stages were applied, while `--on-conflict fail` promises that nothing is.
+//! Otherwise `migrate` exports, plans and applies one after the other.
+//!
+//! Resuming: a plan being made in stages is stored incomplete until its last stage. A `migrate`
+//! that finds one goes on with it: the export resumes (or is not run again when it completed),
+//! the target is read again without what the id map says segbridge created in it, and the
+//! objects no stored stage holds are planned. The first apply of a run covers every stored
+//! stage, so that what a stopped run stored and did not finish is sent (or reconciled) first.
+
+use std::collections::HashSet;
+use std::io::Write;
+use std::pin::{Pin, pin};
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context;
+use futures::future::{self, MaybeDone};
+use tokio::sync::Notify;
+
+use super::{alongside, apply_args, export_args, say};
+use crate::apply::{ApplyReport, Scope};
+use crate::cli::{GlobalArgs, MigrateArgs};
+use crate::commands::apply::Session;
+use crate::commands::plan::{summary_json, summary_text as plan_summary_text, write_reports};
+use crate::commands::{ExitStatus, Summary, export};
+use crate::export::Ready;
+use crate::ledger::{Ledger, RunId, RunStatus, StoredPlan};
+use crate::mapping::Tables;
+use crate::plan::staged::{self, Stage, StagePlanner};
+use crate::plan::{Mode, PlanOptions, TargetView};
+
+/// A stage of subtrees is planned once this fraction of the sources (1/n) waits, or at the end:
+/// each stage reads the plan stored so far again (what earlier stages decided, the ids known),
+/// so a stage per source would cost that many times the plan; a 32nd of the sources is about
+/// a second of writes on `large` at `--time-scale 60`, the most that is left to send after the
+/// export ends.
+pub const SUBTREES_PER_STAGE: usize = 32;
+
+/// What the overlapped steps gave, as `migrate` reports its steps.
+pub(super) struct Outcome {
+    pub export: Option<Summary>,
+    pub plan: Option<Summary>,
+    pub apply: Option<Summary>,
+    pub status: ExitStatus,
+}
+
+/// What the export has said so far.
+#[derive(Debug, Clone, Default)]
+struct Progress {
+    run: Option<RunId>,
+    /// How many sources the export found, once it has read them.
+    sources: Option<usize>,
+    /// The sources whose subtrees are read, in the order they were.
+    subtrees: Vec<String>,
+    /// Bumped at each change, for the stager to tell news.
+    version: u64,
+    /// Set when the export has ended: whether it completed.
+    ended: Option<bool>,
+}
+
+/// The export's progress, shared with the stager, which waits for news.
+#[derive(Default)]
+struct Shared {
+    progress: Mutex<Progress>,
+    changed: Notify,
+}
+
+impl Shared {
+    fn update(&self, change: impl FnOnce(&mut Progress)) {
+        {
+            let mut progress = self.progress.lock().unwrap_or_else(|e| e.into_inner());
+            change(&mut progress);
+            progress.version += 1;
+        }
+        self.changed.notify_one();
+    }
+
+    fn ready(&self, ready: Ready<'_>) {
+        self.update(|p| match ready {
+            Ready::Run(run) => p.run = Some(run),
+            Ready::Sources(n) => p.sources = Some(n),
+            Ready::Subtree(source) => p.subtrees.push(source.to_owned()),
+        });
+    }
+
+    /// The progress once it differs from the one of `version`.
+    async fn news_after(&self, version: u64) -> Progress {
+        loop {
+            let changed = self.changed.notified();
+            {
+                let progress = self.progress.lock().unwrap_or_else(|e| e.into_inner());
+                if progress.version != version {
+                    return progress.clone();
+                }
+            }
+            changed.await;
+        }
+    }
+}
+
+/// The target as the plan must see it, and whether a plan in stages may be made against it:
+/// for a plan being resumed (`resumed`), the target without what segbridge created in it;
+/// otherwise the target as it is, which must hold nothing the plan could match.
+pub(super) fn stageable(
+    ledger: &Ledger,
+    target: &str,
+    mut view: TargetView,
+    resumed: bool,
+) -> anyhow::Result<Option<TargetView>> {
+    if resumed {
+        let ours: HashSet<String> = ledger
+            .id_map(target)?
+            .into_iter()
+            .filter(|p| p.matched_by == "created" || p.matched_by == "reconciled")
+            .map(|p| p.public_id)
+            .collect();
+        staged::leave_out(&mut view, &ours);
+        return Ok(Some(view));
+    }
+    Ok(stageable_fresh(view))
+}
+
+/// [`stageable`] for a first run, with no ledger yet.
+pub(super) fn stageable_fresh(view: TargetView) -> Option<TargetView> {
+    staged::target_holds_nothing_to_match(&view).then_some(view)
+}
+
+/// Runs the export with the plan and `apply` in stages beside it; `resumed` is the plan a
+/// stopped run left incomplete. Once the export is complete, the audit's read of the source
+/// (`reading`) begins beside the last stages.
+pub(super) async fn run<F: Future>(
+    args: &MigrateArgs,
+    global: &GlobalArgs,
+    target: &str,
+    view: TargetView,
+    read_requests: u64,
+    resumed: Option<StoredPlan>,
+    mut reading: Pin<&mut MaybeDone<F>>,
+) -> anyhow::Result<Outcome> {
+    let shared = Shared::default();
+    let tables = Arc::new(match &args.mappings {
+        Some(dir) => Tables::load(dir)
+            .with_context(|| format!("Cannot load the mapping tables of `{}`", dir.display()))?,
+        None => Tables::embedded().clone(),
+    });
+    let export_done = match &resumed {
+        Some(plan) => {
+            let ledger = Ledger::inspect(&args.run.ledger)?;
+            ledger
+                .runs()?
+                .iter()
+                .any(|r| r.id == plan.export_run && r.status == RunStatus::Complete)
+        }
+        None => false,
+    };
+    if export_done {
+        let run = resumed.as_ref().map(|p| p.export_run);
+        shared.update(|p| {
+            p.run = run;
+            p.ended = Some(true);
+        });
+        say(
+            global,
+            "The export is complete; planning and applying the rest",
+        )?;
+    } else {
+        say(
+            global,
+            "Steps 1-3/4: export, with the plan made and applied in stages as it reads (the target holds nothing a plan could match)",
+        )?;
+    }
+    let exporting = async {
+        if export_done {
+            return None;
+        }
+        let finished =
+            export::execute_observed(&export_args(args), global, &|ready| shared.ready(ready))
+                .await;
+        let complete = matches!(&finished, Ok(f) if f.status == ExitStatus::Success);
+        shared.update(|p| p.ended = Some(complete));
+        Some(finished)
+    };
+    let mut exporting = pin!(future::maybe_done(exporting));
+    // Beside the stages: the export, then the audit's read of the source once it completed.
+    let beside = async {
+        exporting.as_mut().await;
+        let complete = shared
+            .progress
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .ended
+            == Some(true);
+        if complete {
+            reading.as_mut().await;
+        }
+        future::pending::<()>().await
+    };
+    let stager = Stager {
+        args,
+        global,
+        target,
+        view: Arc::new(view),
+        tables,
+        shared: &shared,
+        read_requests,
+        planner: PlannerThread::start()?,
+    };
+    let staged = alongside(stager.run(resumed), pin!(future::maybe_done(beside))).await;
+    let export = match exporting.as_mut().take_output().flatten() {
+        Some(finished) => Some(finished?),
+        None => None,
+    };
+    let staged = staged?;
+    let status = match &export {
+        Some(finished) if finished.status != ExitStatus::Success => finished.status,
+        _ => staged.status,
+    };
+    Ok(Outcome {
+        export: export.map(|f| f.summary),
+        plan: staged.plan,
+        apply: staged.apply,
+        status,
+    })
+}
+
+/// What the stages gave.
+struct Stages {
+    plan: Option<Summary>,
+    apply: Option<Summary>,
+    status: ExitStatus,
+}
+
+struct Stager<'a> {
+    args: &'a MigrateArgs,
+    global: &'a GlobalArgs,
+    target: &'a str,
+    view: Arc<TargetView>,
+    tables: Arc<Tables>,
+    shared: &'a Shared,
+    /// The requests that read the target.
+    read_requests: u64,
+    planner: PlannerThread,
+}
+
+/// The thread the stages are planned on, one for the whole run. Planning is work for the CPU
+/// that the export and `apply` must not wait for; one thread of its own, rather than the
+/// runtime's pool of blocking threads, keeps the stages' planner (its ledger connection and
+/// what the stored stages decided) from one stage to the next.
+struct PlannerThread {
+    jobs: std::sync::mpsc::Sender<Job>,
+}
+
+/// Work for the planner's thread, given the stages' planner (opened by the first job).
+type Job = Box<dyn FnOnce(&mut Option<StagePlanner>) + Send>;
+
+impl PlannerThread {
+    fn start() -> anyhow::Result<PlannerThread> {
+        let (jobs, queue) = std::sync::mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("segbridge-planner".into())
+            .spawn(move || {
+                let mut planner = None;
+                queue.into_iter().for_each(|job| job(&mut planner));
+            })
+            .context("Cannot start the planner's thread")?;
+        Ok(PlannerThread { jobs })
+    }
+
+    /// Runs `job` on the thread and waits for its result.
+    async fn run<T: Send + 'static>(
+        &self,
+        job: impl FnOnce(&mut Option<StagePlanner>) -> T + Send + 'static,
+    ) -> anyhow::Result<T> {
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        self.jobs
+            .send(Box::new(move |planner: &mut Option<StagePlanner>| {
+                let _ = answer.send(job(planner));
+            }))
+            .ok()
+            .context("The planner's thread has stopped")?;
+        answered.await.context("The planner's thread has stopped")
+    }
+}
+
+impl Stager<'_> {
+    fn options(&self) -> PlanOptions {
+        PlanOptions {
+            mode: Mode::Create,
+            on_conflict: self.args.on_conflict,
+        }
+    }
+
+    /// Plans and applies a stage each time enough is read, until the export ends.
+    async fn run(self, resumed: Option<StoredPlan>) -> anyhow::Result<Stages> {
+        let apply_args = apply_args(self.args);
+        // Opened at the first stage: the export creates the ledger.
+        let mut session: Option<Session> = None;
+        let mut plan = resumed;
+        let mut report: Option<ApplyReport> = None;
+        // The first apply of this run covers every stored stage (see the module doc).
+        let mut applied_to = 0;
+        let mut sources_planned = false;
+        let mut subtrees_planned = 0;
+        let mut stages = 0;
+        let mut version = 0;
+        let complete = loop {
+            let progress = self.shared.news_after(version).await;
+            version = progress.version;
+            let Some(export_run) = progress.run else {
+                if progress.ended.is_some() {
+                    break false;
+                }
+                continue;
+            };
+            if progress.ended == Some(false) {
+                break false;
+            }
+            let everything = progress.ended == Some(true);
+            let mut next = Vec::new();
+            if !sources_planned && (progress.sources.is_some() || everything) {
+                next.push(Stage::Sources);
+            }
+            let waiting = &progress.subtrees[subtrees_planned..];
+            let batch = progress
+                .sources
+                .unwrap_or(0)
+                .div_ceil(SUBTREES_PER_STAGE)
+                .max(1);
+            if everything {
+                next.push(Stage::Rest);
+            } else if (sources_planned || !next.is_empty()) && waiting.len() >= batch {
+                next.push(Stage::Subtrees(waiting.to_vec()));
+            }
+            if next.is_empty() {
+                continue;
+            }
+            let plan = match &plan {
+                Some(plan) => plan.clone(),
+                None => plan.insert(self.begin(export_run)?).clone(),
+            };
+            if plan.export_run != export_run {
+                anyhow::bail!(
+                    "plan {} was being made from export run {}, but the export now reads run {}; \
+                     run `segbridge plan --on-conflict adopt` and `segbridge apply` to take over what was created",
+                    plan.id,
+                    plan.export_run.0,
+                    export_run.0
+                );
+            }
+            let mut planned_to = applied_to;
+            for stage in next {
+                planned_to = self.plan_stage(&plan, export_run, stage).await?.end;
+                stages += 1;
+            }
+            sources_planned = true;
+            subtrees_planned = progress.subtrees.len();
+            if applied_to < planned_to {
+                let session = match &mut session {
+                    Some(session) => session,
+                    None => session.insert(Session::open(&apply_args, self.global).await?),
+                };
+                let stage = session
+                    .send(&apply_args, &plan, Scope::stage(applied_to..planned_to))
+                    .await?;
+                applied_to = planned_to;
+                match &mut report {
+                    Some(report) => report.merge(stage),
+                    None => report = Some(stage),
+                }
+            }
+            if everything {
+                break true;
+            }
+        };
+        let Some(plan) = plan else {
+            return Ok(Stages {
+                plan: None,
+                apply: None,
+                status: ExitStatus::Failure,
+            });
+        };
+        let mut status = ExitStatus::Failure;
+        let mut plan_summary = None;
+        if complete {
+            let mut ledger = Ledger::open(&self.args.run.ledger)?;
+            ledger.complete_plan(plan.id)?;
+            ledger.finish_run(plan.run, RunStatus::Complete)?;
+            let outline = staged::stored_outline(&ledger, plan.id, self.options())?;
+            let workspace = self.workspace(&ledger, &plan)?;
+            if !self.global.quiet {
+                let mut err = std::io::stderr().lock();
+                err.write_all(
+                    plan_summary_text(&outline, &workspace, self.target, &self.args.run.ledger)
+                        .as_bytes(),
+                )?;
+                writeln!(err, "Planned in {stages} stages as the export read")?;
+            }
+            write_reports(
+                &ledger,
+                self.target,
+                &self.args.api,
+                &self.args.report,
+                self.global,
+            )?;
+            let pairs = ledger.plan_pair_count(plan.id)?;
+            let mut json = summary_json(
+                &outline,
+                plan.id,
+                self.target,
+                &workspace,
+                self.read_requests,
+            );
+            json["id_map_pairs"] = pairs.into();
+            plan_summary = Some(Box::new(json) as Summary);
+            let session = match &mut session {
+                Some(session) => session,
+                None => session.insert(Session::open(&apply_args, self.global).await?),
+            };
+            // A misspelt entry of the secrets file shows only against the whole plan.
+            session.check_secrets(&plan)?;
+            let cut_over = session.send(&apply_args, &plan, Scope::CUT_OVER).await?;
+            match &mut report {
+                Some(report) => report.merge(cut_over),
+                None => report = Some(cut_over),
+            }
+            status = ExitStatus::Success;
+        }
+        let apply = match (report, session) {
+            (Some(report), Some(session)) => {
+                let finished = session.finish(&report, self.global)?;
+                if status == ExitStatus::Success {
+                    status = finished.status;
+                }
+                Some(finished.summary)
+            }
+            _ => None,
+        };
+        Ok(Stages {
+            plan: plan_summary,
+            apply,
+            status,
+        })
+    }
+
+    /// Starts the plan of this target from the export `export_run`.
+    fn begin(&self, export_run: RunId) -> anyhow::Result<StoredPlan> {
+        let mut ledger = Ledger::open(&self.args.run.ledger)?;
+        let run = ledger.begin_run("plan", self.target)?;
+        let options = self.options();
+        ledger.begin_staged_plan(
+            run,
+            export_run,
+            self.target,
+            options.mode,
+            options.on_conflict,
+        )?;
+        ledger
+            .latest_plan(self.target)?
+            .context("the plan just stored cannot be read back")
+    }
+
+    /// Plans what `stage` holds and no stage planned yet, on the planner's thread (the export
+    /// and `apply` go on meanwhile); returns the `seq`s of the stage.
+    async fn plan_stage(
+        &self,
+        plan: &StoredPlan,
+        export_run: RunId,
+        stage: Stage,
+    ) -> anyhow::Result<std::ops::Range<i64>> {
+        let (path, target) = (self.args.run.ledger.clone(), self.target.to_owned());
+        let (tables, view, options) = (self.tables.clone(), self.view.clone(), self.options());
+        let id = plan.id;
+        self.planner
+            .run(move |planner| {
+                let planner = match planner {
+                    Some(planner) => planner,
+                    None => planner.insert(StagePlanner::open(
+                        &path, id, &target, export_run, tables, view, options,
+                    )?),
+                };
+                planner.plan(&stage)
+            })
+            .await?
+            .context("Cannot store a stage of the plan")
+    }
+
+    /// The slug of the exported workspace, from the export's run.
+    fn workspace(&self, ledger: &Ledger, plan: &StoredPlan) -> anyhow::Result<String> {
+        Ok(ledger
+            .runs()?
+            .into_iter()
+            .find(|r| r.id == plan.export_run)
+            .and_then(|r| r.source.rsplit('|').next().map(str::to_owned))
+            .unwrap_or_default())
+    }
+}
