@@ -433,9 +433,14 @@ pub fn plan_secrets(
     plan: &StoredPlan,
 ) -> Result<Vec<crate::mapping::SecretRef>, ApplyError> {
     let mut secrets = Vec::new();
-    ledger.visit_plan_payloads(plan.id, |payload| {
-        secrets.extend(crate::mapping::secrets_in(&payload.payload.value()));
-    })?;
+    // Most payloads carry no secret: only those whose text names the marker are parsed.
+    ledger.visit_plan_payloads_containing(
+        plan.id,
+        crate::mapping::SECRET_MARKER_KEY,
+        |payload| {
+            secrets.extend(crate::mapping::secrets_in(&payload.payload.value()));
+        },
+    )?;
     Ok(secrets)
 }
 

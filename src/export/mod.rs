@@ -1,12 +1,13 @@
 //! Export: read every resource of the Config API into the ledger, resumably.
 //!
 //! The walk visits the collections of the eleven services in dependency order (the workspace,
-//! the catalogs, access tokens and functions, then sources with their schema config,
-//! destinations and filters, tracking plans with their source connections, IAM, and on request
-//! the delivery metrics). Functions come before the sources because a function-instance source
-//! is mapped from its function: once the sources are read, everything a source needs is, and
-//! [`export_observed`] says so, then says when each source's subtree is read, for `migrate` to
-//! plan and apply what is read while the export goes on. Every page is sanitized ([`crate::secrets`]) and stored in one
+//! the catalogs, access tokens and functions, the sources, tracking plans with their source
+//! connections, IAM, then the sources' subtrees (schema config, destinations and filters), and on
+//! request the delivery metrics). Functions come before the sources because a function-instance
+//! source is mapped from its function, and the subtrees, most of the requests, come last:
+//! [`export_observed`] says when the sources are read, when what hangs below no source is, and
+//! when each source's subtree is, for `migrate` to plan and apply what is read while the export
+//! goes on. Every page is sanitized ([`crate::secrets`]) and stored in one
 //! transaction as soon as it arrives; a collection read to its end is marked complete in the
 //! ledger. The subtrees of different sources are read concurrently (`concurrency`), bounded in
 //! any case by the client's rate limiter.
@@ -143,6 +144,9 @@ pub enum Ready<'a> {
     /// The sources are read (this many), and every collection read before them (the
     /// workspace, the catalogs, access tokens and functions), none of which failed.
     Sources(usize),
+    /// The tracking plans with their connections and the IAM collections are read, and nothing
+    /// read so far failed.
+    Others,
     /// The subtree of this source (its Config name) is read: its schema config, destinations
     /// and their filters, none of which failed.
     Subtree(&'a str),
@@ -413,28 +417,26 @@ impl<R: ConfigReader> Walker<'_, R> {
             }
         }
 
-        let mut destination_names = Vec::new();
-        if self.wants_any(&[
+        let sources = if self.wants_any(&[
             Kind::Sources,
             Kind::SchemaConfigs,
             Kind::Destinations,
             Kind::DestinationFilters,
             Kind::DeliveryMetrics,
-        ]) && let Some(sources) = self.collect(&Collection::Sources { ws: ws.into() }).await?
+        ]) {
+            self.collect(&Collection::Sources { ws: ws.into() }).await?
+        } else {
+            None
+        };
+        if let Some(sources) = &sources
+            && self.failed_none()
         {
-            if self.failed_none() {
-                (self.ready)(Ready::Sources(sources.len()));
-            }
-            let subtrees =
-                futures::stream::iter(sources.iter().map(|name| self.source_subtree(ws, name)))
-                    .buffer_unordered(options.concurrency.max(1))
-                    .collect::<Vec<_>>()
-                    .await;
-            for names in subtrees {
-                destination_names.extend(names?);
-            }
+            (self.ready)(Ready::Sources(sources.len()));
         }
 
+        // What hangs below no source (tracking plans, their connections, IAM) before the
+        // sources' subtrees, the bulk of the export: `migrate` then plans and applies it while
+        // the subtrees are read rather than after them.
         if self.wants_any(&[
             Kind::TrackingPlans,
             Kind::TrackingPlanRules,
@@ -465,6 +467,22 @@ impl<R: ConfigReader> Walker<'_, R> {
         ] {
             if self.wants(collection.kind()) {
                 self.collect(&collection).await?;
+            }
+        }
+
+        if sources.is_some() && self.failed_none() {
+            (self.ready)(Ready::Others);
+        }
+
+        let mut destination_names = Vec::new();
+        if let Some(sources) = sources {
+            let subtrees =
+                futures::stream::iter(sources.iter().map(|name| self.source_subtree(ws, name)))
+                    .buffer_unordered(options.concurrency.max(1))
+                    .collect::<Vec<_>>()
+                    .await;
+            for names in subtrees {
+                destination_names.extend(names?);
             }
         }
 

@@ -222,6 +222,22 @@ impl Ledger {
         self.payloads_where("plan = ?1", params![plan], visit)
     }
 
+    /// Hands the payloads of a plan whose JSON text contains `text` to `visit`, in the order
+    /// `apply` sends them: a filter on the text, read by SQLite, so that payloads without it are
+    /// never parsed.
+    pub fn visit_plan_payloads_containing(
+        &self,
+        plan: i64,
+        text: &str,
+        visit: impl FnMut(StoredPayload),
+    ) -> Result<()> {
+        self.payloads_where(
+            "plan = ?1 AND instr(payload, ?2) > 0",
+            params![plan, text],
+            visit,
+        )
+    }
+
     /// The payloads of one step of a plan, of the items whose `seq` is in `seqs`, in plan
     /// order.
     pub fn plan_payloads_of_step(

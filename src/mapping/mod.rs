@@ -53,8 +53,8 @@ pub use context::{
 pub use delivery_metrics::DeliveryBaseline;
 pub use findings::{Finding, FindingCode, Severity};
 pub use payload::{
-    Condition, IdMap, Payload, Records, Ref, RefField, Request, SecretRef, SecretState, Step,
-    Unresolved, ref_marker, resolve_value, secret_marker, secrets_in,
+    Condition, IdMap, Payload, Records, Ref, RefField, Request, SECRET_MARKER_KEY, SecretRef,
+    SecretState, Step, Unresolved, ref_marker, resolve_value, secret_marker, secrets_in,
 };
 pub use tables::{Tables, TablesError};
 pub use text_snapshot::TextSnapshot;

@@ -27,6 +27,9 @@ use crate::model::Kind;
 const REF_KEY: &str = "$ref";
 const SECRET_KEY: &str = "$secret";
 
+/// The key of a secret marker, quoted as it stands in a payload's JSON text.
+pub const SECRET_MARKER_KEY: &str = "\"$secret\"";
+
 /// Which id of the referenced object is meant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub enum RefField {

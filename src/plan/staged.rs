@@ -2,12 +2,13 @@
 //! the export ends.
 //!
 //! A [`Stage`] is what the export has read completely, as [`crate::export::Ready`] tells it:
-//! every kind read before the sources together with the sources, once they all are; the schema
-//! config, destinations and filters of some sources, once their subtrees are; the rest, once the
-//! export is complete. These are the units because nothing in one refers to an object of a
-//! later one: a source needs its function and catalog entry (and a schema config may forward
-//! to another source), a destination its source, a filter its destination and source, and what
-//! refers across sources (tracking plans and their connections, IAM) waits for the end.
+//! every kind read before the sources together with the sources, once they all are; what hangs
+//! below no source (tracking plans and their connections, IAM), once it is; the schema config,
+//! destinations and filters of some sources, once their subtrees are; the rest, once the export
+//! is complete. These are the units because nothing in one refers to an object of a later one:
+//! a source needs its function and catalog entry (and a schema config may forward to another
+//! source), a connection its plan and source, a grant its source or function, a destination its
+//! source, a filter its destination and source.
 //!
 //! [`StagePlanner::plan`] plans the objects of a stage no earlier stage planned
 //! ([`super::build_stage`]), against the one target view of the whole plan, and appends them
@@ -50,11 +51,17 @@ const SUBTREE: [Kind; 3] = [
 /// About how many bytes of a stage's items are stored at once.
 const STAGE_PART_BYTES: usize = 1 << 20;
 
+/// The kinds read after the sources' subtrees: planned with the rest.
+const AFTER_SUBTREES: [Kind; 1] = [Kind::DeliveryMetrics];
+
 /// What a stage plans.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Stage {
     /// The sources and every kind read before them, once they all are.
     Sources,
+    /// What hangs below no source and refers to nothing below one (tracking plans and their
+    /// connections to sources, IAM), once it is read.
+    Others,
     /// The subtrees of these sources (Config names), once each is read.
     Subtrees(Vec<String>),
     /// Everything not planned yet, once the export is complete.
@@ -136,8 +143,12 @@ impl StagePlanner {
         let with_sources =
             |kind: Kind, name: &str| WITH_SOURCES.contains(&kind) && unplanned(kind, name);
         let in_subtree = |kind: Kind, name: &str| SUBTREE.contains(&kind) && unplanned(kind, name);
+        let others = |kind: Kind, name: &str| {
+            !SUBTREE.contains(&kind) && !AFTER_SUBTREES.contains(&kind) && unplanned(kind, name)
+        };
         let snapshot = match stage {
             Stage::Sources => ledger.snapshot_where(self.export_run, &with_sources),
+            Stage::Others => ledger.snapshot_where(self.export_run, &others),
             Stage::Subtrees(sources) => {
                 ledger.snapshot_below(self.export_run, sources, &in_subtree)
             }

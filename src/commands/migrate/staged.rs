@@ -2,10 +2,11 @@
 //! and each stage is applied while the export goes on, so that the Public API's writes run
 //! during the Config API's reads instead of after them.
 //!
-//! The stages ([`crate::plan::staged`]): the sources with what was read before them, then the
-//! subtrees of the sources read since (schema settings, destinations, filters) once a
-//! [`SUBTREES_PER_STAGE`]th of the sources or more are waiting, then, when the export is
-//! complete, the rest (tracking plans and their connections, IAM, the last subtrees). The apply
+//! The stages ([`crate::plan::staged`]): the sources with what was read before them, then what
+//! hangs below no source (tracking plans and their connections, IAM), then the subtrees of the
+//! sources read since (schema settings, destinations, filters) once a [`SUBTREES_PER_STAGE`]th
+//! of the sources or more are waiting, then, when the export is complete, the rest (the last
+//! subtrees, the delivery metrics). The apply
 //! of a stage sends its items without their cut-over; the cut-over of the whole plan is sent
 //! last, once every stage is applied, as `apply` does.
 //!
@@ -62,6 +63,8 @@ struct Progress {
     run: Option<RunId>,
     /// How many sources the export found, once it has read them.
     sources: Option<usize>,
+    /// Whether what hangs below no source is read.
+    others: bool,
     /// The sources whose subtrees are read, in the order they were.
     subtrees: Vec<String>,
     /// Bumped at each change, for the stager to tell news.
@@ -91,6 +94,7 @@ impl Shared {
         self.update(|p| match ready {
             Ready::Run(run) => p.run = Some(run),
             Ready::Sources(n) => p.sources = Some(n),
+            Ready::Others => p.others = true,
             Ready::Subtree(source) => p.subtrees.push(source.to_owned()),
         });
     }
@@ -312,6 +316,7 @@ impl Stager<'_> {
         // The first apply of this run covers every stored stage (see the module doc).
         let mut applied_to = 0;
         let mut sources_planned = false;
+        let mut others_planned = false;
         let mut subtrees_planned = 0;
         let mut stages = 0;
         let mut version = 0;
@@ -331,6 +336,9 @@ impl Stager<'_> {
             let mut next = Vec::new();
             if !sources_planned && (progress.sources.is_some() || everything) {
                 next.push(Stage::Sources);
+            }
+            if !others_planned && progress.others && !everything {
+                next.push(Stage::Others);
             }
             let waiting = &progress.subtrees[subtrees_planned..];
             let batch = progress
@@ -365,6 +373,7 @@ impl Stager<'_> {
                 stages += 1;
             }
             sources_planned = true;
+            others_planned |= progress.others;
             subtrees_planned = progress.subtrees.len();
             if applied_to < planned_to {
                 let session = match &mut session {
