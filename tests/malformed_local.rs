@@ -236,7 +236,7 @@ fn export_into_a_newer_ledger_is_refused_and_the_ledger_kept() {
         &[
             "error: Cannot open the ledger `newer.ledger`",
             "  Caused by: the ledger `newer.ledger` was written by a newer segbridge (schema \
-             version 99, this one knows up to 3)",
+             version 99, this one knows up to 4)",
         ],
     );
     unchanged(dir.path(), "newer.ledger", &before);
@@ -252,7 +252,7 @@ fn status_of_a_newer_ledger_is_refused() {
         &[
             "error: Cannot read the ledger `newer.ledger`",
             "  Caused by: the ledger `newer.ledger` was written by a newer segbridge (schema \
-             version 99, this one knows up to 3)",
+             version 99, this one knows up to 4)",
         ],
     );
     unchanged(dir.path(), "newer.ledger", &before);

@@ -833,7 +833,10 @@ async fn an_export_whose_source_list_names_another_path_fails_and_stores_no_such
         Router::new()
             .route(
                 "/v1beta/workspaces",
-                get(|| async { ok_json(json!({"workspaces": [{"name": "workspaces/w"}]})) }),
+                // With its id: the functions, listed by id, are read before the sources.
+                get(|| async {
+                    ok_json(json!({"workspaces": [{"name": "workspaces/w", "id": "w1"}]}))
+                }),
             )
             .route(
                 "/v1beta/workspaces/w/sources",

@@ -12,6 +12,10 @@
 //! then `apply`.
 //! To plan again from a fresh export on purpose, run `export` and `plan` on their own.
 //!
+//! On a target that holds nothing a plan could match (a new workspace), a first run does not
+//! wait for the export to end: the plan is made and applied in stages as the export reads
+//! ([`staged`]), and a run that finds such a plan incomplete goes on with it.
+//!
 //! The audit runs after an `apply` without failures and compares the whole target with the
 //! source, so the exit code says whether the migration is complete and faithful. Its read of
 //! the source (the Config API) begins when the export is complete and runs during `plan` and

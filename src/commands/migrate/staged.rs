@@ -407,6 +407,9 @@ impl Stager<'_> {
             ledger.complete_plan(plan.id)?;
             ledger.finish_run(plan.run, RunStatus::Complete)?;
             let outline = staged::stored_outline(&ledger, plan.id, self.options())?;
+            // Only a resumed run can meet a conflict (an object someone made in the target
+            // meanwhile): its item is not applied, and the run says so as `plan` would.
+            let conflicts = outline.blocking_conflicts();
             let workspace = self.workspace(&ledger, &plan)?;
             if !self.global.quiet {
                 let mut err = std::io::stderr().lock();
@@ -444,7 +447,11 @@ impl Stager<'_> {
                 Some(report) => report.merge(cut_over),
                 None => report = Some(cut_over),
             }
-            status = ExitStatus::Success;
+            status = if conflicts > 0 {
+                ExitStatus::Failure
+            } else {
+                ExitStatus::Success
+            };
         }
         let apply = match (report, session) {
             (Some(report), Some(session)) => {
