@@ -329,3 +329,90 @@ async fn conflicts_stop_migrate_and_a_new_policy_replans_without_exporting_again
     let stats = stats_at(&sims.public.base_url()).await;
     assert_eq!(stats["duplicates_total"], 0, "{stats}");
 }
+
+/// On an empty target the export and `apply` overlap: when one source's subtree cannot be read,
+/// the other sources are already in the target when the export ends with the failure, and the
+/// plan, made in stages, is left incomplete (`apply` refuses it). Run again, `migrate` goes on
+/// with that plan: it reads what failed, applies the rest, and creates nothing twice.
+#[tokio::test]
+async fn a_migrate_stopped_while_applying_in_stages_goes_on_with_its_plan() {
+    use segbridge::sim::faults::{Matcher, ScriptedFault};
+
+    let sims = small_simulators(Target::Empty).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = dir.path().join("staged.ledger");
+    // The first request below a source (its schema config) is refused: that subtree fails.
+    let below_a_source = format!("/v1beta/workspaces/{}/sources/", sims.config.workspace_slug);
+    sims.config.faults.script(
+        Matcher::new(reqwest::Method::GET, below_a_source),
+        ScriptedFault::Status(400),
+        1,
+    );
+    let first = migrate(&sims, &ledger, &[]).await;
+    assert_eq!(sims.config.faults.scripted_remaining(), 0);
+    assert_eq!(first.code, 1, "{}", first.stderr);
+    assert!(first.stderr.contains("Steps 1-3/4"), "{}", first.stderr);
+    assert!(first.summary.get("audit").is_none(), "{}", first.summary);
+    let (plan, created) = {
+        let ledger = Ledger::inspect(&ledger).unwrap();
+        let target = ledger.plans().unwrap().last().unwrap().1.clone();
+        let plan = ledger.latest_plan(&target).unwrap().unwrap();
+        let created = ledger
+            .plan_payloads(plan.id)
+            .unwrap()
+            .iter()
+            .filter(|p| p.step == "create_destination" && p.state == "done")
+            .count();
+        (plan, created)
+    };
+    assert!(!plan.complete);
+    // Written while the export read: the sources, and the destinations of the subtrees read.
+    assert!(created > 0);
+    let target = state_at(&sims.public.base_url()).await;
+    assert_eq!(count_where(&target, "destinations", |_| true), created);
+
+    // `apply` does not take an incomplete plan.
+    let apply = tokio::process::Command::new(env!("CARGO_BIN_EXE_segbridge"))
+        .args(["apply", "--time-scale", "60", "--ledger"])
+        .arg(&ledger)
+        .args(["--public-url", &sims.public.base_url()])
+        .env("SEGMENT_PUBLIC_API_TOKEN", &sims.public.token)
+        .output()
+        .await
+        .unwrap();
+    let apply_err = String::from_utf8_lossy(&apply.stderr);
+    assert_eq!(apply.status.code(), Some(2), "{apply_err}");
+    assert!(apply_err.contains("is not complete"), "{apply_err}");
+    assert!(
+        apply_err.contains("run the same `segbridge migrate` again"),
+        "{apply_err}"
+    );
+
+    let second = migrate(&sims, &ledger, &[]).await;
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    assert!(
+        second.stderr.contains("being made in stages"),
+        "{}",
+        second.stderr
+    );
+    assert_eq!(second.summary["resumed_plan"], plan.id);
+    assert_eq!(second.summary["audit"]["summary"]["ok"], true);
+    let target = state_at(&sims.public.base_url()).await;
+    for (step, kind) in CREATES {
+        assert_eq!(
+            count_where(&target, kind, |_| true),
+            planned(&ledger, step),
+            "{kind}"
+        );
+    }
+    let stats = stats_at(&sims.public.base_url()).await;
+    assert_eq!(stats["duplicates_total"], 0, "{stats}");
+    assert!(
+        Ledger::inspect(&ledger)
+            .unwrap()
+            .plans()
+            .unwrap()
+            .iter()
+            .all(|(id, _, superseded)| *id == plan.id || superseded.is_some())
+    );
+}
