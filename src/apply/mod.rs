@@ -114,7 +114,10 @@ pub struct Scope {
     pub cut_over: CutOverScope,
 }
 
-/// Whether a [`Scope`] holds the cut-over steps (`enable_source`, `enable_destination`).
+/// The steps of the cut-over: enabling what the source workspace had enabled.
+pub const CUT_OVER_STEPS: [&str; 2] = ["enable_source", "enable_destination"];
+
+/// Whether a [`Scope`] holds the [`CUT_OVER_STEPS`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CutOverScope {
     With,
@@ -151,7 +154,7 @@ impl Scope {
     }
 
     fn holds_step(self, step: &str) -> bool {
-        let cut_over = matches!(step, "enable_source" | "enable_destination");
+        let cut_over = CUT_OVER_STEPS.contains(&step);
         match self.cut_over {
             CutOverScope::With => true,
             CutOverScope::Without => !cut_over,
@@ -176,7 +179,7 @@ impl Deferral {
     pub fn of(step: &str, options: ApplyOptions) -> Option<Deferral> {
         match step {
             "add_user_permissions" | "invite_user" if !options.include_iam => Some(Deferral::Iam),
-            "enable_source" | "enable_destination" if !options.cut_over => Some(Deferral::CutOver),
+            _ if CUT_OVER_STEPS.contains(&step) && !options.cut_over => Some(Deferral::CutOver),
             _ => None,
         }
     }

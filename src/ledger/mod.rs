@@ -179,6 +179,26 @@ impl StoredSnapshot<'_> {
         self.keep.is_none_or(|keep| keep(kind, name))
     }
 
+    /// Hands the (name, body) rows of `kind` it holds to `f`, parsing only those.
+    fn visit(
+        &self,
+        kind: Kind,
+        rows: &mut rusqlite::Rows<'_>,
+        f: &mut dyn FnMut(&str, &Value),
+    ) -> Result<()> {
+        let fail = |source| self.ledger.sql("reading objects")(source);
+        while let Some(row) = rows.next().map_err(fail)? {
+            let name = text_column(row, 0).map_err(fail)?;
+            if !self.keeps(kind, name) {
+                continue;
+            }
+            let body =
+                serde_json::from_str(text_column(row, 1).map_err(fail)?).unwrap_or(Value::Null);
+            f(name, &body);
+        }
+        Ok(())
+    }
+
     /// The objects of `kind` named below `object` (`<object>/...`), in the order they were
     /// stored.
     fn each_below(&self, kind: Kind, object: &str, f: &mut dyn FnMut(&str, &Value)) -> Result<()> {
@@ -201,16 +221,7 @@ impl StoredSnapshot<'_> {
                 format!("{object}0")
             ])
             .map_err(fail)?;
-        while let Some(row) = rows.next().map_err(fail)? {
-            let name = text_column(row, 0).map_err(fail)?;
-            if !self.keeps(kind, name) {
-                continue;
-            }
-            let body =
-                serde_json::from_str(text_column(row, 1).map_err(fail)?).unwrap_or(Value::Null);
-            f(name, &body);
-        }
-        Ok(())
+        self.visit(kind, &mut rows, f)
     }
 }
 
@@ -235,16 +246,7 @@ impl SnapshotSource for StoredSnapshot<'_> {
         let mut rows = stmt
             .query(params![kind.as_str(), self.run.0])
             .map_err(fail)?;
-        while let Some(row) = rows.next().map_err(fail)? {
-            let name = text_column(row, 0).map_err(fail)?;
-            if !self.keeps(kind, name) {
-                continue;
-            }
-            let body =
-                serde_json::from_str(text_column(row, 1).map_err(fail)?).unwrap_or(Value::Null);
-            f(name, &body);
-        }
-        Ok(())
+        self.visit(kind, &mut rows, f)
     }
 
     fn names(&self, kind: Kind, f: &mut dyn FnMut(&str)) -> Result<()> {

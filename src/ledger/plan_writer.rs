@@ -53,26 +53,7 @@ impl Ledger {
             .unchecked_transaction()
             .map_err(self.sql("storing a plan"))?;
         let at = now();
-        tx.execute(
-            "INSERT INTO plans (run, export_run, target, mode, on_conflict, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![
-                run.0,
-                export_run.0,
-                target,
-                mode.as_str(),
-                on_conflict.as_str(),
-                at
-            ],
-        )
-        .map_err(self.sql("storing a plan"))?;
-        let id = tx.last_insert_rowid();
-        tx.execute(
-            "UPDATE plans SET superseded_by = ?1
-             WHERE target = ?2 AND id != ?1 AND superseded_by IS NULL",
-            params![id, target],
-        )
-        .map_err(self.sql("superseding the previous plan"))?;
+        let id = self.insert_plan(&tx, run, export_run, target, mode, on_conflict, &at, true)?;
         Ok(PlanWriter {
             ledger: self,
             tx,
@@ -131,16 +112,50 @@ impl Ledger {
             .conn
             .unchecked_transaction()
             .map_err(self.sql("storing a plan"))?;
+        let id = self.insert_plan(
+            &tx,
+            run,
+            export_run,
+            target,
+            mode,
+            on_conflict,
+            &now(),
+            false,
+        )?;
+        tx.execute(
+            "DELETE FROM id_map WHERE target = ?1 AND plan IS NOT NULL",
+            params![target],
+        )
+        .map_err(self.sql("replacing the id map"))?;
+        tx.commit().map_err(self.sql("storing a plan"))?;
+        Ok(id)
+    }
+
+    /// Inserts the row of a plan of `target` into `tx`, superseding the current one; returns
+    /// its id.
+    #[allow(clippy::too_many_arguments)]
+    fn insert_plan(
+        &self,
+        tx: &Transaction<'_>,
+        run: RunId,
+        export_run: RunId,
+        target: &str,
+        mode: Mode,
+        on_conflict: OnConflict,
+        at: &str,
+        complete: bool,
+    ) -> Result<i64> {
         tx.execute(
             "INSERT INTO plans (run, export_run, target, mode, on_conflict, created_at, complete)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0)",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![
                 run.0,
                 export_run.0,
                 target,
                 mode.as_str(),
                 on_conflict.as_str(),
-                now()
+                at,
+                complete as i64
             ],
         )
         .map_err(self.sql("storing a plan"))?;
@@ -151,12 +166,6 @@ impl Ledger {
             params![id, target],
         )
         .map_err(self.sql("superseding the previous plan"))?;
-        tx.execute(
-            "DELETE FROM id_map WHERE target = ?1 AND plan IS NOT NULL",
-            params![target],
-        )
-        .map_err(self.sql("replacing the id map"))?;
-        tx.commit().map_err(self.sql("storing a plan"))?;
         Ok(id)
     }
 

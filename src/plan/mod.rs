@@ -10,7 +10,8 @@
 //! the same for a snapshot read from any [`SnapshotSource`], handing each item to a sink as
 //! soon as it is decided: the `plan` command stores them as they come, so that neither the
 //! snapshot nor the plan is ever whole in memory (what is kept per object is its natural key
-//! and how it resolved).
+//! and how it resolved). [`build_stage`] plans part of a snapshot given what earlier parts
+//! decided ([`Prior`]): `migrate` plans in stages while the export reads ([`staged`]).
 //!
 //! How an object is matched to the target (natural keys, as the design and the executor's
 //! reconciliation use them): source by slug; destination by source id, `metadata.id` and name;
@@ -35,10 +36,11 @@
 //! - Items keep the mapping layer's order (sources, schema settings, tracking plans,
 //!   connections, functions, destinations, filters, IAM) except that functions come first (a
 //!   function-instance source is created from its function's catalog id), which makes it a
-//!   dependency order: every
-//!   `$ref` left in an item's payloads names an item before it. An item whose reference names
-//!   an object that is skipped, blocked or absent from the snapshot is skipped with
-//!   `target.dependency_skipped`, so `apply` never meets a reference it cannot resolve.
+//!   dependency order: every `$ref` left in an item's payloads names an item before it. (A plan
+//!   made in stages keeps that order within each stage, and a stage only refers to itself and
+//!   to earlier ones.) An item whose reference names an object that is skipped, blocked or
+//!   absent from the snapshot is skipped with `target.dependency_skipped`, so `apply` never
+//!   meets a reference it cannot resolve.
 //! - Payloads hold markers, never secret values (the mapping layer's guarantee, kept here: the
 //!   planner only removes payloads or substitutes ids into them).
 
@@ -894,9 +896,8 @@ pub fn build_stage<S: SnapshotSource>(
     let mut planner = Planner {
         options,
         index: &index,
-        decided: 0,
-        id_map: Vec::new(),
-        position: prior.planned.into_iter().map(|key| (key, 0)).collect(),
+        pairs: Vec::new(),
+        planned: prior.planned,
         held: prior.held,
         labels_planned: prior.labels,
     };
@@ -916,7 +917,7 @@ pub fn build_stage<S: SnapshotSource>(
                 .unwrap_or_else(Resolution::none);
             let item = planner.decide(mapped, resolution);
             summary.add(&item);
-            let pairs = std::mem::take(&mut planner.id_map);
+            let pairs = std::mem::take(&mut planner.pairs);
             if let Err(e) = sink(item, &pairs) {
                 failed = Some(e);
             }
@@ -931,12 +932,10 @@ pub fn build_stage<S: SnapshotSource>(
 struct Planner<'a> {
     options: PlanOptions,
     index: &'a TargetIndex<'a>,
-    /// Items decided so far.
-    decided: usize,
-    /// The pairs matched by the item being decided.
-    id_map: Vec<IdPair>,
-    /// (kind, Config name) → index in `items` (0 for the items of earlier stages).
-    position: HashMap<(Kind, String), usize>,
+    /// The id-map pairs matched by the item being decided.
+    pairs: Vec<IdPair>,
+    /// (kind, Config name) of the items decided so far, in this stage or earlier ones.
+    planned: HashSet<(Kind, String)>,
     /// Items that will not be applied: what refers to them cannot be either.
     held: HashSet<(Kind, String)>,
     /// Labels an earlier item creates.
@@ -1050,9 +1049,7 @@ impl Planner<'_> {
         if matches!(item.action, Action::Skip | Action::Manual) {
             self.held.insert((item.kind, item.config_name.clone()));
         }
-        self.position
-            .insert((item.kind, item.config_name.clone()), self.decided);
-        self.decided += 1;
+        self.planned.insert((item.kind, item.config_name.clone()));
         item
     }
 
@@ -1117,7 +1114,7 @@ impl Planner<'_> {
     }
 
     fn pair(&mut self, item: &PlanItem, field: RefField, id: &str, matched_by: &'static str) {
-        self.id_map.push(IdPair {
+        self.pairs.push(IdPair {
             kind: item.kind,
             config_name: item.config_name.clone(),
             field,
@@ -1140,7 +1137,7 @@ impl Planner<'_> {
     fn held_dependency(&self, item: &PlanItem) -> Option<Ref> {
         item.dependencies().into_iter().find(|r| {
             let key = (r.kind, r.config_name.clone());
-            self.held.contains(&key) || !self.position.contains_key(&key)
+            self.held.contains(&key) || !self.planned.contains(&key)
         })
     }
 
