@@ -12,9 +12,10 @@
 //!
 //! [`StagePlanner::plan`] plans the objects of a stage no earlier stage planned
 //! ([`super::build_stage`]), against the one target view of the whole plan, and appends them
-//! to the plan in one transaction. What it knows of the earlier stages it reads from the ledger
-//! when it opens ([`prior`]), so a `migrate` that stopped half-way goes on from what it stored,
-//! then keeps up to date itself.
+//! to the plan as they are decided, in parts of about a megabyte, each part one transaction
+//! with the id-map pairs of its items. What it knows of the earlier stages it reads from the
+//! ledger when it opens ([`prior`]), so a `migrate` that stopped half-way, even in the middle of
+//! a stage, goes on from what it stored; then it keeps that up to date itself.
 
 use std::collections::HashSet;
 use std::ops::Range;
@@ -48,11 +49,11 @@ const SUBTREE: [Kind; 3] = [
     Kind::DestinationFilters,
 ];
 
-/// About how many bytes of a stage's items are stored at once.
-const STAGE_PART_BYTES: usize = 1 << 20;
-
 /// The kinds read after the sources' subtrees: planned with the rest.
 const AFTER_SUBTREES: [Kind; 1] = [Kind::DeliveryMetrics];
+
+/// About how many bytes of a stage's items are stored at once.
+const STAGE_PART_BYTES: usize = 1 << 20;
 
 /// What a stage plans.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,9 +128,10 @@ impl StagePlanner {
     }
 
     /// Plans the objects of `stage` that no stage planned yet, appends them to the plan and
-    /// returns the `seq`s they were given. The stage is decided whole before it is stored, so
-    /// that the transaction storing it is short: the export and `apply` write to the same
-    /// ledger meanwhile.
+    /// returns the `seq`s they were given. They are stored in parts as they are decided, each
+    /// in a short transaction of the writer's connection: the export and `apply` write to the
+    /// same ledger meanwhile, and the reader's connection, in the middle of reading the
+    /// export, could not take the write lock once they have.
     pub fn plan(&mut self, stage: &Stage) -> Result<Range<i64>, LedgerError> {
         let ledger = &self.reader;
         let functions = match &self.functions {
@@ -154,9 +156,9 @@ impl StagePlanner {
             }
             Stage::Rest => ledger.snapshot_where(self.export_run, &unplanned),
         };
-        // Stored in parts of about `STAGE_PART_BYTES`, each with the id-map pairs of its items:
-        // a stage can be large (the last one holds the tracking plans, whose rules are most of
-        // a workspace), and what a part's items decided is whole in the ledger.
+        // Stored in parts of about `part_bytes`, each with the id-map pairs of its items: a stage
+        // can be large (the first holds every source, the next every tracking plan with its
+        // rules), and what a part's items decided is then whole in the ledger.
         let mut part: Vec<PreparedItem> = Vec::new();
         let mut part_bytes = 0;
         let mut seqs: Option<Range<i64>> = None;
