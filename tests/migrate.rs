@@ -341,10 +341,19 @@ async fn a_migrate_stopped_while_applying_in_stages_goes_on_with_its_plan() {
     let sims = small_simulators(Target::Empty).await;
     let dir = tempfile::tempdir().unwrap();
     let ledger = dir.path().join("staged.ledger");
-    // The first request below a source (its schema config) is refused: that subtree fails.
-    let below_a_source = format!("/v1beta/workspaces/{}/sources/", sims.config.workspace_slug);
+    // The schema config of one source is refused: that source's subtree fails.
+    let source = state_at(&sims.config.base_url()).await["sources"]
+        .as_object()
+        .and_then(|sources| sources.values().find_map(|s| s["name"].as_str()))
+        .and_then(|name| name.rsplit('/').next())
+        .expect("the workspace has sources")
+        .to_owned();
+    let schema_config = format!(
+        "/v1beta/workspaces/{}/sources/{source}/schema-config",
+        sims.config.workspace_slug
+    );
     sims.config.faults.script(
-        Matcher::new(reqwest::Method::GET, below_a_source),
+        Matcher::new(reqwest::Method::GET, schema_config),
         ScriptedFault::Status(400),
         1,
     );
@@ -386,6 +395,20 @@ async fn a_migrate_stopped_while_applying_in_stages_goes_on_with_its_plan() {
     assert!(
         apply_err.contains("run the same `segbridge migrate` again"),
         "{apply_err}"
+    );
+
+    // `status` says so.
+    let status = tokio::process::Command::new(env!("CARGO_BIN_EXE_segbridge"))
+        .args(["status", "--ledger"])
+        .arg(&ledger)
+        .output()
+        .await
+        .unwrap();
+    let status_text = String::from_utf8_lossy(&status.stderr).into_owned()
+        + &String::from_utf8_lossy(&status.stdout);
+    assert!(
+        status_text.contains("still being made in stages"),
+        "{status_text}"
     );
 
     let second = migrate(&sims, &ledger, &[]).await;

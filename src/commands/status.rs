@@ -127,6 +127,7 @@ pub fn collect(ledger: &Ledger) -> crate::ledger::Result<Value> {
             "target": plan.target,
             "mode": plan.mode,
             "on_conflict": plan.on_conflict,
+            "complete": plan.complete,
             "actions": actions,
             "progress": progress,
             "failures": failures,
@@ -168,6 +169,12 @@ pub fn render(status: &Value) -> String {
             plan["target"].as_str().unwrap_or_default(),
             plan["mode"].as_str().unwrap_or_default()
         ));
+        if plan["complete"] == false {
+            out.push_str(
+                "  still being made in stages by a `migrate` that stopped or still runs: run that \
+                 `migrate` again to go on\n",
+            );
+        }
         out.push_str(&format!("  {:<28}", "apply progress"));
         for state in STATES {
             out.push_str(&format!("{state:>8}"));
