@@ -95,8 +95,13 @@ pub struct Session {
 
 impl Session {
     /// Checks the command line, loads the secrets file and reads which workspace the token
-    /// belongs to.
-    pub async fn open(args: &ApplyArgs, global: &GlobalArgs) -> anyhow::Result<Session> {
+    /// belongs to. Progress goes to `shown` when given (a reporter `migrate` shares with the
+    /// export), else to a reporter of its own.
+    pub async fn open(
+        args: &ApplyArgs,
+        global: &GlobalArgs,
+        shown: Option<Arc<dyn CliReporter>>,
+    ) -> anyhow::Result<Session> {
         let run_args = &args.run;
         // A token given the wrong way is said first: it is a mistake on the command line itself.
         let token = public_token(&args.api)?;
@@ -106,8 +111,10 @@ impl Session {
             Some(path) => SecretsFile::load(path)?,
             None => SecretsFile::empty(),
         };
-        let reporter: Arc<dyn CliReporter> =
-            Arc::from(reporters::for_command(run_args.json_progress, global));
+        let reporter: Arc<dyn CliReporter> = match shown {
+            Some(reporter) => reporter,
+            None => Arc::from(reporters::for_command(run_args.json_progress, global)),
+        };
         let client = public_client(&args.api, args.pacing, token, reporter.clone())?;
         let ledger = Ledger::open(&run_args.ledger)
             .with_context(|| format!("Cannot open the ledger `{}`", run_args.ledger.display()))?;
@@ -195,10 +202,10 @@ impl Session {
             &*self.reporter,
         )
         .await;
-        self.reporter.finish();
         match outcome {
             Ok(report) => Ok(report),
             Err(e) => {
+                self.reporter.finish();
                 // Best effort: the ledger is what failed.
                 let _ = self.ledger.finish_run(run, RunStatus::Failed);
                 Err(e.into())
@@ -206,8 +213,10 @@ impl Session {
         }
     }
 
-    /// Ends the ledger run with what `report` says, prints the summary and returns it.
+    /// Ends the progress display and the ledger run with what `report` says, prints the
+    /// summary and returns it.
     pub fn finish(mut self, report: &ApplyReport, global: &GlobalArgs) -> anyhow::Result<Finished> {
+        self.reporter.finish();
         let failed = report.failed() > 0 || report.skipped() > 0;
         if let Some(run) = self.run.take() {
             self.ledger.finish_run(
@@ -252,7 +261,7 @@ fn options_of(args: &ApplyArgs) -> ApplyOptions {
 
 /// Runs `apply` (or its dry run); the `--json` summary is returned, not printed.
 pub async fn execute(args: &ApplyArgs, global: &GlobalArgs) -> anyhow::Result<Finished> {
-    let mut session = Session::open(args, global).await?;
+    let mut session = Session::open(args, global, None).await?;
     let target = session.target.clone();
     let Some(plan) = session.ledger.latest_plan(&target)? else {
         return Err(

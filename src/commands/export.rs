@@ -2,7 +2,6 @@
 //! (text on stderr, JSON on stdout with `--json`) and map the outcome to an exit status.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -114,20 +113,26 @@ fn selected_kinds(args: &ExportArgs) -> std::collections::BTreeSet<Kind> {
 
 /// Runs the export; the `--json` summary is returned, not printed.
 pub async fn execute(args: &ExportArgs, global: &GlobalArgs) -> anyhow::Result<Finished> {
-    execute_observed(args, global, &|_| {}).await
+    execute_observed(args, global, &|_| {}, None).await
 }
 
 /// [`execute`], telling `ready` what the export has read completely as it goes (see
-/// [`export::export_observed`]).
+/// [`export::export_observed`]). With `shown`, progress goes to that reporter, which the
+/// caller shares with other work and finishes itself (one display on stderr, not two drawing
+/// over each other).
 pub async fn execute_observed(
     args: &ExportArgs,
     global: &GlobalArgs,
     ready: &(dyn Fn(export::Ready<'_>) + Sync),
+    shown: Option<Arc<dyn CliReporter>>,
 ) -> anyhow::Result<Finished> {
     let token = config_token(&args.api)?;
     let hasher = SecretHasher::from_token(token.dangerously_expose());
-    let reporter: Arc<dyn CliReporter> =
-        Arc::from(reporters::for_command(args.json_progress, global));
+    let shared = shown.is_some();
+    let reporter: Arc<dyn CliReporter> = match shown {
+        Some(reporter) => reporter,
+        None => Arc::from(reporters::for_command(args.json_progress, global)),
+    };
     // Trait upcasting: the CLI reporter is also the core's reporter.
     let client = config_client(&args.api, args.pacing, token, reporter.clone())?;
     let ledger = Ledger::open(&args.ledger)
@@ -141,12 +146,13 @@ pub async fn execute_observed(
     };
     let outcome =
         export::export_observed(&client, &ledger, &hasher, &options, &*reporter, ready).await;
-    reporter.finish();
+    if !shared {
+        reporter.finish();
+    }
     let outcome = outcome.context("Export failed")?;
     let metrics = client.metrics();
     if !global.quiet {
-        let mut err = std::io::stderr().lock();
-        err.write_all(summary_text(&outcome, &metrics, &args.ledger).as_bytes())?;
+        reporter.print(&summary_text(&outcome, &metrics, &args.ledger));
     }
     let status = if outcome.failures.is_empty() {
         ExitStatus::Success

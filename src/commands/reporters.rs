@@ -41,6 +41,12 @@ impl ProgressMode {
 /// A reporter the command can also close (bars are cleared before the summary is printed).
 pub trait CliReporter: Reporter {
     fn finish(&self) {}
+
+    /// Prints `text` (whole lines) on stderr while progress may be shown: above the bars, which
+    /// would otherwise draw over it.
+    fn print(&self, text: &str) {
+        let _ = std::io::stderr().lock().write_all(text.as_bytes());
+    }
 }
 
 impl CliReporter for HiddenReporter {}
@@ -173,6 +179,18 @@ impl Reporter for BarReporter {
     }
 
     fn task_started(&self, label: &str, total: u64) {
+        // A step met again (the next stage of a plan `migrate` applies in stages) goes on in
+        // the bar it has.
+        if let Some(bar) = self
+            .tasks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(label)
+            .filter(|bar| !bar.is_finished())
+        {
+            bar.inc_length(total);
+            return;
+        }
         let bar = self
             .multi
             .insert_before(&self.status, ProgressBar::new(total));
@@ -203,6 +221,12 @@ impl Reporter for BarReporter {
 }
 
 impl CliReporter for BarReporter {
+    fn print(&self, text: &str) {
+        self.multi
+            .suspend(|| std::io::stderr().lock().write_all(text.as_bytes()))
+            .unwrap_or_default();
+    }
+
     fn finish(&self) {
         for bar in self.bars.lock().unwrap_or_else(|e| e.into_inner()).values() {
             bar.finish();
@@ -399,3 +423,30 @@ impl Reporter for JsonReporter {
 }
 
 impl CliReporter for JsonReporter {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_step_met_again_goes_on_in_its_bar() {
+        let bars = BarReporter::new(false);
+        bars.multi.set_draw_target(ProgressDrawTarget::hidden());
+        bars.task_started("create_destination", 3);
+        bars.task_advanced("create_destination", 3);
+        // The next stage of a plan applied in stages.
+        bars.task_started("create_destination", 4);
+        bars.task_advanced("create_destination", 1);
+        let tasks = bars.tasks.lock().unwrap();
+        let bar = &tasks["create_destination"];
+        assert_eq!((bar.position(), bar.length()), (4, Some(7)));
+        drop(tasks);
+        // Once the display is finished, a step starts a bar of its own.
+        bars.finish();
+        bars.task_started("create_destination", 2);
+        assert_eq!(
+            bars.tasks.lock().unwrap()["create_destination"].length(),
+            Some(2)
+        );
+    }
+}

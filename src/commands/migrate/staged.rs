@@ -22,7 +22,6 @@
 //! stage, so that what a stopped run stored and did not finish is sent (or reconciled) first.
 
 use std::collections::HashSet;
-use std::io::Write;
 use std::pin::{Pin, pin};
 use std::sync::{Arc, Mutex};
 
@@ -35,6 +34,7 @@ use crate::apply::{ApplyReport, Scope};
 use crate::cli::{GlobalArgs, MigrateArgs};
 use crate::commands::apply::Session;
 use crate::commands::plan::{summary_json, summary_text as plan_summary_text, write_reports};
+use crate::commands::reporters::{self, CliReporter};
 use crate::commands::{ExitStatus, Summary, export};
 use crate::export::Ready;
 use crate::ledger::{Ledger, RunId, RunStatus, StoredPlan};
@@ -154,6 +154,10 @@ pub(super) async fn run<F: Future>(
     mut reading: Pin<&mut MaybeDone<F>>,
 ) -> anyhow::Result<Outcome> {
     let shared = Shared::default();
+    // One progress display for the export and the stages' writes: two would draw over each
+    // other on a terminal.
+    let shown: Arc<dyn CliReporter> =
+        Arc::from(reporters::for_command(args.run.json_progress, global));
     let tables = Arc::new(match &args.mappings {
         Some(dir) => Tables::load(dir)
             .with_context(|| format!("Cannot load the mapping tables of `{}`", dir.display()))?,
@@ -189,9 +193,13 @@ pub(super) async fn run<F: Future>(
         if export_done {
             return None;
         }
-        let finished =
-            export::execute_observed(&export_args(args), global, &|ready| shared.ready(ready))
-                .await;
+        let finished = export::execute_observed(
+            &export_args(args),
+            global,
+            &|ready| shared.ready(ready),
+            Some(shown.clone()),
+        )
+        .await;
         let complete = matches!(&finished, Ok(f) if f.status == ExitStatus::Success);
         shared.update(|p| p.ended = Some(complete));
         Some(finished)
@@ -220,8 +228,10 @@ pub(super) async fn run<F: Future>(
         shared: &shared,
         read_requests,
         planner: PlannerThread::start()?,
+        shown: shown.clone(),
     };
     let staged = alongside(stager.run(resumed), pin!(future::maybe_done(beside))).await;
+    shown.finish();
     let export = match exporting.as_mut().take_output().flatten() {
         Some(finished) => Some(finished?),
         None => None,
@@ -256,6 +266,8 @@ struct Stager<'a> {
     /// The requests that read the target.
     read_requests: u64,
     planner: PlannerThread,
+    /// The progress display the export shares.
+    shown: Arc<dyn CliReporter>,
 }
 
 /// The thread the stages are planned on, one for the whole run. Planning is work for the CPU
@@ -378,7 +390,9 @@ impl Stager<'_> {
             if applied_to < planned_to {
                 let session = match &mut session {
                     Some(session) => session,
-                    None => session.insert(Session::open(&apply_args, self.global).await?),
+                    None => session.insert(
+                        Session::open(&apply_args, self.global, Some(self.shown.clone())).await?,
+                    ),
                 };
                 let stage = session
                     .send(&apply_args, &plan, Scope::stage(applied_to..planned_to))
@@ -412,12 +426,10 @@ impl Stager<'_> {
             let conflicts = outline.blocking_conflicts();
             let workspace = self.workspace(&ledger, &plan)?;
             if !self.global.quiet {
-                let mut err = std::io::stderr().lock();
-                err.write_all(
+                self.shown.print(&format!(
+                    "{}Planned in {stages} stages as the export read\n",
                     plan_summary_text(&outline, &workspace, self.target, &self.args.run.ledger)
-                        .as_bytes(),
-                )?;
-                writeln!(err, "Planned in {stages} stages as the export read")?;
+                ));
             }
             write_reports(
                 &ledger,
@@ -438,7 +450,9 @@ impl Stager<'_> {
             plan_summary = Some(Box::new(json) as Summary);
             let session = match &mut session {
                 Some(session) => session,
-                None => session.insert(Session::open(&apply_args, self.global).await?),
+                None => session.insert(
+                    Session::open(&apply_args, self.global, Some(self.shown.clone())).await?,
+                ),
             };
             // A misspelt entry of the secrets file shows only against the whole plan.
             session.check_secrets(&plan)?;
