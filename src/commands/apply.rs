@@ -33,13 +33,9 @@ use crate::public_api::{PublicClient, PublicWriter, WriteAccess};
 /// Schema version of the `--json` summary.
 const SUMMARY_SCHEMA_VERSION: u32 = 1;
 
-/// The Config API host and workspace the plan's export read, from its run (`<url>|<ws>`).
+/// The Config API host the plan's export read.
 fn exported_from(ledger: &Ledger, plan: &StoredPlan) -> anyhow::Result<Option<String>> {
-    Ok(ledger
-        .runs()?
-        .into_iter()
-        .find(|r| r.id == plan.export_run)
-        .and_then(|r| r.source.rsplit_once('|').map(|(url, _)| url.to_owned())))
+    Ok(ledger.exported_from(plan)?.map(|(url, _)| url))
 }
 
 /// The Config API's reader of secrets, when a Config token is at hand; `None` (secrets from
@@ -111,10 +107,7 @@ impl Session {
             Some(path) => SecretsFile::load(path)?,
             None => SecretsFile::empty(),
         };
-        let reporter: Arc<dyn CliReporter> = match shown {
-            Some(reporter) => reporter,
-            None => Arc::from(reporters::for_command(run_args.json_progress, global)),
-        };
+        let reporter = reporters::shared_or_own(shown, run_args.json_progress, global);
         let client = public_client(&args.api, args.pacing, token, reporter.clone())?;
         let ledger = Ledger::open(&run_args.ledger)
             .with_context(|| format!("Cannot open the ledger `{}`", run_args.ledger.display()))?;

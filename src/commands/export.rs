@@ -129,10 +129,7 @@ pub async fn execute_observed(
     let token = config_token(&args.api)?;
     let hasher = SecretHasher::from_token(token.dangerously_expose());
     let shared = shown.is_some();
-    let reporter: Arc<dyn CliReporter> = match shown {
-        Some(reporter) => reporter,
-        None => Arc::from(reporters::for_command(args.json_progress, global)),
-    };
+    let reporter = reporters::shared_or_own(shown, args.json_progress, global);
     // Trait upcasting: the CLI reporter is also the core's reporter.
     let client = config_client(&args.api, args.pacing, token, reporter.clone())?;
     let ledger = Ledger::open(&args.ledger)

@@ -60,6 +60,16 @@ pub fn for_command(json_progress: bool, global: &GlobalArgs) -> Box<dyn CliRepor
     )
 }
 
+/// `shown`, a reporter the caller shares with other work, or else one of the command's own
+/// ([`for_command`]).
+pub fn shared_or_own(
+    shown: Option<std::sync::Arc<dyn CliReporter>>,
+    json_progress: bool,
+    global: &GlobalArgs,
+) -> std::sync::Arc<dyn CliReporter> {
+    shown.unwrap_or_else(|| std::sync::Arc::from(for_command(json_progress, global)))
+}
+
 /// With `verbose`, every retry and every 429 is also printed as a line of its own (bars and
 /// lines otherwise show the latest one, or a total).
 fn reporter(mode: ProgressMode, verbose: bool) -> Box<dyn CliReporter> {

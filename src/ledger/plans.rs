@@ -127,6 +127,20 @@ impl Ledger {
             .map_err(self.sql("reading the latest plan"))
     }
 
+    /// The Config API host and the workspace slug of the export `plan` was made from (the
+    /// export run's source, `<config url>|<workspace slug>`), when that run is known.
+    pub fn exported_from(&self, plan: &StoredPlan) -> Result<Option<(String, String)>> {
+        Ok(self
+            .runs()?
+            .into_iter()
+            .find(|r| r.id == plan.export_run)
+            .and_then(|r| {
+                r.source
+                    .rsplit_once('|')
+                    .map(|(url, ws)| (url.to_owned(), ws.to_owned()))
+            }))
+    }
+
     /// Every plan ever stored, oldest first: (id, target, superseded_by).
     pub fn plans(&self) -> Result<Vec<(i64, String, Option<i64>)>> {
         let mut stmt = self

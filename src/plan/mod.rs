@@ -701,14 +701,7 @@ pub struct PlanSummary {
 
 impl PlanSummary {
     fn add(&mut self, item: &PlanItem) {
-        self.items += 1;
-        *self
-            .per_kind
-            .entry(item.kind.as_str())
-            .or_default()
-            .entry(item.action.as_str())
-            .or_default() += 1;
-        *self.per_action.entry(item.action.as_str()).or_default() += 1;
+        self.count_item(item.kind, item.action);
         for finding in &item.findings {
             *self.findings.entry(finding.severity).or_default() += 1;
         }
@@ -723,16 +716,32 @@ impl PlanSummary {
         }
         if item.action.writes() {
             for payload in &item.payloads {
-                if payload.step == Step::InviteUser {
-                    // The first of every fifty opens a request; the others ride in it.
-                    if self.invitations.is_multiple_of(MAX_INVITES_PER_REQUEST) {
-                        self.write_requests += 1;
-                    }
-                    self.invitations += 1;
-                } else {
-                    self.write_requests += 1;
-                }
+                self.count_payloads(payload.step == Step::InviteUser, 1);
             }
+        }
+    }
+
+    /// Counts one item of `kind` decided `action`.
+    pub(crate) fn count_item(&mut self, kind: Kind, action: Action) {
+        self.items += 1;
+        *self
+            .per_kind
+            .entry(kind.as_str())
+            .or_default()
+            .entry(action.as_str())
+            .or_default() += 1;
+        *self.per_action.entry(action.as_str()).or_default() += 1;
+    }
+
+    /// Counts `n` payloads `apply` will send, `invitations` or not: invitations go
+    /// [`MAX_INVITES_PER_REQUEST`] to a request, so they open a request every fifty.
+    pub(crate) fn count_payloads(&mut self, invitations: bool, n: usize) {
+        if invitations {
+            let requests = |invitations: usize| invitations.div_ceil(MAX_INVITES_PER_REQUEST);
+            self.write_requests += requests(self.invitations + n) - requests(self.invitations);
+            self.invitations += n;
+        } else {
+            self.write_requests += n;
         }
     }
 }

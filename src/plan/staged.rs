@@ -30,7 +30,6 @@ use crate::ledger::{Ledger, LedgerError, PreparedItem, RunId};
 use crate::mapping::{ExportedFunction, Severity, Step, Tables, exported_functions};
 use crate::model::Kind;
 use crate::public_api::PublicObject;
-use crate::public_api::writer::MAX_INVITES_PER_REQUEST;
 
 /// The kinds read before the sources, and the sources: planned together once all are read.
 const WITH_SOURCES: [Kind; 6] = [
@@ -277,14 +276,7 @@ pub fn stored_outline(
         ) else {
             return;
         };
-        summary.items += 1;
-        *summary
-            .per_kind
-            .entry(kind.as_str())
-            .or_default()
-            .entry(action.as_str())
-            .or_default() += 1;
-        *summary.per_action.entry(action.as_str()).or_default() += 1;
+        summary.count_item(kind, action);
         if item.conflict {
             summary.conflicts.push(Conflict {
                 kind,
@@ -301,12 +293,7 @@ pub fn stored_outline(
         }
     }
     for (step, n) in ledger.plan_write_counts(plan)? {
-        if step == "invite_user" {
-            summary.invitations += n;
-            summary.write_requests += n.div_ceil(MAX_INVITES_PER_REQUEST);
-        } else {
-            summary.write_requests += n;
-        }
+        summary.count_payloads(step == "invite_user", n);
     }
     Ok(PlanOutline {
         mode: options.mode,

@@ -73,12 +73,10 @@ pub fn report_of(
     options: &ReportOptions,
 ) -> Result<PlanReport, ReportError> {
     let runs = ledger.runs()?;
-    let export = runs.iter().find(|r| r.id == plan.export_run);
-    // The export's identity is `<config url>|<workspace slug>`.
-    let workspace = export
-        .and_then(|r| r.source.rsplit('|').next())
-        .unwrap_or_default()
-        .to_owned();
+    let workspace = ledger
+        .exported_from(plan)?
+        .map(|(_, workspace)| workspace)
+        .unwrap_or_default();
     let planned_at = runs
         .iter()
         .find(|r| r.id == plan.run)

@@ -188,31 +188,13 @@ async fn target_of(args: &MigrateArgs) -> anyhow::Result<String> {
     ))
 }
 
-/// The target as a plan in stages would see it, when one may be made (see
-/// [`staged::stageable`]), with the requests that read it.
-async fn stageable_view(
-    args: &MigrateArgs,
-    target: &str,
-    resumed: bool,
-) -> anyhow::Result<Option<(TargetView, u64)>> {
+/// The target as the planner would see it, with the requests that read it.
+async fn target_view(args: &MigrateArgs) -> anyhow::Result<(TargetView, u64)> {
     let client = target_client(args)?;
     let view = crate::plan::read_target(&client, &HiddenReporter)
         .await
         .context("Cannot read the target workspace")?;
-    let requests = client.metrics().snapshot().requests_sent;
-    let ledger =
-        if args.run.ledger.exists() {
-            Some(Ledger::open(&args.run.ledger).with_context(|| {
-                format!("Cannot open the ledger `{}`", args.run.ledger.display())
-            })?)
-        } else {
-            None
-        };
-    let view = match &ledger {
-        Some(ledger) => staged::stageable(ledger, target, view, resumed)?,
-        None => staged::stageable_fresh(view),
-    };
-    Ok(view.map(|view| (view, requests)))
+    Ok((view, client.metrics().snapshot().requests_sent))
 }
 
 fn say(global: &GlobalArgs, line: &str) -> anyhow::Result<()> {
@@ -279,14 +261,23 @@ pub async fn execute(args: &MigrateArgs, global: &GlobalArgs) -> anyhow::Result<
     let audit_args = audit_args(args);
     let mut reading = pin!(future::maybe_done(audit::read_source_ahead(&audit_args)));
 
-    // Export and apply overlapped, when the target allows it.
+    // Export and apply overlapped: on a first run when the target allows it
+    // (`staged::target_holds_nothing_to_match`), and always for a plan a stopped run left in
+    // stages, against the target without what that run created.
     let staged = match &start {
-        Start::Export => stageable_view(args, &target, false)
-            .await?
-            .map(|view| (view, None)),
-        Start::Staged(plan) => stageable_view(args, &target, true)
-            .await?
-            .map(|view| (view, Some(plan.clone()))),
+        Start::Export => {
+            let (view, requests) = target_view(args).await?;
+            crate::plan::staged::target_holds_nothing_to_match(&view)
+                .then_some(((view, requests), None))
+        }
+        Start::Staged(plan) => {
+            let (mut view, requests) = target_view(args).await?;
+            let ledger = Ledger::open(&args.run.ledger).with_context(|| {
+                format!("Cannot open the ledger `{}`", args.run.ledger.display())
+            })?;
+            staged::leave_out_ours(&ledger, &target, &mut view)?;
+            Some(((view, requests), Some(plan.clone())))
+        }
         Start::Plan | Start::Apply(_) => None,
     };
     if let Some(((view, read_requests), resumed)) = staged {
@@ -327,11 +318,6 @@ pub async fn execute(args: &MigrateArgs, global: &GlobalArgs) -> anyhow::Result<
         }
         return Ok(Finished::new(status, summary));
     }
-    if let Start::Staged(plan) = &start {
-        // Only a ledger that cannot be read again gets here: stageable_view resumes any plan.
-        anyhow::bail!("plan {} cannot be resumed", plan.id);
-    }
-
     let mut status = ExitStatus::Success;
     match start {
         Start::Apply(plan) => {
@@ -354,7 +340,7 @@ pub async fn execute(args: &MigrateArgs, global: &GlobalArgs) -> anyhow::Result<
             global,
             "The latest export is complete; planning it again with the new --on-conflict",
         )?,
-        Start::Staged(_) => unreachable!("resumed above"),
+        Start::Staged(_) => unreachable!("a plan in stages goes on above"),
         Start::Export => {
             say(global, "Step 1/4: export")?;
             let finished = export::execute(&export_args(args), global).await?;

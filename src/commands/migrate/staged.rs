@@ -11,7 +11,7 @@
 //! last, once every stage is applied, as `apply` does.
 //!
 //! When: on a target that holds nothing the plan could match
-//! ([`staged::target_holds_nothing_to_match`]): a conflict found in a late stage would come
+//! ([`staged::target_holds_nothing_to_match`], checked by `migrate` before it starts): a conflict found in a late stage would come
 //! after the early stages were applied, while `--on-conflict fail` promises that nothing is.
 //! Otherwise `migrate` exports, plans and applies one after the other.
 //!
@@ -58,7 +58,7 @@ pub(super) struct Outcome {
 }
 
 /// What the export has said so far.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 struct Progress {
     run: Option<RunId>,
     /// How many sources the export found, once it has read them.
@@ -70,6 +70,16 @@ struct Progress {
     /// Bumped at each change, for the stager to tell news.
     version: u64,
     /// Set when the export has ended: whether it completed.
+    ended: Option<bool>,
+}
+
+/// [`Progress`] as the stager reads it: the subtrees it has not seen yet rather than all.
+struct News {
+    run: Option<RunId>,
+    sources: Option<usize>,
+    others: bool,
+    new_subtrees: Vec<String>,
+    version: u64,
     ended: Option<bool>,
 }
 
@@ -99,14 +109,23 @@ impl Shared {
         });
     }
 
-    /// The progress once it differs from the one of `version`.
-    async fn news_after(&self, version: u64) -> Progress {
+    /// The progress once it differs from the one of `version`, with the subtrees read from
+    /// the `from`th on (the stager has seen those before: they are not copied again at each
+    /// of the hundreds of subtrees a large workspace reports).
+    async fn news_after(&self, version: u64, from: usize) -> News {
         loop {
             let changed = self.changed.notified();
             {
-                let progress = self.progress.lock().unwrap_or_else(|e| e.into_inner());
-                if progress.version != version {
-                    return progress.clone();
+                let p = self.progress.lock().unwrap_or_else(|e| e.into_inner());
+                if p.version != version {
+                    return News {
+                        run: p.run,
+                        sources: p.sources,
+                        others: p.others,
+                        new_subtrees: p.subtrees.get(from..).unwrap_or_default().to_vec(),
+                        version: p.version,
+                        ended: p.ended,
+                    };
                 }
             }
             changed.await;
@@ -114,31 +133,22 @@ impl Shared {
     }
 }
 
-/// The target as the plan must see it, and whether a plan in stages may be made against it:
-/// for a plan being resumed (`resumed`), the target without what segbridge created in it;
-/// otherwise the target as it is, which must hold nothing the plan could match.
-pub(super) fn stageable(
+/// Leaves out of `view` what the ledger's id map says segbridge created in `target` (or found
+/// there after an unclear create): a run going on with a plan in stages matches the objects
+/// it has not planned yet against the target as the first run found it.
+pub(super) fn leave_out_ours(
     ledger: &Ledger,
     target: &str,
-    mut view: TargetView,
-    resumed: bool,
-) -> anyhow::Result<Option<TargetView>> {
-    if resumed {
-        let ours: HashSet<String> = ledger
-            .id_map(target)?
-            .into_iter()
-            .filter(|p| p.matched_by == "created" || p.matched_by == "reconciled")
-            .map(|p| p.public_id)
-            .collect();
-        staged::leave_out(&mut view, &ours);
-        return Ok(Some(view));
-    }
-    Ok(stageable_fresh(view))
-}
-
-/// [`stageable`] for a first run, with no ledger yet.
-pub(super) fn stageable_fresh(view: TargetView) -> Option<TargetView> {
-    staged::target_holds_nothing_to_match(&view).then_some(view)
+    view: &mut TargetView,
+) -> anyhow::Result<()> {
+    let ours: HashSet<String> = ledger
+        .id_map(target)?
+        .into_iter()
+        .filter(|p| p.matched_by == "created" || p.matched_by == "reconciled")
+        .map(|p| p.public_id)
+        .collect();
+    staged::leave_out(view, &ours);
+    Ok(())
 }
 
 /// Runs the export with the plan and `apply` in stages beside it; `resumed` is the plan a
@@ -333,7 +343,7 @@ impl Stager<'_> {
         let mut stages = 0;
         let mut version = 0;
         let complete = loop {
-            let progress = self.shared.news_after(version).await;
+            let progress = self.shared.news_after(version, subtrees_planned).await;
             version = progress.version;
             let Some(export_run) = progress.run else {
                 if progress.ended.is_some() {
@@ -352,7 +362,7 @@ impl Stager<'_> {
             if !others_planned && progress.others && !everything {
                 next.push(Stage::Others);
             }
-            let waiting = &progress.subtrees[subtrees_planned..];
+            let waiting = progress.new_subtrees.len();
             let batch = progress
                 .sources
                 .unwrap_or(0)
@@ -360,8 +370,8 @@ impl Stager<'_> {
                 .max(1);
             if everything {
                 next.push(Stage::Rest);
-            } else if (sources_planned || !next.is_empty()) && waiting.len() >= batch {
-                next.push(Stage::Subtrees(waiting.to_vec()));
+            } else if (sources_planned || !next.is_empty()) && waiting >= batch {
+                next.push(Stage::Subtrees(progress.new_subtrees.clone()));
             }
             if next.is_empty() {
                 continue;
@@ -381,12 +391,16 @@ impl Stager<'_> {
             }
             let mut planned_to = applied_to;
             for stage in next {
+                // Only a stage of subtrees (or the rest) plans the subtrees waiting: a stage of
+                // the sources or the others alone leaves them for the next one.
+                if matches!(stage, Stage::Subtrees(_) | Stage::Rest) {
+                    subtrees_planned += progress.new_subtrees.len();
+                }
                 planned_to = self.plan_stage(&plan, export_run, stage).await?.end;
                 stages += 1;
             }
             sources_planned = true;
             others_planned |= progress.others;
-            subtrees_planned = progress.subtrees.len();
             if applied_to < planned_to {
                 let session = match &mut session {
                     Some(session) => session,
@@ -424,7 +438,10 @@ impl Stager<'_> {
             // Only a resumed run can meet a conflict (an object someone made in the target
             // meanwhile): its item is not applied, and the run says so as `plan` would.
             let conflicts = outline.blocking_conflicts();
-            let workspace = self.workspace(&ledger, &plan)?;
+            let workspace = ledger
+                .exported_from(&plan)?
+                .map(|(_, workspace)| workspace)
+                .unwrap_or_default();
             if !self.global.quiet {
                 self.shown.print(&format!(
                     "{}Planned in {stages} stages as the export read\n",
@@ -524,15 +541,5 @@ impl Stager<'_> {
             })
             .await?
             .context("Cannot store a stage of the plan")
-    }
-
-    /// The slug of the exported workspace, from the export's run.
-    fn workspace(&self, ledger: &Ledger, plan: &StoredPlan) -> anyhow::Result<String> {
-        Ok(ledger
-            .runs()?
-            .into_iter()
-            .find(|r| r.id == plan.export_run)
-            .and_then(|r| r.source.rsplit('|').next().map(str::to_owned))
-            .unwrap_or_default())
     }
 }
