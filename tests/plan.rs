@@ -554,6 +554,14 @@ async fn a_plan_made_in_stages_as_the_export_reads_is_the_plan_made_whole() {
     }
     assert_eq!(whole_pairs, staged_pairs);
     assert!(ledger.latest_plan("staged").unwrap().unwrap().complete);
+    // The plan's run ends with it.
+    let plan_run = ledger
+        .runs()
+        .unwrap()
+        .into_iter()
+        .find(|r| r.id == run)
+        .unwrap();
+    assert_eq!(plan_run.status, segbridge::ledger::RunStatus::Complete);
     // Summed up from the ledger, either plan has the counts the planner gave the whole one.
     for plan in [whole, staged] {
         let stored = stored_outline(&ledger, plan, options).unwrap();

@@ -202,11 +202,23 @@ impl Ledger {
         Ok(first..seq)
     }
 
-    /// Marks the staged plan `plan` complete: its last stage is stored.
+    /// Marks the staged plan `plan` complete (its last stage is stored) and its `plan` run
+    /// finished, together: a kill in between would leave the run `running` for good, since a
+    /// complete plan is not made again.
     pub fn complete_plan(&self, plan: i64) -> Result<()> {
-        self.conn
-            .execute("UPDATE plans SET complete = 1 WHERE id = ?1", params![plan])
+        let tx = self
+            .conn
+            .unchecked_transaction()
             .map_err(self.sql("completing a plan"))?;
+        tx.execute("UPDATE plans SET complete = 1 WHERE id = ?1", params![plan])
+            .map_err(self.sql("completing a plan"))?;
+        tx.execute(
+            "UPDATE runs SET status = 'complete', finished_at = ?2
+             WHERE id = (SELECT run FROM plans WHERE id = ?1)",
+            params![plan, now()],
+        )
+        .map_err(self.sql("completing a plan"))?;
+        tx.commit().map_err(self.sql("completing a plan"))?;
         Ok(())
     }
 }

@@ -431,9 +431,8 @@ impl Stager<'_> {
         let mut status = ExitStatus::Failure;
         let mut plan_summary = None;
         if complete {
-            let mut ledger = Ledger::open(&self.args.run.ledger)?;
+            let ledger = Ledger::open(&self.args.run.ledger)?;
             ledger.complete_plan(plan.id)?;
-            ledger.finish_run(plan.run, RunStatus::Complete)?;
             let outline = staged::stored_outline(&ledger, plan.id, self.options())?;
             // Only a resumed run can meet a conflict (an object someone made in the target
             // meanwhile): its item is not applied, and the run says so as `plan` would.
