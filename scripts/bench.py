@@ -27,8 +27,8 @@ line per run on stdout:
 - export_to_applied (--migrate): seconds from the start of the export to the end of `apply` (the
   ledger's runs), the export's bound (its minimum requests under the Config API's default
   window) and the import's (the plan's writes under the Public API's), and the seconds over the
-  larger of those two; the same up to the last write before the cut-over (`enable_source`,
-  `enable_destination`, which `apply` sends after everything else).
+  larger of those two; the same up to the last write before the sources are enabled
+  (`enable_source`, which `migrate` sends last, once everything else is written).
 - steps: the same figures per step (steps mode).
 
 Usage:
@@ -236,29 +236,29 @@ def planned_writes(ledger):
     return others + -(-invites // INVITES_PER_REQUEST)
 
 
-CUT_OVER_STEPS = ("enable_source", "enable_destination")
+ENABLE_SOURCE = "enable_source"
 
 
 def export_to_applied_seconds(ledger):
     """Seconds from the start of the export to the end of `apply`, from the ledger's runs (the
     part of one `migrate` that the goal on overlapping export and apply is about), and to the
-    last write before the cut-over (which `apply` sends last, once everything else is written),
-    from the payloads' `updated_at`."""
+    last write before the sources are enabled (which `migrate` does last, once everything else
+    is written), from the payloads' `updated_at`."""
     from datetime import datetime
 
     with sqlite3.connect(f"file:{ledger}?mode=ro", uri=True) as db:
         (started,) = db.execute("SELECT min(started_at) FROM runs WHERE command = 'export'").fetchone()
         (applied,) = db.execute("SELECT max(finished_at) FROM runs WHERE command = 'apply'").fetchone()
         (plan,) = db.execute("SELECT max(id) FROM plans").fetchone()
-        (before_cut_over,) = db.execute(
-            "SELECT max(updated_at) FROM plan_payloads WHERE plan = ? AND step NOT IN (?, ?)",
-            (plan, *CUT_OVER_STEPS),
+        (before_enabling,) = db.execute(
+            "SELECT max(updated_at) FROM plan_payloads WHERE plan = ? AND step <> ?",
+            (plan, ENABLE_SOURCE),
         ).fetchone()
     if not started or not applied:
         return None, None
     parse = lambda text: datetime.fromisoformat(text.replace("Z", "+00:00"))
     seconds = lambda end: None if end is None else (parse(end) - parse(started)).total_seconds()
-    return seconds(applied), seconds(before_cut_over)
+    return seconds(applied), seconds(before_enabling)
 
 
 def default_bound(calls, limits, time_scale):
@@ -349,17 +349,19 @@ def one_run(binary, options, size):
         # plan's writes need under each API's default window.
         export_bound = default_bound(export_minimum(state), limits["config"], options.time_scale)
         import_bound = default_bound(planned_writes(ledger), limits["public"], options.time_scale)
-        seconds, before_cut_over = export_to_applied_seconds(ledger)
+        seconds, before_enabling = export_to_applied_seconds(ledger)
         larger = max(export_bound, import_bound)
         overlap = {
             "seconds": None if seconds is None else round(seconds, 2),
             "export_bound": round(export_bound, 2),
             "import_bound": round(import_bound, 2),
             "ratio": None if seconds is None else round(seconds / larger, 3),
-            "before_cut_over_seconds": None if before_cut_over is None else round(before_cut_over, 2),
-            "before_cut_over_ratio": None
-            if before_cut_over is None
-            else round(before_cut_over / larger, 3),
+            "before_sources_enabled_seconds": None
+            if before_enabling is None
+            else round(before_enabling, 2),
+            "before_sources_enabled_ratio": None
+            if before_enabling is None
+            else round(before_enabling / larger, 3),
         }
     sequential = sum(max(step["bound"].values()) for step in measured)
     bound = pipelined if options.migrate else sequential

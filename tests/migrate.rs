@@ -332,8 +332,10 @@ async fn conflicts_stop_migrate_and_a_new_policy_replans_without_exporting_again
 
 /// On an empty target the export and `apply` overlap: when one source's subtree cannot be read,
 /// the other sources are already in the target when the export ends with the failure, and the
-/// plan, made in stages, is left incomplete (`apply` refuses it). Run again, `migrate` goes on
-/// with that plan: it reads what failed, applies the rest, and creates nothing twice.
+/// plan, made in stages, is left incomplete (`apply` refuses it). With `--enable`, the stages
+/// applied enabled their destinations but no source: nothing flows in the half-built target.
+/// Run again, `migrate` goes on with that plan: it reads what failed, applies the rest, enables
+/// the sources last, and creates nothing twice.
 #[tokio::test]
 async fn a_migrate_stopped_while_applying_in_stages_goes_on_with_its_plan() {
     use segbridge::sim::faults::{Matcher, ScriptedFault};
@@ -357,28 +359,40 @@ async fn a_migrate_stopped_while_applying_in_stages_goes_on_with_its_plan() {
         ScriptedFault::Status(400),
         1,
     );
-    let first = migrate(&sims, &ledger, &[]).await;
+    let first = migrate(&sims, &ledger, &["--enable"]).await;
     assert_eq!(sims.config.faults.scripted_remaining(), 0);
     assert_eq!(first.code, 1, "{}", first.stderr);
     assert!(first.stderr.contains("Steps 1-3/4"), "{}", first.stderr);
     assert!(first.summary.get("audit").is_none(), "{}", first.summary);
-    let (plan, created) = {
+    let (plan, done) = {
         let ledger = Ledger::inspect(&ledger).unwrap();
         let target = ledger.plans().unwrap().last().unwrap().1.clone();
         let plan = ledger.latest_plan(&target).unwrap().unwrap();
-        let created = ledger
-            .plan_payloads(plan.id)
-            .unwrap()
-            .iter()
-            .filter(|p| p.step == "create_destination" && p.state == "done")
-            .count();
-        (plan, created)
+        let payloads = ledger.plan_payloads(plan.id).unwrap();
+        let done = move |step: &str| {
+            payloads
+                .iter()
+                .filter(|p| p.step == step && p.state == "done")
+                .count()
+        };
+        (plan, done)
     };
     assert!(!plan.complete);
-    // Written while the export read: the sources, and the destinations of the subtrees read.
-    assert!(created > 0);
+    // Written while the export read: the sources, and the destinations of the subtrees read,
+    // those the source workspace had enabled enabled already; no source enabled.
+    assert!(done("create_destination") > 0);
+    assert!(done("enable_destination") > 0);
+    assert_eq!(done("enable_source"), 0);
     let target = state_at(&sims.public.base_url()).await;
-    assert_eq!(count_where(&target, "destinations", |_| true), created);
+    assert_eq!(
+        count_where(&target, "destinations", |_| true),
+        done("create_destination")
+    );
+    assert_eq!(
+        count_where(&target, "destinations", |d| d["enabled"] == true),
+        done("enable_destination")
+    );
+    assert_eq!(count_where(&target, "sources", |s| s["enabled"] == true), 0);
 
     // `apply` does not take an incomplete plan.
     let apply = tokio::process::Command::new(env!("CARGO_BIN_EXE_segbridge"))
@@ -411,7 +425,7 @@ async fn a_migrate_stopped_while_applying_in_stages_goes_on_with_its_plan() {
         "{status_text}"
     );
 
-    let second = migrate(&sims, &ledger, &[]).await;
+    let second = migrate(&sims, &ledger, &["--enable"]).await;
     assert_eq!(second.code, 0, "{}", second.stderr);
     assert!(
         second.stderr.contains("being made in stages"),
@@ -424,6 +438,16 @@ async fn a_migrate_stopped_while_applying_in_stages_goes_on_with_its_plan() {
     for (step, kind) in CREATES {
         assert_eq!(
             count_where(&target, kind, |_| true),
+            planned(&ledger, step),
+            "{kind}"
+        );
+    }
+    for (step, kind) in [
+        ("enable_source", "sources"),
+        ("enable_destination", "destinations"),
+    ] {
+        assert_eq!(
+            count_where(&target, kind, |o| o["enabled"] == true),
             planned(&ledger, step),
             "{kind}"
         );

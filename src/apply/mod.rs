@@ -103,26 +103,34 @@ impl Default for ApplyOptions {
 }
 
 /// The part of a plan a run sends. `apply` sends the whole plan; `migrate`, which plans and
-/// applies in stages while the export still reads, sends each stage's items without their
-/// cut-over, then the cut-over of the whole plan last, as `apply` does.
+/// applies in stages while the export still reads, sends each stage's items with everything but
+/// the enabling of their sources (a stage's destinations are enabled after their filters, and
+/// receive nothing while their source is disabled), then enables the sources of the whole plan
+/// last, once everything else is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Scope {
     /// The items whose `seq` is at least this,
     pub from: i64,
     /// and less than this.
     pub to: i64,
-    pub cut_over: CutOverScope,
+    pub steps: ScopeSteps,
 }
 
 /// The steps of the cut-over: enabling what the source workspace had enabled.
-pub const CUT_OVER_STEPS: [&str; 2] = ["enable_source", "enable_destination"];
+pub const CUT_OVER_STEPS: [&str; 2] = [ENABLE_SOURCE, "enable_destination"];
 
-/// Whether a [`Scope`] holds the [`CUT_OVER_STEPS`].
+/// The cut-over step that lets data in: nothing flows in the target before a source is enabled.
+const ENABLE_SOURCE: &str = "enable_source";
+
+/// Which steps a [`Scope`] holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CutOverScope {
-    With,
-    Without,
-    Only,
+pub enum ScopeSteps {
+    /// Every step, the whole cut-over included.
+    All,
+    /// Every step but enabling sources.
+    AllButEnablingSources,
+    /// Enabling sources only.
+    EnablingSources,
 }
 
 impl Scope {
@@ -130,23 +138,23 @@ impl Scope {
     pub const WHOLE: Scope = Scope {
         from: 0,
         to: i64::MAX,
-        cut_over: CutOverScope::With,
+        steps: ScopeSteps::All,
     };
 
-    /// The items `seqs` of a stage, without their cut-over.
+    /// The items `seqs` of a stage, without enabling their sources.
     pub fn stage(seqs: std::ops::Range<i64>) -> Scope {
         Scope {
             from: seqs.start,
             to: seqs.end,
-            cut_over: CutOverScope::Without,
+            steps: ScopeSteps::AllButEnablingSources,
         }
     }
 
-    /// The cut-over of the whole plan.
-    pub const CUT_OVER: Scope = Scope {
+    /// Enabling the sources of the whole plan.
+    pub const ENABLING_SOURCES: Scope = Scope {
         from: 0,
         to: i64::MAX,
-        cut_over: CutOverScope::Only,
+        steps: ScopeSteps::EnablingSources,
     };
 
     fn seqs(self) -> std::ops::Range<i64> {
@@ -154,11 +162,10 @@ impl Scope {
     }
 
     fn holds_step(self, step: &str) -> bool {
-        let cut_over = CUT_OVER_STEPS.contains(&step);
-        match self.cut_over {
-            CutOverScope::With => true,
-            CutOverScope::Without => !cut_over,
-            CutOverScope::Only => cut_over,
+        match self.steps {
+            ScopeSteps::All => true,
+            ScopeSteps::AllButEnablingSources => step != ENABLE_SOURCE,
+            ScopeSteps::EnablingSources => step == ENABLE_SOURCE,
         }
     }
 }

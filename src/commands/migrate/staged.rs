@@ -7,8 +7,10 @@
 //! sources read since (schema settings, destinations, filters) once a [`SUBTREES_PER_STAGE`]th
 //! of the sources or more are waiting, then, when the export is complete, the rest (the last
 //! subtrees, the delivery metrics). The apply
-//! of a stage sends its items without their cut-over; the cut-over of the whole plan is sent
-//! last, once every stage is applied, as `apply` does.
+//! of a stage sends its items but the enabling of sources (`--enable`): a stage's destinations
+//! are enabled after their filters, and receive nothing while their source is disabled; the
+//! sources of the whole plan are enabled last, once every stage is applied, so that no data
+//! flows in a workspace still being built.
 //!
 //! When: on a target that holds nothing the plan could match
 //! ([`staged::target_holds_nothing_to_match`], checked by `migrate` before it starts): a conflict found in a late stage would come
@@ -472,10 +474,12 @@ impl Stager<'_> {
             };
             // A misspelt entry of the secrets file shows only against the whole plan.
             session.check_secrets(&plan)?;
-            let cut_over = session.send(&apply_args, &plan, Scope::CUT_OVER).await?;
+            let enabled = session
+                .send(&apply_args, &plan, Scope::ENABLING_SOURCES)
+                .await?;
             match &mut report {
-                Some(report) => report.merge(cut_over),
-                None => report = Some(cut_over),
+                Some(report) => report.merge(enabled),
+                None => report = Some(enabled),
             }
             status = if conflicts > 0 {
                 ExitStatus::Failure
