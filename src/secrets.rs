@@ -16,6 +16,9 @@
 //! setting is `sensitive` cannot be known from the object itself, and a leak costs more than a
 //! value re-read at write time); and any string containing `•` wherever it appears.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use hmac::{Hmac, Mac};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
@@ -112,14 +115,39 @@ fn is_empty_value(value: &Value) -> bool {
     }
 }
 
-/// Replaces the `value` of each item of `items` for which `secret` holds.
+/// Whether a value is one in clear: neither empty nor masked.
+fn in_clear(value: &Value) -> bool {
+    !is_empty_value(value) && !contains_mask(value)
+}
+
+/// Whether an item of a list of settings is a secret one.
+type IsSecret = fn(&Map<String, Value>) -> bool;
+
+/// Where an object of `kind` keeps its secret settings: the list of `{name, value}` items, and
+/// which of its items are secret (see the module docs).
+fn secret_items(kind: Kind) -> Option<(&'static str, IsSecret)> {
+    match kind {
+        Kind::Destinations => Some(("config", |item| {
+            item.get("type")
+                .and_then(Value::as_str)
+                .is_some_and(|t| t.eq_ignore_ascii_case("password"))
+        })),
+        Kind::Sources => Some(("function_config", |_| true)),
+        _ => None,
+    }
+}
+
+/// Replaces the `value` of each secret item of `kind`'s list by a `present` marker.
 fn mark_items(
-    items: Option<&mut Value>,
-    secret: impl Fn(&Map<String, Value>) -> bool,
+    kind: Kind,
+    object: &mut Map<String, Value>,
     hasher: &SecretHasher,
     count: &mut usize,
 ) {
-    let Some(Value::Array(items)) = items else {
+    let Some((list, secret)) = secret_items(kind) else {
+        return;
+    };
+    let Some(Value::Array(items)) = object.get_mut(list) else {
         return;
     };
     for item in items.iter_mut().filter_map(Value::as_object_mut) {
@@ -127,8 +155,7 @@ fn mark_items(
             continue;
         }
         if let Some(value) = item.get_mut("value")
-            && !is_empty_value(value)
-            && !contains_mask(value)
+            && in_clear(value)
         {
             *value = present_marker(value, hasher);
             *count += 1;
@@ -164,28 +191,63 @@ fn mark_masked(value: &mut Value, count: &mut usize) {
 pub fn sanitize(kind: Kind, mut body: Value, hasher: &SecretHasher) -> Sanitized {
     let mut secrets = 0;
     if let Some(object) = body.as_object_mut() {
-        match kind {
-            Kind::Destinations => mark_items(
-                object.get_mut("config"),
-                |item| {
-                    item.get("type")
-                        .and_then(Value::as_str)
-                        .is_some_and(|t| t.eq_ignore_ascii_case("password"))
-                },
-                hasher,
-                &mut secrets,
-            ),
-            Kind::Sources => mark_items(
-                object.get_mut("function_config"),
-                |_| true,
-                hasher,
-                &mut secrets,
-            ),
-            _ => {}
-        }
+        mark_items(kind, object, hasher, &mut secrets);
     }
     mark_masked(&mut body, &mut secrets);
     Sanitized { body, secrets }
+}
+
+/// Secret values an export read in clear, kept in memory for the `apply` of the same process:
+/// `migrate`, when it applies in stages as the export reads, so that a destination's secrets
+/// need not be read again from the Config API seconds after the export read them. Of each
+/// object only the secret items in clear are kept, as a body of the same shape (the list
+/// holding only them); they are given out once, then dropped, and the rest goes with the last
+/// clone of the holder. Nothing here writes them anywhere; `Debug` shows a count, never a name or a
+/// value.
+#[derive(Clone, Default)]
+pub struct HeldSecrets {
+    objects: Arc<Mutex<HashMap<(Kind, String), Value>>>,
+}
+
+impl std::fmt::Debug for HeldSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "HeldSecrets({} objects)", self.objects().len())
+    }
+}
+
+impl HeldSecrets {
+    fn objects(&self) -> std::sync::MutexGuard<'_, HashMap<(Kind, String), Value>> {
+        // Each change is one insert or remove: a poisoned map is still a whole one.
+        self.objects.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Keeps the secret settings the raw object `body` of `kind` named `name` shows in clear
+    /// (nothing when it shows none).
+    pub fn hold(&self, kind: Kind, name: &str, body: &Value) {
+        let Some((list, secret)) = secret_items(kind) else {
+            return;
+        };
+        let Some(Value::Array(items)) = body.get(list) else {
+            return;
+        };
+        let clear: Vec<Value> = items
+            .iter()
+            .filter(|item| {
+                item.as_object()
+                    .is_some_and(|item| secret(item) && item.get("value").is_some_and(in_clear))
+            })
+            .cloned()
+            .collect();
+        if !clear.is_empty() {
+            self.objects()
+                .insert((kind, name.to_owned()), json!({ list: clear }));
+        }
+    }
+
+    /// The secret settings held for the object, which are no longer held.
+    pub fn take(&self, kind: Kind, name: &str) -> Option<Value> {
+        self.objects().remove(&(kind, name.to_owned()))
+    }
 }
 
 /// Takes secret values out of a text before it is stored or shown: an API may quote what it
@@ -333,5 +395,37 @@ mod tests {
             r#"{"z":1,"a":"password","type":"password"}"#
         );
         assert_eq!(clean.secrets(), 0);
+    }
+
+    #[test]
+    fn held_secrets_keep_only_secret_values_in_clear_and_give_them_out_once() {
+        let held = HeldSecrets::default();
+        let destination = json!({"config": [
+            {"name": "d/config/api_key", "value": "k1", "type": "password"},
+            {"name": "d/config/old", "value": "••••", "type": "password"},
+            {"name": "d/config/empty", "value": "", "type": "password"},
+            {"name": "d/config/region", "value": "eu", "type": "string"},
+        ]});
+        held.hold(Kind::Destinations, "d", &destination);
+        held.hold(
+            Kind::Sources,
+            "s",
+            &json!({"function_config": [{"name": "t", "value": "v"}]}),
+        );
+        held.hold(Kind::Sources, "none", &json!({"function_config": []}));
+        held.hold(
+            Kind::Workspaces,
+            "w",
+            &json!({"config": [{"value": "x", "type": "password"}]}),
+        );
+        assert_eq!(format!("{held:?}"), "HeldSecrets(2 objects)");
+        assert_eq!(
+            held.take(Kind::Destinations, "d"),
+            Some(
+                json!({"config": [{"name": "d/config/api_key", "value": "k1", "type": "password"}]})
+            )
+        );
+        assert_eq!(held.take(Kind::Destinations, "d"), None);
+        assert_eq!(held.take(Kind::Sources, "none"), None);
     }
 }

@@ -63,6 +63,7 @@ fn options(sims: &Simulators, kinds: BTreeSet<Kind>) -> ExportOptions {
         workspace: None,
         kinds,
         concurrency: 4,
+        held_secrets: None,
     }
 }
 

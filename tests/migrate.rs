@@ -109,12 +109,23 @@ async fn migrate_copies_the_workspace_with_its_secrets_resumes_and_cuts_over_onc
     );
     assert!(first.stderr.contains("--include-iam") && first.stderr.contains("--enable"));
 
-    // Every secret the target now holds was read again from the source, none from a file.
+    // Every secret the target now holds is the source's, none from a file, and none read
+    // again: the export of the same process held what it read for the stages' writes.
     let source_secrets = secrets_of(&state_at(&sims.config.base_url()).await);
     let target = state_at(&sims.public.base_url()).await;
     let copied = secrets_of(&target);
     assert!(!copied.is_empty(), "secret settings were copied");
     assert!(copied.is_subset(&source_secrets), "{copied:?}");
+    let config_requests = &stats_at(&sims.config.base_url()).await["requests"];
+    for one_object in [
+        "GET /v1beta/workspaces/{ws}/sources/{src}",
+        "GET /v1beta/workspaces/{ws}/sources/{src}/destinations/{dst}",
+    ] {
+        assert!(
+            config_requests.get(one_object).is_none(),
+            "{one_object}: {config_requests}"
+        );
+    }
     assert_eq!(count_where(&target, "sources", |s| s["enabled"] == true), 0);
     assert_eq!(
         count_where(&target, "destinations", |d| d["enabled"] == true),
@@ -240,8 +251,10 @@ async fn step(sims: &Simulators, ledger: &Path, command: &str) {
 }
 
 /// `migrate` reads the audit's source side while `plan` and `apply` run, and its audit takes
-/// that read rather than reading again: one `migrate` makes exactly the Config API requests
-/// of `export`, `plan`, `apply` and `audit` run one after the other on a twin workspace.
+/// that read rather than reading again; its `apply` takes the secrets its export read rather
+/// than reading their objects again. One `migrate` makes exactly the Config API requests of
+/// `export`, `plan`, `apply` and `audit` run one after the other on a twin workspace, but for
+/// `apply`'s reads of secrets.
 #[tokio::test]
 async fn migrate_reads_the_source_for_its_audit_once() {
     let apart = small_simulators(Target::Empty).await;
@@ -253,12 +266,27 @@ async fn migrate_reads_the_source_for_its_audit_once() {
     }
     let migrated = migrate(&together, &dir.path().join("together.ledger"), &[]).await;
     assert_eq!(migrated.code, 0, "{}", migrated.stderr);
-    let config_requests = |stats: Value| stats["requests_total"].as_u64().unwrap();
-    let apart = config_requests(stats_at(&apart.config.base_url()).await);
-    let together = config_requests(stats_at(&together.config.base_url()).await);
+    let config_requests = |stats: &Value| stats["requests_total"].as_u64().unwrap();
+    // `apply`'s reads of secrets: one object each.
+    let secret_reads = |stats: &Value| -> u64 {
+        [
+            "GET /v1beta/workspaces/{ws}/sources/{src}",
+            "GET /v1beta/workspaces/{ws}/sources/{src}/destinations/{dst}",
+        ]
+        .iter()
+        .filter_map(|endpoint| stats["requests"][endpoint]["200"].as_u64())
+        .sum()
+    };
+    let apart = stats_at(&apart.config.base_url()).await;
+    let together = stats_at(&together.config.base_url()).await;
     // The export and the audit each read the whole source.
-    assert!(apart > 2 * 100, "{apart}");
-    assert_eq!(together, apart);
+    assert!(config_requests(&apart) > 2 * 100, "{apart}");
+    assert!(secret_reads(&apart) > 0, "{apart}");
+    assert_eq!(secret_reads(&together), 0, "{together}");
+    assert_eq!(
+        config_requests(&together),
+        config_requests(&apart) - secret_reads(&apart)
+    );
 }
 
 #[tokio::test]

@@ -3,9 +3,11 @@
 //! The export kept only a marker where a secret was (see [`crate::secrets`]); a marker whose
 //! state is `present` means the Config API showed the value in clear, so it can show it again.
 //! [`ConfigSecrets::read`] re-reads the one object that holds it (a destination, or a source
-//! whose function settings are treated as secret) and picks the named settings out. The values
-//! go back to the executor for one request and are dropped with it: nothing here stores,
-//! caches or prints a value, and error messages name objects and settings only.
+//! whose function settings are treated as secret) and picks the named settings out, unless
+//! the export of the same process holds what it read of that object ([`HeldSecrets`], in
+//! `migrate`), which it takes instead of a request. The values go back to the executor for one
+//! request and are dropped with it: nothing here stores, caches or prints a value, and error
+//! messages name objects and settings only.
 //!
 //! A value that now comes back masked is not a value: it is left out, so the payload fails as
 //! manual (or is sent without it under `--allow-missing-secrets`) exactly as when the export
@@ -19,7 +21,7 @@ use crate::config_api::ConfigClient;
 use crate::diagnostics::chain;
 use crate::mapping::{SecretRef, SecretState};
 use crate::model::Kind;
-use crate::secrets::MASK_CHAR;
+use crate::secrets::{HeldSecrets, MASK_CHAR};
 
 /// Values by `(config name, Public setting name)`. Lives for one payload.
 pub type LiveValues = HashMap<(String, String), Value>;
@@ -29,6 +31,7 @@ pub type LiveValues = HashMap<(String, String), Value>;
 #[derive(Debug, Clone)]
 pub struct ConfigSecrets {
     client: ConfigClient,
+    held: Option<HeldSecrets>,
 }
 
 /// The parts of a Config object name a re-read needs.
@@ -102,12 +105,22 @@ fn setting_value(kind: Kind, body: &Value, config_setting: &str) -> Option<Value
 
 impl ConfigSecrets {
     pub fn new(client: ConfigClient) -> Self {
-        Self { client }
+        Self { client, held: None }
+    }
+
+    /// Takes the values the export of this process read, where it holds them, before reading
+    /// an object again.
+    pub fn with_held(self, held: HeldSecrets) -> Self {
+        Self {
+            held: Some(held),
+            ..self
+        }
     }
 
     /// The values of the `present` secrets among `wanted`, one GET per object that holds
-    /// some. A secret the object no longer has, or now shows masked, is simply not in the
-    /// answer. An object that cannot be read is an error naming it.
+    /// some and whose values are not held. A secret the object no longer has, or now shows
+    /// masked, is simply not in the answer. An object that cannot be read is an error naming
+    /// it.
     pub async fn read(&self, wanted: &[SecretRef]) -> Result<LiveValues, String> {
         let mut by_object: BTreeMap<(&str, Kind), Vec<&SecretRef>> = BTreeMap::new();
         for secret in wanted.iter().filter(|s| s.state == SecretState::Present) {
@@ -118,38 +131,47 @@ impl ConfigSecrets {
         }
         let mut values = LiveValues::new();
         for ((name, kind), secrets) in by_object {
-            let Some(path) = object_path(kind, name) else {
-                return Err(format!(
-                    "cannot tell which Config API object `{name}` is, to read its secrets again"
-                ));
+            let held = self.held.as_ref().and_then(|held| held.take(kind, name));
+            let body = match held {
+                Some(body) => body,
+                None => self.read_object(kind, name).await?,
             };
-            let answer = match path {
-                ObjectPath::Source { workspace, source } => {
-                    self.client.get_source(workspace, source).await
-                }
-                ObjectPath::Destination {
-                    workspace,
-                    source,
-                    destination,
-                } => {
-                    self.client
-                        .get_destination(workspace, source, destination)
-                        .await
-                }
-            };
-            let object = answer.map_err(|e| {
-                format!(
-                    "cannot read the secrets of `{name}` again from the Config API: {}",
-                    chain(&e)
-                )
-            })?;
             for secret in secrets {
-                if let Some(value) = setting_value(kind, &object.body, &secret.config_setting) {
+                if let Some(value) = setting_value(kind, &body, &secret.config_setting) {
                     values.insert((secret.config_name.clone(), secret.setting.clone()), value);
                 }
             }
         }
         Ok(values)
+    }
+
+    /// The raw Config object `name` of `kind`, read again.
+    async fn read_object(&self, kind: Kind, name: &str) -> Result<Value, String> {
+        let Some(path) = object_path(kind, name) else {
+            return Err(format!(
+                "cannot tell which Config API object `{name}` is, to read its secrets again"
+            ));
+        };
+        let answer = match path {
+            ObjectPath::Source { workspace, source } => {
+                self.client.get_source(workspace, source).await
+            }
+            ObjectPath::Destination {
+                workspace,
+                source,
+                destination,
+            } => {
+                self.client
+                    .get_destination(workspace, source, destination)
+                    .await
+            }
+        };
+        answer.map(|object| object.body).map_err(|e| {
+            format!(
+                "cannot read the secrets of `{name}` again from the Config API: {}",
+                chain(&e)
+            )
+        })
     }
 }
 

@@ -29,6 +29,7 @@ use crate::env_vars;
 use crate::ledger::{Ledger, RunId, RunStatus, StoredPlan};
 use crate::public_api::writer::ApplyMode;
 use crate::public_api::{PublicClient, PublicWriter, WriteAccess};
+use crate::secrets::HeldSecrets;
 
 /// Schema version of the `--json` summary.
 const SUMMARY_SCHEMA_VERSION: u32 = 1;
@@ -85,6 +86,8 @@ pub struct Session {
     client: Option<PublicClient>,
     writer: Option<PublicWriter>,
     config: Option<ConfigSecrets>,
+    /// Secret values the export of this process read, taken before reading again.
+    held_secrets: Option<HeldSecrets>,
     reporter: Arc<dyn CliReporter>,
     run: Option<RunId>,
 }
@@ -128,9 +131,19 @@ impl Session {
             client: Some(client),
             writer: None,
             config: None,
+            held_secrets: None,
             reporter,
             run: None,
         })
+    }
+
+    /// Takes the secret values `held` holds (read by the export of this process, `migrate`)
+    /// instead of reading those objects again from the Config API.
+    pub fn with_held_secrets(self, held: HeldSecrets) -> Self {
+        Self {
+            held_secrets: Some(held),
+            ..self
+        }
     }
 
     /// Checks the secrets file against the secrets `plan` asks for: an entry none asks for is
@@ -152,7 +165,11 @@ impl Session {
                 args,
                 exported_from(&self.ledger, plan)?,
                 self.reporter.clone(),
-            )?;
+            )?
+            .map(|config| match &self.held_secrets {
+                Some(held) => config.with_held(held.clone()),
+                None => config,
+            });
         }
         Ok(())
     }

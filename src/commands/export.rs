@@ -21,7 +21,7 @@ use crate::http::{
 use crate::ledger::Ledger;
 use crate::model::Kind;
 use crate::progress::{Reporter, Wait};
-use crate::secrets::SecretHasher;
+use crate::secrets::{HeldSecrets, SecretHasher};
 use crate::sim::clock::TimeScale;
 
 /// Schema version of the `--json` summary.
@@ -113,18 +113,20 @@ fn selected_kinds(args: &ExportArgs) -> std::collections::BTreeSet<Kind> {
 
 /// Runs the export; the `--json` summary is returned, not printed.
 pub async fn execute(args: &ExportArgs, global: &GlobalArgs) -> anyhow::Result<Finished> {
-    execute_observed(args, global, &|_| {}, None).await
+    execute_observed(args, global, &|_| {}, None, None).await
 }
 
 /// [`execute`], telling `ready` what the export has read completely as it goes (see
 /// [`export::export_observed`]). With `shown`, progress goes to that reporter, which the
 /// caller shares with other work and finishes itself (one display on stderr, not two drawing
-/// over each other).
+/// over each other). With `held_secrets`, the secret values read in clear are kept there for
+/// the caller's `apply`.
 pub async fn execute_observed(
     args: &ExportArgs,
     global: &GlobalArgs,
     ready: &(dyn Fn(export::Ready<'_>) + Sync),
     shown: Option<Arc<dyn CliReporter>>,
+    held_secrets: Option<HeldSecrets>,
 ) -> anyhow::Result<Finished> {
     let token = config_token(&args.api)?;
     let hasher = SecretHasher::from_token(token.dangerously_expose());
@@ -140,6 +142,7 @@ pub async fn execute_observed(
         workspace: args.workspace.clone(),
         kinds: selected_kinds(args),
         concurrency: args.concurrency,
+        held_secrets,
     };
     let outcome =
         export::export_observed(&client, &ledger, &hasher, &options, &*reporter, ready).await;

@@ -39,7 +39,7 @@ use crate::ledger::{Changes, Ledger, LedgerError, NewObject, RunId, RunStatus};
 use crate::mapping::SnapshotSource;
 use crate::model::Kind;
 use crate::progress::Reporter;
-use crate::secrets::{SecretHasher, sanitize};
+use crate::secrets::{HeldSecrets, SecretHasher, sanitize};
 
 /// Destinations per `event-delivery-metrics:batchGetSummary` request: their names go in the
 /// query string, and 20 names of up to ~200 characters keep it well under common URL limits.
@@ -57,6 +57,9 @@ pub struct ExportOptions {
     pub kinds: BTreeSet<Kind>,
     /// Source subtrees read at once.
     pub concurrency: usize,
+    /// Where to keep the secret values read in clear for an `apply` of the same process
+    /// (`migrate`), besides the ledger's markers; `None` keeps none.
+    pub held_secrets: Option<HeldSecrets>,
 }
 
 impl ExportOptions {
@@ -213,6 +216,7 @@ pub async fn export_observed<R: ConfigReader>(
         reader,
         ledger,
         hasher,
+        held_secrets: options.held_secrets.as_ref(),
         run,
         kinds: &options.kinds,
         reporter,
@@ -360,6 +364,7 @@ struct Walker<'a, R> {
     reader: &'a R,
     ledger: &'a Mutex<Ledger>,
     hasher: &'a SecretHasher,
+    held_secrets: Option<&'a HeldSecrets>,
     run: RunId,
     kinds: &'a BTreeSet<Kind>,
     reporter: &'a dyn Reporter,
@@ -614,11 +619,16 @@ impl<R: ConfigReader> Walker<'_, R> {
         let count = objects.len() as u64;
         let rows: Vec<NewObject> = objects
             .into_iter()
-            .map(|(name, body)| NewObject {
-                kind,
-                name,
-                parent: parent.to_owned(),
-                body: sanitize(kind, body, self.hasher),
+            .map(|(name, body)| {
+                if let Some(held) = self.held_secrets {
+                    held.hold(kind, &name, &body);
+                }
+                NewObject {
+                    kind,
+                    name,
+                    parent: parent.to_owned(),
+                    body: sanitize(kind, body, self.hasher),
+                }
             })
             .collect();
         lock(self.ledger).store_page(self.run, &rows, complete.then_some((parent, count)))?;

@@ -139,6 +139,7 @@ fn options() -> ExportOptions {
         workspace: None,
         kinds: ExportOptions::default_kinds(),
         concurrency: 2,
+        held_secrets: None,
     }
 }
 

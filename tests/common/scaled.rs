@@ -49,6 +49,7 @@ pub async fn export_into(sims: &Simulators, path: &Path) {
         workspace: None,
         kinds: ExportOptions::default_kinds(),
         concurrency: 4,
+        held_secrets: None,
     };
     let hasher = SecretHasher::from_token(&sims.config.token);
     let outcome = export::export(&client, &ledger, &hasher, &options, &HiddenReporter)

@@ -43,6 +43,7 @@ use crate::ledger::{Ledger, RunId, RunStatus, StoredPlan};
 use crate::mapping::Tables;
 use crate::plan::staged::{self, Stage, StagePlanner};
 use crate::plan::{Mode, PlanOptions, TargetView};
+use crate::secrets::HeldSecrets;
 
 /// A stage of subtrees is planned once this fraction of the sources (1/n) waits, or at the end:
 /// each stage reads the plan stored so far again (what earlier stages decided, the ids known),
@@ -166,6 +167,9 @@ pub(super) async fn run<F: Future>(
     mut reading: Pin<&mut MaybeDone<F>>,
 ) -> anyhow::Result<Outcome> {
     let shared = Shared::default();
+    // The export's secret values in clear, for the stages' writes a few seconds later (a
+    // request per destination otherwise, on the Config API's limit the export needs).
+    let held_secrets = HeldSecrets::default();
     // One progress display for the export and the stages' writes: two would draw over each
     // other on a terminal.
     let shown: Arc<dyn CliReporter> =
@@ -210,6 +214,7 @@ pub(super) async fn run<F: Future>(
             global,
             &|ready| shared.ready(ready),
             Some(shown.clone()),
+            Some(held_secrets.clone()),
         )
         .await;
         let complete = matches!(&finished, Ok(f) if f.status == ExitStatus::Success);
@@ -241,6 +246,7 @@ pub(super) async fn run<F: Future>(
         read_requests,
         planner: PlannerThread::start()?,
         shown: shown.clone(),
+        held_secrets: held_secrets.clone(),
     };
     let staged = alongside(stager.run(resumed), pin!(future::maybe_done(beside))).await;
     shown.finish();
@@ -280,6 +286,8 @@ struct Stager<'a> {
     planner: PlannerThread,
     /// The progress display the export shares.
     shown: Arc<dyn CliReporter>,
+    /// The secret values the export read in clear.
+    held_secrets: HeldSecrets,
 }
 
 /// The thread the stages are planned on, one for the whole run. Planning is work for the CPU
@@ -407,7 +415,9 @@ impl Stager<'_> {
                 let session = match &mut session {
                     Some(session) => session,
                     None => session.insert(
-                        Session::open(&apply_args, self.global, Some(self.shown.clone())).await?,
+                        Session::open(&apply_args, self.global, Some(self.shown.clone()))
+                            .await?
+                            .with_held_secrets(self.held_secrets.clone()),
                     ),
                 };
                 let stage = session
@@ -469,7 +479,9 @@ impl Stager<'_> {
             let session = match &mut session {
                 Some(session) => session,
                 None => session.insert(
-                    Session::open(&apply_args, self.global, Some(self.shown.clone())).await?,
+                    Session::open(&apply_args, self.global, Some(self.shown.clone()))
+                        .await?
+                        .with_held_secrets(self.held_secrets.clone()),
                 ),
             };
             // A misspelt entry of the secrets file shows only against the whole plan.
