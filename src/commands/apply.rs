@@ -334,7 +334,9 @@ pub async fn execute(args: &ApplyArgs, global: &GlobalArgs) -> anyhow::Result<Fi
                 .lock()
                 .write_all(dry_run_text(&report, &target).as_bytes())?;
         }
-        write_reports(&session.ledger, &target, &args.api, &args.report, global)?;
+        std::io::stderr().write_all(
+            write_reports(&session.ledger, &target, &args.api, &args.report, global)?.as_bytes(),
+        )?;
         return Ok(Finished::new(
             ExitStatus::Success,
             dry_run_json(&report, &target),

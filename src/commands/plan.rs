@@ -182,7 +182,8 @@ pub async fn execute(args: &PlanArgs, global: &GlobalArgs) -> anyhow::Result<Fin
             .write_all(summary_text(&plan, &workspace, &target, &args.ledger).as_bytes())?;
     }
     // The report is built from what was just stored, as `apply --dry-run` would build it.
-    write_reports(&ledger, &target, &args.api, &args.report, global)?;
+    std::io::stderr()
+        .write_all(write_reports(&ledger, &target, &args.api, &args.report, global)?.as_bytes())?;
     let status = if plan.blocking_conflicts() > 0 {
         ExitStatus::Failure
     } else {
@@ -230,15 +231,16 @@ pub fn check_report_folders(flag: &str, paths: &[ReportPath]) -> anyhow::Result<
 }
 
 /// Writes the compatibility report of the current plan of `target` to each of `paths` (format
-/// from the extension) and says where on stderr. Failing here leaves the stored plan as it is,
-/// and the error says how to get the report again.
+/// from the extension) and returns the lines that say where (none under `-q`), for the caller
+/// to print: above its progress bars when it shows some. Failing here leaves the stored plan
+/// as it is, and the error says how to get the report again.
 pub fn write_reports(
     ledger: &Ledger,
     target: &str,
     api: &PublicApiArgs,
     paths: &[ReportPath],
     global: &GlobalArgs,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<String> {
     let options = ReportOptions {
         default_requests_per_minute: api.public_rate_limit,
     };
@@ -249,13 +251,13 @@ pub fn write_reports(
                 .into(),
         ))
         .context("Cannot write the compatibility report")?;
-    if !global.quiet {
-        let mut err = std::io::stderr().lock();
-        for path in &written {
-            writeln!(err, "Report written to `{}`", path.display())?;
-        }
+    if global.quiet {
+        return Ok(String::new());
     }
-    Ok(())
+    Ok(written
+        .iter()
+        .map(|path| format!("Report written to `{}`\n", path.display()))
+        .collect())
 }
 
 fn severity_counts(plan: &PlanOutline) -> BTreeMap<&'static str, usize> {

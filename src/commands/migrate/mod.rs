@@ -333,7 +333,9 @@ pub async fn execute(args: &MigrateArgs, global: &GlobalArgs) -> anyhow::Result<
                 let ledger = Ledger::inspect(&args.run.ledger).with_context(|| {
                     format!("Cannot open the ledger `{}`", args.run.ledger.display())
                 })?;
-                write_reports(&ledger, &target, &args.api, &args.report, global)?;
+                std::io::stderr().write_all(
+                    write_reports(&ledger, &target, &args.api, &args.report, global)?.as_bytes(),
+                )?;
             }
         }
         Start::Plan => say(

@@ -445,6 +445,26 @@ impl Stager<'_> {
         if complete {
             let ledger = Ledger::open(&self.args.run.ledger)?;
             ledger.complete_plan(plan.id)?;
+            let session = match &mut session {
+                Some(session) => session,
+                None => session.insert(
+                    Session::open(&apply_args, self.global, Some(self.shown.clone()))
+                        .await?
+                        .with_held_secrets(self.held_secrets.clone()),
+                ),
+            };
+            // A misspelt entry of the secrets file shows only against the whole plan, and
+            // stops the run before the sources are enabled.
+            session.check_secrets(&plan)?;
+            let enabled = session
+                .send(&apply_args, &plan, Scope::ENABLING_SOURCES)
+                .await?;
+            match &mut report {
+                Some(report) => report.merge(enabled),
+                None => report = Some(enabled),
+            }
+            // The plan's summary and reports once nothing is left to send: no write waits for
+            // them.
             let outline = staged::stored_outline(&ledger, plan.id, self.options())?;
             // Only a resumed run can meet a conflict (an object someone made in the target
             // meanwhile): its item is not applied, and the run says so as `plan` would.
@@ -459,13 +479,13 @@ impl Stager<'_> {
                     plan_summary_text(&outline, &workspace, self.target, &self.args.run.ledger)
                 ));
             }
-            write_reports(
+            self.shown.print(&write_reports(
                 &ledger,
                 self.target,
                 &self.args.api,
                 &self.args.report,
                 self.global,
-            )?;
+            )?);
             let pairs = ledger.plan_pair_count(plan.id)?;
             let mut json = summary_json(
                 &outline,
@@ -476,23 +496,6 @@ impl Stager<'_> {
             );
             json["id_map_pairs"] = pairs.into();
             plan_summary = Some(Box::new(json) as Summary);
-            let session = match &mut session {
-                Some(session) => session,
-                None => session.insert(
-                    Session::open(&apply_args, self.global, Some(self.shown.clone()))
-                        .await?
-                        .with_held_secrets(self.held_secrets.clone()),
-                ),
-            };
-            // A misspelt entry of the secrets file shows only against the whole plan.
-            session.check_secrets(&plan)?;
-            let enabled = session
-                .send(&apply_args, &plan, Scope::ENABLING_SOURCES)
-                .await?;
-            match &mut report {
-                Some(report) => report.merge(enabled),
-                None => report = Some(enabled),
-            }
             status = if conflicts > 0 {
                 ExitStatus::Failure
             } else {
