@@ -358,20 +358,12 @@ async fn conflicts_stop_migrate_and_a_new_policy_replans_without_exporting_again
     assert_eq!(stats["duplicates_total"], 0, "{stats}");
 }
 
-/// On an empty target the export and `apply` overlap: when one source's subtree cannot be read,
-/// the other sources are already in the target when the export ends with the failure, and the
-/// plan, made in stages, is left incomplete (`apply` refuses it). With `--enable`, the stages
-/// applied enabled their destinations but no source: nothing flows in the half-built target.
-/// Run again, `migrate` goes on with that plan: it reads what failed, applies the rest, enables
-/// the sources last, and creates nothing twice.
-#[tokio::test]
-async fn a_migrate_stopped_while_applying_in_stages_goes_on_with_its_plan() {
+/// Has the Config API refuse (400) the schema config of one source, once: that source's subtree
+/// fails, and a `migrate` overlapping the export and `apply` stops with it unplanned. Returns
+/// the source's slug.
+async fn refuse_one_schema_config(sims: &Simulators) -> String {
     use segbridge::sim::faults::{Matcher, ScriptedFault};
 
-    let sims = small_simulators(Target::Empty).await;
-    let dir = tempfile::tempdir().unwrap();
-    let ledger = dir.path().join("staged.ledger");
-    // The schema config of one source is refused: that source's subtree fails.
     let source = state_at(&sims.config.base_url()).await["sources"]
         .as_object()
         .and_then(|sources| sources.values().find_map(|s| s["name"].as_str()))
@@ -387,6 +379,21 @@ async fn a_migrate_stopped_while_applying_in_stages_goes_on_with_its_plan() {
         ScriptedFault::Status(400),
         1,
     );
+    source
+}
+
+/// On an empty target the export and `apply` overlap: when one source's subtree cannot be read,
+/// the other sources are already in the target when the export ends with the failure, and the
+/// plan, made in stages, is left incomplete (`apply` refuses it). With `--enable`, the stages
+/// applied enabled their destinations but no source: nothing flows in the half-built target.
+/// Run again, `migrate` goes on with that plan: it reads what failed, applies the rest, enables
+/// the sources last, and creates nothing twice.
+#[tokio::test]
+async fn a_migrate_stopped_while_applying_in_stages_goes_on_with_its_plan() {
+    let sims = small_simulators(Target::Empty).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = dir.path().join("staged.ledger");
+    refuse_one_schema_config(&sims).await;
     let first = migrate(&sims, &ledger, &["--enable"]).await;
     assert_eq!(sims.config.faults.scripted_remaining(), 0);
     assert_eq!(first.code, 1, "{}", first.stderr);
@@ -489,5 +496,117 @@ async fn a_migrate_stopped_while_applying_in_stages_goes_on_with_its_plan() {
             .unwrap()
             .iter()
             .all(|(id, _, superseded)| *id == plan.id || superseded.is_some())
+    );
+}
+
+/// Between a `migrate` stopped while it applied in stages and the run that goes on with its
+/// plan, someone makes in the target an object that a stage not planned yet would have
+/// created. The resumed run plans it as `plan` would, a conflict (`--on-conflict fail`): it is
+/// not written, nor are its filters; the rest is, and the run exits 1 naming it. Nothing is
+/// created twice.
+#[tokio::test]
+async fn a_resumed_migrate_in_stages_takes_what_was_made_meanwhile_for_a_conflict() {
+    let sims = small_simulators(Target::Empty).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = dir.path().join("meanwhile.ledger");
+    let source = refuse_one_schema_config(&sims).await;
+    let first = migrate(&sims, &ledger, &[]).await;
+    assert_eq!(first.code, 1, "{}", first.stderr);
+
+    // One of that source's destinations, made in the target as segbridge would have made it:
+    // on the source segbridge created, of the same catalog item, under the same name.
+    let http = reqwest::Client::new();
+    let listed: Value = http
+        .get(format!(
+            "{}/v1beta/workspaces/{}/sources/{source}/destinations",
+            sims.config.base_url(),
+            sims.config.workspace_slug
+        ))
+        .bearer_auth(&sims.config.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let catalog = segbridge::sim::catalog::Catalog::embedded();
+    let (destination, item) = listed["destinations"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find_map(|d| {
+            let name = d["name"].as_str()?;
+            let item = catalog.destination(name.rsplit('/').next()?)?;
+            Some((name.to_owned(), item))
+        })
+        .expect("the source has a destination named by its catalog slug");
+    let target_source = {
+        let ledger = Ledger::inspect(&ledger).unwrap();
+        let target = ledger.plans().unwrap().last().unwrap().1.clone();
+        ledger
+            .id_map(&target)
+            .unwrap()
+            .into_iter()
+            .find(|p| {
+                p.kind == "sources"
+                    && p.field == "id"
+                    && p.config_name.ends_with(&format!("/sources/{source}"))
+            })
+            .expect("the source was created")
+            .public_id
+    };
+    let made = http
+        .post(format!("{}/destinations", sims.public.base_url()))
+        .bearer_auth(&sims.public.token)
+        .json(&serde_json::json!({
+            "sourceId": target_source,
+            "metadataId": item.public_id,
+            "name": item.display_name,
+            "enabled": false,
+            "settings": {},
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert!(made.status().is_success(), "{}", made.status());
+    let made: Value = made.json().await.unwrap();
+    let made_id = made["data"]["destination"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let second = migrate(&sims, &ledger, &[]).await;
+    assert_eq!(second.code, 1, "{}", second.stderr);
+    assert!(
+        second.stderr.contains("being made in stages"),
+        "{}",
+        second.stderr
+    );
+    let conflicts = second.summary["plan"]["conflicts"].as_array().unwrap();
+    assert_eq!(conflicts.len(), 1, "{conflicts:?} {}", second.stderr);
+    assert_eq!(conflicts[0]["config_name"], destination.as_str());
+    assert_eq!(conflicts[0]["target_id"], made_id.as_str());
+    assert!(second.stderr.contains(&destination), "{}", second.stderr);
+    assert!(second.summary.get("audit").is_none(), "{}", second.summary);
+
+    // The destination made meanwhile is the only one of its key; every other planned create
+    // is in the target once.
+    let target = state_at(&sims.public.base_url()).await;
+    let stats = stats_at(&sims.public.base_url()).await;
+    assert_eq!(stats["duplicates_total"], 0, "{stats}");
+    let ledger = Ledger::inspect(&ledger).unwrap();
+    let plan = ledger.plans().unwrap().last().unwrap().0;
+    let created = ledger
+        .plan_payloads(plan)
+        .unwrap()
+        .iter()
+        .filter(|p| p.step == "create_destination" && p.state == "done")
+        .count();
+    assert_eq!(count_where(&target, "destinations", |_| true), created + 1);
+    assert_eq!(
+        count_where(&target, "destinations", |d| d["sourceId"]
+            == target_source.as_str()
+            && d["name"] == item.display_name.as_str()),
+        1
     );
 }

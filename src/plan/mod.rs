@@ -793,6 +793,10 @@ pub struct Prior {
     pub held: HashSet<(Kind, String)>,
     /// Labels (key, value) an earlier stage creates: not created twice.
     pub labels: HashSet<(String, String)>,
+    /// The ids of the sources and destinations segbridge created in the target before this run
+    /// read it (a stopped run of the plan): the target view leaves them out, being segbridge's
+    /// own, but what someone made under them meanwhile is looked up under them, and matches.
+    pub created: IdMap,
 }
 
 /// Where [`build_stage`] hands each item, with the id-map pairs its decision matched.
@@ -811,7 +815,7 @@ pub type StageSink<'a, E> = dyn FnMut(PlanItem, &[IdPair]) -> Result<(), E> + 'a
 pub fn build_stage<S: SnapshotSource>(
     source: &S,
     functions: &[crate::mapping::ExportedFunction],
-    prior: Prior,
+    mut prior: Prior,
     tables: &Tables,
     target: &TargetView,
     options: PlanOptions,
@@ -850,7 +854,8 @@ pub fn build_stage<S: SnapshotSource>(
             .entry((source.to_owned(), format!("{metadata}\n{name}")))
             .or_default() += 1;
     }
-    let mut existing = IdMap::new();
+    // The parents found in the target so far, for the keys that hold a parent's id.
+    let mut existing = std::mem::take(&mut prior.created);
     let resolutions: Vec<Resolution> = keys
         .iter()
         .map(|key| {

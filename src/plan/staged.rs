@@ -27,7 +27,7 @@ use super::{
     build_stage,
 };
 use crate::ledger::{Ledger, LedgerError, PreparedItem, RunId};
-use crate::mapping::{ExportedFunction, Severity, Step, Tables, exported_functions};
+use crate::mapping::{ExportedFunction, Ref, Severity, Step, Tables, exported_functions};
 use crate::model::Kind;
 use crate::public_api::PublicObject;
 
@@ -103,7 +103,7 @@ impl StagePlanner {
         options: PlanOptions,
     ) -> Result<StagePlanner, LedgerError> {
         let reader = Ledger::open(path)?;
-        let prior = prior(&reader, plan)?;
+        let prior = prior(&reader, plan, target)?;
         Ok(StagePlanner {
             reader,
             writer: Ledger::open(path)?,
@@ -228,9 +228,21 @@ fn label_key(label: Option<&serde_json::Value>) -> (String, String) {
     (field("key"), field("value"))
 }
 
-/// What the stored stages of `plan` decided, as the next stage needs it.
-pub fn prior(ledger: &Ledger, plan: i64) -> Result<Prior, LedgerError> {
+/// What the stored stages of `plan` (of `target`) decided, and the sources and destinations
+/// their applying created, as the next stage needs it.
+pub fn prior(ledger: &Ledger, plan: i64, target: &str) -> Result<Prior, LedgerError> {
     let mut prior = Prior::default();
+    ledger.visit_id_map(target, |pair| {
+        let ours = matches!(pair.matched_by.as_str(), "created" | "reconciled");
+        if let Ok(kind @ (Kind::Sources | Kind::Destinations)) = pair.kind.parse()
+            && ours
+            && pair.field == "id"
+        {
+            prior
+                .created
+                .insert(Ref::id(kind, pair.config_name), pair.public_id);
+        }
+    })?;
     ledger.visit_plan_items(plan, |item| {
         let Ok(kind) = item.kind.parse::<Kind>() else {
             return;
