@@ -33,7 +33,7 @@ use tokio::sync::Notify;
 
 use super::{alongside, apply_args, export_args, say};
 use crate::apply::{ApplyReport, Scope};
-use crate::cli::{GlobalArgs, MigrateArgs};
+use crate::cli::{ApplyArgs, GlobalArgs, MigrateArgs};
 use crate::commands::apply::Session;
 use crate::commands::plan::{summary_json, summary_text as plan_summary_text, write_reports};
 use crate::commands::reporters::{self, CliReporter};
@@ -341,7 +341,7 @@ impl Stager<'_> {
     /// Plans and applies a stage each time enough is read, until the export ends.
     async fn run(self, resumed: Option<StoredPlan>) -> anyhow::Result<Stages> {
         let apply_args = apply_args(self.args);
-        // Opened at the first stage: the export creates the ledger.
+        // Opened by the first stage to send (see `Stager::session`).
         let mut session: Option<Session> = None;
         let mut plan = resumed;
         let mut report: Option<ApplyReport> = None;
@@ -412,14 +412,7 @@ impl Stager<'_> {
             sources_planned = true;
             others_planned |= progress.others;
             if applied_to < planned_to {
-                let session = match &mut session {
-                    Some(session) => session,
-                    None => session.insert(
-                        Session::open(&apply_args, self.global, Some(self.shown.clone()))
-                            .await?
-                            .with_held_secrets(self.held_secrets.clone()),
-                    ),
-                };
+                let session = self.session(&mut session, &apply_args).await?;
                 let stage = session
                     .send(&apply_args, &plan, Scope::stage(applied_to..planned_to))
                     .await?;
@@ -445,14 +438,7 @@ impl Stager<'_> {
         if complete {
             let ledger = Ledger::open(&self.args.run.ledger)?;
             ledger.complete_plan(plan.id)?;
-            let session = match &mut session {
-                Some(session) => session,
-                None => session.insert(
-                    Session::open(&apply_args, self.global, Some(self.shown.clone()))
-                        .await?
-                        .with_held_secrets(self.held_secrets.clone()),
-                ),
-            };
+            let session = self.session(&mut session, &apply_args).await?;
             // A misspelt entry of the secrets file shows only against the whole plan, and
             // stops the run before the sources are enabled.
             session.check_secrets(&plan)?;
@@ -516,6 +502,23 @@ impl Stager<'_> {
             plan: plan_summary,
             apply,
             status,
+        })
+    }
+
+    /// The `apply` session of the run, opened by its first stage (the export creates the
+    /// ledger): progress on the export's display, secrets from what the export read.
+    async fn session<'s>(
+        &self,
+        session: &'s mut Option<Session>,
+        apply_args: &ApplyArgs,
+    ) -> anyhow::Result<&'s mut Session> {
+        Ok(match session {
+            Some(session) => session,
+            None => session.insert(
+                Session::open(apply_args, self.global, Some(self.shown.clone()))
+                    .await?
+                    .with_held_secrets(self.held_secrets.clone()),
+            ),
         })
     }
 
