@@ -103,7 +103,8 @@ pub struct ExportOutcome {
 pub enum ExportError {
     #[error(transparent)]
     Ledger(#[from] LedgerError),
-    #[error("cannot list the workspaces of the token: {0}")]
+    // The cause is the source, which error reports print after this line: not repeated here.
+    #[error("cannot list the workspaces of the token")]
     Workspaces(#[source] ReadError),
     #[error("the token can see no workspace")]
     NoWorkspace,
@@ -121,7 +122,7 @@ pub enum ExportError {
         holds: String,
         wanted: String,
     },
-    #[error("stopped: {collection}: {error}")]
+    #[error("stopped at `{collection}`")]
     Fatal {
         collection: String,
         #[source]

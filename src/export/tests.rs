@@ -317,3 +317,25 @@ async fn a_ledger_holds_one_workspace() {
         "nothing was removed"
     );
 }
+
+#[test]
+fn errors_with_a_cause_leave_it_to_the_cause_line() {
+    // Error reports print each cause on a line of its own: a message that also quoted its
+    // cause showed it twice.
+    let cause = ReadError {
+        message: "connection refused".into(),
+        transient: true,
+        fatal: false,
+    };
+    for err in [
+        ExportError::Workspaces(cause.clone()),
+        ExportError::Fatal {
+            collection: "workspaces/acme/sources".into(),
+            error: cause.clone(),
+        },
+    ] {
+        assert!(!err.to_string().contains("connection refused"), "{err}");
+        let source = std::error::Error::source(&err).map(ToString::to_string);
+        assert_eq!(source.as_deref(), Some("connection refused"));
+    }
+}
