@@ -499,22 +499,31 @@ async fn a_migrate_stopped_while_applying_in_stages_goes_on_with_its_plan() {
     );
 }
 
-/// Between a `migrate` stopped while it applied in stages and the run that goes on with its
-/// plan, someone makes in the target an object that a stage not planned yet would have
-/// created. The resumed run plans it as `plan` would, a conflict (`--on-conflict fail`): it is
-/// not written, nor are its filters; the rest is, and the run exits 1 naming it. Nothing is
-/// created twice.
-#[tokio::test]
-async fn a_resumed_migrate_in_stages_takes_what_was_made_meanwhile_for_a_conflict() {
+/// A destination made in the target, between a `migrate` stopped while it applied in stages
+/// and the run that goes on with its plan, as a stage not planned yet would have created it.
+struct MadeMeanwhile {
+    sims: Simulators,
+    _dir: tempfile::TempDir,
+    ledger: std::path::PathBuf,
+    /// The Config name of the destination it stands for.
+    destination: String,
+    /// Its source in the target (which segbridge created) and its name there.
+    target_source: String,
+    name: String,
+    id: String,
+}
+
+/// Stops a `migrate` (run with `extra`) on one source's subtree, then makes one of that
+/// source's destinations in the target as segbridge would have: on the source segbridge
+/// created, of the same catalog item, under the same name.
+async fn stop_and_make_a_destination_meanwhile(extra: &[&str]) -> MadeMeanwhile {
     let sims = small_simulators(Target::Empty).await;
     let dir = tempfile::tempdir().unwrap();
     let ledger = dir.path().join("meanwhile.ledger");
     let source = refuse_one_schema_config(&sims).await;
-    let first = migrate(&sims, &ledger, &[]).await;
+    let first = migrate(&sims, &ledger, extra).await;
     assert_eq!(first.code, 1, "{}", first.stderr);
 
-    // One of that source's destinations, made in the target as segbridge would have made it:
-    // on the source segbridge created, of the same catalog item, under the same name.
     let http = reqwest::Client::new();
     let listed: Value = http
         .get(format!(
@@ -570,12 +579,36 @@ async fn a_resumed_migrate_in_stages_takes_what_was_made_meanwhile_for_a_conflic
         .unwrap();
     assert!(made.status().is_success(), "{}", made.status());
     let made: Value = made.json().await.unwrap();
-    let made_id = made["data"]["destination"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    MadeMeanwhile {
+        sims,
+        _dir: dir,
+        ledger,
+        destination,
+        target_source,
+        name: item.display_name.clone(),
+        id: made["data"]["destination"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+    }
+}
 
-    let second = migrate(&sims, &ledger, &[]).await;
+/// How many destinations of the target are on `source` under `name`.
+fn destinations_named(target: &Value, source: &str, name: &str) -> usize {
+    count_where(target, "destinations", |d| {
+        d["sourceId"] == source && d["name"] == name
+    })
+}
+
+/// The object made meanwhile is what a stage not planned yet would have created: the resumed
+/// run plans it as `plan` would, a conflict (`--on-conflict fail`): it is not written, nor are
+/// its filters; the rest is, and the run exits 1 naming it. Nothing is created twice.
+#[tokio::test]
+async fn a_resumed_migrate_in_stages_takes_what_was_made_meanwhile_for_a_conflict() {
+    let made = stop_and_make_a_destination_meanwhile(&[]).await;
+    let (sims, ledger) = (&made.sims, &made.ledger);
+
+    let second = migrate(sims, ledger, &[]).await;
     assert_eq!(second.code, 1, "{}", second.stderr);
     assert!(
         second.stderr.contains("being made in stages"),
@@ -584,9 +617,13 @@ async fn a_resumed_migrate_in_stages_takes_what_was_made_meanwhile_for_a_conflic
     );
     let conflicts = second.summary["plan"]["conflicts"].as_array().unwrap();
     assert_eq!(conflicts.len(), 1, "{conflicts:?} {}", second.stderr);
-    assert_eq!(conflicts[0]["config_name"], destination.as_str());
-    assert_eq!(conflicts[0]["target_id"], made_id.as_str());
-    assert!(second.stderr.contains(&destination), "{}", second.stderr);
+    assert_eq!(conflicts[0]["config_name"], made.destination.as_str());
+    assert_eq!(conflicts[0]["target_id"], made.id.as_str());
+    assert!(
+        second.stderr.contains(&made.destination),
+        "{}",
+        second.stderr
+    );
     assert!(second.summary.get("audit").is_none(), "{}", second.summary);
 
     // The destination made meanwhile is the only one of its key; every other planned create
@@ -594,9 +631,9 @@ async fn a_resumed_migrate_in_stages_takes_what_was_made_meanwhile_for_a_conflic
     let target = state_at(&sims.public.base_url()).await;
     let stats = stats_at(&sims.public.base_url()).await;
     assert_eq!(stats["duplicates_total"], 0, "{stats}");
-    let ledger = Ledger::inspect(&ledger).unwrap();
-    let plan = ledger.plans().unwrap().last().unwrap().0;
-    let created = ledger
+    let inspected = Ledger::inspect(ledger).unwrap();
+    let plan = inspected.plans().unwrap().last().unwrap().0;
+    let created = inspected
         .plan_payloads(plan)
         .unwrap()
         .iter()
@@ -604,9 +641,56 @@ async fn a_resumed_migrate_in_stages_takes_what_was_made_meanwhile_for_a_conflic
         .count();
     assert_eq!(count_where(&target, "destinations", |_| true), created + 1);
     assert_eq!(
-        count_where(&target, "destinations", |d| d["sourceId"]
-            == target_source.as_str()
-            && d["name"] == item.display_name.as_str()),
+        destinations_named(&target, &made.target_source, &made.name),
         1
     );
+}
+
+/// Run with `--on-conflict adopt`, the resumed run takes the destination made meanwhile as its
+/// own: its filters are created under it (the stage's match reaches `apply`, which started
+/// from the ids the stages before it knew), nothing is created twice, and the audit compares
+/// it with the source.
+#[tokio::test]
+async fn a_resumed_migrate_in_stages_adopts_what_was_made_meanwhile() {
+    let adopt = ["--on-conflict", "adopt"];
+    let made = stop_and_make_a_destination_meanwhile(&adopt).await;
+    let (sims, ledger) = (&made.sims, &made.ledger);
+
+    let second = migrate(sims, ledger, &adopt).await;
+    assert_eq!(second.summary["apply"]["failed"], 0, "{}", second.stderr);
+    // The states of the adopted destination's filters' creates.
+    let filters: Vec<String> = {
+        let inspected = Ledger::inspect(ledger).unwrap();
+        let plan = inspected.plans().unwrap().last().unwrap().0;
+        let under = format!("{}/", made.destination);
+        let seqs: BTreeSet<i64> = inspected
+            .plan_items(plan)
+            .unwrap()
+            .into_iter()
+            .filter(|i| i.kind == "destination_filters" && i.config_name.starts_with(&under))
+            .map(|i| i.seq)
+            .collect();
+        inspected
+            .plan_payloads(plan)
+            .unwrap()
+            .into_iter()
+            .filter(|p| p.step == "create_filter" && seqs.contains(&p.seq))
+            .map(|p| p.state)
+            .collect()
+    };
+    assert!(!filters.is_empty(), "the adopted destination has filters");
+    assert!(
+        filters.iter().all(|state| state == "done"),
+        "{filters:?}: {}",
+        second.stderr
+    );
+    let target = state_at(&sims.public.base_url()).await;
+    assert_eq!(
+        destinations_named(&target, &made.target_source, &made.name),
+        1
+    );
+    let on_it = count_where(&target, "destination_filters", |f| {
+        f["destinationId"] == made.id.as_str()
+    });
+    assert_eq!(on_it, filters.len(), "{}", second.stderr);
 }

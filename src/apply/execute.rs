@@ -112,6 +112,11 @@ impl<'a> Run<'a> {
         })
     }
 
+    /// The ids known at the end of the run, for the next one ([`super::KnownIds`]).
+    pub(super) fn into_ids(self) -> HashMap<IdKey, String> {
+        self.ids.into_inner().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Where a failure of a `step` payload is kept: the items a step sent beside the others
     /// breaks are held until those steps are done.
     fn breakage_of(&self, step: &str) -> &Mutex<HashMap<(String, String), String>> {

@@ -404,6 +404,39 @@ fn id_key(kind: &str, config_name: &str, field: &str) -> IdKey {
     (kind.to_owned(), config_name.to_owned(), field.to_owned())
 }
 
+/// The Public ids a run puts in place of its payloads' references, kept from one run to the
+/// next by a caller that sends a plan in parts: `migrate`, stage by stage. The first run reads
+/// them all from the ledger ([`known_ids`]); a later one starts from what the run before it
+/// ended with (what it knew and what its writes created) and reads again only the pairs the
+/// plan's own matching stored (the stages planned since), instead of the whole id map and
+/// every result of the plan, once per stage.
+#[derive(Debug, Default)]
+pub struct KnownIds {
+    /// What the last run ended with; `None` before the first, or after a run that failed.
+    ids: Option<HashMap<IdKey, String>>,
+}
+
+impl KnownIds {
+    fn take(
+        &mut self,
+        ledger: &Ledger,
+        plan: &StoredPlan,
+    ) -> Result<HashMap<IdKey, String>, LedgerError> {
+        let Some(mut ids) = self.ids.take() else {
+            return known_ids(ledger, plan);
+        };
+        // Every other pair of the id map was there when the first run read it, or was
+        // recorded by a run since, which remembered it (`Run::remember`).
+        for pair in ledger.plan_matches(&plan.target, plan.id)? {
+            ids.insert(
+                id_key(&pair.kind, &pair.config_name, &pair.field),
+                pair.public_id,
+            );
+        }
+        Ok(ids)
+    }
+}
+
 /// Ids known before the run: the id map (plan matches and earlier runs' creates) and the
 /// results of payloads already done.
 fn known_ids(ledger: &Ledger, plan: &StoredPlan) -> Result<HashMap<IdKey, String>, LedgerError> {
@@ -515,9 +548,10 @@ pub async fn apply(
     writer: &PublicWriter,
     secrets: SecretSources<'_>,
     options: ApplyOptions,
+    known: &mut KnownIds,
     reporter: &dyn Reporter,
 ) -> Result<ApplyReport, ApplyError> {
-    let ids = known_ids(ledger, plan)?;
+    let ids = known.take(ledger, plan)?;
     let mut steps = ledger.plan_steps(plan.id)?;
     steps.retain(|step| options.scope.holds_step(step));
     // Stable: steps this release does not know keep their (alphabetical) order, last.
@@ -534,6 +568,7 @@ pub async fn apply(
     run.release_held_breakage();
     report.merge(run_steps(&run, plan.id, &after, options, reporter).await?);
     report.notable.sort_by_key(|l| (l.seq, l.ordinal));
+    known.ids = Some(run.into_ids());
     Ok(report)
 }
 
@@ -613,4 +648,71 @@ async fn run_lane(
         reporter.task_advanced(&payload.step, 1);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::PreparedItem;
+    use crate::mapping::RefField;
+    use crate::model::Kind;
+    use crate::plan::{Action, IdPair, Mode, OnConflict, PlanItem};
+
+    /// An item the plan adopts, with the id-map pair its match stores.
+    fn adopted(config_name: &str, public_id: &str) -> PreparedItem {
+        let item = PlanItem {
+            kind: Kind::Destinations,
+            config_name: config_name.into(),
+            action: Action::Adopt,
+            target_id: Some(public_id.into()),
+            natural_key: None,
+            matched_by: Some("name"),
+            conflict: true,
+            payloads: Vec::new(),
+            findings: Vec::new(),
+        };
+        let pair = IdPair {
+            kind: Kind::Destinations,
+            config_name: config_name.into(),
+            field: RefField::Id,
+            public_id: public_id.into(),
+            matched_by: "name",
+            natural_key: None,
+        };
+        PreparedItem::new(&item, vec![pair])
+    }
+
+    #[test]
+    fn known_ids_kept_from_a_run_gain_the_matches_of_the_stages_stored_since() {
+        let mut ledger = Ledger::open_in_memory().unwrap();
+        let export = ledger.begin_run("export", "config").unwrap();
+        let run = ledger.begin_run("plan", "t").unwrap();
+        let plan = ledger
+            .begin_staged_plan(run, export, "t", Mode::Create, OnConflict::Adopt)
+            .unwrap();
+        ledger
+            .store_stage(plan, "t", &[adopted("d1", "D1")])
+            .unwrap();
+        let stored = ledger.latest_plan("t").unwrap().unwrap();
+        let key = |name: &str| id_key("destinations", name, "id");
+
+        let mut known = KnownIds::default();
+        let mut first = known.take(&ledger, &stored).unwrap();
+        assert_eq!(first.get(&key("d1")).map(String::as_str), Some("D1"));
+        // What a run created, remembered; then a later stage adopts another object.
+        first.insert(key("made"), "M1".into());
+        known.ids = Some(first);
+        ledger
+            .store_stage(plan, "t", &[adopted("d2", "D2")])
+            .unwrap();
+
+        let second = known.take(&ledger, &stored).unwrap();
+        for (name, id) in [("d1", "D1"), ("made", "M1"), ("d2", "D2")] {
+            assert_eq!(
+                second.get(&key(name)).map(String::as_str),
+                Some(id),
+                "{name}"
+            );
+        }
+    }
 }

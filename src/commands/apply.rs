@@ -17,8 +17,8 @@ use super::plan::{
     check_report_folders, public_client, public_token, require_ledger, write_reports,
 };
 use crate::apply::{
-    self, ApplyOptions, ApplyReport, ConfigSecrets, Deferral, DryRunReport, Outcome, Scope,
-    SecretSources, SecretsFile,
+    self, ApplyOptions, ApplyReport, ConfigSecrets, Deferral, DryRunReport, KnownIds, Outcome,
+    Scope, SecretSources, SecretsFile,
 };
 use crate::cli::{ApplyArgs, GlobalArgs};
 use crate::commands::reporters::{self, CliReporter};
@@ -88,6 +88,8 @@ pub struct Session {
     config: Option<ConfigSecrets>,
     /// Secret values the export of this process read, taken before reading again.
     held_secrets: Option<HeldSecrets>,
+    /// The ids one [`Session::send`] ends with, for the next.
+    known: KnownIds,
     reporter: Arc<dyn CliReporter>,
     run: Option<RunId>,
 }
@@ -132,6 +134,7 @@ impl Session {
             writer: None,
             config: None,
             held_secrets: None,
+            known: KnownIds::default(),
             reporter,
             run: None,
         })
@@ -209,6 +212,7 @@ impl Session {
             writer,
             sources,
             options,
+            &mut self.known,
             &*self.reporter,
         )
         .await;

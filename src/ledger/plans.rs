@@ -415,16 +415,35 @@ impl Ledger {
 
     /// Hands the id map of `target` to `visit` pair by pair, in the order of
     /// [`Ledger::id_map`], without holding it all.
-    pub fn visit_id_map(&self, target: &str, mut visit: impl FnMut(StoredIdPair)) -> Result<()> {
+    pub fn visit_id_map(&self, target: &str, visit: impl FnMut(StoredIdPair)) -> Result<()> {
+        self.id_pairs_where("target = ?1", params![target], visit)
+    }
+
+    /// The id-map pairs of `target` that the matching of `plan` stored (`plan`, `--on-conflict
+    /// adopt`, catalog items, users), not those `apply` recorded.
+    pub fn plan_matches(&self, target: &str, plan: i64) -> Result<Vec<StoredIdPair>> {
+        let mut all = Vec::new();
+        self.id_pairs_where("target = ?1 AND plan = ?2", params![target, plan], |pair| {
+            all.push(pair)
+        })?;
+        Ok(all)
+    }
+
+    fn id_pairs_where(
+        &self,
+        filter: &str,
+        params: impl rusqlite::Params,
+        mut visit: impl FnMut(StoredIdPair),
+    ) -> Result<()> {
         let mut stmt = self
             .conn
-            .prepare(
+            .prepare(&format!(
                 "SELECT kind, config_name, field, public_id, matched_by FROM id_map
-                 WHERE target = ?1 ORDER BY kind, config_name, field",
-            )
+                 WHERE {filter} ORDER BY kind, config_name, field"
+            ))
             .map_err(self.sql("reading the id map"))?;
         let rows = stmt
-            .query_map(params![target], |row| {
+            .query_map(params, |row| {
                 Ok(StoredIdPair {
                     kind: row.get(0)?,
                     config_name: row.get(1)?,
