@@ -541,7 +541,9 @@ pub fn dry_run(
 /// the run (writes in flight then stay `intent`, for the next run to reconcile).
 ///
 /// The payloads and their items are read from the ledger one step at a time, so that a run
-/// holds one step's payloads (and the labels' beside them), not the plan's.
+/// holds one step's payloads (and the labels' beside them), not the plan's. The ids references
+/// resolve to come from `known`, which the run leaves holding what it ended with (see
+/// [`KnownIds`]).
 pub async fn apply(
     ledger: &mut Ledger,
     plan: &StoredPlan,
