@@ -406,10 +406,10 @@ fn id_key(kind: &str, config_name: &str, field: &str) -> IdKey {
 
 /// The Public ids a run puts in place of its payloads' references, kept from one run to the
 /// next by a caller that sends a plan in parts: `migrate`, stage by stage. The first run reads
-/// them all from the ledger (the id map and the results of the payloads done); a later one starts from what the run before it
-/// ended with (what it knew and what its writes created) and reads again only the pairs the
-/// plan's own matching stored (the stages planned since), instead of the whole id map and
-/// every result of the plan, once per stage.
+/// them all from the ledger (the id map and the results of the payloads done); a later one
+/// starts from what the run before it ended with (what it knew and what its writes created)
+/// and reads again only the pairs the plan's own matching stored (the stages planned since),
+/// instead of the whole id map and every result of the plan, once per stage.
 #[derive(Debug, Default)]
 pub struct KnownIds {
     /// What the last run ended with; `None` before the first, or after a run that failed.
