@@ -15,6 +15,9 @@
 //! source's `function_config` (the source does not say which function it runs, so whether a
 //! setting is `sensitive` cannot be known from the object itself, and a leak costs more than a
 //! value re-read at write time); and any string containing `•` wherever it appears.
+//!
+//! In memory, the values read in clear can be kept a little longer by the export of a
+//! `migrate` that applies as it reads ([`HeldSecrets`]), for its writes seconds later.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -202,8 +205,8 @@ pub fn sanitize(kind: Kind, mut body: Value, hasher: &SecretHasher) -> Sanitized
 /// need not be read again from the Config API seconds after the export read them. Of each
 /// object only the secret items in clear are kept, as a body of the same shape (the list
 /// holding only them); they are given out once, then dropped, and the rest goes with the last
-/// clone of the holder. Nothing here writes them anywhere; `Debug` shows a count, never a name or a
-/// value.
+/// clone of the holder. Nothing here writes them anywhere; `Debug` shows a count, never a name
+/// or a value.
 #[derive(Clone, Default)]
 pub struct HeldSecrets {
     objects: Arc<Mutex<HashMap<(Kind, String), Value>>>,
