@@ -17,7 +17,7 @@
 //! value re-read at write time); and any string containing `•` wherever it appears.
 //!
 //! In memory, the values read in clear can be kept a little longer by the export of a
-//! `migrate` that applies as it reads ([`HeldSecrets`]), for its writes seconds later.
+//! `migrate` that applies as it reads ([`HeldSecrets`]), for the writes of its next stages.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -202,7 +202,7 @@ pub fn sanitize(kind: Kind, mut body: Value, hasher: &SecretHasher) -> Sanitized
 
 /// Secret values an export read in clear, kept in memory for the `apply` of the same process:
 /// `migrate`, when it applies in stages as the export reads, so that a destination's secrets
-/// need not be read again from the Config API seconds after the export read them. Of each
+/// need not be read again from the Config API one stage after the export read them. Of each
 /// object only the secret items in clear are kept, as a body of the same shape (the list
 /// holding only them); they are given out once, then dropped, and the rest goes with the last
 /// clone of the holder. Nothing here writes them anywhere; `Debug` shows a count, never a name

@@ -167,7 +167,7 @@ pub(super) async fn run<F: Future>(
     mut reading: Pin<&mut MaybeDone<F>>,
 ) -> anyhow::Result<Outcome> {
     let shared = Shared::default();
-    // The export's secret values in clear, for the stages' writes a few seconds later (a
+    // The export's secret values in clear, for the writes of the next stages (a
     // request per destination otherwise, on the Config API's limit the export needs).
     let held_secrets = HeldSecrets::default();
     // One progress display for the export and the stages' writes: two would draw over each
