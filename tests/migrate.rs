@@ -19,6 +19,13 @@ use common::inspect::{secrets_in, state_at, stats_at, writes_at};
 use common::outcome::CREATES;
 use common::scaled::small_simulators;
 
+/// The Config API endpoints `apply` reads one object's secrets again with, as the simulators
+/// count them.
+const SECRET_READS: [&str; 2] = [
+    "GET /v1beta/workspaces/{ws}/sources/{src}",
+    "GET /v1beta/workspaces/{ws}/sources/{src}/destinations/{dst}",
+];
+
 struct Output {
     code: i32,
     summary: Value,
@@ -117,10 +124,7 @@ async fn migrate_copies_the_workspace_with_its_secrets_resumes_and_cuts_over_onc
     assert!(!copied.is_empty(), "secret settings were copied");
     assert!(copied.is_subset(&source_secrets), "{copied:?}");
     let config_requests = &stats_at(&sims.config.base_url()).await["requests"];
-    for one_object in [
-        "GET /v1beta/workspaces/{ws}/sources/{src}",
-        "GET /v1beta/workspaces/{ws}/sources/{src}/destinations/{dst}",
-    ] {
+    for one_object in SECRET_READS {
         assert!(
             config_requests.get(one_object).is_none(),
             "{one_object}: {config_requests}"
@@ -269,13 +273,10 @@ async fn migrate_reads_the_source_for_its_audit_once() {
     let config_requests = |stats: &Value| stats["requests_total"].as_u64().unwrap();
     // `apply`'s reads of secrets: one object each.
     let secret_reads = |stats: &Value| -> u64 {
-        [
-            "GET /v1beta/workspaces/{ws}/sources/{src}",
-            "GET /v1beta/workspaces/{ws}/sources/{src}/destinations/{dst}",
-        ]
-        .iter()
-        .filter_map(|endpoint| stats["requests"][endpoint]["200"].as_u64())
-        .sum()
+        SECRET_READS
+            .iter()
+            .filter_map(|endpoint| stats["requests"][endpoint]["200"].as_u64())
+            .sum()
     };
     let apart = stats_at(&apart.config.base_url()).await;
     let together = stats_at(&together.config.base_url()).await;
