@@ -267,6 +267,14 @@ pub(super) async fn run<F: Future>(
     })
 }
 
+/// Adds what one send wrote to the report of the run (none before its first send).
+fn add_to(report: &mut Option<ApplyReport>, sent: ApplyReport) {
+    match report {
+        Some(report) => report.merge(sent),
+        None => *report = Some(sent),
+    }
+}
+
 /// What the stages gave.
 struct Stages {
     plan: Option<Summary>,
@@ -417,10 +425,7 @@ impl Stager<'_> {
                     .send(&apply_args, &plan, Scope::stage(applied_to..planned_to))
                     .await?;
                 applied_to = planned_to;
-                match &mut report {
-                    Some(report) => report.merge(stage),
-                    None => report = Some(stage),
-                }
+                add_to(&mut report, stage);
             }
             if everything {
                 break true;
@@ -445,10 +450,7 @@ impl Stager<'_> {
             let enabled = session
                 .send(&apply_args, &plan, Scope::ENABLING_SOURCES)
                 .await?;
-            match &mut report {
-                Some(report) => report.merge(enabled),
-                None => report = Some(enabled),
-            }
+            add_to(&mut report, enabled);
             // The plan's summary and reports once nothing is left to send: no write waits for
             // them.
             let outline = staged::stored_outline(&ledger, plan.id, self.options())?;
