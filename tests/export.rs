@@ -196,11 +196,14 @@ async fn a_medium_export_matches_the_simulator_count_for_count_and_byte_for_byte
 
 /// The fewest requests the API allows for this workspace: one per page of every list, one per
 /// schema config (there is no list of them), nothing per item where a list carries the object.
-/// Tracking plans go ten to a page rather than a hundred, to keep a page (which carries every
+/// Tracking plans go a few to a page rather than a hundred, to keep a page (which carries every
 /// plan's rules) small: `TRACKING_PLANS_PAGE_SIZE`.
 fn minimum_requests(state: &Value) -> u64 {
     let pages = |n: usize| n.div_ceil(100).max(1) as u64;
-    let plan_pages = |n: usize| n.div_ceil(10).max(1) as u64;
+    let plan_pages = |n: usize| {
+        let per_page = segbridge::config_api::TRACKING_PLANS_PAGE_SIZE as usize;
+        n.div_ceil(per_page).max(1) as u64
+    };
     let count = |kind: &str| state[kind].as_object().map_or(0, |o| o.len());
     let objects = |kind: &str| state[kind].as_object().unwrap().iter();
     let mut total = 1 // workspaces
