@@ -24,7 +24,8 @@ use crate::ledger::{
     Applied, Ledger, PayloadKey, RecordedId, StoredItem, StoredPayload, StoredPlan,
 };
 use crate::mapping::{
-    Ref, SecretRef, SecretState, Unresolved, ref_marker, resolve_value, secret_marker, secrets_in,
+    Ref, SecretRef, SecretState, Unresolved, ref_marker, resolve_in_place, secret_marker,
+    secrets_in,
 };
 use crate::model::JsonText;
 use crate::progress::Reporter;
@@ -308,7 +309,7 @@ impl<'a> Run<'a> {
         if self.blocked(&this, payload).is_some() {
             return None;
         }
-        let planned: Planned = payload.payload.parse().ok()?;
+        let mut planned: Planned = payload.payload.parse().ok()?;
         let write = planned_operation(&planned.method, &planned.path)?;
         if (planned.method.as_str(), planned.path.as_str()) != ("POST", "/invites")
             || !planned.records.is_empty()
@@ -317,7 +318,7 @@ impl<'a> Run<'a> {
             return None;
         }
         let resolved = resolve(
-            &planned,
+            &mut planned,
             &lock(&self.ids),
             &|_| None,
             self.options,
@@ -342,7 +343,7 @@ impl<'a> Run<'a> {
         key: PayloadKey,
         omitted: &mut Vec<String>,
     ) -> Result<Result<Outcome, Stop>, ApplyError> {
-        let planned: Planned = match payload.payload.parse() {
+        let mut planned: Planned = match payload.payload.parse() {
             Ok(p) => p,
             Err(e) => {
                 return Ok(Err(Stop::Failed {
@@ -377,7 +378,7 @@ impl<'a> Run<'a> {
                         .cloned()
                 })
             };
-            match resolve(&planned, &ids, &supplied, self.options, omitted) {
+            match resolve(&mut planned, &ids, &supplied, self.options, omitted) {
                 Ok(r) => r,
                 Err(stop) => return Ok(Err(stop)),
             }
@@ -641,9 +642,10 @@ impl std::fmt::Debug for Resolved {
     }
 }
 
-/// Fills the payload's `$ref`s from `ids` and its `$secret`s from `supplied`.
+/// Fills the payload's `$ref`s from `ids` and its `$secret`s from `supplied`. The body is taken
+/// out of `planned` and resolved where it stands, so a payload in flight holds its body once.
 pub(super) fn resolve(
-    planned: &Planned,
+    planned: &mut Planned,
     ids: &HashMap<IdKey, String>,
     supplied: &dyn Fn(&SecretRef) -> Option<Value>,
     options: ApplyOptions,
@@ -692,14 +694,14 @@ pub(super) fn resolve(
         }
         value
     };
-    let body = match &planned.body {
+    let body = match planned.body.take() {
         None => None,
-        Some(body) => {
-            let mut body = body.clone();
+        Some(mut body) => {
             if options.allow_missing_secrets {
                 strip_missing_secrets(&mut body, supplied, omitted);
             }
-            Some(resolve_value(&body, &lookup, &recording).map_err(unresolved)?)
+            resolve_in_place(&mut body, &lookup, &recording).map_err(unresolved)?;
+            Some(body)
         }
     };
     Ok(Resolved {

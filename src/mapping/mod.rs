@@ -54,7 +54,7 @@ pub use delivery_metrics::DeliveryBaseline;
 pub use findings::{Finding, FindingCode, Severity};
 pub use payload::{
     Condition, IdMap, Payload, Records, Ref, RefField, Request, SECRET_MARKER_KEY, SecretRef,
-    SecretState, Step, Unresolved, ref_marker, resolve_value, secret_marker, secrets_in,
+    SecretState, Step, Unresolved, ref_marker, resolve_in_place, secret_marker, secrets_in,
 };
 pub use tables::{Tables, TablesError};
 pub use text_snapshot::TextSnapshot;

@@ -20,7 +20,7 @@
 use std::collections::HashMap;
 
 use serde::Serialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use crate::model::Kind;
 
@@ -351,7 +351,10 @@ impl Payload {
         let body = self
             .body
             .as_ref()
-            .map(|b| substitute(b, ids, secrets))
+            .map(|b| {
+                let mut body = b.clone();
+                resolve_in_place(&mut body, ids, secrets).map(|()| body)
+            })
             .transpose()?;
         Ok(Request {
             method: self.method,
@@ -383,14 +386,33 @@ pub fn secrets_in(value: &Value) -> Vec<SecretRef> {
     out
 }
 
-/// `value` with every marker substituted: [`Payload::resolve`] for a payload read back from the
-/// ledger as JSON. The result may hold secrets and must never be stored.
-pub fn resolve_value(
-    value: &Value,
+/// Substitutes every marker of `value` where it stands: [`Payload::resolve`] for a payload
+/// read back from the ledger as JSON. In place, because a payload's body can be large (a
+/// tracking plan's rules) and `apply` has several in flight: a resolved copy beside the parsed
+/// one doubled what each held. On an error `value` is left part resolved, to be dropped. The
+/// result may hold secrets and must never be stored.
+pub fn resolve_in_place(
+    value: &mut Value,
     ids: &dyn Fn(&Ref) -> Option<String>,
     secrets: &dyn Fn(&SecretRef) -> Option<Value>,
-) -> Result<Value, Unresolved> {
-    substitute(value, ids, secrets)
+) -> Result<(), Unresolved> {
+    if let Some(r) = Ref::from_marker(value) {
+        *value = Value::String(ids(&r).ok_or(Unresolved::Ref(r))?);
+        return Ok(());
+    }
+    if let Some(s) = SecretRef::from_marker(value) {
+        *value = secrets(&s).ok_or(Unresolved::Secret(s))?;
+        return Ok(());
+    }
+    match value {
+        Value::Array(items) => items
+            .iter_mut()
+            .try_for_each(|v| resolve_in_place(v, ids, secrets)),
+        Value::Object(map) => map
+            .values_mut()
+            .try_for_each(|v| resolve_in_place(v, ids, secrets)),
+        _ => Ok(()),
+    }
 }
 
 /// Percent-encodes what cannot stand in a path segment (ids are opaque, so nothing is assumed).
@@ -409,33 +431,6 @@ fn walk(value: &Value, visit: &mut dyn FnMut(&Value)) {
         }
         _ => {}
     }
-}
-
-fn substitute(
-    value: &Value,
-    ids: &dyn Fn(&Ref) -> Option<String>,
-    secrets: &dyn Fn(&SecretRef) -> Option<Value>,
-) -> Result<Value, Unresolved> {
-    if let Some(r) = Ref::from_marker(value) {
-        return ids(&r).map(Value::String).ok_or(Unresolved::Ref(r));
-    }
-    if let Some(s) = SecretRef::from_marker(value) {
-        return secrets(&s).ok_or(Unresolved::Secret(s));
-    }
-    Ok(match value {
-        Value::Array(items) => Value::Array(
-            items
-                .iter()
-                .map(|v| substitute(v, ids, secrets))
-                .collect::<Result<_, _>>()?,
-        ),
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .map(|(k, v)| Ok((k.clone(), substitute(v, ids, secrets)?)))
-                .collect::<Result<Map<String, Value>, Unresolved>>()?,
-        ),
-        other => other.clone(),
-    })
 }
 
 #[cfg(test)]

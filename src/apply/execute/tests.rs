@@ -45,7 +45,7 @@ fn secrets_are_filled_and_a_missing_one_fails_as_manual_unless_allowed() {
 
     let mut omitted = vec![];
     let Err(Stop::Failed { reason, manual }) = resolve(
-        &planned(body.clone()),
+        &mut planned(body.clone()),
         &ids,
         &from_file,
         ApplyOptions::default(),
@@ -64,7 +64,7 @@ fn secrets_are_filled_and_a_missing_one_fails_as_manual_unless_allowed() {
         allow_missing_secrets: true,
         ..ApplyOptions::default()
     };
-    let resolved = resolve(&planned(body), &ids, &from_file, allow, &mut omitted)
+    let resolved = resolve(&mut planned(body), &ids, &from_file, allow, &mut omitted)
         .unwrap_or_else(|_| panic!("resolves"));
     // A failure quoting the request loses the value filled in, and keeps the rest.
     let echoed = Stop::Failed {
@@ -107,7 +107,7 @@ fn an_unknown_reference_fails_the_payload() {
         json!({"sourceId": {"$ref": {"kind": "sources", "config_name": "gone", "field": "id"}}});
     let mut omitted = vec![];
     let result = resolve(
-        &planned(body),
+        &mut planned(body),
         &HashMap::new(),
         &from_file,
         ApplyOptions::default(),
