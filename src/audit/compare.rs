@@ -232,6 +232,56 @@ pub fn compare(
     kinds: &BTreeSet<Kind>,
     options: CompareOptions,
 ) -> Vec<ResourceResult> {
+    let mut claimed = Claimed::default();
+    claimed.add(expected);
+    let mut results = compare_expected(expected, target, ledger, kinds, options);
+    results.extend(unexpected(&claimed, target, ledger, kinds));
+    results
+}
+
+/// What the expected objects compared so far claim of the target: what [`unexpected`] needs
+/// of them, so that they can be compared in batches and let go.
+#[derive(Debug, Default)]
+pub struct Claimed {
+    /// (kind, Public id) of every expected object that has one.
+    ids: HashSet<(Kind, String)>,
+    /// Tracking plan id → ids of the sources the source connects to it.
+    connections: BTreeMap<String, HashSet<String>>,
+}
+
+impl Claimed {
+    pub fn add(&mut self, expected: &[Expected]) {
+        for e in expected {
+            if let Some(id) = &e.public_id {
+                self.ids.insert((e.kind, id.clone()));
+            }
+            if e.kind == Kind::TrackingPlanConnections
+                && let Some(plan) = &e.parent_id
+            {
+                let source = e
+                    .shape
+                    .as_ref()
+                    .map(JsonText::value)
+                    .and_then(|s| s.get("sourceId")?.as_str().map(str::to_owned));
+                self.connections
+                    .entry(plan.clone())
+                    .or_default()
+                    .extend(source);
+            }
+        }
+    }
+}
+
+/// Compares every expected object of `kinds` with the target; the unexpected ones are left to
+/// [`unexpected`], once every batch is compared. A batch holds all the filters of each of its
+/// destinations, or their positions are counted among too few.
+pub fn compare_expected(
+    expected: &[Expected],
+    target: &TargetState,
+    ledger: &LedgerView,
+    kinds: &BTreeSet<Kind>,
+    options: CompareOptions,
+) -> Vec<ResourceResult> {
     let positions = filter_positions(expected, target);
     let mut results = Vec::new();
     for e in expected.iter().filter(|e| kinds.contains(&e.kind)) {
@@ -283,23 +333,19 @@ pub fn compare(
         result.notes.extend(notes);
         results.push(result);
     }
-    results.extend(unexpected(expected, target, ledger, kinds));
     results
 }
 
-fn unexpected(
-    expected: &[Expected],
+/// What the target holds of `kinds` that no expected object claimed.
+pub fn unexpected(
+    claimed: &Claimed,
     target: &TargetState,
     ledger: &LedgerView,
     kinds: &BTreeSet<Kind>,
 ) -> Vec<ResourceResult> {
-    let claimed: HashSet<(Kind, &str)> = expected
-        .iter()
-        .filter_map(|e| e.public_id.as_deref().map(|id| (e.kind, id)))
-        .collect();
     let mut out = Vec::new();
     let mut flag = |kind: Kind, id: &str| {
-        if claimed.contains(&(kind, id)) {
+        if claimed.ids.contains(&(kind, id.to_owned())) {
             return;
         }
         let mut result = ResourceResult::new(kind, None, Some(id.to_owned()))
@@ -335,22 +381,7 @@ fn unexpected(
     if kinds.contains(&Kind::TrackingPlanConnections) {
         // Connections of the plans the audit expects connections on; another plan is itself
         // unexpected (or not audited).
-        let mut wanted: BTreeMap<&str, HashSet<String>> = BTreeMap::new();
-        for e in expected
-            .iter()
-            .filter(|e| e.kind == Kind::TrackingPlanConnections)
-        {
-            if let Some(plan) = &e.parent_id {
-                let source = e
-                    .shape
-                    .as_ref()
-                    .map(JsonText::value)
-                    .and_then(|s| s.get("sourceId")?.as_str().map(str::to_owned));
-                let set = wanted.entry(plan).or_default();
-                set.extend(source);
-            }
-        }
-        for (plan, sources) in wanted {
+        for (plan, sources) in &claimed.connections {
             for source in target.plan_sources.get(plan).into_iter().flatten() {
                 if !sources.contains(source.as_str()) {
                     out.push(
@@ -623,6 +654,62 @@ mod tests {
             results[0].notes[0].contains("`skip`"),
             "{:?}",
             results[0].notes
+        );
+    }
+
+    #[test]
+    fn what_earlier_batches_claimed_is_not_unexpected() {
+        let connection = |source: &str| Expected {
+            parent_id: Some("tp1".into()),
+            ..expected(
+                Kind::TrackingPlanConnections,
+                &format!("ws/tracking-plans/rs_1/source-connections/{source}"),
+                None,
+                json!({"sourceId": source}),
+            )
+        };
+        let batches = [
+            vec![expected(
+                Kind::Sources,
+                "ws/sources/a",
+                Some("s1"),
+                json!({}),
+            )],
+            vec![
+                expected(
+                    Kind::TrackingPlans,
+                    "ws/tracking-plans/rs_1",
+                    Some("tp1"),
+                    json!({}),
+                ),
+                connection("s1"),
+            ],
+            vec![expected(
+                Kind::Sources,
+                "ws/sources/b",
+                Some("s2"),
+                json!({}),
+            )],
+        ];
+        let mut target = TargetState::default();
+        for id in ["s1", "s2", "s3"] {
+            target.sources.insert(id.into(), json!({"id": id}).into());
+        }
+        target.tracking_plans.insert("tp1".into(), json!({}).into());
+        target
+            .plan_sources
+            .insert("tp1".into(), vec!["s1".into(), "s2".into()]);
+        let mut claimed = Claimed::default();
+        batches.iter().for_each(|batch| claimed.add(batch));
+        let unexpected: Vec<Option<String>> =
+            unexpected(&claimed, &target, &LedgerView::default(), &all())
+                .into_iter()
+                .map(|r| r.public_id)
+                .collect();
+        assert_eq!(
+            unexpected,
+            [Some("s3".to_owned()), Some("tp1/sources/s2".to_owned())],
+            "only what no batch claimed"
         );
     }
 }

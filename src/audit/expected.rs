@@ -5,7 +5,7 @@
 //! the ledger's id map ([`add_id`]), so every `$ref` to an object segbridge created or adopted is
 //! the Public id it got; it then folds each object's payloads (create, name, labels, rules
 //! batches…) into one normalised shape per resource, the same shape [`super::actual`] makes of
-//! what the Public API returns, and hands each kind's shapes on before mapping the next.
+//! what the Public API returns, and hands the shapes on in batches as they are made.
 //!
 //! Invariants:
 //! - Using the mapping rather than a second translation means the audit checks what `apply`
@@ -48,7 +48,7 @@ pub struct Expected {
     pub public_id: Option<String>,
     /// Filters: the Public id of their destination; connections: of their tracking plan.
     pub parent_id: Option<String>,
-    /// The normalised shape, as text (a kind's shapes are held until the kind is compared);
+    /// The normalised shape, as text (a batch's shapes are held until the batch is compared);
     /// `None` when the mapping blocks the object.
     pub shape: Option<JsonText>,
     /// Why the mapping blocks it (finding messages), when it does.
@@ -218,13 +218,29 @@ fn function_shape(mapped: &Mapped, tables: &Tables, workspace_name: &str) -> Opt
     Some(Value::Object(shape))
 }
 
-/// The expected side one kind at a time: `f` gets each kind of `kinds` (audited kinds only, in
-/// mapping order) with the shapes of its objects, none when the source holds none of it. The
-/// caller compares a kind and lets its shapes go before the next is mapped, so the shapes of
-/// the whole workspace are never held together.
+/// A batch of expected shapes is handed over once it holds this much text (a few tracking
+/// plans with their rules, or a few thousand filters), so that a kind's shapes are never all
+/// held at once: on `large` the filters' were 5.6 MB and set the audit's peak.
+const BATCH_TEXT: usize = 512 * 1024;
+
+/// The expected side in batches: `f` gets each kind of `kinds` (audited kinds only, in mapping
+/// order) with the shapes of some of its objects, at least once per kind (with none when the
+/// source holds none of it). The caller compares a batch and lets its shapes go before the next
+/// is mapped, so the shapes of a kind, let alone of the workspace, are never held together. A
+/// batch holds all the filters of a destination: their positions are counted among them.
 pub fn by_kind<S: SnapshotSource<Error = Infallible>>(
     inputs: &Inputs<'_, S>,
     kinds: &BTreeSet<Kind>,
+    f: impl FnMut(Kind, Vec<Expected>),
+) {
+    in_batches(inputs, kinds, BATCH_TEXT, f);
+}
+
+/// [`by_kind`], a batch handed over once it holds `batch_text` bytes of shapes.
+fn in_batches<S: SnapshotSource<Error = Infallible>>(
+    inputs: &Inputs<'_, S>,
+    kinds: &BTreeSet<Kind>,
+    batch_text: usize,
     mut f: impl FnMut(Kind, Vec<Expected>),
 ) {
     let Ok(functions) = exported_functions(inputs.snapshot);
@@ -246,13 +262,32 @@ pub fn by_kind<S: SnapshotSource<Error = Infallible>>(
         .into_iter()
         .filter(|k| AUDITED.contains(k) && kinds.contains(k));
     for kind in audited {
-        let mut shapes = Vec::new();
+        let mut batch: Vec<Expected> = Vec::new();
+        let mut text = 0;
+        let mut handed_over = false;
         // Each object folded into its shape as soon as it is mapped: the mapped objects
         // (payloads and all) are never held together.
         let Ok(()) = map_kind(inputs.snapshot, kind, &ctx, &mut |mapped| {
-            shapes.extend(shape_of(mapped, inputs, &enabled));
+            let Some(shape) = shape_of(mapped, inputs, &enabled) else {
+                return;
+            };
+            // The mapping gives a destination's filters one after the other.
+            let same_destination = |last: &Expected| {
+                kind == Kind::DestinationFilters
+                    && crate::mapping::filters::destination_of(&last.config_name)
+                        == crate::mapping::filters::destination_of(&shape.config_name)
+            };
+            if text >= batch_text && batch.last().is_some_and(|last| !same_destination(last)) {
+                f(kind, std::mem::take(&mut batch));
+                text = 0;
+                handed_over = true;
+            }
+            text += shape.shape.as_ref().map_or(0, JsonText::len);
+            batch.push(shape);
         });
-        f(kind, shapes);
+        if !batch.is_empty() || !handed_over {
+            f(kind, batch);
+        }
     }
 }
 
@@ -428,6 +463,80 @@ mod tests {
         let function = find(Kind::Functions);
         let shape = function.shape.as_ref().unwrap().value();
         assert_eq!(shape["displayName"], "Enrich (Target WS)");
+    }
+
+    #[test]
+    fn batches_keep_the_filters_of_a_destination_together_and_lose_nothing() {
+        let mut snapshot = snapshot();
+        let mut rows = vec![("sources", "workspaces/ws/sources/js", "id", "src-1")];
+        let destinations = ["webhooks", "amplitude", "google-analytics"];
+        let names: Vec<String> = destinations
+            .iter()
+            .flat_map(|d| {
+                (1..=3)
+                    .map(move |n| format!("workspaces/ws/sources/js/destinations/{d}/filters/f{n}"))
+            })
+            .collect();
+        for name in &names {
+            snapshot.push(
+                Kind::DestinationFilters,
+                name,
+                json!({"name": name, "title": "t", "if": "event = \"a\"", "enabled": true,
+                       "actions": [{"type": "drop_event"}]}),
+            );
+            rows.push(("destination_filters", name, "id", name));
+        }
+        let (ids, catalog) = (id_map(rows), catalog());
+        let inputs = Inputs {
+            snapshot: &snapshot,
+            tables: Tables::embedded(),
+            catalog: &catalog,
+            workspace_id: "w1",
+            workspace_name: "Target WS",
+            ids: &ids,
+        };
+        let kinds = AUDITED.into_iter().collect();
+        let whole = expected(&inputs);
+        // A batch of one byte is handed over at the first object that may start a new one.
+        let mut batches: Vec<(Kind, Vec<Expected>)> = Vec::new();
+        in_batches(&inputs, &kinds, 1, |kind, batch| {
+            batches.push((kind, batch))
+        });
+
+        let names_of = |shapes: &[Expected]| -> Vec<String> {
+            shapes.iter().map(|e| e.config_name.clone()).collect()
+        };
+        let batched: Vec<Expected> = batches.iter().flat_map(|(_, b)| b.clone()).collect();
+        assert_eq!(
+            names_of(&batched),
+            names_of(&whole),
+            "the same shapes, in the same order"
+        );
+        let filter_batches: Vec<Vec<String>> = batches
+            .iter()
+            .filter(|(kind, _)| *kind == Kind::DestinationFilters)
+            .map(|(_, b)| names_of(b))
+            .collect();
+        assert_eq!(
+            filter_batches.len(),
+            3,
+            "one batch per destination: {filter_batches:?}"
+        );
+        for batch in filter_batches {
+            let destination = crate::mapping::filters::destination_of(&batch[0]).to_owned();
+            assert_eq!(batch.len(), 3, "{batch:?}");
+            assert!(
+                batch
+                    .iter()
+                    .all(|n| crate::mapping::filters::destination_of(n) == destination)
+            );
+        }
+        for kind in &kinds {
+            assert!(
+                batches.iter().any(|(k, _)| k == kind),
+                "every audited kind is handed over, empty or not: {kind}"
+            );
+        }
     }
 
     #[test]

@@ -308,11 +308,14 @@ pub async fn audit_with_source<R: ConfigReader>(
         workspace_name: &state.workspace_name,
         ids: &ids,
     };
-    // Kind by kind: the expected shapes of one kind are compared and let go before the next
-    // kind is mapped (the comparison of a kind needs no other kind's shapes).
+    // Batch by batch: the expected shapes of a batch are compared and let go before the next
+    // is mapped (a comparison needs no other batch's shapes, only what they claim of the target,
+    // which tells what the target holds that nothing expected).
     let mut results = Vec::new();
+    let mut claimed = compare::Claimed::default();
     expected::by_kind(&inputs, &options.kinds, |kind, expected| {
-        results.extend(compare::compare(
+        claimed.add(&expected);
+        results.extend(compare::compare_expected(
             &expected,
             &state,
             &ledger_view,
@@ -323,6 +326,12 @@ pub async fn audit_with_source<R: ConfigReader>(
         ));
     });
     drop(snapshot);
+    results.extend(compare::unexpected(
+        &claimed,
+        &state,
+        &ledger_view,
+        &options.kinds,
+    ));
 
     let delivery = if options.with_metrics {
         let baselines = baselines(ledger, export_run)?;

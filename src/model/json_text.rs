@@ -21,6 +21,16 @@ impl JsonText {
         serde_json::from_str(&self.0).unwrap_or(Value::Null)
     }
 
+    /// The length of the text, in bytes.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether the text is empty (it never is when made from a value).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     /// The text read straight into `T`, without a [`Value`] in between.
     pub fn parse<'a, T: serde::Deserialize<'a>>(&'a self) -> serde_json::Result<T> {
         serde_json::from_str(&self.0)
