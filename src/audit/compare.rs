@@ -245,11 +245,12 @@ pub fn compare(
 pub struct Claimed {
     /// (kind, Public id) of every expected object that has one.
     ids: HashSet<(Kind, String)>,
-    /// Tracking plan id → ids of the sources the source connects to it.
+    /// Tracking plan id → ids of the sources the expected connections connect to it.
     connections: BTreeMap<String, HashSet<String>>,
 }
 
 impl Claimed {
+    /// Adds what a batch of expected objects claims.
     pub fn add(&mut self, expected: &[Expected]) {
         for e in expected {
             if let Some(id) = &e.public_id {
@@ -601,9 +602,9 @@ mod tests {
         );
     }
 
-    #[test]
-    fn connections_are_matched_by_plan_and_source() {
-        let connection = |source: &str| Expected {
+    /// The expected connection of source `source` to tracking plan `tp1`.
+    fn connection(source: &str) -> Expected {
+        Expected {
             parent_id: Some("tp1".into()),
             ..expected(
                 Kind::TrackingPlanConnections,
@@ -611,7 +612,11 @@ mod tests {
                 None,
                 json!({"sourceId": source}),
             )
-        };
+        }
+    }
+
+    #[test]
+    fn connections_are_matched_by_plan_and_source() {
         let mut target = TargetState::default();
         target.tracking_plans.insert("tp1".into(), json!({}).into());
         target
@@ -659,15 +664,6 @@ mod tests {
 
     #[test]
     fn what_earlier_batches_claimed_is_not_unexpected() {
-        let connection = |source: &str| Expected {
-            parent_id: Some("tp1".into()),
-            ..expected(
-                Kind::TrackingPlanConnections,
-                &format!("ws/tracking-plans/rs_1/source-connections/{source}"),
-                None,
-                json!({"sourceId": source}),
-            )
-        };
         let batches = [
             vec![expected(
                 Kind::Sources,
