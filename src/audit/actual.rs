@@ -38,17 +38,19 @@ pub fn label_set(labels: &[Value]) -> Value {
 
 /// Rules as `{"TYPE/key/version": {"jsonSchema": …}}`; a rule without key has an empty one and
 /// a rule without version is version 1 (what the API assumes).
-pub fn rule_map(rules: &[Value]) -> Value {
+pub fn rule_map(rules: impl IntoIterator<Item = Value>) -> Value {
     let map: Map<String, Value> = rules
-        .iter()
-        .map(|r| {
+        .into_iter()
+        .map(|mut r| {
             let id = format!(
                 "{}/{}/{}",
                 r.get("type").and_then(Value::as_str).unwrap_or_default(),
                 r.get("key").and_then(Value::as_str).unwrap_or_default(),
                 r.get("version").and_then(Value::as_i64).unwrap_or(1)
             );
-            (id, json!({ "jsonSchema": get(r, "jsonSchema") }))
+            // Taken, not cloned: the schemas are the bulk of a tracking plan.
+            let schema = r.get_mut("jsonSchema").map_or(Value::Null, Value::take);
+            (id, json!({ "jsonSchema": schema }))
         })
         .collect();
     Value::Object(map)
@@ -142,7 +144,7 @@ pub fn filter(filter: &Value, destination_id: &str) -> Value {
 }
 
 /// A `TrackingPlanV1` with its rules.
-pub fn tracking_plan(plan: &Value, rules: &[Value]) -> Value {
+pub fn tracking_plan(plan: &Value, rules: Vec<Value>) -> Value {
     json!({
         "name": get(plan, "name"),
         "type": get(plan, "type"),
@@ -178,7 +180,7 @@ mod tests {
     fn sets_are_keyed_by_identity() {
         let labels = label_set(&[json!({"key": "env", "value": "prod", "description": "x"})]);
         assert_eq!(labels, json!({"env:prod": true}));
-        let rules = rule_map(&[
+        let rules = rule_map([
             json!({"type": "TRACK", "key": "Order Completed", "version": 2, "jsonSchema": {"a": 1}, "createdAt": "t"}),
             json!({"type": "COMMON", "jsonSchema": {}}),
         ]);

@@ -174,7 +174,7 @@ fn actual_shape(e: &Expected, id: &str, target: &TargetState) -> Option<Value> {
                 .flatten()
                 .map(JsonText::value)
                 .collect();
-            actual::tracking_plan(&plan.value(), &rules)
+            actual::tracking_plan(&plan.value(), rules)
         }),
         Kind::Functions => target
             .functions

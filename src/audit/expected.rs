@@ -19,7 +19,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::convert::Infallible;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use super::actual;
 use crate::mapping::{
@@ -84,25 +84,30 @@ pub fn add_id(ids: &mut IdMap, kind: Kind, config_name: String, field: &str, pub
 
 /// Every `$ref` left in `value` replaced by a readable text naming what has no Public id.
 fn fill_refs(value: &Value) -> Value {
+    let mut value = value.clone();
+    fill_refs_in_place(&mut value);
+    value
+}
+
+/// [`fill_refs`] where the value stands: a shape can hold a tracking plan's rules, and a copy
+/// of it was a fifth of what mapping the largest plan of `large` held at once.
+fn fill_refs_in_place(value: &mut Value) {
     if let Some(r) = ref_marker(value) {
-        return Value::String(format!(
+        *value = Value::String(format!(
             "<no Public {} for {} `{}`>",
             r.field.as_str(),
             r.kind,
             r.config_name
         ));
+        return;
     }
     if secret_marker(value).is_some() {
-        return value.clone();
+        return;
     }
     match value {
-        Value::Array(items) => Value::Array(items.iter().map(fill_refs).collect()),
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .map(|(k, v)| (k.clone(), fill_refs(v)))
-                .collect::<Map<String, Value>>(),
-        ),
-        other => other.clone(),
+        Value::Array(items) => items.iter_mut().for_each(fill_refs_in_place),
+        Value::Object(map) => map.values_mut().for_each(fill_refs_in_place),
+        _ => {}
     }
 }
 
@@ -176,19 +181,24 @@ fn filter_shape(mapped: &Mapped) -> Option<Value> {
     Some(Value::Object(shape))
 }
 
-fn tracking_plan_shape(mapped: &Mapped) -> Option<Value> {
+/// The rules are taken out of `mapped`'s payloads, not cloned: they are the bulk of a plan.
+fn tracking_plan_shape(mapped: &mut Mapped) -> Option<Value> {
     let create = body(mapped, Step::CreateTrackingPlan)?;
+    let (name, kind) = (text(Some(create), "name"), text(Some(create), "type"));
     let rules: Vec<Value> = mapped
         .payloads
-        .iter()
+        .iter_mut()
         .filter(|p| matches!(p.step, Step::ReplaceRules | Step::UpsertRules))
-        .filter_map(|p| p.body.as_ref()?.get("rules")?.as_array().cloned())
+        .filter_map(|p| match p.body.as_mut()?.get_mut("rules")?.take() {
+            Value::Array(rules) => Some(rules),
+            _ => None,
+        })
         .flatten()
         .collect();
     Some(json!({
-        "name": text(Some(create), "name"),
-        "type": text(Some(create), "type"),
-        "rules": actual::rule_map(&rules),
+        "name": name,
+        "type": kind,
+        "rules": actual::rule_map(rules),
     }))
 }
 
@@ -293,7 +303,7 @@ fn in_batches<S: SnapshotSource<Error = Infallible>>(
 
 /// The expected side of one mapped object of an audited kind.
 fn shape_of<S>(
-    mapped: Mapped,
+    mut mapped: Mapped,
     inputs: &Inputs<'_, S>,
     enabled: &HashMap<String, bool>,
 ) -> Option<Expected> {
@@ -324,7 +334,7 @@ fn shape_of<S>(
             Kind::TrackingPlans => (
                 id_of(Kind::TrackingPlans, name),
                 None,
-                tracking_plan_shape(&mapped),
+                tracking_plan_shape(&mut mapped),
             ),
             Kind::TrackingPlanConnections => {
                 let plan = name
@@ -349,7 +359,10 @@ fn shape_of<S>(
             .map(|f| f.message.clone())
             .collect();
         let shape = if blockers.is_empty() {
-            shape.map(|s| fill_refs(&s).into())
+            shape.map(|mut s| {
+                fill_refs_in_place(&mut s);
+                s.into()
+            })
         } else {
             None
         };
