@@ -41,7 +41,8 @@ pub struct LedgerView {
     /// (kind, Config name) → the latest plan's action (`create`, `adopt`, `update`, `skip`,
     /// `manual`).
     pub actions: HashMap<(Kind, String), String>,
-    /// (kind, Public id) → Config name, from the id map.
+    /// (kind, Public id) → Config name, from the id map: of the objects the target holds that
+    /// no expected object claimed (see [`unclaimed`]), all the comparison asks it of.
     pub names: HashMap<(Kind, String), String>,
 }
 
@@ -337,29 +338,18 @@ pub fn compare_expected(
     results
 }
 
-/// What the target holds of `kinds` that no expected object claimed.
-pub fn unexpected(
+/// (kind, Public id) of what the target holds of `kinds` (connections aside) that no
+/// expected object claimed, in the target's order.
+pub fn unclaimed(
     claimed: &Claimed,
     target: &TargetState,
-    ledger: &LedgerView,
     kinds: &BTreeSet<Kind>,
-) -> Vec<ResourceResult> {
+) -> Vec<(Kind, String)> {
     let mut out = Vec::new();
     let mut flag = |kind: Kind, id: &str| {
-        if claimed.ids.contains(&(kind, id.to_owned())) {
-            return;
+        if !claimed.ids.contains(&(kind, id.to_owned())) {
+            out.push((kind, id.to_owned()));
         }
-        let mut result = ResourceResult::new(kind, None, Some(id.to_owned()))
-            .with_status(Status::UnexpectedInTarget);
-        match ledger.names.get(&(kind, id.to_owned())) {
-            Some(name) => result.notes.push(format!(
-                "Migrated from `{name}`, which the source no longer holds."
-            )),
-            None => result
-                .notes
-                .push("No Config object maps to it: it was made in the target.".into()),
-        }
-        out.push(result);
     };
     let lists: [(Kind, &BTreeMap<String, JsonText>); 4] = [
         (Kind::Sources, &target.sources),
@@ -379,6 +369,31 @@ pub fn unexpected(
             }
         }
     }
+    out
+}
+
+/// What the target holds of `kinds` that no expected object claimed. `ledger.names` needs to
+/// name only the [`unclaimed`] objects.
+pub fn unexpected(
+    claimed: &Claimed,
+    target: &TargetState,
+    ledger: &LedgerView,
+    kinds: &BTreeSet<Kind>,
+) -> Vec<ResourceResult> {
+    let mut out: Vec<ResourceResult> = unclaimed(claimed, target, kinds)
+        .into_iter()
+        .map(|(kind, id)| {
+            let name = ledger.names.get(&(kind, id.clone()));
+            let result =
+                ResourceResult::new(kind, None, Some(id)).with_status(Status::UnexpectedInTarget);
+            match name {
+                Some(name) => result.note(format!(
+                    "Migrated from `{name}`, which the source no longer holds."
+                )),
+                None => result.note("No Config object maps to it: it was made in the target."),
+            }
+        })
+        .collect();
     if kinds.contains(&Kind::TrackingPlanConnections) {
         // Connections of the plans the audit expects connections on; another plan is itself
         // unexpected (or not audited).

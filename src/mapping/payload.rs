@@ -169,6 +169,15 @@ impl IdMap {
             .map(String::as_str)
     }
 
+    /// The (Config name, Public id) pairs of one kind and field.
+    pub fn pairs(&self, kind: Kind, field: RefField) -> impl Iterator<Item = (&str, &str)> {
+        self.ids
+            .get(&(kind, field))
+            .into_iter()
+            .flatten()
+            .map(|(name, id)| (name.as_str(), id.as_str()))
+    }
+
     pub fn len(&self) -> usize {
         self.ids.values().map(HashMap::len).sum()
     }
