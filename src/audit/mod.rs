@@ -112,7 +112,8 @@ fn baselines(
 struct FromLedger {
     /// The id map, to fill the `$ref`s of the expected shapes.
     ids: IdMap,
-    /// The plan's actions and the id map's names, of the audited kinds.
+    /// The plan's actions the comparison asks for (its names are filled once the comparisons
+    /// are done, by `names_of`).
     view: compare::LedgerView,
     /// Public ids of the migrated sources (each has schema settings).
     sources: BTreeSet<String>,
