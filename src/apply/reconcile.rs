@@ -37,7 +37,7 @@ pub(super) async fn reconcile(
     request: &Resolved,
     ids: &Mutex<HashMap<IdKey, String>>,
 ) -> Found {
-    let body = request.body.clone().unwrap_or(Value::Null);
+    let body = request.body_value().unwrap_or(Value::Null);
     let text = |pointer: &str| body.pointer(pointer).and_then(Value::as_str);
     let param = |name: &str| {
         request
@@ -164,10 +164,9 @@ pub(super) async fn already_connected(
         .find(|(n, _)| n == "trackingPlanId")
         .map(|(_, v)| v.clone())
         .unwrap_or_default();
-    let source = request
-        .body
-        .as_ref()
-        .and_then(|b| b.get("sourceId"))
+    let body = request.body_value().unwrap_or(Value::Null);
+    let source = body
+        .get("sourceId")
         .and_then(Value::as_str)
         .unwrap_or_default();
     let sources = client

@@ -383,7 +383,8 @@ pub(crate) struct Call<'a> {
     pub operation: Operation,
     pub segments: &'a [&'a str],
     pub query: &'a [(&'static str, String)],
-    pub body: Option<&'a Value>,
+    /// The body as JSON text.
+    pub body: Option<&'a [u8]>,
     pub replay: Replay,
 }
 
@@ -501,9 +502,9 @@ impl PublicClient {
         }
         let method = reqwest::Method::from_bytes(operation.endpoint.method.as_bytes())
             .expect("operation methods are valid HTTP methods");
-        let body = call.body.map(|value| Body {
+        let body = call.body.map(|bytes| Body {
             content_type: operation.media.as_str(),
-            bytes: serde_json::to_vec(value).expect("a JSON value serializes"),
+            bytes: bytes.to_vec(),
         });
         let request = Outgoing {
             endpoint: operation.endpoint,

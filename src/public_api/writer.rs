@@ -373,12 +373,25 @@ impl PublicWriter {
         query: &[(&'static str, String)],
         body: Option<&Value>,
     ) -> Result<Map<String, Value>, PublicApiError> {
+        let json = body.map(|value| serde_json::to_vec(value).expect("a JSON value serializes"));
+        self.send_json(write, segments, query, json.as_deref())
+            .await
+    }
+
+    /// [`Self::send`] with a body already serialized (`json`, JSON text).
+    async fn send_json(
+        &self,
+        write: WriteOperation,
+        segments: &[&str],
+        query: &[(&'static str, String)],
+        json: Option<&[u8]>,
+    ) -> Result<Map<String, Value>, PublicApiError> {
         self.client
             .execute(Call {
                 operation: write.operation,
                 segments,
                 query,
-                body,
+                body: json,
                 replay: write.replay,
             })
             .await
@@ -725,13 +738,14 @@ pub fn planned_operation(method: &str, template: &str) -> Option<WriteOperation>
 
 impl PublicWriter {
     /// Sends a planned request: `write` with its template's `{name}` segments filled from
-    /// `params`, and `body` as it is. Returns the answer's `data` object. A create fails with
-    /// [`PublicApiError::Ambiguous`] when it may have been applied, like the typed methods.
+    /// `params`, and `json` (the body as JSON text) as it is. Returns the answer's `data`
+    /// object. A create fails with [`PublicApiError::Ambiguous`] when it may have been applied,
+    /// like the typed methods.
     pub async fn send_planned(
         &self,
         write: WriteOperation,
         params: &[(String, String)],
-        body: Option<&Value>,
+        json: Option<&[u8]>,
     ) -> Result<Map<String, Value>, PublicApiError> {
         let segments: Vec<&str> = write
             .operation
@@ -753,7 +767,7 @@ impl PublicWriter {
                     })
             })
             .collect();
-        self.send(write, &segments, &[], body).await
+        self.send_json(write, &segments, &[], json).await
     }
 }
 

@@ -70,7 +70,7 @@ fn secrets_are_filled_and_a_missing_one_fails_as_manual_unless_allowed() {
     let echoed = Stop::Failed {
         reason: format!(
             "HTTP 400: invalid settings {}",
-            resolved.body.as_ref().unwrap()
+            resolved.body_value().unwrap()
         ),
         manual: false,
     }
@@ -83,7 +83,7 @@ fn secrets_are_filled_and_a_missing_one_fails_as_manual_unless_allowed() {
         "{reason}"
     );
     assert_eq!(
-        resolved.body.unwrap(),
+        resolved.body_value().unwrap(),
         json!({"sourceId": "src-1", "metadataId": "m", "settings": {"apiKey": "hunter2"}})
     );
     assert_eq!(omitted, ["token of `workspaces/w/destinations/a`"]);
@@ -93,7 +93,7 @@ fn secrets_are_filled_and_a_missing_one_fails_as_manual_unless_allowed() {
             Resolved {
                 path: "/p".into(),
                 params: vec![],
-                body: Some(json!("hunter2")),
+                body: Some(b"\"hunter2\"".to_vec()),
                 redactor: Redactor::default(),
             }
         )
