@@ -630,8 +630,9 @@ pub(super) struct Resolved {
     pub(super) path: String,
     pub(super) params: Vec<(String, String)>,
     /// The body as the JSON text to send, serialized as soon as it is resolved: a write waits
-    /// for its turn under the rate limit, and eight lanes holding a tracking plan's rules as
-    /// parsed values held 12 MB where their text is 1.
+    /// for its turn under the rate limit, and a parsed value is several times its text (eight
+    /// lanes of a tracking plan's rules, up to 127 KB of text each, were most of what `apply`
+    /// held while sending them).
     pub(super) body: Option<Vec<u8>>,
     /// The secret values filled into `body`, to take out of any failure of this request.
     pub(super) redactor: Redactor,

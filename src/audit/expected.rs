@@ -401,6 +401,22 @@ mod tests {
         ids
     }
 
+    /// The inputs of the tests: `snapshot` mapped into workspace `w1`, "Target WS".
+    fn inputs<'a>(
+        snapshot: &'a Snapshot,
+        catalog: &'a TargetCatalog,
+        ids: &'a IdMap,
+    ) -> Inputs<'a> {
+        Inputs {
+            snapshot,
+            tables: Tables::embedded(),
+            catalog,
+            workspace_id: "w1",
+            workspace_name: "Target WS",
+            ids,
+        }
+    }
+
     fn catalog() -> TargetCatalog {
         let sources =
             [json!({"id": "m-js", "slug": "javascript", "name": "Javascript", "options": []})];
@@ -441,14 +457,7 @@ mod tests {
     fn shapes_come_from_the_mapping_with_ids_from_the_ledger() {
         let ids = id_map([("sources", "workspaces/ws/sources/js", "id", "src-1")]);
         let (snapshot, catalog) = (snapshot(), catalog());
-        let out = expected(&Inputs {
-            snapshot: &snapshot,
-            tables: Tables::embedded(),
-            catalog: &catalog,
-            workspace_id: "w1",
-            workspace_name: "Target WS",
-            ids: &ids,
-        });
+        let out = expected(&inputs(&snapshot, &catalog, &ids));
         let find = |kind: Kind| out.iter().find(|e| e.kind == kind).unwrap();
 
         let source = find(Kind::Sources);
@@ -500,14 +509,7 @@ mod tests {
             rows.push(("destination_filters", name, "id", name));
         }
         let (ids, catalog) = (id_map(rows), catalog());
-        let inputs = Inputs {
-            snapshot: &snapshot,
-            tables: Tables::embedded(),
-            catalog: &catalog,
-            workspace_id: "w1",
-            workspace_name: "Target WS",
-            ids: &ids,
-        };
+        let inputs = inputs(&snapshot, &catalog, &ids);
         let kinds = AUDITED.into_iter().collect();
         let whole = expected(&inputs);
         // A batch of one byte is handed over at the first object that may start a new one.
@@ -555,14 +557,7 @@ mod tests {
     #[test]
     fn a_reference_without_an_id_is_readable_text() {
         let (snapshot, catalog) = (snapshot(), catalog());
-        let out = expected(&Inputs {
-            snapshot: &snapshot,
-            tables: Tables::embedded(),
-            catalog: &catalog,
-            workspace_id: "w1",
-            workspace_name: "Target WS",
-            ids: &IdMap::new(),
-        });
+        let out = expected(&inputs(&snapshot, &catalog, &IdMap::new()));
         let destination = out.iter().find(|e| e.kind == Kind::Destinations).unwrap();
         assert_eq!(
             destination.shape.as_ref().unwrap().value()["sourceId"],
