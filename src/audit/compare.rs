@@ -26,6 +26,7 @@ use super::diff;
 use super::expected::Expected;
 use super::report::{ResourceResult, Status};
 use super::target::TargetState;
+use crate::mapping::TextList;
 use crate::model::{JsonText, Kind};
 
 /// How strictly to compare.
@@ -168,13 +169,11 @@ fn actual_shape(e: &Expected, id: &str, target: &TargetState) -> Option<Value> {
             find_filter(target, destination, id).map(|f| actual::filter(&f, destination))
         }
         Kind::TrackingPlans => target.tracking_plans.get(id).map(|plan| {
-            let rules: Vec<Value> = target
+            let rules = target
                 .rules
                 .get(id)
-                .into_iter()
-                .flatten()
-                .map(JsonText::value)
-                .collect();
+                .map(TextList::values)
+                .unwrap_or_default();
             actual::tracking_plan(&plan.value(), rules)
         }),
         Kind::Functions => target

@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use futures::{StreamExt, stream};
 use serde_json::Value;
 
-use crate::mapping::TargetCatalog;
+use crate::mapping::{TargetCatalog, TextList};
 use crate::model::{JsonText, Kind};
 use crate::plan::TargetError;
 use crate::plan::target::{read, read_catalog};
@@ -36,8 +36,8 @@ pub struct TargetState {
     /// Destination id → its filters, in the order the API lists them (the order they apply in).
     pub filters: BTreeMap<String, Vec<JsonText>>,
     pub tracking_plans: BTreeMap<String, JsonText>,
-    /// Plan id → rules.
-    pub rules: BTreeMap<String, Vec<JsonText>>,
+    /// Plan id → rules, compressed (they are the bulk of the target side).
+    pub rules: BTreeMap<String, TextList>,
     /// Plan id → ids of the sources connected to it.
     pub plan_sources: BTreeMap<String, Vec<String>>,
     /// Function id → the function with code and settings.
@@ -236,7 +236,10 @@ pub async fn read_target(
         while let Some((id, rules, sources)) = plans.next().await {
             match rules {
                 Some(Ok(rules)) => {
-                    state.rules.insert(id.clone(), rules);
+                    let mut list = TextList::default();
+                    rules.iter().for_each(|rule| list.push(rule.as_str()));
+                    list.seal();
+                    state.rules.insert(id.clone(), list);
                 }
                 Some(Err(e)) if !e.is_not_found() => {
                     return Err(read("the rules of a tracking plan")(e));

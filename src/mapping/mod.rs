@@ -57,7 +57,7 @@ pub use payload::{
     SecretState, Step, Unresolved, ref_marker, resolve_in_place, secret_marker, secrets_in,
 };
 pub use tables::{Tables, TablesError};
-pub use text_snapshot::TextSnapshot;
+pub use text_snapshot::{TextList, TextSnapshot};
 
 /// The translation of one Config object.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -120,6 +120,41 @@ impl TextSnapshot {
     }
 }
 
+/// A list of JSON texts held the same way, compressed in blocks, for a list that is kept whole
+/// and read once: a tracking plan's rules in the audit's target side (4.7 MB of text on
+/// `large`, the largest part of what the audit holds).
+#[derive(Debug, Clone, Default)]
+pub struct TextList(Blocks);
+
+impl TextList {
+    /// Appends `json` (JSON text).
+    pub fn push(&mut self, json: &str) {
+        self.0.push("", json);
+    }
+
+    /// Compresses the open block: once the list is complete, so that none of it stays raw.
+    pub fn seal(&mut self) {
+        self.0.seal();
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.count
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.count == 0
+    }
+
+    /// The texts parsed, in the order they were pushed (`null` for one that does not parse).
+    pub fn values(&self) -> Vec<Value> {
+        let mut out = Vec::with_capacity(self.0.count);
+        self.0.each_text(&mut |_, json| {
+            out.push(serde_json::from_str(json).unwrap_or(Value::Null));
+        });
+        out
+    }
+}
+
 impl SnapshotSource for TextSnapshot {
     type Error = std::convert::Infallible;
 
@@ -211,5 +246,29 @@ mod tests {
             .collect();
         assert_eq!(order, ["a", "b", "c"]);
         assert_eq!(names(&whole, Kind::SchemaConfigs).len(), 1);
+    }
+
+    #[test]
+    fn a_list_comes_back_in_order_and_smaller() {
+        let rules: Vec<Value> = (0..2000)
+            .map(|i| {
+                json!({"type": "TRACK", "key": format!("Event {i}"), "version": 1,
+                            "jsonSchema": {"properties": {"properties": {"type": "object"}}}})
+            })
+            .collect();
+        let mut list = TextList::default();
+        let mut text = 0;
+        for rule in &rules {
+            let json = rule.to_string();
+            text += json.len();
+            list.push(&json);
+        }
+        list.seal();
+        assert_eq!(list.len(), 2000);
+        assert!(list.0.open.is_empty(), "nothing left raw once sealed");
+        let held: usize = list.0.sealed.iter().map(|b| b.len()).sum();
+        assert!(held * 3 < text, "{held} bytes held for {text} of text");
+        assert_eq!(list.values(), rules);
+        assert!(TextList::default().values().is_empty());
     }
 }

@@ -21,6 +21,11 @@ impl JsonText {
         serde_json::from_str(&self.0).unwrap_or(Value::Null)
     }
 
+    /// The text itself.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
     /// The length of the text, in bytes.
     pub fn len(&self) -> usize {
         self.0.len()
