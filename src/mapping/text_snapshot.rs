@@ -1,6 +1,7 @@
 //! [`TextSnapshot`]: a snapshot held in memory as compressed JSON text, for a workspace that has
 //! to be kept whole (the audit's re-read of the source, which waits for the target to be read and,
-//! in `migrate`, for `apply` to end).
+//! in `migrate`, for `apply` to end); and [`TextList`], one list held the same way (the rules of
+//! a tracking plan in the audit's target side).
 //!
 //! Each kind's objects are appended as records (name, body text) to an open block; a full block
 //! is compressed with LZ4 and sealed. JSON objects of one kind repeat the same keys and values,
