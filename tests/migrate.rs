@@ -15,7 +15,7 @@ use segbridge::ledger::Ledger;
 use segbridge::sim::Simulators;
 use segbridge::sim::public::Target;
 
-use common::inspect::{secrets_in, state_at, stats_at, writes_at};
+use common::inspect::{get_json_as, secrets_in, state_at, stats_at, writes_at};
 use common::outcome::CREATES;
 use common::scaled::small_simulators;
 
@@ -525,20 +525,15 @@ async fn stop_and_make_a_destination_meanwhile(extra: &[&str]) -> MadeMeanwhile 
     let first = migrate(&sims, &ledger, extra).await;
     assert_eq!(first.code, 1, "{}", first.stderr);
 
-    let http = reqwest::Client::new();
-    let listed: Value = http
-        .get(format!(
+    let listed = get_json_as(
+        format!(
             "{}/v1beta/workspaces/{}/sources/{source}/destinations",
             sims.config.base_url(),
             sims.config.workspace_slug
-        ))
-        .bearer_auth(&sims.config.token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        ),
+        &sims.config.token,
+    )
+    .await;
     let catalog = segbridge::sim::catalog::Catalog::embedded();
     let (destination, item) = listed["destinations"]
         .as_array()
@@ -565,7 +560,7 @@ async fn stop_and_make_a_destination_meanwhile(extra: &[&str]) -> MadeMeanwhile 
             .expect("the source was created")
             .public_id
     };
-    let made = http
+    let made = reqwest::Client::new()
         .post(format!("{}/destinations", sims.public.base_url()))
         .bearer_auth(&sims.public.token)
         .json(&serde_json::json!({

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use common::inspect::get_json_as;
 use common::{PUBLIC_TOKEN, RW_TOKEN, WS, small_workspace};
 use segbridge::sim::clock::TimeScale;
 use segbridge::sim::public::Target;
@@ -30,15 +31,7 @@ async fn both_simulators_serve_the_same_workspace_with_their_own_tokens() {
     let client = reqwest::Client::new();
     let public = sims.public.base_url();
     assert_ne!(public, sims.config.base_url());
-    let ws: Value = client
-        .get(format!("{public}/"))
-        .bearer_auth(PUBLIC_TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let ws = get_json_as(format!("{public}/"), PUBLIC_TOKEN).await;
     assert_eq!(ws["data"]["workspace"]["slug"], WS);
     // Each API accepts only its own token.
     let wrong = client

@@ -7,6 +7,19 @@ pub async fn get_json(url: String) -> Value {
     reqwest::get(url).await.unwrap().json().await.unwrap()
 }
 
+/// A GET of either API with `token`, its answer as JSON.
+pub async fn get_json_as(url: String, token: &str) -> Value {
+    reqwest::Client::new()
+        .get(url)
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 /// `/_sim/state` of the simulator at `base`.
 pub async fn state_at(base: &str) -> Value {
     get_json(format!("{base}/_sim/state")).await
