@@ -235,7 +235,8 @@ pub fn compare(
     let mut claimed = Claimed::default();
     claimed.add(expected);
     let mut results = compare_expected(expected, target, ledger, kinds, options);
-    results.extend(unexpected(&claimed, target, ledger, kinds));
+    let unclaimed = unclaimed(&claimed, target, kinds);
+    results.extend(unexpected(&claimed, unclaimed, target, ledger, kinds));
     results
 }
 
@@ -243,8 +244,8 @@ pub fn compare(
 /// of them, so that they can be compared in batches and let go.
 #[derive(Debug, Default)]
 pub struct Claimed {
-    /// (kind, Public id) of every expected object that has one.
-    ids: HashSet<(Kind, String)>,
+    /// Public ids of every expected object that has one, by kind.
+    ids: HashMap<Kind, HashSet<String>>,
     /// Tracking plan id → ids of the sources the expected connections connect to it.
     connections: BTreeMap<String, HashSet<String>>,
 }
@@ -254,7 +255,7 @@ impl Claimed {
     pub fn add(&mut self, expected: &[Expected]) {
         for e in expected {
             if let Some(id) = &e.public_id {
-                self.ids.insert((e.kind, id.clone()));
+                self.ids.entry(e.kind).or_default().insert(id.clone());
             }
             if e.kind == Kind::TrackingPlanConnections
                 && let Some(plan) = &e.parent_id
@@ -346,7 +347,7 @@ pub fn unclaimed(
 ) -> Vec<(Kind, String)> {
     let mut out = Vec::new();
     let mut flag = |kind: Kind, id: &str| {
-        if !claimed.ids.contains(&(kind, id.to_owned())) {
+        if !claimed.ids.get(&kind).is_some_and(|ids| ids.contains(id)) {
             out.push((kind, id.to_owned()));
         }
     };
@@ -371,15 +372,17 @@ pub fn unclaimed(
     out
 }
 
-/// What the target holds of `kinds` that no expected object claimed. `ledger.names` needs to
-/// name only the [`unclaimed`] objects.
+/// What the target holds of `kinds` that no expected object claimed: `unclaimed` as
+/// [`unclaimed`] gives it, and the connections. `ledger.names` needs to name only the
+/// `unclaimed` objects.
 pub fn unexpected(
     claimed: &Claimed,
+    unclaimed: Vec<(Kind, String)>,
     target: &TargetState,
     ledger: &LedgerView,
     kinds: &BTreeSet<Kind>,
 ) -> Vec<ResourceResult> {
-    let mut out: Vec<ResourceResult> = unclaimed(claimed, target, kinds)
+    let mut out: Vec<ResourceResult> = unclaimed
         .into_iter()
         .map(|(kind, id)| {
             let name = ledger.names.get(&(kind, id.clone()));
@@ -711,11 +714,16 @@ mod tests {
             .insert("tp1".into(), vec!["s1".into(), "s2".into()]);
         let mut claimed = Claimed::default();
         batches.iter().for_each(|batch| claimed.add(batch));
-        let unexpected: Vec<Option<String>> =
-            unexpected(&claimed, &target, &LedgerView::default(), &all())
-                .into_iter()
-                .map(|r| r.public_id)
-                .collect();
+        let unexpected: Vec<Option<String>> = unexpected(
+            &claimed,
+            unclaimed(&claimed, &target, &all()),
+            &target,
+            &LedgerView::default(),
+            &all(),
+        )
+        .into_iter()
+        .map(|r| r.public_id)
+        .collect();
         assert_eq!(
             unexpected,
             [Some("s3".to_owned()), Some("tp1/sources/s2".to_owned())],

@@ -179,10 +179,10 @@ fn from_ledger(
 /// The Config names the id map gives the `unclaimed` objects: read once the comparisons are
 /// done, for the few objects that need one, rather than kept for every migrated object (2.3 MB
 /// on `large`).
-fn names_of(ids: &IdMap, unclaimed: Vec<(Kind, String)>) -> HashMap<(Kind, String), String> {
-    let mut wanted: BTreeMap<Kind, HashSet<String>> = BTreeMap::new();
+fn names_of(ids: &IdMap, unclaimed: &[(Kind, String)]) -> HashMap<(Kind, String), String> {
+    let mut wanted: BTreeMap<Kind, HashSet<&str>> = BTreeMap::new();
     for (kind, id) in unclaimed {
-        wanted.entry(kind).or_default().insert(id);
+        wanted.entry(*kind).or_default().insert(id);
     }
     wanted
         .into_iter()
@@ -348,9 +348,11 @@ pub async fn audit_with_source<R: ConfigReader>(
     });
     drop(snapshot);
     let mut ledger_view = ledger_view;
-    ledger_view.names = names_of(&ids, compare::unclaimed(&claimed, &state, &options.kinds));
+    let unclaimed = compare::unclaimed(&claimed, &state, &options.kinds);
+    ledger_view.names = names_of(&ids, &unclaimed);
     results.extend(compare::unexpected(
         &claimed,
+        unclaimed,
         &state,
         &ledger_view,
         &options.kinds,
