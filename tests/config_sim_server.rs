@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use common::inspect::{state_at, stats_at};
 use common::{RW_TOKEN, WS, small_workspace};
 use segbridge::sim::clock::TimeScale;
 use segbridge::sim::{SimSettings, Simulators};
@@ -16,17 +17,6 @@ async fn start(configure: impl FnOnce(&mut SimSettings)) -> Simulators {
     settings.config_token = Some(RW_TOKEN.to_owned());
     configure(&mut settings);
     Simulators::start_with(settings, small_workspace())
-        .await
-        .unwrap()
-}
-
-async fn stats(client: &reqwest::Client, base: &str) -> Value {
-    client
-        .get(format!("{base}/_sim/stats"))
-        .send()
-        .await
-        .unwrap()
-        .json()
         .await
         .unwrap()
 }
@@ -59,7 +49,7 @@ async fn the_rate_limit_answers_429_code_8_with_retry_after_then_lets_through() 
     }
     assert_eq!(limited, 10, "20 of 30 fit in one window");
     assert!(retry_after.is_some_and(|s| s >= 1), "{retry_after:?}");
-    let counted = stats(&client, &base).await;
+    let counted = stats_at(&base).await;
     assert_eq!(counted["rate_limited"], 10);
     assert_eq!(
         counted["requests"]["GET /v1beta/workspaces/{ws}/sources"]["429"],
@@ -131,7 +121,7 @@ async fn injected_faults_speak_the_config_api_error_shapes() {
             .status(),
         200
     );
-    let counted = stats(&client, &base).await;
+    let counted = stats_at(&base).await;
     assert_eq!(counted["faults"]["reset"], 1);
     sims.shutdown().await;
 }
@@ -141,7 +131,7 @@ async fn stats_report_resources_and_duplicates_and_state_is_served() {
     let sims = start(|_| {}).await;
     let base = sims.config.base_url();
     let client = reqwest::Client::new();
-    let counted = stats(&client, &base).await;
+    let counted = stats_at(&base).await;
     assert_eq!(counted["api"], "config");
     assert_eq!(counted["resources"]["sources"], 2);
     assert_eq!(counted["resources"]["destinations"], 3);
@@ -159,17 +149,10 @@ async fn stats_report_resources_and_duplicates_and_state_is_served() {
         .await
         .unwrap();
     assert_eq!(reply.status(), 200);
-    let counted = stats(&client, &base).await;
+    let counted = stats_at(&base).await;
     assert_eq!(counted["duplicate_natural_keys"]["destination_filters"], 1);
     assert_eq!(counted["writes"]["POST"], 1);
-    let state: Value = client
-        .get(format!("{base}/_sim/state"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let state = state_at(&base).await;
     assert_eq!(state["sources"].as_object().unwrap().len(), 2);
     sims.shutdown().await;
 }
