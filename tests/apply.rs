@@ -575,6 +575,13 @@ async fn a_missing_secret_fails_its_destination_as_manual_and_skips_its_filters(
             .iter()
             .all(|f| f["error"].as_str().unwrap().contains("secret"))
     );
+    // What was skipped was never sent: pending, whatever intents were recorded ahead of it.
+    let unresolved: Vec<_> = common::outcome::payloads(&ledger)
+        .into_iter()
+        .filter(|p| p.state == "intent")
+        .map(|p| (p.seq, p.ordinal, p.step))
+        .collect();
+    assert!(unresolved.is_empty(), "{unresolved:?}");
     // Everything that does not depend on them was created.
     let want = expected(&ledger);
     let (got, _) = target_content(&sims).await;

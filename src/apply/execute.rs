@@ -151,9 +151,27 @@ impl<'a> Run<'a> {
         lock(&self.ledger)
     }
 
-    /// Commits the results still waiting for a recording (see [`Recorder`]).
-    pub(super) async fn flush(&self) -> Result<(), ApplyError> {
-        Ok(self.recorder.flush(|| self.ledger()).await?)
+    /// The payloads of a phase this run is about to send for the first time, in the order
+    /// its lanes reach them, so that recordings can take their intents ahead (see
+    /// [`Recorder`]). Returns their keys, for [`Run::flush`] at the end of the phase.
+    pub(super) fn expect<'p>(
+        &self,
+        payloads: impl IntoIterator<Item = &'p StoredPayload>,
+    ) -> Vec<PayloadKey> {
+        let keys: Vec<PayloadKey> = payloads
+            .into_iter()
+            .filter(|p| p.state == "pending" && Deferral::of(&p.step, self.options).is_none())
+            .map(|p| self.key_of(p))
+            .collect();
+        self.recorder.expect(keys.iter().copied());
+        keys
+    }
+
+    /// Commits the results still waiting for a recording, and takes back the intents
+    /// recorded ahead for the `expected` payloads of a phase that no lane sent (see
+    /// [`Recorder`]).
+    pub(super) async fn flush(&self, expected: &[PayloadKey]) -> Result<(), ApplyError> {
+        Ok(self.recorder.flush(expected, || self.ledger()).await?)
     }
 
     /// The items of the run's plan that have payloads of `step`.
@@ -184,6 +202,10 @@ impl<'a> Run<'a> {
         payload: &StoredPayload,
         item: &StoredItem,
     ) -> Result<PayloadReport, ApplyError> {
+        let key = self.key_of(payload);
+        // From here on this lane decides what becomes of the payload: a recording taking its
+        // intent ahead now could overwrite what the lane records (a failure before sending).
+        self.recorder.reached(&key);
         let mut line = line(payload, item, Outcome::AlreadyDone);
         let this = (item.kind.clone(), item.config_name.clone());
         if payload.state == "done" {
@@ -201,7 +223,6 @@ impl<'a> Run<'a> {
             return Ok(line);
         }
 
-        let key = self.key_of(payload);
         let outcome = self
             .execute(payload, key, &mut line.omitted_secrets)
             .await?;

@@ -591,6 +591,15 @@ async fn run_steps(
             .collect();
         for phase in schedule::phases(&payloads, &items) {
             reporter.task_started(phase.step, phase.len() as u64);
+            // Lanes start in order and send their payloads in order; a batch lane has its
+            // intents recorded together anyway.
+            let expected = run.expect(
+                phase
+                    .lanes
+                    .iter()
+                    .filter(|lane| !lane.batch)
+                    .flat_map(|lane| lane.payloads.iter().copied()),
+            );
             let done: Vec<Vec<PayloadReport>> = stream::iter(phase.lanes)
                 .map(|lane| run_lane(run, &items, lane, reporter))
                 .buffer_unordered(options.concurrency.max(1))
@@ -598,7 +607,7 @@ async fn run_steps(
                 .await?;
             done.into_iter().flatten().for_each(|line| report.add(line));
             // What the next step reads from the ledger is then as this one left it.
-            run.flush().await?;
+            run.flush(&expected).await?;
         }
     }
     Ok(report)

@@ -408,6 +408,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::ledger::{Applied, PayloadKey};
     use crate::mapping::{Finding, FindingCode, Payload, Ref, RefField, Step};
     use crate::model::Kind;
     use crate::plan::{Action, Plan};
@@ -541,6 +542,45 @@ mod tests {
         let pairs = ledger.id_map("tgt").unwrap();
         assert_eq!(pairs.len(), 1);
         assert_eq!(pairs[0].public_id, "IqDT");
+    }
+
+    #[test]
+    fn intents_taken_back_are_pending_again_but_not_a_write_that_went() {
+        let plan = sample_plan();
+        let mut ledger = Ledger::open_in_memory().unwrap();
+        let export = ledger.begin_run("export", "src").unwrap();
+        let run = ledger.begin_run("plan", "tgt").unwrap();
+        let id = ledger.store_plan(run, export, "tgt", &plan).unwrap();
+        let payloads = ledger.plan_payloads(id).unwrap();
+        let key = |i: usize| PayloadKey {
+            plan: id,
+            seq: payloads[i].seq,
+            ordinal: payloads[i].ordinal,
+        };
+        let (sent, not_sent) = (key(0), key(1));
+        // Both recorded ahead; the first sent and answered, the second never sent.
+        ledger.record_progress(&[], &[sent, not_sent], &[]).unwrap();
+        let applied = Applied {
+            key: sent,
+            target: "tgt".into(),
+            ids: Vec::new(),
+            matched_by: "created".into(),
+        };
+        ledger
+            .record_progress(&[applied], &[], &[sent, not_sent])
+            .unwrap();
+        let progress = |key: PayloadKey| {
+            let state = ledger
+                .plan_payloads(id)
+                .unwrap()
+                .into_iter()
+                .find(|p| (p.seq, p.ordinal) == (key.seq, key.ordinal))
+                .unwrap()
+                .state;
+            (state, ledger.payload_progress(key).unwrap().0)
+        };
+        assert_eq!(progress(sent), ("done".to_owned(), 1));
+        assert_eq!(progress(not_sent), ("pending".to_owned(), 0));
     }
 
     #[test]

@@ -499,7 +499,8 @@ impl Ledger {
     /// Records, in one transaction, the payloads `applied` (`state = 'done'`, the ids their
     /// answer or the reconciling lookup carried as `result`, and those ids in the id map with
     /// `matched_by`, `created` or `reconciled`), then the `intents` of writes about to be sent
-    /// (`state = 'intent'`, one more attempt each), so that a crash after a write leaves a trace
+    /// (`state = 'intent'`, one more attempt each; never for a payload already `done`, which
+    /// is never sent again), so that a crash after a write leaves a trace
     /// to reconcile. One transaction for both because each commit costs writes to the journal:
     /// `apply` records the results of the writes that came back together with the next intents.
     ///
@@ -507,7 +508,15 @@ impl Ledger {
     /// ledger file itself, with a [`super::Checkpointer`]: a ledger file copied without its
     /// `-wal` after a kill (moved to another machine) must still hold the intent of every write
     /// that may have reached the target, or its resume would send that write again.
-    pub fn record_progress(&mut self, applied: &[Applied], intents: &[PayloadKey]) -> Result<()> {
+    ///
+    /// `withdrawn` are intents recorded ahead for writes that were then not sent: those still
+    /// `intent` go back to `pending`, their attempt not counted.
+    pub fn record_progress(
+        &mut self,
+        applied: &[Applied],
+        intents: &[PayloadKey],
+        withdrawn: &[PayloadKey],
+    ) -> Result<()> {
         let path = self.path.clone();
         let err = move |source| sql_error(&path, "recording apply progress", source);
         let at = now();
@@ -531,7 +540,8 @@ impl Ledger {
             let mut intent = tx
                 .prepare_cached(
                     "UPDATE plan_payloads SET state = 'intent', attempts = attempts + 1,
-                     updated_at = ?4 WHERE plan = ?1 AND seq = ?2 AND ordinal = ?3",
+                     updated_at = ?4
+                     WHERE plan = ?1 AND seq = ?2 AND ordinal = ?3 AND state <> 'done'",
                 )
                 .map_err(err.clone())?;
             for applied in applied {
@@ -566,6 +576,20 @@ impl Ledger {
                 intent
                     .execute(params![key.plan, key.seq, key.ordinal, at])
                     .map_err(err.clone())?;
+            }
+            if !withdrawn.is_empty() {
+                let mut withdraw = tx
+                    .prepare_cached(
+                        "UPDATE plan_payloads SET state = 'pending', attempts = attempts - 1,
+                         updated_at = ?4
+                         WHERE plan = ?1 AND seq = ?2 AND ordinal = ?3 AND state = 'intent'",
+                    )
+                    .map_err(err.clone())?;
+                for key in withdrawn {
+                    withdraw
+                        .execute(params![key.plan, key.seq, key.ordinal, at])
+                        .map_err(err.clone())?;
+                }
             }
         }
         tx.commit().map_err(err)
