@@ -148,6 +148,15 @@ pub const MIGRATIONS: &[&str] = &[
     r"
     ALTER TABLE plans ADD COLUMN complete INTEGER NOT NULL DEFAULT 1 CHECK (complete IN (0, 1));
     ",
+    // 5: `migrate`'s stages read a step's payloads and items within a range of `seq`s: with
+    // `seq` in the index, that is a range of it rather than every payload of the step in the
+    // plan, or every payload of the range (each stage read them again, rows and all, for every
+    // step). `ordinal` last, so that the index also gives the order payloads are read in, which
+    // is what makes SQLite choose it without statistics.
+    r"
+    CREATE INDEX plan_payloads_by_step_and_seq ON plan_payloads (plan, step, seq, ordinal);
+    DROP INDEX plan_payloads_by_step;
+    ",
 ];
 
 /// The schema version this build writes.

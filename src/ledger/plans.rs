@@ -75,6 +75,17 @@ pub struct StoredIdPair {
     pub matched_by: String,
 }
 
+/// The items of a plan (`?1`) with payloads of a step (`?2`) whose `seq` is in `?3..?4`; and
+/// those payloads. Both read a range of the index `plan_payloads_by_step_and_seq`, not every
+/// payload of the step or of the range (`migrate` reads them once per stage and step). The
+/// payloads name the index: without statistics SQLite takes the primary key's range, every
+/// step's payloads of the stage.
+pub(super) const ITEMS_OF_STEP: &str = "plan = ?1 AND seq >= ?3 AND seq < ?4
+     AND seq IN (SELECT seq FROM plan_payloads
+                 WHERE plan = ?1 AND step = ?2 AND seq >= ?3 AND seq < ?4)";
+pub(super) const PAYLOADS_OF_STEP: &str = "plan_payloads INDEXED BY plan_payloads_by_step_and_seq
+     WHERE plan = ?1 AND step = ?2 AND seq >= ?3 AND seq < ?4";
+
 impl Ledger {
     /// The latest export run that completed, if any.
     pub fn latest_complete_export(&self) -> Result<Option<(RunId, String)>> {
@@ -173,11 +184,7 @@ impl Ledger {
         step: &str,
         seqs: std::ops::Range<i64>,
     ) -> Result<Vec<StoredItem>> {
-        self.items_where(
-            "plan = ?1 AND seq >= ?3 AND seq < ?4
-             AND seq IN (SELECT seq FROM plan_payloads WHERE plan = ?1 AND step = ?2)",
-            params![plan, step, seqs.start, seqs.end],
-        )
+        self.items_where(ITEMS_OF_STEP, params![plan, step, seqs.start, seqs.end])
     }
 
     fn items_where(
@@ -233,7 +240,7 @@ impl Ledger {
     /// Hands the payloads of a plan to `visit` one by one, in the order `apply` sends them,
     /// without holding them all.
     pub fn visit_plan_payloads(&self, plan: i64, visit: impl FnMut(StoredPayload)) -> Result<()> {
-        self.payloads_where("plan = ?1", params![plan], visit)
+        self.payloads_where("plan_payloads WHERE plan = ?1", params![plan], visit)
     }
 
     /// Hands the payloads of a plan whose JSON text contains `text` to `visit`, in the order
@@ -246,7 +253,7 @@ impl Ledger {
         visit: impl FnMut(StoredPayload),
     ) -> Result<()> {
         self.payloads_where(
-            "plan = ?1 AND instr(payload, ?2) > 0",
+            "plan_payloads WHERE plan = ?1 AND instr(payload, ?2) > 0",
             params![plan, text],
             visit,
         )
@@ -262,7 +269,7 @@ impl Ledger {
     ) -> Result<Vec<StoredPayload>> {
         let mut all = Vec::new();
         self.payloads_where(
-            "plan = ?1 AND step = ?2 AND seq >= ?3 AND seq < ?4",
+            PAYLOADS_OF_STEP,
             params![plan, step, seqs.start, seqs.end],
             |p| all.push(p),
         )?;
@@ -299,9 +306,10 @@ impl Ledger {
             .map_err(self.sql("reading plan results"))
     }
 
+    /// Visits the payloads `source` names: the table (or an index of it) and a `WHERE`.
     fn payloads_where(
         &self,
-        filter: &str,
+        source: &str,
         params: impl rusqlite::Params,
         mut visit: impl FnMut(StoredPayload),
     ) -> Result<()> {
@@ -309,7 +317,7 @@ impl Ledger {
             .conn
             .prepare(&format!(
                 "SELECT seq, ordinal, step, method, path, payload, condition, dependencies, state,
-                 result, attempts, error FROM plan_payloads WHERE {filter} ORDER BY seq, ordinal"
+                 result, attempts, error FROM {source} ORDER BY seq, ordinal"
             ))
             .map_err(self.sql("reading plan payloads"))?;
         let json = |text: String| serde_json::from_str(&text).unwrap_or(Value::Null);

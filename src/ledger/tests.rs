@@ -322,3 +322,34 @@ impl Ledger {
         ledger
     }
 }
+
+#[test]
+fn a_stage_reads_a_step_through_the_index_of_steps_and_seqs() {
+    let ledger = Ledger::open_in_memory().unwrap();
+    let queries = [
+        format!(
+            "SELECT seq FROM plan_items WHERE {} ORDER BY seq",
+            plans::ITEMS_OF_STEP
+        ),
+        format!(
+            "SELECT payload FROM {} ORDER BY seq, ordinal",
+            plans::PAYLOADS_OF_STEP
+        ),
+    ];
+    for query in queries {
+        let mut stmt = ledger
+            .conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {query}"))
+            .unwrap();
+        let steps: Vec<String> = stmt
+            .query_map(params![1, "create_filter", 0, 100], |row| row.get(3))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert!(
+            steps.iter().any(|s| s
+                .contains("plan_payloads_by_step_and_seq (plan=? AND step=? AND seq>? AND seq<?)")),
+            "{query}: {steps:?}"
+        );
+    }
+}
