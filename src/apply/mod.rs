@@ -60,7 +60,8 @@ use execute::Run;
 /// rate limit, not the overlap, sets the pace, also for a target far away. Eight rather than
 /// fewer because lanes about to send share the recording of their intents (`recorder.rs`), so
 /// more lanes make fewer waits for the disk; few enough that a crash leaves at most eight
-/// writes to reconcile.
+/// writes sent without their result (and the intents recorded ahead, `recorder::AHEAD`, of
+/// payloads not sent yet) to reconcile.
 pub const DEFAULT_CONCURRENCY: usize = 8;
 
 /// Creates of one payload within one run, ambiguous outcomes included. Each ambiguous
