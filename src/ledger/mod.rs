@@ -667,12 +667,16 @@ impl Ledger {
                     })?;
             }
             if let Some((key, items)) = complete {
-                tx.execute(
+                // Cached: most collections are one page (a destination's filters), so this runs
+                // about as often as pages are stored.
+                tx.prepare_cached(
                     "INSERT INTO collections (run, key, items, completed_at) VALUES (?1, ?2, ?3, ?4)
                      ON CONFLICT (run, key) DO UPDATE SET items = excluded.items,
                          completed_at = excluded.completed_at",
-                    params![run.0, key, items as i64, now()],
                 )
+                .and_then(|mut complete| {
+                    complete.execute(params![run.0, key, items as i64, now()])
+                })
                 .map_err(|source| sql_error(&path, "completing a collection", source))?;
             }
         }
