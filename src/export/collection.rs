@@ -144,6 +144,8 @@ impl Collection {
 #[derive(Debug, Clone, Default)]
 pub struct Page {
     pub objects: Vec<(String, Value)>,
+    /// The API said no page follows.
+    pub last: bool,
 }
 
 /// Why a collection could not be read, after the client's own retries.

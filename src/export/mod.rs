@@ -399,7 +399,7 @@ impl<R: ConfigReader> Walker<'_, R> {
                 Kind::Workspaces,
                 "workspaces",
                 vec![(workspace_name, workspace_body)],
-                true,
+                Some(1),
             )?;
         }
         for collection in [
@@ -565,7 +565,9 @@ impl<R: ConfigReader> Walker<'_, R> {
 
     /// The names of a collection's objects: from the ledger when this run already read it
     /// completely, otherwise read page by page (each page stored as it arrives when the kind is
-    /// selected, and dropped once stored: the walk goes on with the names alone).
+    /// selected, and dropped once stored: the walk goes on with the names alone). The last page
+    /// is stored in the transaction that completes the collection: most collections are one
+    /// page (a destination's filters), and a transaction each was twice the journal writes.
     /// `Ok(None)` when the collection failed (recorded); `Err` only for what stops the walk.
     async fn collect(&self, collection: &Collection) -> Result<Option<Vec<String>>, ExportError> {
         let kind = collection.kind();
@@ -582,13 +584,16 @@ impl<R: ConfigReader> Walker<'_, R> {
         }
         self.reporter.collection_started(kind, &key);
         let mut names = Vec::new();
+        let mut completed = false;
         let mut pages = self.reader.pages(collection);
         while let Some(page) = pages.next().await {
             match page {
                 Ok(page) => {
                     names.extend(page.objects.iter().map(|(name, _)| name.clone()));
                     if store {
-                        self.store(kind, &key, page.objects, false)?;
+                        completed = page.last;
+                        let complete = page.last.then_some(names.len() as u64);
+                        self.store(kind, &key, page.objects, complete)?;
                     }
                 }
                 Err(error) if error.fatal => {
@@ -603,19 +608,21 @@ impl<R: ConfigReader> Walker<'_, R> {
                 }
             }
         }
-        if store {
+        // A list that ended without saying so on its last page (or had no page at all).
+        if store && !completed {
             lock(self.ledger).store_page(self.run, &[], Some((&key, names.len() as u64)))?;
         }
         Ok(Some(names))
     }
 
-    /// Sanitizes and stores objects listed in `parent`, optionally completing the collection.
+    /// Sanitizes and stores objects listed in `parent`; with `complete`, the number of objects
+    /// the whole collection holds, also marks it complete.
     fn store(
         &self,
         kind: Kind,
         parent: &str,
         objects: Vec<(String, Value)>,
-        complete: bool,
+        complete: Option<u64>,
     ) -> Result<(), ExportError> {
         let count = objects.len() as u64;
         let rows: Vec<NewObject> = objects
@@ -632,7 +639,7 @@ impl<R: ConfigReader> Walker<'_, R> {
                 }
             })
             .collect();
-        lock(self.ledger).store_page(self.run, &rows, complete.then_some((parent, count)))?;
+        lock(self.ledger).store_page(self.run, &rows, complete.map(|items| (parent, items)))?;
         self.reporter.stored(kind, count);
         Ok(())
     }

@@ -17,15 +17,16 @@ fn read_error(error: &ConfigApiError) -> ReadError {
     }
 }
 
-fn page(objects: Vec<RawObject>) -> Page {
+fn page(objects: Vec<RawObject>, last: bool) -> Page {
     Page {
         objects: objects.into_iter().map(|o| (o.name, o.body)).collect(),
+        last,
     }
 }
 
 fn list(pages: Pages) -> BoxStream<'static, Result<Page, ReadError>> {
     pages
-        .map_ok(|p| page(p.objects))
+        .map_ok(|p| page(p.objects, p.last))
         .map_err(|e| read_error(&e))
         .boxed()
 }
@@ -33,7 +34,12 @@ fn list(pages: Pages) -> BoxStream<'static, Result<Page, ReadError>> {
 fn single<'a>(
     read: impl Future<Output = Result<Vec<RawObject>, ConfigApiError>> + Send + 'a,
 ) -> BoxStream<'a, Result<Page, ReadError>> {
-    stream::once(async move { read.await.map(page).map_err(|e| read_error(&e)) }).boxed()
+    stream::once(async move {
+        read.await
+            .map(|objects| page(objects, true))
+            .map_err(|e| read_error(&e))
+    })
+    .boxed()
 }
 
 impl ConfigReader for ConfigClient {

@@ -56,12 +56,16 @@ impl ConfigReader for FakeReader {
             return stream::iter(vec![Err(error.clone())]).boxed();
         }
         let objects = self.collections.get(&key).cloned().unwrap_or_default();
-        // Two objects per page, to exercise multi-page collections.
+        // Two objects per page, to exercise multi-page collections; an empty collection is no
+        // page at all, and the last page says it is.
+        let count = objects.chunks(2).count();
         let pages: Vec<Result<Page, ReadError>> = objects
             .chunks(2)
-            .map(|chunk| {
+            .enumerate()
+            .map(|(i, chunk)| {
                 Ok(Page {
                     objects: chunk.to_vec(),
+                    last: i + 1 == count,
                 })
             })
             .collect();
