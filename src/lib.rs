@@ -39,7 +39,7 @@ pub use commands::ExitStatus;
 /// tasks: they wait on rate limits, not on the CPU, and the task that drives their requests
 /// (the command's own future) runs on the thread that started the runtime; with worker
 /// threads beside it, every answer was read on one thread and handed to another, a switch
-/// between threads per request (`migrate` of `large`: 14% of its CPU, the same wall time).
+/// between threads per request (`migrate` of `large`: 15% of its CPU, the same wall time).
 pub fn run(cli: cli::Cli) -> ExitStatus {
     console::set_colors_enabled_stderr(use_color(cli.global.color));
     let mut builder = match cli.command {
