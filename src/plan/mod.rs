@@ -769,6 +769,8 @@ pub fn build_into<S: SnapshotSource>(
         tables,
         target,
         options,
+        // The whole workspace: too much to hold twice.
+        false,
         &mut |item, pairs| {
             id_map.extend_from_slice(pairs);
             sink(item)
@@ -811,6 +813,12 @@ pub type StageSink<'a, E> = dyn FnMut(PlanItem, &[IdPair]) -> Result<(), E> + 'a
 /// stage comes with the objects it refers to or after them: decisions look back (at the
 /// target, at references, at the labels planned), never forward. The one global input is the
 /// target: a stage matches its objects against the same [`TargetView`] as the others.
+///
+/// Each object is mapped twice: first with every reference a marker, for its natural key, then
+/// with the ids of the target objects it will use. With `keep_first_pass`, for a stage small
+/// enough to hold (a few sources' destinations and filters), the first pass's objects are kept,
+/// and when the target gave no id to use they are decided as they are: the second pass would
+/// make the same ones (in a `migrate` onto an empty target, half of the stages' planning).
 #[allow(clippy::too_many_arguments)]
 pub fn build_stage<S: SnapshotSource>(
     source: &S,
@@ -819,6 +827,7 @@ pub fn build_stage<S: SnapshotSource>(
     tables: &Tables,
     target: &TargetView,
     options: PlanOptions,
+    keep_first_pass: bool,
     sink: &mut StageSink<'_, S::Error>,
 ) -> Result<PlanSummary, S::Error> {
     let empty = IdMap::new();
@@ -830,13 +839,18 @@ pub fn build_stage<S: SnapshotSource>(
         ids,
         functions,
     };
-    // First pass: payloads with every reference as a marker, to read the natural keys from.
+    // First pass: payloads with every reference as a marker, to read the natural keys from;
+    // kept per kind mapped, in order, with `keep_first_pass`.
     let mut keys: Vec<KeyFields> = Vec::new();
+    let mut first_pass: HashMap<Kind, Vec<Mapped>> = HashMap::new();
     {
         let first = context(&empty);
         for kind in MAP_ORDER {
             map_kind(source, kind, &first, &mut |mapped| {
-                keys.push(KeyFields::of(&mapped))
+                keys.push(KeyFields::of(&mapped));
+                if keep_first_pass {
+                    first_pass.entry(kind).or_default().push(mapped);
+                }
             })?;
         }
     }
@@ -906,6 +920,11 @@ pub fn build_stage<S: SnapshotSource>(
     }
 
     // Second pass: the same mapping with the known ids substituted, decided object by object.
+    // Without ids it is the first pass again: kept, that is what is decided.
+    let reuse = keep_first_pass && ids.is_empty();
+    if !reuse {
+        first_pass.clear();
+    }
     let second = context(&ids);
     let mut planner = Planner {
         options,
@@ -916,27 +935,33 @@ pub fn build_stage<S: SnapshotSource>(
         labels_planned: prior.labels,
     };
     let mut summary = PlanSummary::default();
-    let mut failed = None;
+    let mut decide = |mapped: Mapped| -> Result<(), S::Error> {
+        let resolution = pending
+            .get_mut(&mapped.kind)
+            .and_then(Iterator::next)
+            .unwrap_or_else(Resolution::none);
+        let item = planner.decide(mapped, resolution);
+        summary.add(&item);
+        let pairs = std::mem::take(&mut planner.pairs);
+        sink(item, &pairs)
+    };
     // Functions first: a function-instance source is created from its function's catalog id.
     let order = std::iter::once(Kind::Functions)
         .chain(MAP_ORDER.into_iter().filter(|k| *k != Kind::Functions));
     for kind in order {
-        map_kind(source, kind, &second, &mut |mapped| {
-            if failed.is_some() {
-                return;
+        if reuse {
+            for mapped in first_pass.remove(&kind).unwrap_or_default() {
+                decide(mapped)?;
             }
-            let resolution = pending
-                .get_mut(&mapped.kind)
-                .and_then(Iterator::next)
-                .unwrap_or_else(Resolution::none);
-            let item = planner.decide(mapped, resolution);
-            summary.add(&item);
-            let pairs = std::mem::take(&mut planner.pairs);
-            if let Err(e) = sink(item, &pairs) {
-                failed = Some(e);
+            continue;
+        }
+        let mut failed = None;
+        map_kind(source, kind, &second, &mut |mapped| {
+            if failed.is_none() {
+                failed = decide(mapped).err();
             }
         })?;
-        if let Some(e) = failed.take() {
+        if let Some(e) = failed {
             return Err(e);
         }
     }
@@ -1183,7 +1208,108 @@ impl Planner<'_> {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
+    use crate::mapping::TargetCatalog;
+
+    /// A source's subtree: a destination and a filter on it.
+    fn subtree() -> Snapshot {
+        let destination = "workspaces/ws/sources/js/destinations/google-analytics";
+        let mut snapshot = Snapshot::default();
+        snapshot.push(
+            Kind::Destinations,
+            destination,
+            json!({"display_name": "Google Analytics", "enabled": true, "config": []}),
+        );
+        snapshot.push(
+            Kind::DestinationFilters,
+            format!("{destination}/filters/drop"),
+            json!({"title": "drop", "if": "type = \"track\"", "enabled": true,
+                   "actions": [{"type": "drop_event"}]}),
+        );
+        snapshot
+    }
+
+    /// The subtree's stage planned with its first pass kept or not: (kind, name, action,
+    /// payloads) per item.
+    fn staged(
+        snapshot: &Snapshot,
+        view: &TargetView,
+        keep_first_pass: bool,
+    ) -> Vec<(Kind, String, Action, String)> {
+        let source = "workspaces/ws/sources/js";
+        let mut prior = Prior::default();
+        // The source, planned by an earlier stage and created in the target.
+        prior.planned.insert((Kind::Sources, source.to_owned()));
+        prior
+            .created
+            .insert(Ref::id(Kind::Sources, source), "src-1");
+        let options = PlanOptions {
+            mode: Mode::Create,
+            on_conflict: OnConflict::Adopt,
+        };
+        let mut items = Vec::new();
+        build_stage(
+            snapshot,
+            &[],
+            prior,
+            Tables::embedded(),
+            view,
+            options,
+            keep_first_pass,
+            &mut |item: PlanItem, _: &[IdPair]| -> Result<(), std::convert::Infallible> {
+                let payloads = serde_json::to_string(&item.payloads).unwrap();
+                items.push((item.kind, item.config_name, item.action, payloads));
+                Ok(())
+            },
+        )
+        .unwrap();
+        items
+    }
+
+    #[test]
+    fn a_stage_keeping_its_first_pass_plans_what_two_passes_plan() {
+        let catalog = TargetCatalog::from_public(
+            [json!({"id": "m-js", "slug": "javascript", "name": "Javascript", "options": []})]
+                .iter(),
+            [
+                json!({"id": "m-ga", "slug": "google-analytics", "name": "Google Analytics",
+                    "options": []}),
+            ]
+            .iter(),
+        )
+        .unwrap();
+        let mut view = TargetView {
+            workspace_id: "w1".into(),
+            catalog,
+            ..TargetView::default()
+        };
+        let snapshot = subtree();
+        // Nothing in the target: the first pass is what is planned.
+        let empty = staged(&snapshot, &view, true);
+        assert_eq!(empty, staged(&snapshot, &view, false));
+        assert!(
+            empty
+                .iter()
+                .all(|(_, _, action, _)| *action == Action::Create),
+            "{empty:?}"
+        );
+        // The destination is in the target and adopted: its filter is planned with its id,
+        // which only the second pass gives.
+        view.destinations.push(PublicObject {
+            id: "dst-1".into(),
+            body: json!({"id": "dst-1", "sourceId": "src-1", "metadata": {"id": "m-ga"},
+                         "name": "Google Analytics"}),
+        });
+        let adopting = staged(&snapshot, &view, true);
+        assert_eq!(adopting, staged(&snapshot, &view, false));
+        let (_, _, _, filter) = adopting
+            .iter()
+            .find(|(kind, ..)| *kind == Kind::DestinationFilters)
+            .unwrap();
+        assert!(filter.contains("dst-1"), "{adopting:?}");
+    }
 
     #[test]
     fn invitations_count_fifty_to_a_write_request() {

@@ -178,6 +178,9 @@ impl StagePlanner {
             &self.tables,
             &self.view,
             self.options,
+            // A subtree stage is a few sources' destinations and filters; the first stages
+            // hold every source, and every tracking plan with its rules.
+            matches!(stage, Stage::Subtrees(_)),
             &mut |item, pairs| {
                 decided.add(&item);
                 let item = PreparedItem::new(&item, pairs.to_vec());
