@@ -507,10 +507,10 @@ impl Ledger {
     /// Records, in one transaction, the payloads `applied` (`state = 'done'`, the ids their
     /// answer or the reconciling lookup carried as `result`, and those ids in the id map with
     /// `matched_by`, `created` or `reconciled`), then the `intents` of writes about to be sent
-    /// (`state = 'intent'`, one more attempt each; never for a payload already `done`, which
-    /// is never sent again), so that a crash after a write leaves a trace
-    /// to reconcile. One transaction for both because each commit costs writes to the journal:
-    /// `apply` records the results of the writes that came back together with the next intents.
+    /// (`state = 'intent'`, one more attempt each; never for a payload already `done`, which is
+    /// never sent again), so that a crash after a write leaves a trace to reconcile. One
+    /// transaction for both because each commit costs writes to the journal: `apply` records
+    /// the results of the writes that came back together with the next intents.
     ///
     /// Before the writes are sent, the intents must also be checkpointed from the WAL into the
     /// ledger file itself, with a [`super::Checkpointer`]: a ledger file copied without its
