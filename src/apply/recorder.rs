@@ -251,12 +251,7 @@ mod tests {
         // waits for the disk.
         let held = recorder.turn.lock().await;
         let lanes = join_all((1..=3).map(|seq| {
-            let key = PayloadKey {
-                plan: 1,
-                seq,
-                ordinal: 0,
-            };
-            recorder.intent(key, || {
+            recorder.intent(key(seq), || {
                 recordings.set(recordings.get() + 1);
                 lock(&ledger)
             })
@@ -279,11 +274,6 @@ mod tests {
         let mut ledger = Ledger::open_in_memory().unwrap();
         let ledger = Mutex::new(&mut ledger);
         let recorder = Recorder::default();
-        let key = |seq| PayloadKey {
-            plan: 1,
-            seq,
-            ordinal: 0,
-        };
         let applied = |seq| Applied {
             key: key(seq),
             target: "t".into(),
@@ -297,6 +287,15 @@ mod tests {
         assert_eq!(lock(&recorder.applied).len(), 1);
         recorder.flush(&[], || lock(&ledger)).await.unwrap();
         assert!(lock(&recorder.applied).is_empty());
+    }
+
+    /// The payload `seq` of plan 1.
+    fn key(seq: i64) -> PayloadKey {
+        PayloadKey {
+            plan: 1,
+            seq,
+            ordinal: 0,
+        }
     }
 
     /// A recording counter around the ledger, as `Run::ledger` gives it.
@@ -316,11 +315,6 @@ mod tests {
         let ledger = Mutex::new(&mut ledger);
         let recorder = Recorder::default();
         let recordings = Cell::new(0);
-        let key = |seq| PayloadKey {
-            plan: 1,
-            seq,
-            ordinal: 0,
-        };
         let expected: Vec<PayloadKey> = (1..=AHEAD as i64 + 2).map(key).collect();
         recorder.expect(expected.iter().copied());
         for k in &expected {
@@ -343,11 +337,6 @@ mod tests {
         // A file ledger: the checkpoint waits on another thread, as in a real run.
         let recorder = Recorder::new(ledger.checkpointer().unwrap());
         let ledger = Mutex::new(&mut ledger);
-        let key = |seq| PayloadKey {
-            plan: 1,
-            seq,
-            ordinal: 0,
-        };
         recorder.expect([key(1), key(2)]);
         let first = recorder.intent(key(1), || lock(&ledger));
         let second = async {
@@ -374,11 +363,6 @@ mod tests {
         let ledger = Mutex::new(&mut ledger);
         let recorder = Recorder::default();
         let recordings = Cell::new(0);
-        let key = |seq| PayloadKey {
-            plan: 1,
-            seq,
-            ordinal: 0,
-        };
         let phase: Vec<PayloadKey> = (1..=5).map(key).collect();
         let other_phase = [key(9)];
         recorder.expect(phase.iter().copied());
