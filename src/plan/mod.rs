@@ -818,7 +818,8 @@ pub type StageSink<'a, E> = dyn FnMut(PlanItem, &[IdPair]) -> Result<(), E> + 'a
 /// with the ids of the target objects it will use. With `keep_first_pass`, for a stage small
 /// enough to hold (a few sources' destinations and filters), the first pass's objects are kept,
 /// and when the target gave no id to use they are decided as they are: the second pass would
-/// make the same ones (in a `migrate` onto an empty target, half of the stages' planning).
+/// make the same ones (in a `migrate` onto an empty target, one of the two mappings of most
+/// stages).
 #[allow(clippy::too_many_arguments)]
 pub fn build_stage<S: SnapshotSource>(
     source: &S,
