@@ -511,6 +511,17 @@ fn companions(ledger: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
+/// Whether the ledger file at `path` is whole without its -wal: checked on a copy, since
+/// opening a file writes beside it.
+fn whole_alone(path: &Path) -> bool {
+    let dir = tempfile::tempdir().unwrap();
+    let probe = dir.path().join("probe.ledger");
+    std::fs::copy(path, &probe).unwrap();
+    rusqlite::Connection::open(&probe)
+        .and_then(|conn| conn.query_row("PRAGMA quick_check", [], |r| r.get::<_, String>(0)))
+        .is_ok_and(|check| check == "ok")
+}
+
 #[tokio::test]
 async fn a_killed_apply_resumes_from_a_copy_of_the_ledger_file_alone() {
     let rig = Rig::new().await;
@@ -518,32 +529,47 @@ async fn a_killed_apply_resumes_from_a_copy_of_the_ledger_file_alone() {
     rig.planned(&ledger).await;
     let due = due_count(&ledger);
     let base = progress(&ledger);
-    // Killed half-way, after a write's intent and before its result.
-    let mut child = rig
-        .command("apply", &ledger)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    while progress(&ledger) < base + due / 2 {
-        tokio::time::sleep(Duration::from_millis(3)).await;
-    }
-    let before = intents(&ledger);
-    let started = Instant::now();
-    while intents(&ledger) == before && started.elapsed() < Duration::from_secs(30) {
-        tokio::task::yield_now().await;
-    }
-    child.start_kill().unwrap();
-    child.wait().await.unwrap();
+    // Killed half-way, after a write's intent and before its result, then moved to another
+    // machine: the ledger file, without its -wal, -shm or lock file. The file holds every
+    // intent, but a kill that lands while a checkpoint copies pages into it leaves it torn
+    // until its -wal is replayed (docs/ledger.md): such a copy is not the case tested here, so
+    // the run goes on from the ledger and is killed again.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let mut torn = 0;
+    let moved = loop {
+        let mut child = rig
+            .command("apply", &ledger)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let reach = if torn == 0 {
+            base + due / 2
+        } else {
+            progress(&ledger) + 1
+        };
+        while progress(&ledger) < reach {
+            tokio::time::sleep(Duration::from_millis(3)).await;
+        }
+        let before = intents(&ledger);
+        let started = Instant::now();
+        while intents(&ledger) == before && started.elapsed() < Duration::from_secs(30) {
+            tokio::task::yield_now().await;
+        }
+        child.start_kill().unwrap();
+        child.wait().await.unwrap();
+        let copy = elsewhere.path().join(format!("moved-{torn}.ledger"));
+        std::fs::copy(&ledger, &copy).unwrap();
+        if whole_alone(&copy) {
+            break copy;
+        }
+        torn += 1;
+        assert!(torn < 5, "{torn} kills in a row landed in a checkpoint");
+    };
     let done_before_the_move = progress(&ledger) - base;
     assert!(done_before_the_move > 0);
     let wal = &companions(&ledger)[0];
     assert!(wal.exists(), "a killed run leaves its WAL");
-
-    // Moved to another machine: the ledger file, without its -wal, -shm or lock file.
-    let elsewhere = tempfile::tempdir().unwrap();
-    let moved = elsewhere.path().join("moved.ledger");
-    std::fs::copy(&ledger, &moved).unwrap();
     let writes = writes_at(&rig.sims.public.base_url()).await;
     let (code, stderr) = rig.finish("apply", &moved).await;
     assert_eq!(code, 0, "{stderr}");

@@ -13,10 +13,12 @@
 //! Moving a ledger: the file alone is enough to resume, even after a kill. WAL keeps recent
 //! commits in `<ledger>-wal` until they are checkpointed into the file, so a copy of the file
 //! without its `-wal` would lose them; every write intent is therefore checkpointed before the
-//! write is sent ([`Ledger::record_progress`], then a [`Checkpointer`] on another thread). A copy of the file alone thus holds the intent of every write that may have
-//! reached the target (what a resume needs to reconcile instead of writing twice); what it can
-//! lack is only later progress (results, pages), which a resume redoes or reconciles. Copies are
-//! made while no segbridge process uses the ledger: a file copied during a checkpoint can be torn.
+//! write is sent ([`Ledger::record_progress`], then a [`Checkpointer`] on another thread). A
+//! copy of the file alone thus holds the intent of every write that may have reached the target
+//! (what a resume needs to reconcile instead of writing twice); what it can lack is only later
+//! progress (results, pages), which a resume redoes or reconciles. Copies are made while no
+//! segbridge process uses the ledger: a file copied during a checkpoint can be torn, and so is
+//! the file alone of a process killed during one (its `-wal` repairs it).
 //!
 //! Secrets: objects are stored only as [`Sanitized`] values, which can only be made by
 //! [`crate::secrets::sanitize`]; the ledger has no way to accept a raw object.
