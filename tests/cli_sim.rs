@@ -1,10 +1,12 @@
 //! `segbridge sim` as a user runs it: the binary prints what a client needs on stdout, serves a
 //! generated workspace on 127.0.0.1, and refuses bad options with exit code 2.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
-use serde_json::Value;
+use common::inspect::{get_json_as, stats_at};
 
 struct Running(Child);
 
@@ -60,25 +62,13 @@ async fn sim_prints_url_and_tokens_and_serves_the_generated_workspace() {
     assert!(url.starts_with("http://127.0.0.1:"), "{url}");
     let token = value(&lines, "SEGMENT_CONFIG_API_TOKEN").expect("token printed");
     let workspace = value(&lines, "SEGMENT_WORKSPACE").unwrap();
-    let client = reqwest::Client::new();
-    let stats: Value = client
-        .get(format!("{url}/_sim/stats"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let stats = stats_at(url).await;
     assert!(stats["resources_total"].as_u64().unwrap() > 20);
-    let sources: Value = client
-        .get(format!("{url}/v1beta/workspaces/{workspace}/sources"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let sources = get_json_as(
+        format!("{url}/v1beta/workspaces/{workspace}/sources"),
+        token,
+    )
+    .await;
     assert!(!sources["sources"].as_array().unwrap().is_empty());
 }
 

@@ -1,10 +1,13 @@
 //! `segbridge sim` as a user runs it: the binary prints both simulators' URLs and tokens as
 //! `KEY=value` lines on stdout, serves them, and takes tokens from the environment when set.
 
+mod common;
+
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
+use common::inspect::get_json_as;
 use serde_json::Value;
 
 /// The running binary, killed when dropped so a failing test leaves nothing behind.
@@ -62,15 +65,7 @@ async fn prints_both_simulators_and_serves_the_public_one_as_asked() {
     assert!(token.starts_with("sgp_"), "{token}");
     let url = &lines["SEGMENT_PUBLIC_API_URL"];
     assert!(url.starts_with("http://127.0.0.1:"), "{url}");
-    let ws: Value = reqwest::Client::new()
-        .get(format!("{url}/"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let ws = get_json_as(format!("{url}/"), token).await;
     // A mirror shows the same workspace as the Config side.
     assert_eq!(
         ws["data"]["workspace"]["slug"],
