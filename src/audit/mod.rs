@@ -287,7 +287,7 @@ pub async fn audit_with_source<R: ConfigReader>(
         .ok_or_else(|| AuditError::NoPlan(target_name.clone()))?;
     let FromLedger {
         ids,
-        view: ledger_view,
+        view: mut ledger_view,
         sources,
         destinations,
     } = from_ledger(ledger, &target_name, plan.id, options)?;
@@ -347,7 +347,6 @@ pub async fn audit_with_source<R: ConfigReader>(
         ));
     });
     drop(snapshot);
-    let mut ledger_view = ledger_view;
     let unclaimed = compare::unclaimed(&claimed, &state, &options.kinds);
     ledger_view.names = names_of(&ids, &unclaimed);
     results.extend(compare::unexpected(
