@@ -212,6 +212,7 @@ mod mapper {
                 workspace_id: Some("wsTarget"),
                 ids: &ids,
                 functions: &[],
+                keys_only: false,
             };
             let mapped = map_workspace(&snapshot, &ctx);
             let text = serde_json::to_string(&mapped).unwrap();

@@ -64,8 +64,16 @@ impl SecretHasher {
     }
 }
 
+/// Lower-case hex of `bytes`, written into one string (a string per byte would be 32
+/// allocations per hash, and a hash is made of every object stored).
 pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        out.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        out.push(char::from(DIGITS[usize::from(byte & 0xf)]));
+    }
+    out
 }
 
 /// A JSON object whose secret values have been replaced by markers. Only [`sanitize`] makes one.
@@ -90,9 +98,11 @@ impl Sanitized {
         self.body.to_string()
     }
 
-    /// SHA-256 of [`Self::to_json`]: equal bodies, equal hashes.
-    pub fn content_hash(&self) -> String {
-        hex(&Sha256::digest(self.to_json().as_bytes()))
+    /// [`Self::to_json`] and its SHA-256 (equal bodies, equal hashes), the body serialized once.
+    pub fn json_and_hash(&self) -> (String, String) {
+        let json = self.to_json();
+        let hash = hex(&Sha256::digest(json.as_bytes()));
+        (json, hash)
     }
 }
 
@@ -331,6 +341,15 @@ mod tests {
         assert_eq!(format!("{redactor:?}"), "Redactor(4 values)");
     }
 
+    #[test]
+    fn hex_is_two_lower_case_digits_per_byte() {
+        assert_eq!(hex(&[0x00, 0x0f, 0xa0, 0xff]), "000fa0ff");
+        assert_eq!(
+            hex(&Sha256::digest(b"abc")),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
     fn hasher() -> SecretHasher {
         SecretHasher::from_token("token-a")
     }
@@ -361,7 +380,9 @@ mod tests {
     fn hashes_detect_changes_and_depend_on_the_token() {
         let one = |value: &str, token: &str| {
             let body = json!({"config": [{"value": value, "type": "password"}]});
-            sanitize(Kind::Destinations, body, &SecretHasher::from_token(token)).content_hash()
+            sanitize(Kind::Destinations, body, &SecretHasher::from_token(token))
+                .json_and_hash()
+                .1
         };
         assert_eq!(one("a", "t"), one("a", "t"));
         assert_ne!(one("a", "t"), one("b", "t"));

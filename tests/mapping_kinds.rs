@@ -95,6 +95,7 @@ impl World {
             workspace_id: Some("wsTarget"),
             ids: &self.ids,
             functions: &self.functions,
+            keys_only: false,
         }
     }
 }
@@ -686,6 +687,28 @@ fn rows_16_to_19_typewriter_plans() {
             identify > 0
         );
     }
+}
+
+#[test]
+fn a_plan_mapped_for_its_keys_only_is_its_create_without_rules() {
+    let world = World::new();
+    let plan = fixture("tracking-plan.typewriter-e2e.json");
+    let name = plan["name"].as_str().unwrap();
+    let whole = tracking_plans::map_tracking_plan(name, &plan, &world.ctx());
+    let keys = tracking_plans::map_tracking_plan(
+        name,
+        &plan,
+        &Context {
+            keys_only: true,
+            ..world.ctx()
+        },
+    );
+    assert_eq!(
+        keys.payloads.iter().map(|p| p.step).collect::<Vec<_>>(),
+        [Step::CreateTrackingPlan]
+    );
+    assert_eq!(keys.payloads[0], *step(&whole, Step::CreateTrackingPlan));
+    assert!(step(&whole, Step::ReplaceRules).body.is_some());
 }
 
 #[test]

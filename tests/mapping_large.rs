@@ -181,6 +181,7 @@ fn map_large() -> (Snapshot, Vec<Mapped>, std::time::Duration) {
         workspace_id: Some("targetWorkspaceId"),
         ids: &ids,
         functions: &functions,
+        keys_only: false,
     };
     let start = Instant::now();
     let mapped = map_workspace(&snapshot, &ctx);

@@ -17,6 +17,8 @@
 
 use serde_json::{Map, Value, json};
 
+use crate::model::object;
+
 fn get(value: &Value, key: &str) -> Value {
     value.get(key).cloned().unwrap_or(Value::Null)
 }
@@ -50,7 +52,7 @@ pub fn rule_map(rules: impl IntoIterator<Item = Value>) -> Value {
             );
             // Taken, not cloned: the schemas are the bulk of a tracking plan.
             let schema = r.get_mut("jsonSchema").map_or(Value::Null, Value::take);
-            (id, json!({ "jsonSchema": schema }))
+            (id, object([("jsonSchema", schema)]))
         })
         .collect();
     Value::Object(map)
@@ -116,24 +118,36 @@ pub fn source(source: &Value) -> Value {
         .and_then(Value::as_array)
         .map(|l| label_set(l))
         .unwrap_or_else(|| json!({}));
-    json!({
-        "slug": get(source, "slug"),
-        "name": get(source, "name"),
-        "metadataId": source.pointer("/metadata/id").cloned().unwrap_or(Value::Null),
-        "settings": get(source, "settings"),
-        "labels": labels,
-    })
+    object([
+        ("slug", get(source, "slug")),
+        ("name", get(source, "name")),
+        (
+            "metadataId",
+            source
+                .pointer("/metadata/id")
+                .cloned()
+                .unwrap_or(Value::Null),
+        ),
+        ("settings", get(source, "settings")),
+        ("labels", labels),
+    ])
 }
 
 /// A `DestinationV1`.
 pub fn destination(destination: &Value) -> Value {
-    json!({
-        "name": get(destination, "name"),
-        "metadataId": destination.pointer("/metadata/id").cloned().unwrap_or(Value::Null),
-        "sourceId": get(destination, "sourceId"),
-        "settings": get(destination, "settings"),
-        "enabled": get(destination, "enabled"),
-    })
+    object([
+        ("name", get(destination, "name")),
+        (
+            "metadataId",
+            destination
+                .pointer("/metadata/id")
+                .cloned()
+                .unwrap_or(Value::Null),
+        ),
+        ("sourceId", get(destination, "sourceId")),
+        ("settings", get(destination, "settings")),
+        ("enabled", get(destination, "enabled")),
+    ])
 }
 
 /// A `DestinationFilterV1`, with the destination it was listed under.
@@ -145,11 +159,11 @@ pub fn filter(filter: &Value, destination_id: &str) -> Value {
 
 /// A `TrackingPlanV1` with its rules.
 pub fn tracking_plan(plan: &Value, rules: Vec<Value>) -> Value {
-    json!({
-        "name": get(plan, "name"),
-        "type": get(plan, "type"),
-        "rules": rule_map(rules),
-    })
+    object([
+        ("name", get(plan, "name")),
+        ("type", get(plan, "type")),
+        ("rules", rule_map(rules)),
+    ])
 }
 
 /// A `FunctionV1`.

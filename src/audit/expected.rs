@@ -26,7 +26,7 @@ use crate::mapping::{
     Context, IdMap, MAP_ORDER, Mapped, Ref, RefField, Snapshot, SnapshotSource, Step, Tables,
     TargetCatalog, exported_functions, map_kind, ref_marker, secret_marker,
 };
-use crate::model::{JsonText, Kind};
+use crate::model::{JsonText, Kind, object};
 
 /// The kinds the audit compares, in the order it reports them.
 pub const AUDITED: [Kind; 7] = [
@@ -148,27 +148,27 @@ fn source_shape(mapped: &Mapped) -> Option<Value> {
         .and_then(Value::as_array)
         .map(|l| actual::label_set(l))
         .unwrap_or_else(|| json!({}));
-    Some(json!({
-        "slug": slug,
-        "name": name,
-        "metadataId": text(Some(create), "metadataId"),
-        "settings": text(Some(create), "settings"),
-        "labels": labels,
-    }))
+    Some(object([
+        ("slug", slug),
+        ("name", name),
+        ("metadataId", text(Some(create), "metadataId")),
+        ("settings", text(Some(create), "settings")),
+        ("labels", labels),
+    ]))
 }
 
 /// `enabled`: the Config object's state.
 fn destination_shape(mapped: &Mapped, enabled: bool) -> Option<Value> {
     let create = body(mapped, Step::CreateDestination)?;
-    Some(json!({
-        "name": text(Some(create), "name"),
-        "metadataId": text(Some(create), "metadataId"),
-        "sourceId": text(Some(create), "sourceId"),
-        "settings": text(Some(create), "settings"),
+    Some(object([
+        ("name", text(Some(create), "name")),
+        ("metadataId", text(Some(create), "metadataId")),
+        ("sourceId", text(Some(create), "sourceId")),
+        ("settings", text(Some(create), "settings")),
         // The Config state, not the create's `false`: the mapping creates every destination
         // disabled for the cut-over, which the comparison knows (see `compare`).
-        "enabled": enabled,
-    }))
+        ("enabled", Value::Bool(enabled)),
+    ]))
 }
 
 fn filter_shape(mapped: &Mapped) -> Option<Value> {
@@ -195,11 +195,11 @@ fn tracking_plan_shape(mapped: &mut Mapped) -> Option<Value> {
         })
         .flatten()
         .collect();
-    Some(json!({
-        "name": name,
-        "type": kind,
-        "rules": actual::rule_map(rules),
-    }))
+    Some(object([
+        ("name", name),
+        ("type", kind),
+        ("rules", actual::rule_map(rules)),
+    ]))
 }
 
 fn function_shape(mapped: &Mapped, tables: &Tables, workspace_name: &str) -> Option<Value> {
@@ -261,6 +261,7 @@ fn in_batches<S: SnapshotSource<Error = Infallible>>(
         workspace_id: Some(inputs.workspace_id),
         ids: inputs.ids,
         functions: &functions,
+        keys_only: false,
     };
     // The one Config field a shape takes from the object rather than from its payloads.
     let mut enabled: HashMap<String, bool> = HashMap::new();
@@ -315,7 +316,7 @@ fn shape_of<S>(
             Kind::SchemaConfigs => {
                 let source = name.strip_suffix("/schema-config").unwrap_or(name);
                 let shape = body(&mapped, Step::UpdateSourceSchemaSettings)
-                    .map(|b| json!({ "settings": b }));
+                    .map(|b| object([("settings", b.clone())]));
                 (id_of(Kind::Sources, source), None, shape)
             }
             Kind::Destinations => (
@@ -342,7 +343,7 @@ fn shape_of<S>(
                     .map_or(name, |(plan, _)| plan);
                 let shape = body(&mapped, Step::ConnectSourceToPlan)
                     .and_then(|b| b.get("sourceId"))
-                    .map(|s| json!({ "sourceId": fill_refs(s) }));
+                    .map(|s| object([("sourceId", fill_refs(s))]));
                 (None, id_of(Kind::TrackingPlans, plan), shape)
             }
             Kind::Functions => (

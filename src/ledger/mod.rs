@@ -655,13 +655,14 @@ impl Ledger {
                 )
                 .map_err(|source| sql_error(&path, "storing a page", source))?;
             for object in objects {
+                let (body, hash) = object.body.json_and_hash();
                 upsert
                     .execute(params![
                         object.kind.as_str(),
                         object.name,
                         object.parent,
-                        object.body.to_json(),
-                        object.body.content_hash(),
+                        body,
+                        hash,
                         run.0,
                     ])
                     .map_err(|source| {

@@ -179,4 +179,8 @@ pub struct Context<'a> {
     pub workspace_id: Option<&'a str>,
     pub ids: &'a IdMap,
     pub functions: &'a [ExportedFunction],
+    /// The caller reads only the natural keys of what is mapped (the planner's first pass,
+    /// whose objects are dropped once their keys are read): a mapping may leave out payloads
+    /// no key is made of, a tracking plan's rules, the bulk of a plan's mapping.
+    pub keys_only: bool,
 }

@@ -18,7 +18,7 @@ use super::payload::id_or_ref;
 use super::sources::secret_or_value;
 use super::tables::Transform;
 use super::{Context, FindingCode, Mapped, Payload, Ref, Step, last_segment, str_field};
-use crate::model::Kind;
+use crate::model::{Kind, object};
 use crate::secrets;
 
 /// True for `""`, `[]`, `{}`: what the Config API returns for a setting nobody set.
@@ -203,12 +203,18 @@ pub fn map_destination(config_name: &str, body: &Value, ctx: &Context<'_>) -> Ma
         );
     }
 
-    let mut create = json!({
-        "sourceId": id_or_ref(ctx.ids, Ref::id(Kind::Sources, source_of(config_name))),
-        "metadataId": item.map_or_else(String::new, |i| i.id.clone()),
-        "enabled": false,
-        "settings": settings,
-    });
+    let mut create = object([
+        (
+            "sourceId",
+            id_or_ref(ctx.ids, Ref::id(Kind::Sources, source_of(config_name))),
+        ),
+        (
+            "metadataId",
+            Value::String(item.map_or_else(String::new, |i| i.id.clone())),
+        ),
+        ("enabled", Value::Bool(false)),
+        ("settings", Value::Object(settings)),
+    ]);
     if let Some(display) = display.filter(|d| !d.is_empty()) {
         // The Config API shows only the integration's display name, the same for every
         // instance on a source; the Public API tells instances apart by name, so a further

@@ -8,11 +8,11 @@
 //! written: a filter over a limit is a blocker, because the API would refuse it half-way
 //! through a destination's filters and leave them in a different order.
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use super::payload::id_or_ref;
 use super::{Context, FindingCode, Mapped, Payload, Ref, Step, str_field};
-use crate::model::Kind;
+use crate::model::{Kind, object};
 
 /// The destination a filter belongs to: `…/destinations/<d>/filters/<id>` → `…/destinations/<d>`.
 pub fn destination_of(filter_name: &str) -> &str {
@@ -103,13 +103,19 @@ pub fn map_filter(config_name: &str, body: &Value, ctx: &Context<'_>) -> Mapped 
     };
     let destination = destination_of(config_name);
     let source = super::destinations::source_of(destination);
-    let mut create = json!({
-        "sourceId": id_or_ref(ctx.ids, Ref::id(Kind::Sources, source)),
-        "if": condition,
-        "actions": actions,
-        "title": str_field(body, "title").unwrap_or_default(),
-        "enabled": enabled,
-    });
+    let mut create = object([
+        (
+            "sourceId",
+            id_or_ref(ctx.ids, Ref::id(Kind::Sources, source)),
+        ),
+        ("if", Value::from(condition)),
+        ("actions", Value::Array(actions)),
+        (
+            "title",
+            Value::from(str_field(body, "title").unwrap_or_default()),
+        ),
+        ("enabled", Value::Bool(enabled)),
+    ]);
     if let Some(description) = str_field(body, "description").filter(|d| !d.is_empty()) {
         create["description"] = Value::String(description.to_owned());
     }

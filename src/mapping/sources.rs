@@ -26,7 +26,7 @@ use super::{
     Context, FindingCode, Mapped, Payload, Ref, RefField, SecretRef, SecretState, Step,
     last_segment, source_name, str_field, workspace_slug,
 };
-use crate::model::Kind;
+use crate::model::{Kind, object};
 use crate::secrets;
 
 /// The value a library setting has when nobody changed it: `false` or `""`.
@@ -168,12 +168,15 @@ pub fn map_source(config_name: &str, body: &Value, ctx: &Context<'_>) -> Mapped 
     );
 
     let create = Payload::new(Step::CreateSource, "POST", "/sources")
-        .body(json!({
-            "slug": slug,
-            "enabled": false,
-            "metadataId": metadata_id.unwrap_or(Value::String(String::new())),
-            "settings": settings,
-        }))
+        .body(object([
+            ("slug", Value::from(slug)),
+            ("enabled", Value::Bool(false)),
+            (
+                "metadataId",
+                metadata_id.unwrap_or(Value::String(String::new())),
+            ),
+            ("settings", Value::Object(settings)),
+        ]))
         .records(this.clone(), "/data/source/id");
     mapped.payloads.push(create);
 
@@ -216,7 +219,7 @@ pub fn map_source(config_name: &str, body: &Value, ctx: &Context<'_>) -> Mapped 
         mapped.payloads.push(
             Payload::new(Step::SetSourceLabels, "PUT", "/sources/{sourceId}/labels")
                 .param("sourceId", source_id)
-                .body(json!({"labels": list})),
+                .body(object([("labels", Value::Array(list))])),
         );
     }
     mapped

@@ -20,7 +20,25 @@ use serde_json::{Value, json};
 
 use super::payload::id_or_ref;
 use super::{Context, FindingCode, Mapped, Payload, Ref, Step, str_field};
-use crate::model::Kind;
+use crate::model::{Kind, object};
+
+/// One Public `RuleInputV1`, the schema moved in (a plan's schemas are most of its text).
+fn rule(rule_type: &str, key: Option<&str>, version: i64, schema: Value) -> Value {
+    let (rule_type, version) = (Value::from(rule_type), Value::from(version));
+    match key {
+        Some(key) => object([
+            ("type", rule_type),
+            ("key", Value::from(key)),
+            ("version", version),
+            ("jsonSchema", schema),
+        ]),
+        None => object([
+            ("type", rule_type),
+            ("version", version),
+            ("jsonSchema", schema),
+        ]),
+    }
+}
 
 /// The rules of one Config plan, as Public `RuleInputV1` objects.
 fn rules_of(mapped: &mut Mapped, rules: &Value, ctx: &Context<'_>) -> Vec<Value> {
@@ -75,12 +93,7 @@ fn rules_of(mapped: &mut Mapped, rules: &Value, ctx: &Context<'_>) -> Vec<Value>
                     Some(_) => {}
                 }
             }
-            let rule = json!({
-                "type": track.get_ref(),
-                "key": name,
-                "version": version,
-                "jsonSchema": schema,
-            });
+            let rule = rule(track.get_ref(), Some(name), version, schema);
             push(mapped, rule, field);
         }
     }
@@ -98,7 +111,7 @@ fn rules_of(mapped: &mut Mapped, rules: &Value, ctx: &Context<'_>) -> Vec<Value>
                 rule_type.get_ref()
             ),
         );
-        let rule = json!({"type": rule_type.get_ref(), "version": 1, "jsonSchema": schema});
+        let rule = rule(rule_type.get_ref(), None, 1, schema.clone());
         push(mapped, rule, format!("rules.{key}"));
     }
     for key in ["identify_traits", "group_traits"] {
@@ -197,6 +210,9 @@ pub fn map_tracking_plan(config_name: &str, body: &Value, ctx: &Context<'_>) -> 
             super::last_segment(config_name)
         ),
     );
+    if ctx.keys_only {
+        return mapped;
+    }
     let plan_id = id_or_ref(ctx.ids, this);
     let rules = rules_of(&mut mapped, rules, ctx);
     for (index, batch) in batches(&mut mapped, rules, ctx).into_iter().enumerate() {
@@ -208,7 +224,7 @@ pub fn map_tracking_plan(config_name: &str, body: &Value, ctx: &Context<'_>) -> 
         mapped.payloads.push(
             Payload::new(step, method, "/tracking-plans/{trackingPlanId}/rules")
                 .param("trackingPlanId", plan_id.clone())
-                .body(json!({"rules": batch})),
+                .body(object([("rules", Value::Array(batch))])),
         );
     }
     mapped

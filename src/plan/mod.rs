@@ -832,20 +832,22 @@ pub fn build_stage<S: SnapshotSource>(
     sink: &mut StageSink<'_, S::Error>,
 ) -> Result<PlanSummary, S::Error> {
     let empty = IdMap::new();
-    let context = |ids| Context {
+    let context = |ids, keys_only| Context {
         tables,
         catalog: &target.catalog,
         roles: &target.roles,
         workspace_id: Some(target.workspace_id.as_str()),
         ids,
         functions,
+        keys_only,
     };
     // First pass: payloads with every reference as a marker, to read the natural keys from;
     // kept per kind mapped, in order, with `keep_first_pass`.
     let mut keys: Vec<KeyFields> = Vec::new();
     let mut first_pass: HashMap<Kind, Vec<Mapped>> = HashMap::new();
     {
-        let first = context(&empty);
+        // Objects not kept are read for their keys only.
+        let first = context(&empty, !keep_first_pass);
         for kind in MAP_ORDER {
             map_kind(source, kind, &first, &mut |mapped| {
                 keys.push(KeyFields::of(&mapped));
@@ -926,7 +928,7 @@ pub fn build_stage<S: SnapshotSource>(
     if !reuse {
         first_pass.clear();
     }
-    let second = context(&ids);
+    let second = context(&ids, false);
     let mut planner = Planner {
         options,
         index: &index,
