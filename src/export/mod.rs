@@ -35,7 +35,7 @@ use serde_json::{Value, json};
 
 pub use collection::{Collection, ConfigReader, FunctionType, Page, ReadError};
 
-use crate::ledger::{Changes, Ledger, LedgerError, NewObject, RunId, RunStatus};
+use crate::ledger::{Changes, Ledger, LedgerError, NewObject, PageBatch, RunId, RunStatus};
 use crate::mapping::SnapshotSource;
 use crate::model::Kind;
 use crate::progress::Reporter;
@@ -224,10 +224,16 @@ pub async fn export_observed<R: ConfigReader>(
         ready,
         failures: Mutex::new(Vec::new()),
         resumed_collections: Mutex::new(0),
+        unstored: Mutex::new(Unstored::default()),
     };
     let walked = walker
         .walk(&ws, workspace_name, workspace_body, options)
         .await;
+    // What a walk stopped by an error read is kept too: a resume then need not read it again.
+    let walked = match (walked, walker.store_unstored()) {
+        (Ok(()), stored) => stored,
+        (Err(error), _) => Err(error),
+    };
     let failures = walker
         .failures
         .into_inner()
@@ -322,10 +328,12 @@ pub fn count_rules(plan: &Value) -> u64 {
     events + schemas
 }
 
-fn lock(ledger: &Mutex<Ledger>) -> std::sync::MutexGuard<'_, Ledger> {
-    // A panic while holding the lock leaves the connection usable: SQLite rolls back any open
-    // transaction when its guard is dropped.
-    ledger.lock().unwrap_or_else(|e| e.into_inner())
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic while holding the ledger's lock leaves the connection usable: SQLite rolls back
+    // any open transaction when its guard is dropped. A page a panicking thread left half
+    // added to the unstored pages completes no collection (that is added last), so storing
+    // it loses nothing.
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 async fn choose_workspace<R: ConfigReader>(
@@ -372,7 +380,21 @@ struct Walker<'a, R> {
     ready: &'a (dyn Fn(Ready<'_>) + Sync),
     failures: Mutex<Vec<Failure>>,
     resumed_collections: Mutex<u64>,
+    /// Pages read and not stored yet (see [`Walker::store`]).
+    unstored: Mutex<Unstored>,
 }
+
+/// Pages read and not stored yet, and what the reporter is told once they are.
+#[derive(Default)]
+struct Unstored {
+    batch: PageBatch,
+    counts: Vec<(Kind, u64)>,
+}
+
+/// Pages are stored together once this many wait…
+const UNSTORED_PAGES: usize = 64;
+/// …or once they hold this much JSON text.
+const UNSTORED_TEXT: usize = 1 << 20;
 
 impl<R: ConfigReader> Walker<'_, R> {
     fn wants(&self, kind: Kind) -> bool {
@@ -437,6 +459,7 @@ impl<R: ConfigReader> Walker<'_, R> {
         if let Some(sources) = &sources
             && self.failed_none()
         {
+            self.store_unstored()?;
             (self.ready)(Ready::Sources(sources.len()));
         }
 
@@ -477,6 +500,7 @@ impl<R: ConfigReader> Walker<'_, R> {
         }
 
         if sources.is_some() && self.failed_none() {
+            self.store_unstored()?;
             (self.ready)(Ready::Others);
         }
 
@@ -550,6 +574,7 @@ impl<R: ConfigReader> Walker<'_, R> {
             }
         }
         if whole {
+            self.store_unstored()?;
             (self.ready)(Ready::Subtree(name));
         }
         Ok(destinations)
@@ -610,13 +635,17 @@ impl<R: ConfigReader> Walker<'_, R> {
         }
         // A list that ended without saying so on its last page (or had no page at all).
         if store && !completed {
-            lock(self.ledger).store_page(self.run, &[], Some((&key, names.len() as u64)))?;
+            self.store(kind, &key, Vec::new(), Some(names.len() as u64))?;
         }
         Ok(Some(names))
     }
 
-    /// Sanitizes and stores objects listed in `parent`; with `complete`, the number of objects
-    /// the whole collection holds, also marks it complete.
+    /// Sanitizes objects listed in `parent` and adds them to the pages to store; with
+    /// `complete`, the number of objects the whole collection holds, the collection is marked
+    /// complete with them. Pages are stored together (a transaction each was most of what the
+    /// export cost besides reading; see [`PageBatch`]), when [`UNSTORED_PAGES`] or
+    /// [`UNSTORED_TEXT`] wait, before anything is said ready (what `ready` is told must be in
+    /// the ledger for the planner's connection to read) and when the walk ends.
     fn store(
         &self,
         kind: Kind,
@@ -639,8 +668,32 @@ impl<R: ConfigReader> Walker<'_, R> {
                 }
             })
             .collect();
-        lock(self.ledger).store_page(self.run, &rows, complete.map(|items| (parent, items)))?;
-        self.reporter.stored(kind, count);
+        let mut unstored = lock(&self.unstored);
+        unstored.batch.add(parent, rows, complete);
+        unstored.counts.push((kind, count));
+        if unstored.batch.pages() >= UNSTORED_PAGES || unstored.batch.text_bytes() >= UNSTORED_TEXT
+        {
+            self.store_batch(&mut unstored)?;
+        }
+        Ok(())
+    }
+
+    /// Stores the pages read so far.
+    fn store_unstored(&self) -> Result<(), ExportError> {
+        self.store_batch(&mut lock(&self.unstored))
+    }
+
+    /// Stores `unstored` in one transaction; the lock held throughout keeps batches in the order
+    /// their pages were read (a collection's last page never lands before its first).
+    fn store_batch(&self, unstored: &mut Unstored) -> Result<(), ExportError> {
+        if unstored.batch.is_empty() {
+            return Ok(());
+        }
+        let Unstored { batch, counts } = std::mem::take(unstored);
+        lock(self.ledger).store_batch(self.run, &batch)?;
+        for (kind, count) in counts {
+            self.reporter.stored(kind, count);
+        }
         Ok(())
     }
 

@@ -194,6 +194,64 @@ async fn a_full_walk_stores_every_kind_and_counts_rules() {
 }
 
 #[tokio::test]
+async fn what_is_said_ready_is_stored_by_then_though_pages_are_stored_together() {
+    let reader = workspace();
+    let ledger = Mutex::new(Ledger::open_in_memory().unwrap());
+    let run_id: Mutex<Option<RunId>> = Mutex::new(None);
+    let seen: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let ready = |ready: Ready<'_>| {
+        let ledger = lock(&ledger);
+        let stored = |kind, name: &str| ledger.object(kind, name).unwrap().is_some();
+        let complete = |key: &str| ledger.is_complete(lock(&run_id).unwrap(), key).unwrap();
+        match ready {
+            Ready::Run(run) => *lock(&run_id) = Some(run),
+            Ready::Sources(count) => {
+                assert_eq!(count, 3);
+                assert!(stored(Kind::Sources, "workspaces/acme/sources/c"));
+                assert!(complete("workspaces/acme/sources"));
+                assert!(stored(Kind::Functions, "sfnc_1"));
+            }
+            Ready::Others => {
+                assert!(stored(
+                    Kind::TrackingPlans,
+                    "workspaces/acme/tracking-plans/rs_1"
+                ));
+                assert!(complete(
+                    "workspaces/acme/tracking-plans/rs_1/source-connections"
+                ));
+                assert!(stored(Kind::Users, "u1"));
+            }
+            Ready::Subtree(name) => {
+                if name == "workspaces/acme/sources/a" {
+                    assert!(stored(
+                        Kind::Destinations,
+                        "workspaces/acme/sources/a/destinations/amplitude"
+                    ));
+                    assert!(stored(Kind::DestinationFilters, "f1"));
+                    assert!(complete(
+                        "workspaces/acme/sources/a/destinations/amplitude/filters"
+                    ));
+                }
+                assert!(complete(&format!("{name}/destinations")), "{name}");
+            }
+        }
+        lock(&seen).push(format!("{ready:?}"));
+    };
+    let outcome = export_observed(
+        &reader,
+        &ledger,
+        &SecretHasher::from_token("t"),
+        &options(),
+        &HiddenReporter,
+        &ready,
+    )
+    .await
+    .unwrap();
+    assert!(outcome.failures.is_empty());
+    assert_eq!(lock(&seen).len(), 1 + 1 + 1 + 3, "{:?}", lock(&seen));
+}
+
+#[tokio::test]
 async fn a_failed_collection_is_named_and_a_rerun_reads_only_the_rest() {
     let reader = workspace();
     let ledger = Mutex::new(Ledger::open_in_memory().unwrap());

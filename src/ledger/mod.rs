@@ -25,6 +25,7 @@
 
 mod checkpoint;
 mod migrations;
+mod pages;
 mod plan_writer;
 mod plans;
 
@@ -41,6 +42,7 @@ use crate::secrets::Sanitized;
 
 pub use checkpoint::Checkpointer;
 pub use migrations::current_version;
+pub use pages::PageBatch;
 pub use plan_writer::{PlanWriter, PreparedItem};
 pub use plans::{
     Applied, PayloadKey, RecordedId, StoredIdPair, StoredItem, StoredPayload, StoredPlan,
@@ -625,67 +627,6 @@ impl Ledger {
     }
 
     // ---- snapshot ---------------------------------------------------------------------------
-
-    /// Stores one page of objects listed in `collection` and, when `complete` says the
-    /// collection has been read to its end, marks it complete, all in one transaction: a crash
-    /// leaves either the whole page or none of it.
-    pub fn store_page(
-        &mut self,
-        run: RunId,
-        objects: &[NewObject],
-        complete: Option<(&str, u64)>,
-    ) -> Result<()> {
-        let path = self.path.clone();
-        let tx = self
-            .conn
-            .transaction()
-            .map_err(|source| sql_error(&path, "storing a page", source))?;
-        {
-            let mut upsert = tx
-                .prepare_cached(
-                    "INSERT INTO objects (kind, name, parent, body, hash, first_run, last_run, changed_run)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?6)
-                     ON CONFLICT (kind, name) DO UPDATE SET
-                         parent = excluded.parent,
-                         last_run = excluded.last_run,
-                         changed_run = CASE WHEN objects.hash = excluded.hash
-                                            THEN objects.changed_run ELSE excluded.changed_run END,
-                         body = excluded.body,
-                         hash = excluded.hash",
-                )
-                .map_err(|source| sql_error(&path, "storing a page", source))?;
-            for object in objects {
-                let (body, hash) = object.body.json_and_hash();
-                upsert
-                    .execute(params![
-                        object.kind.as_str(),
-                        object.name,
-                        object.parent,
-                        body,
-                        hash,
-                        run.0,
-                    ])
-                    .map_err(|source| {
-                        sql_error(&path, format!("storing `{}`", object.name), source)
-                    })?;
-            }
-            if let Some((key, items)) = complete {
-                // Cached: most collections are one page (a destination's filters), so this runs
-                // about as often as pages are stored.
-                tx.prepare_cached(
-                    "INSERT INTO collections (run, key, items, completed_at) VALUES (?1, ?2, ?3, ?4)
-                     ON CONFLICT (run, key) DO UPDATE SET items = excluded.items,
-                         completed_at = excluded.completed_at",
-                )
-                .and_then(|mut complete| {
-                    complete.execute(params![run.0, key, items as i64, now()])
-                })
-                .map_err(|source| sql_error(&path, "completing a collection", source))?;
-            }
-        }
-        tx.commit()
-            .map_err(|source| sql_error(&path, "storing a page", source))
-    }
 
     /// Whether `run` has read the collection `key` completely.
     pub fn is_complete(&self, run: RunId, key: &str) -> Result<bool> {

@@ -55,6 +55,45 @@ fn pages_are_upserted_and_collections_completed_atomically() {
 }
 
 #[test]
+fn a_batch_stores_the_pages_of_several_collections_and_completes_those_it_ends() {
+    let mut ledger = Ledger::open_in_memory().unwrap();
+    let run = ledger.begin_run("export", "ws").unwrap();
+    let source = |name: &str| object(Kind::Sources, name, "sources:ws", json!({"name": name}));
+    let mut batch = PageBatch::default();
+    assert!(batch.is_empty());
+    batch.add("sources:ws", vec![source("ws/sources/a")], None);
+    batch.add("sources:ws", vec![source("ws/sources/b")], Some(2));
+    batch.add(
+        "filters:a",
+        vec![object(
+            Kind::DestinationFilters,
+            "ws/f1",
+            "filters:a",
+            json!({}),
+        )],
+        None,
+    );
+    assert_eq!(batch.pages(), 3);
+    assert_eq!(
+        batch.text_bytes(),
+        2 * r#"{"name":"ws/sources/a"}"#.len() + 2
+    );
+    ledger.store_batch(run, &batch).unwrap();
+    assert!(ledger.is_complete(run, "sources:ws").unwrap());
+    assert!(!ledger.is_complete(run, "filters:a").unwrap());
+    assert_eq!(ledger.counts().unwrap()["sources"], 2);
+    assert_eq!(ledger.counts().unwrap()["destination_filters"], 1);
+    // Stored as `store_page` stores it: the same body, the same hash.
+    let mut alone = Ledger::open_in_memory().unwrap();
+    let other = alone.begin_run("export", "ws").unwrap();
+    alone
+        .store_page(other, &[source("ws/sources/a")], None)
+        .unwrap();
+    let a = |l: &Ledger| l.object(Kind::Sources, "ws/sources/a").unwrap().unwrap();
+    assert_eq!(a(&ledger), a(&alone));
+}
+
+#[test]
 fn settling_reports_added_changed_and_removed_by_content_hash() {
     let mut ledger = Ledger::open_in_memory().unwrap();
     let first = ledger.begin_run("export", "ws").unwrap();
