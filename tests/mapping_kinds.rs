@@ -690,6 +690,64 @@ fn rows_16_to_19_typewriter_plans() {
 }
 
 #[test]
+fn a_plan_mapped_from_its_text_is_the_plan_mapped_from_its_value() {
+    let world = World::new();
+    let name = format!("{WS}/tracking-plans/rs_1");
+    let mut texts: Vec<String> = [
+        "tracking-plan.typewriter-cli.json",
+        "tracking-plan.typewriter-e2e.json",
+        "tracking-plan.typewriter-example-with-identify.json",
+    ]
+    .iter()
+    .map(|file| fixture(file).to_string())
+    .collect();
+    let events: Vec<Value> = (0..30)
+        .map(|i| json!({"name": format!("Event {}", i / 2), "description": if i % 3 == 0 { "d" } else { "" }, "version": i % 2 + 1, "rules": {"type": "object", "description": if i % 4 == 0 { "other" } else { "d" }}}))
+        .collect();
+    texts.push(
+        json!({"display_name": "Big", "rules": {
+            "events": events,
+            "global": {"type": "object"}, "group": {"type": "object"},
+            "identify_traits": [{"key": "email"}], "group_traits": [],
+        }})
+        .to_string(),
+    );
+    // Shapes that are not the usual one, and texts a value reads its own way.
+    texts.extend(
+        [
+            r#"{"rules": {"events": []}}"#,
+            r#"{"display_name": 7, "rules": {}}"#,
+            r#"{"display_name": "No rules"}"#,
+            r#"{"display_name": "Null rules", "rules": null}"#,
+            r#"{"display_name": "Text rules", "rules": "x"}"#,
+            r#"{"display_name": "Events not a list", "rules": {"events": {"name": "A"}}}"#,
+            r#"{"display_name": "Unnamed", "rules": {"events": [{"version": 2}, {"name": "B", "rules": null}]}}"#,
+            r#"{"display_name": "Twice", "display_name": "Second", "rules": {}}"#,
+            r#"{"display_name": "Escaped", "rules": {"ev\u0065nts": [{"name": "C"}]}}"#,
+            r#"{"display_name": "Events twice", "rules": {"events": [{"name": "D"}], "events": [{"name": "E"}]}}"#,
+            r#"[1, 2]"#,
+            r#"["A list", {"events": [{"name": "F"}]}]"#,
+            r#"not json"#,
+        ]
+        .map(str::to_owned),
+    );
+    for text in &texts {
+        let value: Value = serde_json::from_str(text).unwrap_or(Value::Null);
+        for keys_only in [false, true] {
+            let ctx = Context {
+                keys_only,
+                ..world.ctx()
+            };
+            assert_eq!(
+                tracking_plans::map_tracking_plan_text(&name, text, &ctx),
+                tracking_plans::map_tracking_plan(&name, &value, &ctx),
+                "{text}"
+            );
+        }
+    }
+}
+
+#[test]
 fn a_plan_mapped_for_its_keys_only_is_its_create_without_rules() {
     let world = World::new();
     let plan = fixture("tracking-plan.typewriter-e2e.json");

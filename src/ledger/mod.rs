@@ -183,29 +183,26 @@ impl StoredSnapshot<'_> {
         self.keep.is_none_or(|keep| keep(kind, name))
     }
 
-    /// Hands the (name, body) rows of `kind` it holds to `f`, parsing only those.
+    /// Hands the (name, body text) rows of `kind` it holds to `f`.
     fn visit(
         &self,
         kind: Kind,
         rows: &mut rusqlite::Rows<'_>,
-        f: &mut dyn FnMut(&str, &Value),
+        f: &mut dyn FnMut(&str, &str),
     ) -> Result<()> {
         let fail = |source| self.ledger.sql("reading objects")(source);
         while let Some(row) = rows.next().map_err(fail)? {
             let name = text_column(row, 0).map_err(fail)?;
-            if !self.keeps(kind, name) {
-                continue;
+            if self.keeps(kind, name) {
+                f(name, text_column(row, 1).map_err(fail)?);
             }
-            let body =
-                serde_json::from_str(text_column(row, 1).map_err(fail)?).unwrap_or(Value::Null);
-            f(name, &body);
         }
         Ok(())
     }
 
     /// The objects of `kind` named below `object` (`<object>/...`), in the order they were
     /// stored.
-    fn each_below(&self, kind: Kind, object: &str, f: &mut dyn FnMut(&str, &Value)) -> Result<()> {
+    fn each_below(&self, kind: Kind, object: &str, f: &mut dyn FnMut(&str, &str)) -> Result<()> {
         let fail = |source| self.ledger.sql("reading objects")(source);
         let mut stmt = self
             .ledger
@@ -233,6 +230,12 @@ impl SnapshotSource for StoredSnapshot<'_> {
     type Error = LedgerError;
 
     fn each(&self, kind: Kind, f: &mut dyn FnMut(&str, &Value)) -> Result<()> {
+        self.each_text(kind, &mut |name, json| {
+            f(name, &serde_json::from_str(json).unwrap_or(Value::Null));
+        })
+    }
+
+    fn each_text(&self, kind: Kind, f: &mut dyn FnMut(&str, &str)) -> Result<()> {
         if let Some(below) = self.below {
             for parent in below {
                 self.each_below(kind, parent, f)?;
@@ -255,7 +258,7 @@ impl SnapshotSource for StoredSnapshot<'_> {
 
     fn names(&self, kind: Kind, f: &mut dyn FnMut(&str)) -> Result<()> {
         if self.below.is_some() {
-            return self.each(kind, &mut |name, _| f(name));
+            return self.each_text(kind, &mut |name, _| f(name));
         }
         let fail = |source| self.ledger.sql("reading object names")(source);
         let mut stmt = self

@@ -153,6 +153,13 @@ pub trait SnapshotSource {
     /// Calls `f` with every object of `kind`, in export order.
     fn each(&self, kind: Kind, f: &mut dyn FnMut(&str, &Value)) -> Result<(), Self::Error>;
 
+    /// Calls `f` with the JSON text of every object of `kind`, in export order: for the kind
+    /// mapped part by part (tracking plans, event by event), so that a large object is never
+    /// held parsed whole. A store that keeps text hands it over as it is.
+    fn each_text(&self, kind: Kind, f: &mut dyn FnMut(&str, &str)) -> Result<(), Self::Error> {
+        self.each(kind, &mut |name, body| f(name, &body.to_string()))
+    }
+
     /// Calls `f` with the Config name of every object of `kind`, in export order. A store can
     /// answer this without reading the bodies.
     fn names(&self, kind: Kind, f: &mut dyn FnMut(&str)) -> Result<(), Self::Error> {
@@ -237,6 +244,9 @@ pub fn map_kind<S: SnapshotSource>(
         // Rules are exported inside their tracking plans: nothing of their own to map.
         Kind::TrackingPlanRules => Ok(()),
         Kind::DestinationFilters => map_filter_groups(source, ctx, f),
+        Kind::TrackingPlans => source.each_text(kind, &mut |name, text| {
+            f(tracking_plans::map_tracking_plan_text(name, text, ctx))
+        }),
         Kind::Policies => {
             let roles = source.load(Kind::Roles)?;
             let roles = iam::RoleIndex::new(&roles, ctx);

@@ -160,11 +160,15 @@ impl SnapshotSource for TextSnapshot {
     type Error = std::convert::Infallible;
 
     fn each(&self, kind: Kind, f: &mut dyn FnMut(&str, &Value)) -> Result<(), Self::Error> {
+        self.each_text(kind, &mut |name, json| {
+            let body = serde_json::from_str(json).unwrap_or(Value::Null);
+            f(name, &body);
+        })
+    }
+
+    fn each_text(&self, kind: Kind, f: &mut dyn FnMut(&str, &str)) -> Result<(), Self::Error> {
         if let Some(blocks) = self.objects.get(&kind) {
-            blocks.each_text(&mut |name, json| {
-                let body = serde_json::from_str(json).unwrap_or(Value::Null);
-                f(name, &body);
-            });
+            blocks.each_text(f);
         }
         Ok(())
     }

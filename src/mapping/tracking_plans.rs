@@ -14,9 +14,11 @@
 //! `identify_traits` / `group_traits` arrays are always present and almost always empty; a
 //! non-empty one has no documented shape, so it is a manual finding, not a guess.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
-use serde_json::{Value, json};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use serde_json::{Map, Value, json};
 
 use super::payload::id_or_ref;
 use super::{Context, FindingCode, Mapped, Payload, Ref, Step, str_field};
@@ -40,8 +42,15 @@ fn rule(rule_type: &str, key: Option<&str>, version: i64, schema: Value) -> Valu
     }
 }
 
-/// The rules of one Config plan, as Public `RuleInputV1` objects.
-fn rules_of(mapped: &mut Mapped, rules: &Value, ctx: &Context<'_>) -> Vec<Value> {
+/// The rules of one Config plan, as Public `RuleInputV1` objects: `events` are the entries of
+/// `rules.events`, handed over one at a time (each schema is moved into its rule, not copied);
+/// the rest of `rules` is read from `rules`.
+fn rules_of(
+    mapped: &mut Mapped,
+    rules: &Value,
+    events: impl Iterator<Item = Value>,
+    ctx: &Context<'_>,
+) -> Vec<Value> {
     let table = &ctx.tables.tracking_plans.rule_types;
     let mut out = Vec::new();
     let mut seen: HashSet<(String, String, i64)> = HashSet::new();
@@ -66,15 +75,16 @@ fn rules_of(mapped: &mut Mapped, rules: &Value, ctx: &Context<'_>) -> Vec<Value>
         out.push(rule);
     };
     if let Some(track) = table.get("events") {
-        let events = rules.get("events").and_then(Value::as_array);
-        for (index, event) in events.into_iter().flatten().enumerate() {
+        for (index, mut event) in events.enumerate() {
             let field = format!("rules.events.{index}");
+            let schema = event.as_object_mut().and_then(|e| e.remove("rules"));
+            let event = &event;
             let Some(name) = str_field(event, "name") else {
                 mapped.malformed(&format!("{field}.name"), "string");
                 continue;
             };
             let version = event.get("version").and_then(Value::as_i64).unwrap_or(1);
-            let mut schema = event.get("rules").cloned().unwrap_or_else(|| json!({}));
+            let mut schema = schema.unwrap_or_else(|| json!({}));
             if let Some(description) = str_field(event, "description").filter(|d| !d.is_empty())
                 && let Some(object) = schema.as_object_mut()
             {
@@ -188,13 +198,105 @@ fn batches(mapped: &mut Mapped, rules: Vec<Value>, ctx: &Context<'_>) -> Vec<Vec
 
 /// A Config tracking plan (`workspaces/<ws>/tracking-plans/rs_…`).
 pub fn map_tracking_plan(config_name: &str, body: &Value, ctx: &Context<'_>) -> Mapped {
+    let empty = json!({});
+    let rules = body.get("rules").unwrap_or(&empty);
+    let events = rules.get("events").and_then(Value::as_array);
+    map_parts(
+        config_name,
+        str_field(body, "display_name"),
+        rules,
+        events.into_iter().flatten().cloned(),
+        ctx,
+    )
+}
+
+/// [`map_tracking_plan`] of a plan's JSON text, its events parsed one at a time as they are
+/// mapped: parsed whole, a plan is about twenty times its text (a 362 KB plan, 8 MB), and a
+/// plan's rules are most of what the planner and the audit map. Text that does not have the
+/// usual shape (an object, with an object `rules` whose `events` is a list) is parsed whole
+/// and mapped as a value, which reports what is wrong with it.
+pub fn map_tracking_plan_text(config_name: &str, text: &str, ctx: &Context<'_>) -> Mapped {
+    match PlanText::parse(text) {
+        Some(plan) => {
+            let events = plan.events.into_iter().map(|event| {
+                // A raw value is valid JSON: it parses.
+                serde_json::from_str(event.get()).unwrap_or(Value::Null)
+            });
+            map_parts(
+                config_name,
+                plan.display_name.as_deref(),
+                &plan.rules,
+                events,
+                ctx,
+            )
+        }
+        None => {
+            let body = serde_json::from_str(text).unwrap_or(Value::Null);
+            map_tracking_plan(config_name, &body, ctx)
+        }
+    }
+}
+
+/// A plan's text taken apart: the fields the mapping reads, with `rules.events` left as the
+/// text of each event.
+struct PlanText<'a> {
+    display_name: Option<String>,
+    /// `rules` without `events`.
+    rules: Value,
+    events: Vec<&'a RawValue>,
+}
+
+impl<'a> PlanText<'a> {
+    fn parse(text: &'a str) -> Option<PlanText<'a>> {
+        #[derive(Deserialize)]
+        struct Plan<'a> {
+            #[serde(default)]
+            display_name: Option<Value>,
+            #[serde(borrow, default)]
+            rules: Option<&'a RawValue>,
+        }
+        // A struct also reads from a list (`["P", {…}]`), which a plan is not.
+        if !text.trim_start().starts_with('{') {
+            return None;
+        }
+        let plan: Plan<'a> = serde_json::from_str(text).ok()?;
+        let mut rules: BTreeMap<String, &'a RawValue> = match plan.rules {
+            Some(rules) => serde_json::from_str(rules.get()).ok()?,
+            None => BTreeMap::new(),
+        };
+        let events = match rules.remove("events") {
+            Some(events) => serde_json::from_str(events.get()).ok()?,
+            None => Vec::new(),
+        };
+        let rest = rules
+            .into_iter()
+            .map(|(key, value)| Some((key, serde_json::from_str(value.get()).ok()?)))
+            .collect::<Option<Map<String, Value>>>()?;
+        Some(PlanText {
+            display_name: match plan.display_name {
+                Some(Value::String(name)) => Some(name),
+                _ => None,
+            },
+            rules: Value::Object(rest),
+            events,
+        })
+    }
+}
+
+/// A plan from its parts: its `display_name`, its `rules` (whose `events` are not read) and
+/// the entries of `rules.events`.
+fn map_parts(
+    config_name: &str,
+    display_name: Option<&str>,
+    rules: &Value,
+    events: impl Iterator<Item = Value>,
+    ctx: &Context<'_>,
+) -> Mapped {
     let mut mapped = Mapped::new(Kind::TrackingPlans, config_name);
-    let Some(display) = str_field(body, "display_name") else {
+    let Some(display) = display_name else {
         mapped.malformed("display_name", "string");
         return mapped;
     };
-    let empty = json!({});
-    let rules = body.get("rules").unwrap_or(&empty);
     let this = Ref::id(Kind::TrackingPlans, config_name);
     mapped.payloads.push(
         Payload::new(Step::CreateTrackingPlan, "POST", "/tracking-plans")
@@ -214,7 +316,7 @@ pub fn map_tracking_plan(config_name: &str, body: &Value, ctx: &Context<'_>) -> 
         return mapped;
     }
     let plan_id = id_or_ref(ctx.ids, this);
-    let rules = rules_of(&mut mapped, rules, ctx);
+    let rules = rules_of(&mut mapped, rules, events, ctx);
     for (index, batch) in batches(&mut mapped, rules, ctx).into_iter().enumerate() {
         let (step, method) = if index == 0 {
             (Step::ReplaceRules, "PUT")
@@ -257,4 +359,38 @@ pub fn map_connection(config_name: &str, body: &Value, ctx: &Context<'_>) -> Map
         .body(json!({"sourceId": id_or_ref(ctx.ids, Ref::id(Kind::Sources, source))})),
     );
     mapped
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_plan_of_the_usual_shape_is_taken_apart_with_its_events_as_text() {
+        let text = r#"{"name": "n", "display_name": "P", "rules": {"events": [{"name": "A"}, {"name": "B", "rules": {"type": "object"}}], "global": {"type": "object"}, "identify_traits": []}}"#;
+        let plan = PlanText::parse(text).expect("the usual shape");
+        assert_eq!(plan.display_name.as_deref(), Some("P"));
+        assert_eq!(
+            plan.events.iter().map(|e| e.get()).collect::<Vec<_>>(),
+            [
+                r#"{"name": "A"}"#,
+                r#"{"name": "B", "rules": {"type": "object"}}"#
+            ]
+        );
+        assert_eq!(
+            plan.rules,
+            json!({"global": {"type": "object"}, "identify_traits": []})
+        );
+        // Without rules, or without events, there is nothing to take apart, which is usual too.
+        assert!(PlanText::parse(r#"{"display_name": "P"}"#).is_some_and(|p| p.events.is_empty()));
+        for unusual in [
+            r#"[]"#,
+            r#"["P", {"events": [{"name": "A"}]}]"#,
+            r#"{"display_name": "P", "rules": []}"#,
+            r#"{"display_name": "P", "rules": {"events": {}}}"#,
+            r#"{"display_name": "P", "display_name": "Q"}"#,
+        ] {
+            assert!(PlanText::parse(unusual).is_none(), "{unusual}");
+        }
+    }
 }
