@@ -7,9 +7,9 @@
 //! source is mapped from its function, and the subtrees, most of the requests, come last:
 //! [`export_observed`] says when the sources are read, when what hangs below no source is, and
 //! when each source's subtree is, for `migrate` to plan and apply what is read while the export
-//! goes on. Every page is sanitized ([`crate::secrets`]) and stored in one
-//! transaction as soon as it arrives; a collection read to its end is marked complete in the
-//! ledger. The subtrees of different sources are read concurrently (`concurrency`), bounded in
+//! goes on. Every page is sanitized ([`crate::secrets`]) as it arrives and stored with the pages
+//! read about the same time, in one transaction, always before `migrate` is told what they
+//! complete; a collection read to its end is marked complete in the ledger with its last page. The subtrees of different sources are read concurrently (`concurrency`), bounded in
 //! any case by the client's rate limiter.
 //!
 //! Resuming: a run that was interrupted (killed, network lost) or that ended with failures is
@@ -589,10 +589,9 @@ impl<R: ConfigReader> Walker<'_, R> {
     }
 
     /// The names of a collection's objects: from the ledger when this run already read it
-    /// completely, otherwise read page by page (each page stored as it arrives when the kind is
-    /// selected, and dropped once stored: the walk goes on with the names alone). The last page
-    /// is stored in the transaction that completes the collection: most collections are one
-    /// page (a destination's filters), and a transaction each was twice the journal writes.
+    /// completely, otherwise read page by page (each page handed to [`Walker::store`] as it
+    /// arrives when the kind is selected: the walk goes on with the names alone). The last page
+    /// completes the collection in the transaction that stores it.
     /// `Ok(None)` when the collection failed (recorded); `Err` only for what stops the walk.
     async fn collect(&self, collection: &Collection) -> Result<Option<Vec<String>>, ExportError> {
         let kind = collection.kind();

@@ -25,7 +25,7 @@ const WRITE_METHODS: [Method; 4] = [Method::DELETE, Method::PATCH, Method::POST,
 #[derive(Debug, Default)]
 struct Counts {
     requests_total: u64,
-    /// "<METHOD> <template>" → status (or [`DROPPED`]) → count.
+    /// `"<METHOD> <template>"` → status (or [`DROPPED`]) → count.
     by_endpoint: BTreeMap<String, BTreeMap<String, u64>>,
     rate_limited: u64,
     faults: BTreeMap<FaultKind, u64>,
