@@ -9,8 +9,9 @@
 //! when each source's subtree is, for `migrate` to plan and apply what is read while the export
 //! goes on. Every page is sanitized ([`crate::secrets`]) as it arrives and stored with the pages
 //! read about the same time, in one transaction, always before `migrate` is told what they
-//! complete; a collection read to its end is marked complete in the ledger with its last page. The subtrees of different sources are read concurrently (`concurrency`), bounded in
-//! any case by the client's rate limiter.
+//! complete; a collection read to its end is marked complete in the ledger with its last page.
+//! The subtrees of different sources are read concurrently (`concurrency`), bounded in any case
+//! by the client's rate limiter.
 //!
 //! Resuming: a run that was interrupted (killed, network lost) or that ended with failures is
 //! continued by the next export of the same workspace: collections it completed are taken from
