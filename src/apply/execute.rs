@@ -285,9 +285,9 @@ impl<'a> Run<'a> {
                 Value::Array(invites),
             )]));
             let body = serde_json::to_vec(&body).expect("a JSON value serializes");
-            let invited: Vec<String> = match self.writer.send_planned(write, &[], Some(&body)).await
-            {
-                Ok(data) => data
+            let answer = self.writer.send_planned(write, &[], Some(&body)).await;
+            let invited: Vec<String> = match answer.map(|answer| answer.data()) {
+                Ok(Ok(data)) => data
                     .get("emails")
                     .and_then(Value::as_array)
                     .into_iter()
@@ -295,8 +295,9 @@ impl<'a> Run<'a> {
                     .filter_map(Value::as_str)
                     .map(str::to_ascii_lowercase)
                     .collect(),
-                // Applied, not applied or unknown: each is looked up alone below.
-                Err(_) => Vec::new(),
+                // Applied, not applied or unknown (an answer that cannot be read too): each is
+                // looked up alone below.
+                Ok(Err(_)) | Err(_) => Vec::new(),
             };
             for (payload, item, invite) in joined {
                 let email = invite_email(&invite).map(str::to_ascii_lowercase);
@@ -458,14 +459,9 @@ impl<'a> Run<'a> {
                 .send_planned(write, &request.params, request.body.as_deref())
                 .await;
             match answer {
-                Ok(data) => {
-                    let data =
-                        Value::Object(Map::from_iter([("data".to_owned(), Value::Object(data))]));
-                    let recorded = match recorded_ids(planned, |pointer| {
-                        data.pointer(pointer)
-                            .and_then(Value::as_str)
-                            .map(str::to_owned)
-                    }) {
+                Ok(answer) => {
+                    let recorded = match recorded_ids(planned, |pointer| answer.string_at(pointer))
+                    {
                         Ok(r) => r,
                         Err(missing) => {
                             return Ok(Err(Stop::Unknown {

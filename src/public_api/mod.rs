@@ -28,6 +28,7 @@
 //! `Retry-After` says, else the body's `msBeforeNext`, else until `X-RateLimit-Reset`, else a
 //! backoff.
 
+mod answer;
 mod error;
 pub mod lookup;
 pub mod operations;
@@ -44,6 +45,7 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 use url::Url;
 
+pub use self::answer::Answer;
 pub use self::error::{Detail, PublicApiError, RegionHint};
 pub use self::lookup::Match;
 use self::operations as ops;
@@ -482,6 +484,32 @@ impl PublicClient {
     /// Sends one request and returns its `data` object. The method is the operation's, so a
     /// read can only send what [`operations`] defines (GET); writes come from `writer.rs`.
     async fn execute(&self, call: Call<'_>) -> Result<Map<String, Value>, PublicApiError> {
+        let (operation, resource) = (call.operation, resource_name(call.segments));
+        let body = self.execute_raw(call).await?;
+        // A write whose 2xx carries an unreadable body was still applied; the caller gets a
+        // decode error and reconciles by natural key, as for an ambiguous write.
+        wire::parse(&body)
+            .and_then(wire::data)
+            .map_err(|source| PublicApiError::Decode {
+                operation,
+                resource,
+                source,
+            })
+    }
+
+    /// [`Self::execute`], the answer kept as text to read a few values of (see [`Answer`]).
+    async fn execute_answer(&self, call: Call<'_>) -> Result<Answer, PublicApiError> {
+        let (operation, resource) = (call.operation, resource_name(call.segments));
+        let body = self.execute_raw(call).await?;
+        Answer::new(body).map_err(|source| PublicApiError::Decode {
+            operation,
+            resource,
+            source,
+        })
+    }
+
+    /// Sends one request and returns the body of its 2xx answer.
+    async fn execute_raw(&self, call: Call<'_>) -> Result<Vec<u8>, PublicApiError> {
         let operation = call.operation;
         let resource = resource_name(call.segments);
         // Percent-encoding keeps `/`, `?` and `#` inside a segment, but an empty segment or a
@@ -524,22 +552,13 @@ impl PublicClient {
             .map_err(|source| {
                 PublicApiError::from_http(
                     operation,
-                    resource.clone(),
+                    resource,
                     call.replay,
                     self.inner.region,
                     source,
                 )
             })?;
-        let decode = |source| PublicApiError::Decode {
-            operation,
-            resource: resource.clone(),
-            source,
-        };
-        // A write whose 2xx carries an unreadable body was still applied; the caller gets a
-        // decode error and reconciles by natural key, as for an ambiguous write.
-        wire::parse(&response.body)
-            .and_then(wire::data)
-            .map_err(decode)
+        Ok(response.body)
     }
 
     async fn fetch(

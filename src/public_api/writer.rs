@@ -29,7 +29,7 @@ use serde_json::{Map, Value, json};
 
 use super::operations::{MediaType, Operation};
 use super::wire::{self, WireError};
-use super::{Call, FunctionType, Key, PublicApiError, PublicClient, PublicObject};
+use super::{Answer, Call, FunctionType, Key, PublicApiError, PublicClient, PublicObject};
 use crate::http::Endpoint;
 use crate::http::transport::Replay;
 
@@ -738,15 +738,15 @@ pub fn planned_operation(method: &str, template: &str) -> Option<WriteOperation>
 
 impl PublicWriter {
     /// Sends a planned request: `write` with its template's `{name}` segments filled from
-    /// `params`, and `json` (the body as JSON text) as it is. Returns the answer's `data`
-    /// object. A create fails with [`PublicApiError::Ambiguous`] when it may have been applied,
-    /// like the typed methods.
+    /// `params`, and `json` (the body as JSON text) as it is. Returns the answer, kept as text
+    /// to read the ids it carries from. A create fails with [`PublicApiError::Ambiguous`] when it
+    /// may have been applied, like the typed methods.
     pub async fn send_planned(
         &self,
         write: WriteOperation,
         params: &[(String, String)],
         json: Option<&[u8]>,
-    ) -> Result<Map<String, Value>, PublicApiError> {
+    ) -> Result<Answer, PublicApiError> {
         let segments: Vec<&str> = write
             .operation
             .endpoint
@@ -767,7 +767,15 @@ impl PublicWriter {
                     })
             })
             .collect();
-        self.send_json(write, &segments, &[], json).await
+        self.client
+            .execute_answer(Call {
+                operation: write.operation,
+                segments: &segments,
+                query: &[],
+                body: json,
+                replay: write.replay,
+            })
+            .await
     }
 }
 
