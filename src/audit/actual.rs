@@ -111,6 +111,14 @@ pub fn function_fields(function: &Value) -> Map<String, Value> {
     out
 }
 
+/// `metadata.id` of a `SourceV1` or `DestinationV1` (its catalog entry).
+fn metadata_id(object: &Value) -> Value {
+    object
+        .pointer("/metadata/id")
+        .cloned()
+        .unwrap_or(Value::Null)
+}
+
 /// A `SourceV1`.
 pub fn source(source: &Value) -> Value {
     let labels = source
@@ -121,13 +129,7 @@ pub fn source(source: &Value) -> Value {
     object([
         ("slug", get(source, "slug")),
         ("name", get(source, "name")),
-        (
-            "metadataId",
-            source
-                .pointer("/metadata/id")
-                .cloned()
-                .unwrap_or(Value::Null),
-        ),
+        ("metadataId", metadata_id(source)),
         ("settings", get(source, "settings")),
         ("labels", labels),
     ])
@@ -137,13 +139,7 @@ pub fn source(source: &Value) -> Value {
 pub fn destination(destination: &Value) -> Value {
     object([
         ("name", get(destination, "name")),
-        (
-            "metadataId",
-            destination
-                .pointer("/metadata/id")
-                .cloned()
-                .unwrap_or(Value::Null),
-        ),
+        ("metadataId", metadata_id(destination)),
         ("sourceId", get(destination, "sourceId")),
         ("settings", get(destination, "settings")),
         ("enabled", get(destination, "enabled")),

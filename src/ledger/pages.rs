@@ -74,8 +74,10 @@ impl PageBatch {
 impl Ledger {
     /// Stores one page of objects listed in `collection` and, when `complete` says the
     /// collection has been read to its end, marks it complete, all in one transaction: a crash
-    /// leaves either the whole page or none of it.
-    pub fn store_page(
+    /// leaves either the whole page or none of it. For tests, which store a page at a time (the
+    /// export stores [`PageBatch`]es).
+    #[cfg(test)]
+    pub(crate) fn store_page(
         &mut self,
         run: RunId,
         objects: &[NewObject],
