@@ -33,7 +33,20 @@ struct Output {
 }
 
 async fn migrate(sims: &Simulators, ledger: &Path, extra: &[&str]) -> Output {
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_segbridge"))
+    let output = migrate_output(sims, ledger, extra).await;
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    let summary = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("no JSON summary ({e}); stderr:\n{stderr}"));
+    Output {
+        code: output.status.code().unwrap(),
+        summary,
+        stderr,
+    }
+}
+
+/// The process's output as it is, for a run refused before it has a summary to print.
+async fn migrate_output(sims: &Simulators, ledger: &Path, extra: &[&str]) -> std::process::Output {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_segbridge"))
         .args(["migrate", "--json", "--time-scale", "60", "--ledger"])
         .arg(ledger)
         .args(["--config-url", &sims.config.base_url()])
@@ -45,15 +58,7 @@ async fn migrate(sims: &Simulators, ledger: &Path, extra: &[&str]) -> Output {
         .kill_on_drop(true)
         .output()
         .await
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    let summary = serde_json::from_slice(&output.stdout)
-        .unwrap_or_else(|e| panic!("no JSON summary ({e}); stderr:\n{stderr}"));
-    Output {
-        code: output.status.code().unwrap(),
-        summary,
-        stderr,
-    }
+        .unwrap()
 }
 
 fn secrets_of(state: &Value) -> BTreeSet<String> {
@@ -497,6 +502,48 @@ async fn a_migrate_stopped_while_applying_in_stages_goes_on_with_its_plan() {
             .unwrap()
             .iter()
             .all(|(id, _, superseded)| *id == plan.id || superseded.is_some())
+    );
+}
+
+/// A plan left in stages is finished under the policy it was started with: a run with another
+/// `--on-conflict` is refused before it writes anything, saying which policy to run with; under
+/// its own policy the plan is then finished.
+#[tokio::test]
+async fn a_plan_left_in_stages_is_not_finished_under_another_policy() {
+    let sims = small_simulators(Target::Empty).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = dir.path().join("policy.ledger");
+    refuse_one_schema_config(&sims).await;
+    let first = migrate(&sims, &ledger, &[]).await;
+    assert_eq!(first.code, 1, "{}", first.stderr);
+    let writes = writes_at(&sims.public.base_url()).await;
+
+    let other = migrate_output(&sims, &ledger, &["--on-conflict", "adopt"]).await;
+    let stderr = String::from_utf8_lossy(&other.stderr);
+    assert_eq!(other.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("with `--on-conflict fail` when a `migrate` stopped"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("again with `--on-conflict fail` to finish it"),
+        "{stderr}"
+    );
+    assert_eq!(writes_at(&sims.public.base_url()).await, writes);
+    let plan = {
+        let ledger = Ledger::inspect(&ledger).unwrap();
+        let target = ledger.plans().unwrap().last().unwrap().1.clone();
+        ledger.latest_plan(&target).unwrap().unwrap()
+    };
+    assert!(!plan.complete);
+    assert_eq!(plan.on_conflict, "fail");
+
+    let second = migrate(&sims, &ledger, &[]).await;
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    assert!(
+        second.stderr.contains("being made in stages"),
+        "{}",
+        second.stderr
     );
 }
 

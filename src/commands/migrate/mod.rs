@@ -151,6 +151,19 @@ fn starting_point(args: &MigrateArgs, target: &str) -> anyhow::Result<Start> {
         return Ok(Start::Export);
     };
     if !plan.complete && plan.mode == "create" {
+        // Its stages so far were planned, and perhaps applied, under the policy it was started
+        // with: going on under another would make one plan of two policies.
+        if plan.on_conflict != args.on_conflict.as_str() {
+            anyhow::bail!(
+                "Plan {id} of this target was being made in stages with `--on-conflict {stored}` \
+                 when a `migrate` stopped, and its stages so far follow that policy. Run \
+                 `segbridge migrate` again with `--on-conflict {stored}` to finish it; a run with \
+                 `--on-conflict {given}` after that plans again from the same export.",
+                id = plan.id,
+                stored = plan.on_conflict,
+                given = args.on_conflict.as_str(),
+            );
+        }
         return Ok(Start::Staged(plan));
     }
     let latest_export = ledger.latest_complete_export()?.map(|(run, _)| run);
