@@ -20,17 +20,11 @@ use segbridge::sim::public::Target;
 use segbridge::sim::{SimSettings, Simulators};
 
 use common::inspect::{secrets_in, state_at, stats_at, writes_in};
-use common::outcome::{CREATES, due, payloads};
+use common::outcome::{CREATES, Summarized, due, payloads};
 use common::scaled::{export_into, small_simulators};
 
 async fn simulators() -> Simulators {
     small_simulators(Target::Empty).await
-}
-
-struct Output {
-    code: i32,
-    summary: Value,
-    stderr: String,
 }
 
 fn command(sims: &Simulators, sub: &str, ledger: &Path, extra: &[&str]) -> tokio::process::Command {
@@ -47,16 +41,9 @@ fn command(sims: &Simulators, sub: &str, ledger: &Path, extra: &[&str]) -> tokio
     cmd
 }
 
-async fn run(sims: &Simulators, sub: &str, ledger: &Path, extra: &[&str]) -> Output {
+async fn run(sims: &Simulators, sub: &str, ledger: &Path, extra: &[&str]) -> Summarized {
     let output = command(sims, sub, ledger, extra).output().await.unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    let summary = serde_json::from_slice(&output.stdout)
-        .unwrap_or_else(|e| panic!("no JSON summary ({e}); stderr:\n{stderr}"));
-    Output {
-        code: output.status.code().unwrap(),
-        summary,
-        stderr,
-    }
+    Summarized::of(output)
 }
 
 async fn stats(sims: &Simulators) -> Value {
@@ -244,7 +231,7 @@ fn status_of(ledger: &Path) -> (i32, Value) {
     (output.status.code().unwrap(), json)
 }
 
-async fn apply_all(sims: &Simulators, dir: &Path) -> Output {
+async fn apply_all(sims: &Simulators, dir: &Path) -> Summarized {
     let ledger = dir.join("apply.ledger");
     let secrets = dir.join("secrets.toml");
     run(
@@ -839,7 +826,7 @@ fn invitations(ledger: &Path) -> Vec<common::outcome::Payload> {
 }
 
 /// Applies the prepared plan with `--include-iam`, which sends the invitations; exit 0.
-async fn apply_with_invitations(sims: &Simulators, dir: &Path) -> Output {
+async fn apply_with_invitations(sims: &Simulators, dir: &Path) -> Summarized {
     let secrets = dir.join("secrets.toml");
     let out = run(
         sims,

@@ -3,65 +3,24 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 
 use common::inspect::{get_json_as, stats_at};
-
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn segbridge() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_segbridge"));
-    command.env_remove("SEGMENT_CONFIG_API_TOKEN");
-    command
-}
-
-/// Starts `segbridge sim` and reads its `KEY=value` lines, up to the last one.
-fn start(args: &[&str], env: &[(&str, &str)]) -> (Running, Vec<(String, String)>) {
-    let mut command = segbridge();
-    command
-        .arg("sim")
-        .args(args)
-        .envs(env.iter().copied())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    let mut child = command.spawn().expect("segbridge runs");
-    let stdout = child.stdout.take().unwrap();
-    let running = Running(child);
-    let mut lines = Vec::new();
-    for line in BufReader::new(stdout).lines() {
-        let line = line.unwrap();
-        if let Some((key, value)) = line.split_once('=') {
-            lines.push((key.to_owned(), value.to_owned()));
-            if key == "SEGMENT_PUBLIC_WORKSPACE" {
-                break;
-            }
-        }
-    }
-    (running, lines)
-}
-
-fn value<'a>(lines: &'a [(String, String)], key: &str) -> Option<&'a str> {
-    lines
-        .iter()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v.as_str())
-}
+use common::sim_process::{Running, segbridge, start};
 
 #[tokio::test]
 async fn sim_prints_url_and_tokens_and_serves_the_generated_workspace() {
     let (_sim, lines) = start(&["--size", "tiny", "--seed", "9"], &[]);
-    let url = value(&lines, "SEGMENT_CONFIG_API_URL").expect("URL printed");
+    let url = lines
+        .get("SEGMENT_CONFIG_API_URL")
+        .map(String::as_str)
+        .expect("URL printed");
     assert!(url.starts_with("http://127.0.0.1:"), "{url}");
-    let token = value(&lines, "SEGMENT_CONFIG_API_TOKEN").expect("token printed");
-    let workspace = value(&lines, "SEGMENT_WORKSPACE").unwrap();
+    let token = lines
+        .get("SEGMENT_CONFIG_API_TOKEN")
+        .map(String::as_str)
+        .expect("token printed");
+    let workspace = lines.get("SEGMENT_WORKSPACE").map(String::as_str).unwrap();
     let stats = stats_at(url).await;
     assert!(stats["resources_total"].as_u64().unwrap() > 20);
     let sources = get_json_as(
@@ -77,9 +36,17 @@ async fn a_token_from_the_environment_is_accepted_and_not_echoed() {
     let token =
         "envtokenenvtokenenvtokenenvtokenenvtokenenv.envtokenenvtokenenvtokenenvtokenenvtokenenv";
     let (_sim, lines) = start(&["--size", "tiny"], &[("SEGMENT_CONFIG_API_TOKEN", token)]);
-    assert!(value(&lines, "SEGMENT_CONFIG_API_TOKEN").is_none());
-    assert!(lines.iter().all(|(_, v)| !v.contains(token)));
-    let url = value(&lines, "SEGMENT_CONFIG_API_URL").unwrap();
+    assert!(
+        lines
+            .get("SEGMENT_CONFIG_API_TOKEN")
+            .map(String::as_str)
+            .is_none()
+    );
+    assert!(lines.values().all(|v| !v.contains(token)));
+    let url = lines
+        .get("SEGMENT_CONFIG_API_URL")
+        .map(String::as_str)
+        .unwrap();
     let status = reqwest::Client::new()
         .get(format!("{url}/v1beta/workspaces"))
         .bearer_auth(token)

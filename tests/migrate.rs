@@ -16,7 +16,7 @@ use segbridge::sim::Simulators;
 use segbridge::sim::public::Target;
 
 use common::inspect::{get_json_as, secrets_in, state_at, stats_at, writes_at};
-use common::outcome::CREATES;
+use common::outcome::{CREATES, Summarized};
 use common::scaled::small_simulators;
 
 /// The Config API endpoints `apply` reads one object's secrets again with, as the simulators
@@ -26,22 +26,9 @@ const SECRET_READS: [&str; 2] = [
     "GET /v1beta/workspaces/{ws}/sources/{src}/destinations/{dst}",
 ];
 
-struct Output {
-    code: i32,
-    summary: Value,
-    stderr: String,
-}
-
-async fn migrate(sims: &Simulators, ledger: &Path, extra: &[&str]) -> Output {
+async fn migrate(sims: &Simulators, ledger: &Path, extra: &[&str]) -> Summarized {
     let output = migrate_output(sims, ledger, extra).await;
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    let summary = serde_json::from_slice(&output.stdout)
-        .unwrap_or_else(|e| panic!("no JSON summary ({e}); stderr:\n{stderr}"));
-    Output {
-        code: output.status.code().unwrap(),
-        summary,
-        stderr,
-    }
+    Summarized::of(output)
 }
 
 /// The process's output as it is, for a run refused before it has a summary to print.

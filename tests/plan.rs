@@ -15,15 +15,10 @@ use segbridge::sim::Simulators;
 use segbridge::sim::public::Target;
 
 use common::inspect::{secrets_in, state_at, stats_at};
+use common::outcome::Summarized;
 use common::scaled::{export_into, small_simulators};
 
-struct Output {
-    code: i32,
-    summary: Value,
-    stderr: String,
-}
-
-async fn plan(sims: &Simulators, ledger: &Path, extra: &[&str]) -> Output {
+async fn plan(sims: &Simulators, ledger: &Path, extra: &[&str]) -> Summarized {
     let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_segbridge"))
         .args(["plan", "--json", "--time-scale", "60", "--ledger"])
         .arg(ledger)
@@ -34,14 +29,7 @@ async fn plan(sims: &Simulators, ledger: &Path, extra: &[&str]) -> Output {
         .output()
         .await
         .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    let summary = serde_json::from_slice(&output.stdout)
-        .unwrap_or_else(|e| panic!("no JSON summary ({e}); stderr:\n{stderr}"));
-    Output {
-        code: output.status.code().unwrap(),
-        summary,
-        stderr,
-    }
+    Summarized::of(output)
 }
 
 async fn assert_no_writes(sims: &Simulators) {

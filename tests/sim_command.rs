@@ -3,51 +3,9 @@
 
 mod common;
 
-use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-
 use common::inspect::get_json_as;
+use common::sim_process::start;
 use serde_json::Value;
-
-/// The running binary, killed when dropped so a failing test leaves nothing behind.
-struct Sim(Child);
-
-impl Drop for Sim {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `segbridge sim` and reads its `KEY=value` lines up to the Public workspace's.
-fn start(args: &[&str], env: &[(&str, &str)]) -> (Sim, HashMap<String, String>) {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_segbridge"));
-    command
-        .arg("sim")
-        .args(args)
-        .env_remove("SEGMENT_CONFIG_API_TOKEN")
-        .env_remove("SEGMENT_PUBLIC_API_TOKEN")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    for (key, value) in env {
-        command.env(key, value);
-    }
-    let mut child = command.spawn().expect("the binary starts");
-    let stdout = child.stdout.take().unwrap();
-    let sim = Sim(child);
-    let mut lines = HashMap::new();
-    for line in BufReader::new(stdout).lines() {
-        let line = line.unwrap();
-        if let Some((key, value)) = line.split_once('=') {
-            lines.insert(key.to_owned(), value.to_owned());
-        }
-        if line.starts_with("SEGMENT_PUBLIC_WORKSPACE=") {
-            break;
-        }
-    }
-    (sim, lines)
-}
 
 #[tokio::test]
 async fn prints_both_simulators_and_serves_the_public_one_as_asked() {

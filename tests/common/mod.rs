@@ -7,6 +7,7 @@ pub mod outcome;
 pub mod public;
 pub mod report_files;
 pub mod scaled;
+pub mod sim_process;
 
 use axum::Router;
 use axum::body::Body;

@@ -12,6 +12,28 @@ use segbridge::sim::Simulators;
 
 use super::inspect::{state_at, stats_at};
 
+/// How a command run with `--json` ended: its exit code, its JSON summary and what it said.
+pub struct Summarized {
+    pub code: i32,
+    pub summary: Value,
+    pub stderr: String,
+}
+
+impl Summarized {
+    /// Reads a finished command's output; a command that printed no JSON summary fails the
+    /// test, with what it said.
+    pub fn of(output: std::process::Output) -> Summarized {
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        let summary = serde_json::from_slice(&output.stdout)
+            .unwrap_or_else(|e| panic!("no JSON summary ({e}); stderr:\n{stderr}"));
+        Summarized {
+            code: output.status.code().unwrap(),
+            summary,
+            stderr,
+        }
+    }
+}
+
 /// Steps `apply` holds back until `--include-iam` or `--enable`.
 pub const DEFERRED_STEPS: [&str; 4] = [
     "invite_user",
