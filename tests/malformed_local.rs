@@ -371,6 +371,31 @@ fn mapping_tables_with_a_value_of_the_wrong_type_are_refused() {
 }
 
 #[test]
+fn a_mapping_table_naming_a_value_the_public_api_does_not_have_is_refused() {
+    let original = include_str!("../mappings/tracking_plans.toml");
+    let line = original
+        .lines()
+        .position(|l| l.starts_with("events = "))
+        .unwrap()
+        + 1;
+    let (dir, ran, before) = plan_with_mappings(
+        "tracking_plans.toml",
+        &original.replace("events = \"TRACK\"", "events = \"TRAK\""),
+    );
+    refused(
+        &ran,
+        &[
+            "error: Cannot load the mapping tables of `mappings`",
+            &format!(
+                "  Caused by: mappings/tracking_plans.toml:{line}: `events`: `TRAK` is not one \
+                 of: COMMON, GROUP, IDENTIFY, PAGE, SCREEN, TRACK"
+            ),
+        ],
+    );
+    unchanged(dir.path(), "newer.ledger", &before);
+}
+
+#[test]
 fn an_unknown_file_in_the_mappings_folder_is_refused() {
     let (_dir, ran, _) = plan_with_mappings("catalogue.toml", "");
     refused(
@@ -396,7 +421,7 @@ fn a_mappings_folder_that_does_not_exist_is_refused() {
         ),
         &[
             "error: Cannot load the mapping tables of `no-such-folder`",
-            "  Caused by: cannot read mapping table no-such-folder",
+            "  Caused by: cannot read the mappings folder `no-such-folder`",
             "  Caused by: No such file or directory (os error 2)",
         ],
     );

@@ -84,7 +84,13 @@ pub enum TablesError {
         key: String,
         message: String,
     },
-    #[error("cannot read mapping table {}", path.display())]
+    #[error("cannot read the mappings folder `{}`", dir.display())]
+    ReadFolder {
+        dir: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot read the mapping table `{}`", path.display())]
     Read {
         path: PathBuf,
         #[source]
@@ -347,13 +353,13 @@ impl Tables {
 
     /// The embedded tables with every file present in `dir` replacing its embedded version.
     pub fn load(dir: &Path) -> Result<Tables, TablesError> {
-        let entries = std::fs::read_dir(dir).map_err(|source| TablesError::Read {
-            path: dir.to_owned(),
+        let entries = std::fs::read_dir(dir).map_err(|source| TablesError::ReadFolder {
+            dir: dir.to_owned(),
             source,
         })?;
         for entry in entries {
-            let entry = entry.map_err(|source| TablesError::Read {
-                path: dir.to_owned(),
+            let entry = entry.map_err(|source| TablesError::ReadFolder {
+                dir: dir.to_owned(),
                 source,
             })?;
             let name = entry.file_name().to_string_lossy().into_owned();
