@@ -390,12 +390,18 @@ struct Walker<'a, R> {
 struct Unstored {
     batch: PageBatch,
     counts: Vec<(Kind, u64)>,
+    /// When the first of them was read.
+    since: Option<Instant>,
 }
 
 /// Pages are stored together once this many wait…
 const UNSTORED_PAGES: usize = 64;
-/// …or once they hold this much JSON text.
+/// …or once they hold this much JSON text…
 const UNSTORED_TEXT: usize = 1 << 20;
+/// …or once the first of them has waited this long, so that a crash loses at most about this
+/// much reading. At the Config API's pace (200 requests a minute) that is every few pages; the
+/// other bounds are what groups pages when the API is faster (a simulator at a time scale).
+const UNSTORED_AGE: Duration = Duration::from_secs(1);
 
 impl<R: ConfigReader> Walker<'_, R> {
     fn wants(&self, kind: Kind) -> bool {
@@ -644,8 +650,9 @@ impl<R: ConfigReader> Walker<'_, R> {
     /// `complete`, the number of objects the whole collection holds, the collection is marked
     /// complete with them. Pages are stored together (a transaction each was most of what the
     /// export cost besides reading; see [`PageBatch`]), when [`UNSTORED_PAGES`] or
-    /// [`UNSTORED_TEXT`] wait, before anything is said ready (what `ready` is told must be in
-    /// the ledger for the planner's connection to read) and when the walk ends.
+    /// [`UNSTORED_TEXT`] wait or the first has waited [`UNSTORED_AGE`], before anything is said
+    /// ready (what `ready` is told must be in the ledger for the planner's connection to read)
+    /// and when the walk ends.
     fn store(
         &self,
         kind: Kind,
@@ -671,7 +678,10 @@ impl<R: ConfigReader> Walker<'_, R> {
         let mut unstored = lock(&self.unstored);
         unstored.batch.add(parent, rows, complete);
         unstored.counts.push((kind, count));
-        if unstored.batch.pages() >= UNSTORED_PAGES || unstored.batch.text_bytes() >= UNSTORED_TEXT
+        let since = *unstored.since.get_or_insert_with(Instant::now);
+        if unstored.batch.pages() >= UNSTORED_PAGES
+            || unstored.batch.text_bytes() >= UNSTORED_TEXT
+            || since.elapsed() >= UNSTORED_AGE
         {
             self.store_batch(&mut unstored)?;
         }
@@ -689,7 +699,7 @@ impl<R: ConfigReader> Walker<'_, R> {
         if unstored.batch.is_empty() {
             return Ok(());
         }
-        let Unstored { batch, counts } = std::mem::take(unstored);
+        let Unstored { batch, counts, .. } = std::mem::take(unstored);
         lock(self.ledger).store_batch(self.run, &batch)?;
         for (kind, count) in counts {
             self.reporter.stored(kind, count);

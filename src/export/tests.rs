@@ -14,6 +14,8 @@ struct FakeReader {
     collections: HashMap<String, Vec<(String, Value)>>,
     failing: Mutex<HashMap<String, ReadError>>,
     calls: Mutex<Vec<String>>,
+    /// A collection whose pages come only after this long.
+    slow: Option<(String, Duration)>,
 }
 
 impl FakeReader {
@@ -59,6 +61,10 @@ impl ConfigReader for FakeReader {
         // Two objects per page, to exercise multi-page collections; an empty collection is no
         // page at all, and the last page says it is.
         let count = objects.chunks(2).count();
+        let pause = match &self.slow {
+            Some((slow, pause)) if *slow == key => *pause,
+            _ => Duration::ZERO,
+        };
         let pages: Vec<Result<Page, ReadError>> = objects
             .chunks(2)
             .enumerate()
@@ -69,7 +75,10 @@ impl ConfigReader for FakeReader {
                 })
             })
             .collect();
-        stream::iter(pages).boxed()
+        stream::once(tokio::time::sleep(pause))
+            .filter_map(|()| async { None })
+            .chain(stream::iter(pages))
+            .boxed()
     }
 }
 
@@ -249,6 +258,52 @@ async fn what_is_said_ready_is_stored_by_then_though_pages_are_stored_together()
     .unwrap();
     assert!(outcome.failures.is_empty());
     assert_eq!(lock(&seen).len(), 1 + 1 + 1 + 3, "{:?}", lock(&seen));
+}
+
+/// Pages read while nothing is said ready are stored once the first of them has waited
+/// `UNSTORED_AGE`, not only at the next moment something is ready: a crash loses at most about
+/// that much reading.
+#[tokio::test]
+async fn pages_are_stored_once_the_first_has_waited_long_enough() {
+    struct Watch<'a> {
+        ledger: &'a Mutex<Ledger>,
+        roles_stored_when_invites_began: Mutex<Option<bool>>,
+    }
+    impl Reporter for Watch<'_> {
+        fn collection_started(&self, kind: Kind, _collection: &str) {
+            if kind == Kind::Invites {
+                let stored = lock(self.ledger)
+                    .object(Kind::Roles, "r1")
+                    .unwrap()
+                    .is_some();
+                *lock(&self.roles_stored_when_invites_began) = Some(stored);
+            }
+        }
+    }
+    let reader = FakeReader {
+        // Read after the roles and before the invitations, with nothing said ready between.
+        slow: Some((
+            "workspaces/acme/roles/-/policies".into(),
+            UNSTORED_AGE + Duration::from_millis(100),
+        )),
+        ..workspace()
+    };
+    let ledger = Mutex::new(Ledger::open_in_memory().unwrap());
+    let watch = Watch {
+        ledger: &ledger,
+        roles_stored_when_invites_began: Mutex::new(None),
+    };
+    let outcome = export(
+        &reader,
+        &ledger,
+        &SecretHasher::from_token("t"),
+        &options(),
+        &watch,
+    )
+    .await
+    .unwrap();
+    assert!(outcome.failures.is_empty());
+    assert_eq!(*lock(&watch.roles_stored_when_invites_began), Some(true));
 }
 
 #[tokio::test]
