@@ -484,24 +484,26 @@ impl PublicClient {
     /// Sends one request and returns its `data` object. The method is the operation's, so a
     /// read can only send what [`operations`] defines (GET); writes come from `writer.rs`.
     async fn execute(&self, call: Call<'_>) -> Result<Map<String, Value>, PublicApiError> {
-        let (operation, resource) = (call.operation, resource_name(call.segments));
-        let body = self.execute_raw(call).await?;
-        // A write whose 2xx carries an unreadable body was still applied; the caller gets a
-        // decode error and reconciles by natural key, as for an ambiguous write.
-        wire::parse(&body)
-            .and_then(wire::data)
-            .map_err(|source| PublicApiError::Decode {
-                operation,
-                resource,
-                source,
-            })
+        self.execute_reading(call, |body| wire::parse(&body).and_then(wire::data))
+            .await
     }
 
     /// [`Self::execute`], the answer kept as text to read a few values of (see [`Answer`]).
     async fn execute_answer(&self, call: Call<'_>) -> Result<Answer, PublicApiError> {
+        self.execute_reading(call, Answer::new).await
+    }
+
+    /// Sends one request and reads its 2xx answer with `read`.
+    async fn execute_reading<T>(
+        &self,
+        call: Call<'_>,
+        read: impl FnOnce(Vec<u8>) -> Result<T, WireError>,
+    ) -> Result<T, PublicApiError> {
         let (operation, resource) = (call.operation, resource_name(call.segments));
         let body = self.execute_raw(call).await?;
-        Answer::new(body).map_err(|source| PublicApiError::Decode {
+        // A write whose 2xx carries an unreadable body was still applied; the caller gets a
+        // decode error and reconciles by natural key, as for an ambiguous write.
+        read(body).map_err(|source| PublicApiError::Decode {
             operation,
             resource,
             source,
