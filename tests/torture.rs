@@ -101,6 +101,15 @@ impl Rig {
         cmd
     }
 
+    /// Starts `segbridge SUB` with its output dropped: a process the test kills.
+    fn spawn_quiet(&self, sub: &str, ledger: &Path) -> tokio::process::Child {
+        self.command(sub, ledger)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    }
+
     /// Runs `segbridge SUB` to its end: exit code and stderr.
     async fn finish(&self, sub: &str, ledger: &Path) -> (i32, String) {
         let output = tokio::time::timeout(PROCESS_TIMEOUT, self.command(sub, ledger).output())
@@ -157,12 +166,7 @@ async fn torture(
     for threshold in thresholds {
         let before = intents(ledger);
         let before_progress = progress(ledger);
-        let mut child = rig
-            .command(sub, ledger)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = rig.spawn_quiet(sub, ledger);
         let started = Instant::now();
         let mut ended = None;
         while progress(ledger) < threshold {
@@ -377,12 +381,7 @@ async fn a_ledger_killed_while_its_schema_is_migrated_is_old_or_new_never_half()
             let _ = std::fs::remove_file(companion);
         }
         std::fs::copy(&old, &ledger).unwrap();
-        let mut child = rig
-            .command("migrate", &ledger)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = rig.spawn_quiet("migrate", &ledger);
         // Half the kills are timed from the start, half right after the version moved.
         if attempt % 2 == 1 {
             tokio::time::sleep(Duration::from_millis(rng.u64(0..early_ms))).await;
@@ -537,12 +536,7 @@ async fn a_killed_apply_resumes_from_a_copy_of_the_ledger_file_alone() {
     let elsewhere = tempfile::tempdir().unwrap();
     let mut torn = 0;
     let moved = loop {
-        let mut child = rig
-            .command("apply", &ledger)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = rig.spawn_quiet("apply", &ledger);
         let reach = if torn == 0 {
             base + due / 2
         } else {
