@@ -375,6 +375,34 @@ async fn refuse_one_schema_config(sims: &Simulators) -> String {
     source
 }
 
+/// A `migrate` (with `extra`) on an empty target, stopped by one refused schema config
+/// ([`refuse_one_schema_config`]): it exited 1 with its plan left in stages, incomplete.
+struct StoppedInStages {
+    sims: Simulators,
+    _dir: tempfile::TempDir,
+    ledger: std::path::PathBuf,
+    /// The slug of the source whose schema config was refused.
+    source: String,
+    first: Summarized,
+}
+
+async fn stopped_in_stages(extra: &[&str]) -> StoppedInStages {
+    let sims = small_simulators(Target::Empty).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = dir.path().join("stopped.ledger");
+    let source = refuse_one_schema_config(&sims).await;
+    let first = migrate(&sims, &ledger, extra).await;
+    assert_eq!(sims.config.faults.scripted_remaining(), 0);
+    assert_eq!(first.code, 1, "{}", first.stderr);
+    StoppedInStages {
+        sims,
+        _dir: dir,
+        ledger,
+        source,
+        first,
+    }
+}
+
 /// On an empty target the export and `apply` overlap: when one source's subtree cannot be read,
 /// the other sources are already in the target when the export ends with the failure, and the
 /// plan, made in stages, is left incomplete (`apply` refuses it). With `--enable`, the stages
@@ -383,13 +411,13 @@ async fn refuse_one_schema_config(sims: &Simulators) -> String {
 /// the sources last, and creates nothing twice.
 #[tokio::test]
 async fn a_migrate_stopped_while_applying_in_stages_goes_on_with_its_plan() {
-    let sims = small_simulators(Target::Empty).await;
-    let dir = tempfile::tempdir().unwrap();
-    let ledger = dir.path().join("staged.ledger");
-    refuse_one_schema_config(&sims).await;
-    let first = migrate(&sims, &ledger, &["--enable"]).await;
-    assert_eq!(sims.config.faults.scripted_remaining(), 0);
-    assert_eq!(first.code, 1, "{}", first.stderr);
+    let StoppedInStages {
+        sims,
+        _dir,
+        ledger,
+        first,
+        ..
+    } = stopped_in_stages(&["--enable"]).await;
     assert!(first.stderr.contains("Steps 1-3/4"), "{}", first.stderr);
     assert!(first.summary.get("audit").is_none(), "{}", first.summary);
     let (plan, done) = {
@@ -497,12 +525,9 @@ async fn a_migrate_stopped_while_applying_in_stages_goes_on_with_its_plan() {
 /// its own policy the plan is then finished.
 #[tokio::test]
 async fn a_plan_left_in_stages_is_not_finished_under_another_policy() {
-    let sims = small_simulators(Target::Empty).await;
-    let dir = tempfile::tempdir().unwrap();
-    let ledger = dir.path().join("policy.ledger");
-    refuse_one_schema_config(&sims).await;
-    let first = migrate(&sims, &ledger, &[]).await;
-    assert_eq!(first.code, 1, "{}", first.stderr);
+    let StoppedInStages {
+        sims, _dir, ledger, ..
+    } = stopped_in_stages(&[]).await;
     let writes = writes_at(&sims.public.base_url()).await;
 
     let other = migrate_output(&sims, &ledger, &["--on-conflict", "adopt"]).await;
@@ -552,12 +577,13 @@ struct MadeMeanwhile {
 /// source's destinations in the target as segbridge would have: on the source segbridge
 /// created, of the same catalog item, under the same name.
 async fn stop_and_make_a_destination_meanwhile(extra: &[&str]) -> MadeMeanwhile {
-    let sims = small_simulators(Target::Empty).await;
-    let dir = tempfile::tempdir().unwrap();
-    let ledger = dir.path().join("meanwhile.ledger");
-    let source = refuse_one_schema_config(&sims).await;
-    let first = migrate(&sims, &ledger, extra).await;
-    assert_eq!(first.code, 1, "{}", first.stderr);
+    let StoppedInStages {
+        sims,
+        _dir: dir,
+        ledger,
+        source,
+        ..
+    } = stopped_in_stages(extra).await;
 
     let listed = get_json_as(
         format!(
