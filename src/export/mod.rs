@@ -27,7 +27,7 @@
 mod collection;
 mod reader;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -225,6 +225,7 @@ pub async fn export_observed<R: ConfigReader>(
         ready,
         failures: Mutex::new(Vec::new()),
         resumed_collections: Mutex::new(0),
+        completed_before: lock(ledger).completed_keys(run)?,
         unstored: Mutex::new(Unstored::default()),
     };
     let walked = walker
@@ -381,6 +382,10 @@ struct Walker<'a, R> {
     ready: &'a (dyn Fn(Ready<'_>) + Sync),
     failures: Mutex<Vec<Failure>>,
     resumed_collections: Mutex<u64>,
+    /// The collections this run read completely before this walk (it resumes the run): read
+    /// once when the walk begins. The walk reads each collection once, so those it completes
+    /// itself need not be added.
+    completed_before: HashSet<String>,
     /// Pages read and not stored yet (see [`Walker::store`]).
     unstored: Mutex<Unstored>,
 }
@@ -604,7 +609,7 @@ impl<R: ConfigReader> Walker<'_, R> {
         let kind = collection.kind();
         let key = collection.key();
         let store = self.wants(kind);
-        if store && lock(self.ledger).is_complete(self.run, &key)? {
+        if store && self.completed_before.contains(&key) {
             let names = lock(self.ledger).names_in(self.run, &key)?;
             self.reporter.resumed(kind, names.len() as u64);
             *self

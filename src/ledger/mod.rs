@@ -29,7 +29,7 @@ mod pages;
 mod plan_writer;
 mod plans;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, Weak};
 
@@ -641,6 +641,20 @@ impl Ledger {
             )
             .optional()
             .map(|found| found.is_some())
+            .map_err(self.sql("reading collection state"))
+    }
+
+    /// The keys of the collections `run` has read completely: what a resumed export need not
+    /// read again, asked once rather than a query per collection (about 5,000 on `large`).
+    pub fn completed_keys(&self, run: RunId) -> Result<HashSet<String>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT key FROM collections WHERE run = ?1")
+            .map_err(self.sql("reading collection state"))?;
+        let keys = stmt
+            .query_map(params![run.0], |row| row.get::<_, String>(0))
+            .map_err(self.sql("reading collection state"))?;
+        keys.collect::<rusqlite::Result<_>>()
             .map_err(self.sql("reading collection state"))
     }
 

@@ -81,6 +81,12 @@ fn a_batch_stores_the_pages_of_several_collections_and_completes_those_it_ends()
     ledger.store_batch(run, &batch).unwrap();
     assert!(ledger.is_complete(run, "sources:ws").unwrap());
     assert!(!ledger.is_complete(run, "filters:a").unwrap());
+    assert_eq!(
+        ledger.completed_keys(run).unwrap(),
+        HashSet::from(["sources:ws".to_owned()])
+    );
+    let later = ledger.begin_run("export", "ws").unwrap();
+    assert!(ledger.completed_keys(later).unwrap().is_empty());
     assert_eq!(ledger.counts().unwrap()["sources"], 2);
     assert_eq!(ledger.counts().unwrap()["destination_filters"], 1);
     // Stored as `store_page` stores it: the same body, the same hash.
