@@ -15,17 +15,19 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use futures::{StreamExt, stream};
-use serde_json::Value;
 
 use crate::mapping::{TargetCatalog, TextList};
 use crate::model::{JsonText, Kind};
 use crate::plan::TargetError;
 use crate::plan::target::{read, read_catalog};
 use crate::progress::Reporter;
-use crate::public_api::{FunctionType, Pages, PublicApiError, PublicClient, PublicObject};
+use crate::public_api::{
+    FunctionType, Listed, ProjectedPages, PublicApiError, PublicClient, PublicObject,
+};
 
-/// What the target holds, as the Public API returned it, keyed by id; each body is cut down to
-/// the fields the audit compares as it is read (see `only`) and kept as text ([`JsonText`]).
+/// What the target holds, as the Public API returned it, keyed by id; each listed body is cut
+/// down to the fields the audit compares as it is read (the `…_FIELDS` lists below) and kept as
+/// text ([`JsonText`]).
 #[derive(Debug, Clone, Default)]
 pub struct TargetState {
     pub workspace_id: String,
@@ -46,52 +48,30 @@ pub struct TargetState {
     pub schema_settings: BTreeMap<String, JsonText>,
 }
 
-/// Reads a list page by page into a map by id, each body cut down by `keep` as its page
-/// arrives, so that what the audit does not compare is never held for the whole list.
-async fn by_id(
-    mut pages: Pages,
-    keep: fn(Value) -> Value,
-) -> Result<BTreeMap<String, JsonText>, PublicApiError> {
+/// Reads a list page by page into a map by id, each object already cut to the fields the audit
+/// compares (see [`PublicClient::list_projected`]): what it does not compare is never parsed.
+async fn by_id(mut pages: ProjectedPages) -> Result<BTreeMap<String, JsonText>, PublicApiError> {
     let mut out = BTreeMap::new();
     while let Some(page) = pages.next().await {
         for object in page?.objects {
-            out.insert(object.id, keep(object.body).into());
+            out.insert(object.id, JsonText::from_text(object.text));
         }
     }
     Ok(out)
 }
 
-/// Every page of a list, each body cut down by `keep`.
-async fn all(mut pages: Pages, keep: fn(Value) -> Value) -> Result<Vec<JsonText>, PublicApiError> {
+/// Every page of a list, each object cut as in [`by_id`].
+async fn all(mut pages: ProjectedPages) -> Result<Vec<JsonText>, PublicApiError> {
     let mut out = Vec::new();
     while let Some(page) = pages.next().await {
-        out.extend(page?.objects.into_iter().map(|o| keep(o.body).into()));
+        out.extend(
+            page?
+                .objects
+                .into_iter()
+                .map(|o| JsonText::from_text(o.text)),
+        );
     }
     Ok(out)
-}
-
-/// `body` with only the fields `fields` (those [`super::actual`] and the comparison read), as
-/// they were; anything but an object is kept whole. A catalog item nested as `metadata` is cut
-/// to its `id`, which is all of it the audit compares: a destination's metadata alone is larger
-/// than the rest of it.
-fn only(body: Value, fields: &[&str]) -> Value {
-    let Value::Object(mut map) = body else {
-        return body;
-    };
-    let mut out = serde_json::Map::new();
-    for field in fields {
-        if let Some((key, mut value)) = map.remove_entry(*field) {
-            if key == "metadata"
-                && let Value::Object(metadata) = &mut value
-            {
-                let id = metadata.remove("id");
-                metadata.clear();
-                metadata.extend(id.map(|id| ("id".to_owned(), id)));
-            }
-            out.insert(key, value);
-        }
-    }
-    Value::Object(out)
 }
 
 /// Per-object reads in flight at once: with a tenth of a second of latency, eight keep more
@@ -100,31 +80,21 @@ pub const READS_AT_ONCE: usize = 8;
 
 /// What is kept of each object read, per list: the fields of the shapes in [`super::actual`],
 /// `id` where an object is found by it in a list, and what the delivery check reads of a
-/// destination (`sourceId`, `enabled`).
-fn source_fields(body: Value) -> Value {
-    only(body, &["slug", "name", "metadata", "settings", "labels"])
-}
+/// destination (`sourceId`, `enabled`). A `metadata` (a catalog item, larger than the rest of
+/// a destination) is cut to its `id`, all of it the audit compares.
+const SOURCE_FIELDS: &[&str] = &["slug", "name", "metadata", "settings", "labels"];
 
-fn destination_fields(body: Value) -> Value {
-    only(
-        body,
-        &["name", "metadata", "sourceId", "settings", "enabled"],
-    )
-}
+const DESTINATION_FIELDS: &[&str] = &["name", "metadata", "sourceId", "settings", "enabled"];
 
-fn filter_fields(body: Value) -> Value {
-    // `id` too: the comparison finds a filter by it.
+/// `id` too: the comparison finds a filter by it.
+const FILTER_FIELDS: &[&str] = {
     let [a, b, c, d, e, f] = super::actual::FILTER_FIELDS;
-    only(body, &["id", a, b, c, d, e, f])
-}
+    &["id", a, b, c, d, e, f]
+};
 
-fn plan_fields(body: Value) -> Value {
-    only(body, &["name", "type"])
-}
+const PLAN_FIELDS: &[&str] = &["name", "type"];
 
-fn rule_fields(body: Value) -> Value {
-    only(body, &["type", "key", "version", "jsonSchema"])
-}
+const RULE_FIELDS: &[&str] = &["type", "key", "version", "jsonSchema"];
 
 /// What to read beyond the lists.
 #[derive(Debug, Clone, Default)]
@@ -152,7 +122,7 @@ pub async fn read_target(
 
     if wanted(Kind::Sources) || wanted(Kind::SchemaConfigs) {
         reporter.collection_started(Kind::Sources, "sources");
-        state.sources = by_id(client.list_sources(), source_fields)
+        state.sources = by_id(client.list_projected(Listed::Sources, SOURCE_FIELDS))
             .await
             .map_err(read("the sources"))?;
         reporter.stored(Kind::Sources, state.sources.len() as u64);
@@ -183,7 +153,7 @@ pub async fn read_target(
     drop(settings);
     if wanted(Kind::Destinations) || wanted(Kind::DestinationFilters) {
         reporter.collection_started(Kind::Destinations, "destinations");
-        state.destinations = by_id(client.list_destinations(), destination_fields)
+        state.destinations = by_id(client.list_projected(Listed::Destinations, DESTINATION_FIELDS))
             .await
             .map_err(read("the destinations"))?;
         reporter.stored(Kind::Destinations, state.destinations.len() as u64);
@@ -195,7 +165,8 @@ pub async fn read_target(
                     Kind::DestinationFilters,
                     &format!("destination/{id}/filters"),
                 );
-                (id, all(client.list_filters(id), filter_fields).await)
+                let filters = Listed::Filters { destination_id: id };
+                (id, all(client.list_projected(filters, FILTER_FIELDS)).await)
             })
             .buffered(READS_AT_ONCE);
         while let Some((id, list)) = lists.next().await {
@@ -210,14 +181,16 @@ pub async fn read_target(
     }
     if wanted(Kind::TrackingPlans) || wanted(Kind::TrackingPlanConnections) {
         reporter.collection_started(Kind::TrackingPlans, "tracking-plans");
-        state.tracking_plans = by_id(client.list_tracking_plans(None), plan_fields)
+        let plans = Listed::TrackingPlans { plan_type: None };
+        state.tracking_plans = by_id(client.list_projected(plans, PLAN_FIELDS))
             .await
             .map_err(read("the tracking plans"))?;
         let mut plans = stream::iter(state.tracking_plans.keys())
             .map(|id| async move {
                 let rules = if wanted(Kind::TrackingPlans) {
                     reporter.collection_started(Kind::TrackingPlans, &format!("{id}/rules"));
-                    Some(all(client.list_rules(id), rule_fields).await)
+                    let rules = Listed::Rules { plan_id: id };
+                    Some(all(client.list_projected(rules, RULE_FIELDS)).await)
                 } else {
                     None
                 };

@@ -33,6 +33,7 @@ mod error;
 pub mod lookup;
 pub mod operations;
 mod pages;
+mod projection;
 pub(crate) mod wire;
 pub mod writer;
 
@@ -50,7 +51,8 @@ pub use self::error::{Detail, PublicApiError, RegionHint};
 pub use self::lookup::Match;
 use self::operations as ops;
 pub use self::operations::{MediaType, Operation};
-pub use self::pages::{Page, Pages};
+pub use self::pages::{Page, Pages, ProjectedPages};
+pub use self::projection::ProjectedObject;
 pub use self::wire::{FieldError, WireError};
 pub use self::writer::{PublicWriter, WriteAccess};
 use crate::http::ClientSettings;
@@ -284,6 +286,17 @@ enum Key {
 }
 
 impl Key {
+    /// The fields [`Key::name`] reads of an object.
+    fn fields(&self) -> &[&'static str] {
+        match self {
+            Self::Id => &["id"],
+            Self::Label => &["key", "value"],
+            Self::Rule => &["type", "key", "version"],
+            Self::Field(name) => std::slice::from_ref(name),
+            Self::Itself | Self::Given(_) => &[],
+        }
+    }
+
     fn name(&self, body: &Value) -> Result<String, WireError> {
         let field = |name: &'static str| {
             wire::str_field(body, name)
@@ -377,6 +390,55 @@ impl Read {
             id: self.key.name(&body)?,
             body,
         })
+    }
+}
+
+/// The lists [`PublicClient::list_projected`] reads; each is also read whole by its own
+/// `list_…` method.
+#[derive(Debug, Clone, Copy)]
+pub enum Listed<'a> {
+    /// `GET /sources`.
+    Sources,
+    /// `GET /destinations`.
+    Destinations,
+    /// `GET /destination/{destinationId}/filters`.
+    Filters { destination_id: &'a str },
+    /// `GET /tracking-plans`, of one type when given.
+    TrackingPlans { plan_type: Option<&'a str> },
+    /// `GET /tracking-plans/{trackingPlanId}/rules`: rules are named `TYPE/key/version`.
+    Rules { plan_id: &'a str },
+}
+
+impl Listed<'_> {
+    fn read(self) -> Read {
+        match self {
+            Self::Sources => Read::new(ops::LIST_SOURCES, &["sources"], "sources"),
+            Self::Destinations => {
+                Read::new(ops::LIST_DESTINATIONS, &["destinations"], "destinations")
+            }
+            Self::Filters { destination_id } => Read::new(
+                ops::LIST_FILTERS_FROM_DESTINATION,
+                &["destination", destination_id, "filters"],
+                "filters",
+            ),
+            Self::TrackingPlans { plan_type } => {
+                let read = Read::new(
+                    ops::LIST_TRACKING_PLANS,
+                    &["tracking-plans"],
+                    "trackingPlans",
+                );
+                match plan_type {
+                    Some(plan_type) => read.query("type", plan_type),
+                    None => read,
+                }
+            }
+            Self::Rules { plan_id } => Read::new(
+                ops::LIST_RULES_FROM_TRACKING_PLAN,
+                &["tracking-plans", plan_id, "rules"],
+                "rules",
+            )
+            .key(Key::Rule),
+        }
     }
 }
 
@@ -569,6 +631,19 @@ impl PublicClient {
         cursor: Option<&str>,
         paged: bool,
     ) -> Result<Map<String, Value>, PublicApiError> {
+        let body = self.fetch_raw(read, cursor, paged).await?;
+        wire::parse(&body)
+            .and_then(wire::data)
+            .map_err(|e| read.decode_error(e))
+    }
+
+    /// The body of `read`'s answer (of its page at `cursor` when `paged`).
+    async fn fetch_raw(
+        &self,
+        read: &Read,
+        cursor: Option<&str>,
+        paged: bool,
+    ) -> Result<Vec<u8>, PublicApiError> {
         let segments: Vec<&str> = read.segments.iter().map(String::as_str).collect();
         let mut query = read.query.clone();
         if paged {
@@ -577,7 +652,7 @@ impl PublicClient {
                 query.push(("pagination[cursor]", cursor.to_owned()));
             }
         }
-        self.execute(Call {
+        self.execute_raw(Call {
             operation: read.operation,
             segments: &segments,
             query: &query,
@@ -592,7 +667,7 @@ impl PublicClient {
         &self,
         read: &Read,
         cursor: Option<&str>,
-    ) -> Result<(Vec<PublicObject>, Option<String>, Option<u64>), PublicApiError> {
+    ) -> Result<wire::PageParts<PublicObject>, PublicApiError> {
         let data = self.fetch(read, cursor, true).await?;
         let page = wire::page(data, read.item).map_err(|e| read.decode_error(e))?;
         let objects = page
@@ -602,6 +677,34 @@ impl PublicClient {
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| read.decode_error(e))?;
         Ok((objects, page.next, page.total_entries))
+    }
+
+    /// One page of a list, each object cut to `fields` (see [`projection`]).
+    pub(crate) async fn fetch_projected_page(
+        &self,
+        read: &Read,
+        cursor: Option<&str>,
+        fields: &[&str],
+    ) -> Result<wire::PageParts<ProjectedObject>, PublicApiError> {
+        let body = self.fetch_raw(read, cursor, true).await?;
+        let limit = crate::http::json::MAX_VALUES;
+        let page = if crate::http::json::too_many_values(&body, limit) {
+            Err(WireError::TooManyValues { limit })
+        } else {
+            projection::page(&body, read.item, fields, read.key.fields())
+        };
+        let (items, next, total_entries) = page.map_err(|e| read.decode_error(e))?;
+        let objects = items
+            .into_iter()
+            .map(|item| {
+                Ok(ProjectedObject {
+                    id: read.key.name(&item.keys)?,
+                    text: item.text,
+                })
+            })
+            .collect::<Result<Vec<_>, WireError>>()
+            .map_err(|e| read.decode_error(e))?;
+        Ok((objects, next, total_entries))
     }
 
     async fn get_object(&self, read: Read) -> Result<PublicObject, PublicApiError> {
@@ -620,6 +723,16 @@ impl PublicClient {
 
     fn pages(&self, read: Read) -> Pages {
         pages::walk(self.clone(), read)
+    }
+
+    /// The pages of `list`, each object cut to `fields` as it is read, the rest of it never
+    /// parsed (see [`projection`]): for a reader that keeps only those fields.
+    pub fn list_projected(
+        &self,
+        list: Listed<'_>,
+        fields: &'static [&'static str],
+    ) -> ProjectedPages {
+        pages::walk_projected(self.clone(), list.read(), fields)
     }
 
     // Workspace.
@@ -674,7 +787,7 @@ impl PublicClient {
 
     /// `GET /sources`.
     pub fn list_sources(&self) -> Pages {
-        self.pages(Read::new(ops::LIST_SOURCES, &["sources"], "sources"))
+        self.pages(Listed::Sources.read())
     }
 
     /// `GET /sources/{sourceId}`, with the id of the tracking plan the source is connected to.
@@ -722,11 +835,7 @@ impl PublicClient {
 
     /// `GET /destinations`.
     pub fn list_destinations(&self) -> Pages {
-        self.pages(Read::new(
-            ops::LIST_DESTINATIONS,
-            &["destinations"],
-            "destinations",
-        ))
+        self.pages(Listed::Destinations.read())
     }
 
     /// `GET /destinations/{destinationId}`.
@@ -741,11 +850,7 @@ impl PublicClient {
 
     /// `GET /destination/{destinationId}/filters` (singular `destination`, as the API spells it).
     pub fn list_filters(&self, destination_id: &str) -> Pages {
-        self.pages(Read::new(
-            ops::LIST_FILTERS_FROM_DESTINATION,
-            &["destination", destination_id, "filters"],
-            "filters",
-        ))
+        self.pages(Listed::Filters { destination_id }.read())
     }
 
     /// `GET /destination/{destinationId}/filters/{filterId}`.
@@ -791,15 +896,7 @@ impl PublicClient {
     /// `GET /tracking-plans`, optionally only those of one `type` (`LIVE`). Items carry the
     /// Config-era `resourceSchemaId` when the API sends it.
     pub fn list_tracking_plans(&self, plan_type: Option<&str>) -> Pages {
-        let mut read = Read::new(
-            ops::LIST_TRACKING_PLANS,
-            &["tracking-plans"],
-            "trackingPlans",
-        );
-        if let Some(plan_type) = plan_type {
-            read = read.query("type", plan_type);
-        }
-        self.pages(read)
+        self.pages(Listed::TrackingPlans { plan_type }.read())
     }
 
     /// `GET /tracking-plans/{trackingPlanId}`.
@@ -815,14 +912,7 @@ impl PublicClient {
     /// `GET /tracking-plans/{trackingPlanId}/rules`, named `TYPE/key/version`, under the
     /// endpoint's own limit of 200 requests per minute.
     pub fn list_rules(&self, plan_id: &str) -> Pages {
-        self.pages(
-            Read::new(
-                ops::LIST_RULES_FROM_TRACKING_PLAN,
-                &["tracking-plans", plan_id, "rules"],
-                "rules",
-            )
-            .key(Key::Rule),
-        )
+        self.pages(Listed::Rules { plan_id }.read())
     }
 
     /// `GET /tracking-plans/{trackingPlanId}/sources`.

@@ -5,8 +5,10 @@
 use std::sync::Arc;
 
 use futures::FutureExt;
+use futures::future::BoxFuture;
 
-use super::{PublicApiError, PublicClient, PublicObject, Read};
+use super::wire::PageParts;
+use super::{ProjectedObject, PublicApiError, PublicClient, PublicObject, Read};
 use crate::http::pages::{self, Fetched, Runaway};
 
 /// One page of a Public API list (with `totalEntries` when the API gives it).
@@ -15,16 +17,48 @@ pub type Page = pages::Page<PublicObject>;
 /// The pages of one Public API list, fetched on demand.
 pub type Pages = pages::Pages<PublicObject, PublicApiError>;
 
+/// The pages of one Public API list, each object cut to a few fields as it is read.
+pub type ProjectedPages = pages::Pages<ProjectedObject, PublicApiError>;
+
 pub(super) fn walk(client: PublicClient, read: Read) -> Pages {
     let max_pages = client.inner.max_pages;
+    walk_with(read, max_pages, move |read, cursor| {
+        let client = client.clone();
+        async move { client.fetch_page(&read, cursor.as_deref()).await }.boxed()
+    })
+}
+
+pub(super) fn walk_projected(
+    client: PublicClient,
+    read: Read,
+    fields: &'static [&'static str],
+) -> ProjectedPages {
+    let max_pages = client.inner.max_pages;
+    walk_with(read, max_pages, move |read, cursor| {
+        let client = client.clone();
+        async move {
+            client
+                .fetch_projected_page(&read, cursor.as_deref(), fields)
+                .await
+        }
+        .boxed()
+    })
+}
+
+fn walk_with<T: Send + 'static>(
+    read: Read,
+    max_pages: usize,
+    fetch: impl Fn(Read, Option<String>) -> BoxFuture<'static, Result<PageParts<T>, PublicApiError>>
+    + Send
+    + Sync
+    + 'static,
+) -> pages::Pages<T, PublicApiError> {
     let runaway_read = read.clone();
     pages::walk(
         Arc::new(move |cursor: Option<String>| {
-            let client = client.clone();
-            let read = read.clone();
+            let page = fetch(read.clone(), cursor);
             async move {
-                let (objects, next, total_entries) =
-                    client.fetch_page(&read, cursor.as_deref()).await?;
+                let (objects, next, total_entries) = page.await?;
                 Ok(Fetched {
                     objects,
                     next,

@@ -129,6 +129,9 @@ pub(crate) fn list(data: &mut Map<String, Value>, key: &str) -> Result<Vec<Value
     }
 }
 
+/// A page's objects, its next cursor and its total, as a client hands them to the walker.
+pub(crate) type PageParts<T> = (Vec<T>, Option<String>, Option<u64>);
+
 /// One page of a list.
 #[derive(Debug)]
 pub(crate) struct ListPage {
@@ -140,7 +143,18 @@ pub(crate) struct ListPage {
 
 pub(crate) fn page(mut data: Map<String, Value>, key: &str) -> Result<ListPage, WireError> {
     let items = list(&mut data, key)?;
-    let pagination = data.get("pagination").and_then(Value::as_object);
+    let (next, total_entries) = pagination(data.get("pagination").and_then(Value::as_object))?;
+    Ok(ListPage {
+        items,
+        next,
+        total_entries,
+    })
+}
+
+/// The next cursor and the total of a page's `pagination` object.
+pub(crate) fn pagination(
+    pagination: Option<&Map<String, Value>>,
+) -> Result<(Option<String>, Option<u64>), WireError> {
     let next = match pagination.and_then(|p| p.get("next")) {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) if s.is_empty() => None,
@@ -150,11 +164,7 @@ pub(crate) fn page(mut data: Map<String, Value>, key: &str) -> Result<ListPage, 
     let total_entries = pagination
         .and_then(|p| p.get("totalEntries"))
         .and_then(Value::as_u64);
-    Ok(ListPage {
-        items,
-        next,
-        total_entries,
-    })
+    Ok((next, total_entries))
 }
 
 /// One entry of an `{"errors": […]}` body.
