@@ -23,13 +23,14 @@ use url::Url;
 
 use common::contract::Contract;
 use segbridge::http::{ScaledClock, Secret, SecretSource};
+use segbridge::mapping::CatalogItem;
 use segbridge::public_api::operations::{RATE_LIMITS, READS};
 use segbridge::public_api::writer::{
     ApplyMode, Label, NewDestination, NewFilter, NewFunction, NewSource, NewTrackingPlan, Settings,
     SourceUpdate, WRITES,
 };
 use segbridge::public_api::{
-    FunctionType, Match, PublicApiError, PublicClient, PublicClientSettings, PublicObject,
+    FunctionType, Listed, Match, PublicApiError, PublicClient, PublicClientSettings, PublicObject,
     PublicWriter, WriteAccess,
 };
 use segbridge::sim::clock::TimeScale;
@@ -305,6 +306,103 @@ async fn every_read_matches_the_state_and_sends_no_write() {
     assert_eq!(writes(&stats), 0, "{}", stats["writes"]);
     assert_eq!(stats["rate_limited"], 0);
     assert_eq!(client.metrics().snapshot().responses_4xx, 0);
+    sims.shutdown().await;
+}
+
+/// `body` cut to `fields` as a reader of a projected list expects it: a `metadata` object cut
+/// to its `id`.
+fn cut(body: &Value, fields: &[&str]) -> Value {
+    let mut out = Map::new();
+    for field in fields {
+        if let Some(value) = body.get(*field) {
+            let value = match (*field, value) {
+                ("metadata", Value::Object(m)) => {
+                    json!(m.get("id").map_or(json!({}), |id| json!({"id": id})))
+                }
+                _ => value.clone(),
+            };
+            out.insert((*field).to_owned(), value);
+        }
+    }
+    Value::Object(out)
+}
+
+#[tokio::test]
+async fn lists_read_for_a_few_fields_are_the_lists_read_whole_then_cut() {
+    let sims = start(Target::Mirror, |_| {}).await;
+    let client = client_of(&sims);
+    let check =
+        async |list: Listed<'_>, whole: Vec<PublicObject>, fields: &'static [&'static str]| {
+            let projected = client.list_projected(list, fields).all().await.unwrap();
+            assert!(!whole.is_empty(), "{list:?}");
+            assert_eq!(projected.len(), whole.len(), "{list:?}");
+            for (projected, whole) in projected.iter().zip(&whole) {
+                assert_eq!(projected.id, whole.id, "{list:?}");
+                let text: Value = serde_json::from_str(&projected.text).unwrap();
+                assert_eq!(text, cut(&whole.body, fields), "{list:?}");
+            }
+            projected
+        };
+    let fields: &[&str] = &["slug", "name", "metadata", "settings", "labels", "absent"];
+    check(
+        Listed::Sources,
+        client.list_sources().all().await.unwrap(),
+        fields,
+    )
+    .await;
+    let fields: &[&str] = &["name", "metadata", "sourceId", "settings", "enabled"];
+    let destinations = client.list_destinations().all().await.unwrap();
+    check(Listed::Destinations, destinations.clone(), fields).await;
+    let fields: &[&str] = &["id", "title", "if", "actions", "enabled"];
+    let mut filters = 0;
+    for destination in &destinations {
+        let whole = client.list_filters(&destination.id).all().await.unwrap();
+        if !whole.is_empty() {
+            filters += whole.len();
+            let list = Listed::Filters {
+                destination_id: &destination.id,
+            };
+            check(list, whole, fields).await;
+        }
+    }
+    assert!(filters > 0);
+    let plans = client.list_tracking_plans(None).all().await.unwrap();
+    let list = Listed::TrackingPlans { plan_type: None };
+    check(list, plans.clone(), &["name", "type"]).await;
+    for plan in &plans {
+        let whole = client.list_rules(&plan.id).all().await.unwrap();
+        if !whole.is_empty() {
+            check(Listed::Rules { plan_id: &plan.id }, whole, &["jsonSchema"]).await;
+        }
+    }
+    // The catalogs, read for the fields a catalog item keeps, give the same items.
+    for (list, whole, what) in [
+        (
+            Listed::CatalogSources,
+            client.list_catalog_sources(),
+            "source",
+        ),
+        (
+            Listed::CatalogDestinations,
+            client.list_catalog_destinations(),
+            "destination",
+        ),
+    ] {
+        let whole = whole.all().await.unwrap();
+        let projected = client
+            .list_projected(list, CatalogItem::FIELDS)
+            .all()
+            .await
+            .unwrap();
+        assert_eq!(projected.len(), whole.len());
+        for (i, (projected, whole)) in projected.iter().zip(&whole).enumerate() {
+            let cut: Value = serde_json::from_str(&projected.text).unwrap();
+            assert_eq!(
+                CatalogItem::parse(&cut, what, i).unwrap(),
+                CatalogItem::parse(&whole.body, what, i).unwrap()
+            );
+        }
+    }
     sims.shutdown().await;
 }
 

@@ -15,7 +15,7 @@ use super::payload::IdMap;
 use super::tables::Tables;
 
 /// One Public catalog item (source or destination metadata).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CatalogItem {
     pub id: String,
     pub slug: String,
@@ -37,7 +37,19 @@ pub struct CatalogItemError {
 }
 
 impl CatalogItem {
-    fn parse(item: &Value, what: &'static str, index: usize) -> Result<Self, CatalogItemError> {
+    /// The fields of a catalog item [`CatalogItem::parse`] reads: a reader may leave out the
+    /// rest (most of an item: descriptions, logos, each option's details).
+    pub const FIELDS: &'static [&'static str] = &[
+        "id",
+        "slug",
+        "name",
+        "previousNames",
+        "options",
+        "supportedFeatures",
+    ];
+
+    /// The item at `index` of the `what` (`source`, `destination`) catalog.
+    pub fn parse(item: &Value, what: &'static str, index: usize) -> Result<Self, CatalogItemError> {
         let text = |field: &'static str| {
             item.get(field)
                 .and_then(Value::as_str)
@@ -96,6 +108,11 @@ impl TargetCatalog {
             .enumerate()
             .map(|(i, v)| CatalogItem::parse(v, "destination", i))
             .collect::<Result<Vec<_>, _>>()?;
+        Ok(TargetCatalog::from_items(sources, destinations))
+    }
+
+    /// From the items of both catalogs, already read.
+    pub fn from_items(sources: Vec<CatalogItem>, destinations: Vec<CatalogItem>) -> TargetCatalog {
         let index = |items: &[CatalogItem]| {
             items
                 .iter()
@@ -103,12 +120,12 @@ impl TargetCatalog {
                 .map(|(i, item)| (item.slug.clone(), i))
                 .collect()
         };
-        Ok(TargetCatalog {
+        TargetCatalog {
             source_by_slug: index(&sources),
             destination_by_slug: index(&destinations),
             sources,
             destinations,
-        })
+        }
     }
 
     pub fn source(&self, slug: &str) -> Option<&CatalogItem> {

@@ -11,10 +11,12 @@
 
 use serde_json::Value;
 
-use crate::mapping::{TargetCatalog, TargetRole};
-use crate::model::Kind;
+use futures::StreamExt;
+
+use crate::mapping::{CatalogItem, TargetCatalog, TargetRole};
+use crate::model::{JsonText, Kind};
 use crate::progress::Reporter;
-use crate::public_api::{FunctionType, PublicApiError, PublicClient, PublicObject};
+use crate::public_api::{FunctionType, Listed, PublicApiError, PublicClient, PublicObject};
 
 /// What the target workspace holds, as the Public API returned it.
 #[derive(Debug, Clone, Default)]
@@ -65,21 +67,33 @@ pub(crate) async fn read_catalog(
     reporter: &dyn Reporter,
 ) -> Result<TargetCatalog, TargetError> {
     reporter.collection_started(Kind::CatalogSources, "catalog/sources");
-    let catalog_sources = client
-        .list_catalog_sources()
-        .all()
-        .await
-        .map_err(read("the source catalog"))?;
+    let sources = catalog_items(client, Listed::CatalogSources, "source").await?;
     reporter.collection_started(Kind::CatalogDestinations, "catalog/destinations");
-    let catalog_destinations = client
-        .list_catalog_destinations()
-        .all()
-        .await
-        .map_err(read("the destination catalog"))?;
-    Ok(TargetCatalog::from_public(
-        catalog_sources.iter().map(|o| &o.body),
-        catalog_destinations.iter().map(|o| &o.body),
-    )?)
+    let destinations = catalog_items(client, Listed::CatalogDestinations, "destination").await?;
+    Ok(TargetCatalog::from_items(sources, destinations))
+}
+
+/// The items of the `what` catalog, read page by page for the fields [`CatalogItem`] keeps:
+/// the catalogs are the largest lists the target has (a destination's item describes each of
+/// its settings), and were held whole, parsed, only to keep a few names of each item.
+async fn catalog_items(
+    client: &PublicClient,
+    list: Listed<'_>,
+    what: &'static str,
+) -> Result<Vec<CatalogItem>, TargetError> {
+    let reading = match what {
+        "source" => "the source catalog",
+        _ => "the destination catalog",
+    };
+    let mut pages = client.list_projected(list, CatalogItem::FIELDS);
+    let mut items = Vec::new();
+    while let Some(page) = pages.next().await {
+        for object in page.map_err(read(reading))?.objects {
+            let item = JsonText::from_text(object.text).value();
+            items.push(CatalogItem::parse(&item, what, items.len())?);
+        }
+    }
+    Ok(items)
 }
 
 /// Reads the target through `client`, telling `reporter` which collection is being read.

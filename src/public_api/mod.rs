@@ -397,6 +397,10 @@ impl Read {
 /// `list_…` method.
 #[derive(Debug, Clone, Copy)]
 pub enum Listed<'a> {
+    /// `GET /catalog/sources`.
+    CatalogSources,
+    /// `GET /catalog/destinations`.
+    CatalogDestinations,
     /// `GET /sources`.
     Sources,
     /// `GET /destinations`.
@@ -412,6 +416,16 @@ pub enum Listed<'a> {
 impl Listed<'_> {
     fn read(self) -> Read {
         match self {
+            Self::CatalogSources => Read::new(
+                ops::GET_SOURCES_CATALOG,
+                &["catalog", "sources"],
+                "sourcesCatalog",
+            ),
+            Self::CatalogDestinations => Read::new(
+                ops::GET_DESTINATIONS_CATALOG,
+                &["catalog", "destinations"],
+                "destinationsCatalog",
+            ),
             Self::Sources => Read::new(ops::LIST_SOURCES, &["sources"], "sources"),
             Self::Destinations => {
                 Read::new(ops::LIST_DESTINATIONS, &["destinations"], "destinations")
@@ -747,11 +761,7 @@ impl PublicClient {
 
     /// `GET /catalog/sources`.
     pub fn list_catalog_sources(&self) -> Pages {
-        self.pages(Read::new(
-            ops::GET_SOURCES_CATALOG,
-            &["catalog", "sources"],
-            "sourcesCatalog",
-        ))
+        self.pages(Listed::CatalogSources.read())
     }
 
     /// `GET /catalog/sources/{sourceMetadataId}`.
@@ -766,11 +776,7 @@ impl PublicClient {
 
     /// `GET /catalog/destinations`.
     pub fn list_catalog_destinations(&self) -> Pages {
-        self.pages(Read::new(
-            ops::GET_DESTINATIONS_CATALOG,
-            &["catalog", "destinations"],
-            "destinationsCatalog",
-        ))
+        self.pages(Listed::CatalogDestinations.read())
     }
 
     /// `GET /catalog/destinations/{destinationMetadataId}`.

@@ -101,7 +101,9 @@ fn project(
     }
     // The exact length: the text is kept, and a larger buffer would be copied to shrink it.
     let kept = (0..fields.len()).filter_map(|i| Some((fields[i], found.get(i)?)));
-    let length = kept.map(|(name, raw)| name.len() + raw.get().len() + 4).sum::<usize>();
+    let length = kept
+        .map(|(name, raw)| name.len() + raw.get().len() + 4)
+        .sum::<usize>();
     let mut text = String::with_capacity(length + 2);
     text.push('{');
     for (i, name) in fields.iter().enumerate() {
