@@ -12,6 +12,7 @@
 //! key fields, read whether kept or not), duplicate keys read last-wins, an item that is not an
 //! object kept whole, a nested `metadata` object cut to its `id`. Tests compare both paths.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
@@ -99,32 +100,37 @@ fn project(
             keys.insert((*name).to_owned(), value);
         }
     }
-    // The exact length: the text is kept, and a larger buffer would be copied to shrink it.
-    let kept = (0..fields.len()).filter_map(|i| Some((fields[i], found.get(i)?)));
-    let length = kept
-        .map(|(name, raw)| name.len() + raw.get().len() + 4)
-        .sum::<usize>();
-    let mut text = String::with_capacity(length + 2);
-    text.push('{');
+    // Each kept field's text: as sent, or for a catalog item its `id` alone.
+    let mut kept: Vec<(&str, Cow<'_, str>)> = Vec::with_capacity(fields.len());
     for (i, name) in fields.iter().enumerate() {
         let Some(raw) = found.get(i) else { continue };
+        let value = if *name == METADATA
+            && let Some(metadata) = parse_object_str(raw.get(), &["id"])?
+        {
+            Cow::Owned(match metadata.get(0) {
+                Some(id) => format!(r#"{{"id":{}}}"#, id.get()),
+                None => "{}".to_owned(),
+            })
+        } else {
+            Cow::Borrowed(raw.get())
+        };
+        kept.push((name, value));
+    }
+    // Made at its exact length: the text is kept, and a larger buffer shrunk to it would leave
+    // a hole in the heap per object.
+    let length: usize = kept
+        .iter()
+        .map(|(name, value)| name.len() + value.len() + 4)
+        .sum();
+    let mut text = String::with_capacity(length + 1);
+    text.push('{');
+    for (name, value) in &kept {
         if text.len() > 1 {
             text.push(',');
         }
         text.push_str(&serde_json::to_string(name).expect("a field name is a string"));
         text.push(':');
-        if *name == METADATA
-            && let Some(metadata) = parse_object_str(raw.get(), &["id"])?
-        {
-            text.push('{');
-            if let Some(id) = metadata.get(0) {
-                text.push_str(r#""id":"#);
-                text.push_str(id.get());
-            }
-            text.push('}');
-        } else {
-            text.push_str(raw.get());
-        }
+        text.push_str(value);
     }
     text.push('}');
     Ok(Projected {
