@@ -739,8 +739,8 @@ impl PublicClient {
         pages::walk(self.clone(), read)
     }
 
-    /// The pages of `list`, each object cut to `fields` as it is read, the rest of it never
-    /// parsed (see [`projection`]): for a reader that keeps only those fields.
+    /// The pages of `list`, each object cut to `fields` as it is read and the rest of it never
+    /// parsed ([`ProjectedObject`]): for a reader that keeps only those fields.
     pub fn list_projected(
         &self,
         list: Listed<'_>,
