@@ -9,9 +9,8 @@
 //! Only [`PublicClient`] is used: it cannot send anything but GETs, so this module cannot write
 //! to the target whatever it does.
 
-use serde_json::Value;
-
 use futures::StreamExt;
+use serde_json::Value;
 
 use crate::mapping::{CatalogItem, TargetCatalog, TargetRole};
 use crate::model::{JsonText, Kind};
@@ -67,24 +66,34 @@ pub(crate) async fn read_catalog(
     reporter: &dyn Reporter,
 ) -> Result<TargetCatalog, TargetError> {
     reporter.collection_started(Kind::CatalogSources, "catalog/sources");
-    let sources = catalog_items(client, Listed::CatalogSources, "source").await?;
+    let sources = catalog_items(
+        client,
+        Listed::CatalogSources,
+        "source",
+        "the source catalog",
+    );
+    let sources = sources.await?;
     reporter.collection_started(Kind::CatalogDestinations, "catalog/destinations");
-    let destinations = catalog_items(client, Listed::CatalogDestinations, "destination").await?;
+    let destinations = catalog_items(
+        client,
+        Listed::CatalogDestinations,
+        "destination",
+        "the destination catalog",
+    );
+    let destinations = destinations.await?;
     Ok(TargetCatalog::from_items(sources, destinations))
 }
 
 /// The items of the `what` catalog, read page by page for the fields [`CatalogItem`] keeps:
 /// the catalogs are the largest lists the target has (a destination's item describes each of
 /// its settings), and were held whole, parsed, only to keep a few names of each item.
+/// `reading` names the read in an error.
 async fn catalog_items(
     client: &PublicClient,
     list: Listed<'_>,
     what: &'static str,
+    reading: &'static str,
 ) -> Result<Vec<CatalogItem>, TargetError> {
-    let reading = match what {
-        "source" => "the source catalog",
-        _ => "the destination catalog",
-    };
     let mut pages = client.list_projected(list, CatalogItem::FIELDS);
     let mut items = Vec::new();
     while let Some(page) = pages.next().await {

@@ -159,7 +159,10 @@ impl<'a> Fields<'a> {
 /// `body` read for the keys `wanted`: `None` when it is JSON but not an object.
 fn parse_object<'a>(body: &'a [u8], wanted: &[&str]) -> Result<Option<Fields<'a>>, WireError> {
     let text = std::str::from_utf8(body).map_err(|_| {
-        let source = serde_json::from_slice::<IgnoredAny>(body).expect_err("not UTF-8");
+        // Not UTF-8, so not JSON: the error the whole-value parse gives for it.
+        let source = serde_json::from_slice::<Value>(body)
+            .err()
+            .unwrap_or_else(|| de::Error::custom("the body is not UTF-8"));
         not_json(body)(source)
     })?;
     parse_object_str(text, wanted)
@@ -424,5 +427,11 @@ mod tests {
                 "{body}"
             );
         }
+        // Bytes that are not UTF-8, inside a string: refused, not read (nor a panic).
+        let body = b"{\"data\": {\"sources\": [{\"id\": \"a\xff\"}]}}";
+        let whole = wire::parse(body).map(|_| ()).map_err(|e| e.to_string());
+        let cut = page(body, "sources", SOURCE_FIELDS, &["id"]).map(|_| ());
+        assert!(whole.is_err());
+        assert_eq!(cut.map_err(|e| e.to_string()), whole);
     }
 }

@@ -153,15 +153,15 @@ pub(crate) fn page(mut data: Map<String, Value>, key: &str) -> Result<ListPage, 
 
 /// The next cursor and the total of a page's `pagination` object.
 pub(crate) fn pagination(
-    pagination: Option<&Map<String, Value>>,
+    object: Option<&Map<String, Value>>,
 ) -> Result<(Option<String>, Option<u64>), WireError> {
-    let next = match pagination.and_then(|p| p.get("next")) {
+    let next = match object.and_then(|p| p.get("next")) {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) if s.is_empty() => None,
         Some(Value::String(s)) => Some(s.clone()),
         Some(_) => return Err(WireError::BadCursor { field: "next" }),
     };
-    let total_entries = pagination
+    let total_entries = object
         .and_then(|p| p.get("totalEntries"))
         .and_then(Value::as_u64);
     Ok((next, total_entries))
