@@ -43,6 +43,7 @@ Needs python3 and cargo; builds the release binary unless --bin names one. Every
 import argparse
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -57,6 +58,16 @@ def build_binary():
     subprocess.run(["cargo", "build", "--release", "--locked", "--quiet"], cwd=HERE, check=True)
     target = os.environ.get("CARGO_TARGET_DIR", os.path.join(HERE, "target"))
     return os.path.join(target, "release", "segbridge")
+
+
+def fresh_copy(binary, directory):
+    """`binary` copied into `directory`, to run it from there: the kernel maps a binary's pages
+    around each page fault only when they are in the page cache, so a binary written long ago
+    and partly evicted since shows less resident memory, and more CPU reading pages back, than
+    one just written. A fresh copy puts every build measured in the same state."""
+    copy = os.path.join(directory, os.path.basename(binary))
+    shutil.copy2(binary, copy)
+    return copy
 
 
 def get_json(url):
@@ -365,7 +376,7 @@ def one_run(binary, options, size):
         }
     sequential = sum(max(step["bound"].values()) for step in measured)
     bound = pipelined if options.migrate else sequential
-    return {
+    result = {
         "size": options.label or size,
         "seed": options.seed,
         "time_scale": options.time_scale,
@@ -400,6 +411,10 @@ def one_run(binary, options, size):
             for s in measured
         ],
     }
+    # The ledger of a run that went well is not looked at again (a failed step's is kept and
+    # named above): at `large` and beyond it is tens of megabytes a run.
+    shutil.rmtree(workdir, ignore_errors=True)
+    return result
 
 
 def main():
@@ -416,9 +431,13 @@ def main():
                         help="one `migrate` process instead of the four steps")
     parser.add_argument("--bin", help="the segbridge binary (default: build the release one)")
     options = parser.parse_args()
-    binary = options.bin or build_binary()
-    for size in options.size or ["small"]:
-        print(json.dumps(one_run(binary, options, size)), flush=True)
+    directory = tempfile.mkdtemp(prefix="segbridge-bench-bin-")
+    try:
+        binary = fresh_copy(options.bin or build_binary(), directory)
+        for size in options.size or ["small"]:
+            print(json.dumps(one_run(binary, options, size)), flush=True)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 if __name__ == "__main__":
