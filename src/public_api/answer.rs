@@ -7,10 +7,6 @@
 //! is JSON, and it has a `data` object. Duplicate keys read as they do in a parsed value: the
 //! last one counts.
 
-use std::borrow::Cow;
-use std::fmt;
-
-use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
@@ -75,31 +71,8 @@ fn index(segment: &str) -> Option<usize> {
 /// The value of `key` in `object` (the last one, if the key is there twice); `None` when
 /// `object` is not an object or has no such key.
 fn member<'a>(object: &'a RawValue, key: &str) -> Option<&'a RawValue> {
-    let mut reader = serde_json::Deserializer::from_str(object.get());
-    reader.deserialize_map(Member(key)).ok().flatten()
-}
-
-/// Walks an object's entries for one key's value, skipping the others unparsed.
-struct Member<'k>(&'k str);
-
-impl<'de> Visitor<'de> for Member<'_> {
-    type Value = Option<&'de RawValue>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON object")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut entries: A) -> Result<Self::Value, A::Error> {
-        let mut found = None;
-        while let Some(key) = entries.next_key::<Cow<'de, str>>()? {
-            if key == self.0 {
-                found = Some(entries.next_value::<&'de RawValue>()?);
-            } else {
-                entries.next_value::<IgnoredAny>()?;
-            }
-        }
-        Ok(found)
-    }
+    let found = super::projection::raw_fields(object.get(), &[key]).ok()??;
+    found.into_iter().next().flatten()
 }
 
 #[cfg(test)]

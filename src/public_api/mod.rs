@@ -701,13 +701,9 @@ impl PublicClient {
         fields: &[&str],
     ) -> Result<wire::PageParts<ProjectedObject>, PublicApiError> {
         let body = self.fetch_raw(read, cursor, true).await?;
-        let limit = crate::http::json::MAX_VALUES;
-        let page = if crate::http::json::too_many_values(&body, limit) {
-            Err(WireError::TooManyValues { limit })
-        } else {
+        let (items, next, total_entries) =
             projection::page(&body, read.item, fields, read.key.fields())
-        };
-        let (items, next, total_entries) = page.map_err(|e| read.decode_error(e))?;
+                .map_err(|e| read.decode_error(e))?;
         let objects = items
             .into_iter()
             .map(|item| {

@@ -40,6 +40,7 @@ pub(crate) fn page(
     fields: &[&str],
     key_fields: &[&str],
 ) -> Result<PageParts<Projected>, WireError> {
+    wire::within_value_limit(body)?;
     let envelope = parse_object(body, &["data"])?.ok_or(WireError::NoData)?;
     let data = envelope.get(0).ok_or(WireError::NoData)?;
     let data = parse_object_str(data.get(), &[list, "pagination"])?.ok_or(WireError::NoData)?;
@@ -169,12 +170,20 @@ fn parse_object<'a>(body: &'a [u8], wanted: &[&str]) -> Result<Option<Fields<'a>
 }
 
 fn parse_object_str<'a>(text: &'a str, wanted: &[&str]) -> Result<Option<Fields<'a>>, WireError> {
-    let mut de = serde_json::Deserializer::from_str(text);
-    let found = ObjectOf { wanted }
-        .deserialize(&mut de)
-        .and_then(|found| de.end().map(|()| found))
-        .map_err(not_json(text.as_bytes()))?;
+    let found = raw_fields(text, wanted).map_err(not_json(text.as_bytes()))?;
     Ok(found.map(Fields))
+}
+
+/// The text of each key of `wanted` in the object `text` (by position, the last of a key given
+/// twice), the other keys skipped unparsed; `None` when `text` is JSON but not an object.
+pub(super) fn raw_fields<'a>(
+    text: &'a str,
+    wanted: &[&str],
+) -> serde_json::Result<Option<Vec<Option<&'a RawValue>>>> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let found = ObjectOf { wanted }.deserialize(&mut de)?;
+    de.end()?;
+    Ok(found)
 }
 
 /// Reads an object for the keys `wanted`, skipping the others; anything else reads as `None`.

@@ -73,14 +73,20 @@ pub(crate) fn check_id(id: &str) -> Result<(), WireError> {
 
 /// Parses a body as JSON, quoting it in the error only when it is not JSON at all.
 pub(crate) fn parse(body: &[u8]) -> Result<Value, WireError> {
-    let limit = crate::http::json::MAX_VALUES;
-    if crate::http::json::too_many_values(body, limit) {
-        return Err(WireError::TooManyValues { limit });
-    }
+    within_value_limit(body)?;
     serde_json::from_slice(body).map_err(|source| WireError::NotJson {
         excerpt: excerpt(body),
         source,
     })
+}
+
+/// Refuses a body with more JSON values than any answer of the API holds, before a parse.
+pub(crate) fn within_value_limit(body: &[u8]) -> Result<(), WireError> {
+    let limit = crate::http::json::MAX_VALUES;
+    if crate::http::json::too_many_values(body, limit) {
+        return Err(WireError::TooManyValues { limit });
+    }
+    Ok(())
 }
 
 /// The object under `data`.
