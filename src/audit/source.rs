@@ -232,6 +232,7 @@ pub async fn read_source<R: ConfigReader>(
             append_in_order(&mut snapshot, parts).await?;
         }
     }
+    snapshot.seal();
     for (kind, count) in snapshot.counts() {
         reporter.stored(kind, count as u64);
     }
