@@ -765,7 +765,7 @@ pub fn build_into<S: SnapshotSource>(
     let summary = build_stage(
         source,
         &functions,
-        Prior::default(),
+        &Prior::default(),
         tables,
         target,
         options,
@@ -824,7 +824,7 @@ pub type StageSink<'a, E> = dyn FnMut(PlanItem, &[IdPair]) -> Result<(), E> + 'a
 pub fn build_stage<S: SnapshotSource>(
     source: &S,
     functions: &[crate::mapping::ExportedFunction],
-    mut prior: Prior,
+    prior: &Prior,
     tables: &Tables,
     target: &TargetView,
     options: PlanOptions,
@@ -872,7 +872,7 @@ pub fn build_stage<S: SnapshotSource>(
             .or_default() += 1;
     }
     // The parents found in the target so far, for the keys that hold a parent's id.
-    let mut existing = std::mem::take(&mut prior.created);
+    let mut existing = prior.created.clone();
     let resolutions: Vec<Resolution> = keys
         .iter()
         .map(|key| {
@@ -933,9 +933,9 @@ pub fn build_stage<S: SnapshotSource>(
         options,
         index: &index,
         pairs: Vec::new(),
-        planned: prior.planned,
-        held: prior.held,
-        labels_planned: prior.labels,
+        planned: Layered::over(&prior.planned),
+        held: Layered::over(&prior.held),
+        labels_planned: Layered::over(&prior.labels),
     };
     let mut summary = PlanSummary::default();
     let mut decide = |mapped: Mapped| -> Result<(), S::Error> {
@@ -977,11 +977,37 @@ struct Planner<'a> {
     /// The id-map pairs matched by the item being decided.
     pairs: Vec<IdPair>,
     /// (kind, Config name) of the items decided so far, in this stage or earlier ones.
-    planned: HashSet<(Kind, String)>,
+    planned: Layered<'a, (Kind, String)>,
     /// Items that will not be applied: what refers to them cannot be either.
-    held: HashSet<(Kind, String)>,
+    held: Layered<'a, (Kind, String)>,
     /// Labels an earlier item creates.
-    labels_planned: HashSet<(String, String)>,
+    labels_planned: Layered<'a, (String, String)>,
+}
+
+/// A set made of what earlier stages decided, read only, and what this stage adds: a stage
+/// reads the earlier stages' sets without a copy of its own (a copy per stage of every object
+/// planned so far, on `large` 18,000 keys by the last stage).
+struct Layered<'a, T> {
+    earlier: &'a HashSet<T>,
+    added: HashSet<T>,
+}
+
+impl<'a, T: Eq + std::hash::Hash> Layered<'a, T> {
+    fn over(earlier: &'a HashSet<T>) -> Self {
+        Layered {
+            earlier,
+            added: HashSet::new(),
+        }
+    }
+
+    fn contains(&self, value: &T) -> bool {
+        self.earlier.contains(value) || self.added.contains(value)
+    }
+
+    /// Adds `value`; whether it was in neither layer, as [`HashSet::insert`] says.
+    fn insert(&mut self, value: T) -> bool {
+        !self.earlier.contains(&value) && self.added.insert(value)
+    }
 }
 
 impl Planner<'_> {
@@ -1256,7 +1282,7 @@ mod tests {
         build_stage(
             snapshot,
             &[],
-            prior,
+            &prior,
             Tables::embedded(),
             view,
             options,

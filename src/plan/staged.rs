@@ -174,7 +174,7 @@ impl StagePlanner {
         build_stage(
             &snapshot,
             functions,
-            self.prior.clone(),
+            &self.prior,
             &self.tables,
             &self.view,
             self.options,
