@@ -32,6 +32,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
+use serde::de::IgnoredAny;
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 pub use collection::{Collection, ConfigReader, FunctionType, Page, ReadError};
@@ -275,7 +277,7 @@ pub async fn export_observed<R: ConfigReader>(
         let mut rules = 0;
         ledger
             .snapshot(run)
-            .each(Kind::TrackingPlans, &mut |_, plan| {
+            .each_text(Kind::TrackingPlans, &mut |_, plan| {
                 rules += count_rules(plan)
             })?;
         objects.insert(Kind::TrackingPlanRules, rules);
@@ -318,16 +320,48 @@ fn failed_parent(kind: Kind, failed: &BTreeSet<Kind>) -> bool {
     parents.iter().any(|p| failed.contains(p))
 }
 
-/// Rules of a Config tracking plan: every event version, plus `global`, `identify` and `group`
-/// when set (the counting the simulators use too).
-pub fn count_rules(plan: &Value) -> u64 {
-    let rules = &plan["rules"];
-    let events = rules["events"].as_array().map_or(0, Vec::len) as u64;
-    let schemas = ["global", "identify", "group"]
-        .iter()
-        .filter(|k| rules.get(**k).is_some_and(Value::is_object))
-        .count() as u64;
-    events + schemas
+/// Rules of a Config tracking plan, from its JSON text: every event version, plus `global`,
+/// `identify` and `group` when set (the counting the simulators use too). Read from the text,
+/// never parsed into a value: a plan holds all its rules (362 KB of JSON for the largest of
+/// `large`, megabytes as a value).
+pub fn count_rules(plan: &str) -> u64 {
+    /// The parts of a plan the count reads, the rest skipped unparsed.
+    #[derive(serde::Deserialize)]
+    struct Plan<'a> {
+        #[serde(borrow)]
+        rules: Option<&'a RawValue>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Rules<'a> {
+        #[serde(borrow)]
+        events: Option<&'a RawValue>,
+        #[serde(borrow)]
+        global: Option<&'a RawValue>,
+        #[serde(borrow)]
+        identify: Option<&'a RawValue>,
+        #[serde(borrow)]
+        group: Option<&'a RawValue>,
+    }
+    // Text this process stored from a value: an object with each key once. Anything else
+    // counts nothing, as it did read as a value.
+    let Some(rules) = serde_json::from_str::<Plan>(plan)
+        .ok()
+        .and_then(|p| p.rules)
+    else {
+        return 0;
+    };
+    let Ok(rules) = serde_json::from_str::<Rules>(rules.get()) else {
+        return 0;
+    };
+    let events = rules.events.map_or(0, |events| {
+        serde_json::from_str::<Vec<IgnoredAny>>(events.get()).map_or(0, |e| e.len())
+    });
+    let is_object = |raw: Option<&RawValue>| raw.is_some_and(|r| r.get().starts_with('{'));
+    let schemas = [rules.global, rules.identify, rules.group]
+        .into_iter()
+        .filter(|raw| is_object(*raw))
+        .count();
+    (events + schemas) as u64
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -412,8 +412,19 @@ async fn workspaces_are_chosen_explicitly_when_there_are_several() {
 #[test]
 fn rules_count_every_event_version_and_the_schemas_that_are_set() {
     let plan = json!({"rules": {"events": [{"name": "a", "version": 1}, {"name": "a", "version": 2}], "global": {}, "identify_traits": []}});
-    assert_eq!(count_rules(&plan), 3);
-    assert_eq!(count_rules(&json!({})), 0);
+    assert_eq!(count_rules(&plan.to_string()), 3);
+    let plan = json!({"name": "p", "rules": {"identify": {"properties": {}}, "group": {}, "global": null}});
+    assert_eq!(count_rules(&plan.to_string()), 2);
+    // Whatever is not the expected shape counts nothing, as it did read as a value.
+    for text in [
+        "{}",
+        r#"{"rules": null}"#,
+        r#"{"rules": {"events": {}}}"#,
+        "[]",
+        "not json",
+    ] {
+        assert_eq!(count_rules(text), 0, "{text}");
+    }
 }
 
 #[tokio::test]
