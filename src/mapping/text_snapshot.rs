@@ -3,11 +3,12 @@
 //! in `migrate`, for `apply` to end); and [`TextList`], one list held the same way (the rules of
 //! a tracking plan in the audit's target side).
 //!
-//! Each kind's objects are appended as records (name, body text) to an open block; a full block
-//! is compressed with LZ4 and sealed. JSON objects of one kind repeat the same keys and values,
-//! so a block shrinks several-fold, and iterating costs one decompression per block (a few
-//! milliseconds for a whole large workspace). Bodies are parsed again only for the length of
-//! their mapping, one at a time.
+//! Each kind's objects are appended as records (name, body text) to an open block; a block the
+//! next record would take past 64 KB is compressed with LZ4 and sealed, and so is the last one
+//! once the list or snapshot is complete (`seal`). JSON objects of one kind repeat the same keys
+//! and values, so a block shrinks several-fold, and iterating costs one decompression per block
+//! (a few milliseconds for a whole large workspace). Bodies are parsed again only for the length
+//! of their mapping, one at a time.
 //!
 //! Invariants:
 //! - Objects of a kind come back in the order they were pushed or appended.
