@@ -341,15 +341,17 @@ fn schema(path: &Path) -> (i64, Vec<String>) {
 #[tokio::test]
 async fn a_ledger_killed_while_its_schema_is_migrated_is_old_or_new_never_half() {
     let rig = Rig::new().await;
-    // A version-1 ledger holding a complete export, as the first release left it: the second
-    // migration only adds tables, so removing them and the version bump gives exactly that.
+    // A version-1 ledger holding a complete export, as the first release left it: the later
+    // migrations only add tables and indexes, so removing them and the version bump gives
+    // exactly that.
     let old = rig.dir.path().join("v1.ledger");
     export_into(&rig.sims, &old).await;
     {
         let conn = rusqlite::Connection::open(&old).unwrap();
         conn.execute_batch(
             "DROP TABLE plan_findings; DROP TABLE plan_payloads; DROP TABLE id_map;
-             DROP TABLE plan_items; DROP TABLE plans; PRAGMA user_version = 1;",
+             DROP TABLE plan_items; DROP TABLE plans; DROP INDEX objects_by_kind_and_run;
+             PRAGMA user_version = 1;",
         )
         .unwrap();
     }

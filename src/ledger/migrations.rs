@@ -157,6 +157,14 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX plan_payloads_by_step_and_seq ON plan_payloads (plan, step, seq, ordinal);
     DROP INDEX plan_payloads_by_step;
     ",
+    // 6: a snapshot is read a kind at a time in export order (`WHERE kind = ? AND last_run = ?
+    // ORDER BY rowid`). The primary key's index orders a kind by name, so SQLite sorted every
+    // row of the kind, bodies included, before it gave the first: all the tracking plans with
+    // their rules, for the planner, the export's count of rules and the audit. This index gives
+    // a kind's rows of a run in rowid order, and counts per kind without reading a body.
+    r"
+    CREATE INDEX objects_by_kind_and_run ON objects (kind, last_run);
+    ",
 ];
 
 /// The schema version this build writes.

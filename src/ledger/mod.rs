@@ -226,6 +226,15 @@ impl StoredSnapshot<'_> {
     }
 }
 
+/// The objects of a kind a run saw, in export order: read through `objects_by_kind_and_run`
+/// in that order (schema 6), not sorted whole first.
+pub(crate) const OBJECTS_OF_KIND: &str =
+    "SELECT name, body FROM objects WHERE kind = ?1 AND last_run = ?2 ORDER BY rowid";
+
+/// The names of [`OBJECTS_OF_KIND`].
+pub(crate) const NAMES_OF_KIND: &str =
+    "SELECT name FROM objects WHERE kind = ?1 AND last_run = ?2 ORDER BY rowid";
+
 impl SnapshotSource for StoredSnapshot<'_> {
     type Error = LedgerError;
 
@@ -246,9 +255,7 @@ impl SnapshotSource for StoredSnapshot<'_> {
         let mut stmt = self
             .ledger
             .conn
-            .prepare_cached(
-                "SELECT name, body FROM objects WHERE kind = ?1 AND last_run = ?2 ORDER BY rowid",
-            )
+            .prepare_cached(OBJECTS_OF_KIND)
             .map_err(fail)?;
         let mut rows = stmt
             .query(params![kind.as_str(), self.run.0])
@@ -264,9 +271,7 @@ impl SnapshotSource for StoredSnapshot<'_> {
         let mut stmt = self
             .ledger
             .conn
-            .prepare_cached(
-                "SELECT name FROM objects WHERE kind = ?1 AND last_run = ?2 ORDER BY rowid",
-            )
+            .prepare_cached(NAMES_OF_KIND)
             .map_err(fail)?;
         let mut rows = stmt
             .query(params![kind.as_str(), self.run.0])

@@ -242,7 +242,7 @@ fn a_migration_that_fails_half_way_leaves_the_previous_schema_whole() {
     drop(ledger);
     // A version-1 ledger, as the first release wrote it.
     let conn = Connection::open(&path).unwrap();
-    conn.execute_batch("DROP TABLE plan_findings; DROP TABLE plan_payloads; DROP TABLE id_map; DROP TABLE plan_items; DROP TABLE plans; PRAGMA user_version = 1;").unwrap();
+    conn.execute_batch("DROP TABLE plan_findings; DROP TABLE plan_payloads; DROP TABLE id_map; DROP TABLE plan_items; DROP TABLE plans; DROP INDEX objects_by_kind_and_run; PRAGMA user_version = 1;").unwrap();
     drop(conn);
     ledger = Ledger::open_unmigrated(&path);
     // The second step creates its first tables, then fails: as if the process died there.
@@ -395,6 +395,32 @@ fn a_stage_reads_a_step_through_the_index_of_steps_and_seqs() {
             steps.iter().any(|s| s
                 .contains("plan_payloads_by_step_and_seq (plan=? AND step=? AND seq>? AND seq<?)")),
             "{query}: {steps:?}"
+        );
+    }
+}
+
+#[test]
+fn a_kind_is_read_in_export_order_without_sorting_its_rows() {
+    // Sorting would hold every row of the kind, bodies included, before the first is read.
+    let ledger = Ledger::open_in_memory().unwrap();
+    for sql in [super::OBJECTS_OF_KIND, super::NAMES_OF_KIND] {
+        let mut stmt = ledger
+            .conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .unwrap();
+        let plan: Vec<String> = stmt
+            .query_map(params!["sources", 1], |row| row.get(3))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert!(
+            plan.iter()
+                .any(|step| step.contains("objects_by_kind_and_run")),
+            "{sql}: {plan:?}"
+        );
+        assert!(
+            !plan.iter().any(|step| step.contains("TEMP B-TREE")),
+            "{sql}: {plan:?}"
         );
     }
 }
