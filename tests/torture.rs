@@ -342,8 +342,8 @@ fn schema(path: &Path) -> (i64, Vec<String>) {
 async fn a_ledger_killed_while_its_schema_is_migrated_is_old_or_new_never_half() {
     let rig = Rig::new().await;
     // A version-1 ledger holding a complete export, as the first release left it: the later
-    // migrations only add tables and indexes, so removing them and the version bump gives
-    // exactly that.
+    // migrations touch only the tables and the index dropped here, so dropping them and the
+    // version bump gives exactly that.
     let old = rig.dir.path().join("v1.ledger");
     export_into(&rig.sims, &old).await;
     {
