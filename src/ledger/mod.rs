@@ -821,26 +821,32 @@ impl Ledger {
     /// end, keep their objects.
     pub fn settle_run(&mut self, run: RunId, prune: &[Kind]) -> Result<Changes> {
         let mut changes = Changes::default();
-        let grouped = |sql: &str| -> Result<BTreeMap<String, u64>> {
+        let mut unseen: BTreeMap<String, u64> = BTreeMap::new();
+        {
+            // One pass over the objects for the three counts: the run columns follow the body
+            // in each row, so every pass reads every body.
             let mut stmt = self
                 .conn
-                .prepare(sql)
+                .prepare(
+                    "SELECT kind, SUM(first_run = ?1), SUM(changed_run = ?1 AND first_run != ?1),
+                            SUM(last_run < ?1)
+                     FROM objects GROUP BY kind",
+                )
                 .map_err(self.sql("summarising a run"))?;
-            let rows = stmt
-                .query_map(params![run.0], |row| {
-                    Ok((row.get(0)?, row.get::<_, i64>(1)? as u64))
-                })
+            let mut rows = stmt
+                .query(params![run.0])
                 .map_err(self.sql("summarising a run"))?;
-            rows.collect::<rusqlite::Result<BTreeMap<_, _>>>()
-                .map_err(self.sql("summarising a run"))
-        };
-        changes.added =
-            grouped("SELECT kind, count(*) FROM objects WHERE first_run = ?1 GROUP BY kind")?;
-        changes.changed = grouped(
-            "SELECT kind, count(*) FROM objects WHERE changed_run = ?1 AND first_run != ?1 GROUP BY kind",
-        )?;
-        let unseen =
-            grouped("SELECT kind, count(*) FROM objects WHERE last_run < ?1 GROUP BY kind")?;
+            while let Some(row) = rows.next().map_err(self.sql("summarising a run"))? {
+                let kind: String = row.get(0).map_err(self.sql("summarising a run"))?;
+                let counts = [&mut changes.added, &mut changes.changed, &mut unseen];
+                for (column, counted) in (1..).zip(counts) {
+                    let n: i64 = row.get(column).map_err(self.sql("summarising a run"))?;
+                    if n > 0 {
+                        counted.insert(kind.clone(), n as u64);
+                    }
+                }
+            }
+        }
         for kind in prune {
             let Some(&n) = unseen.get(kind.as_str()) else {
                 continue;

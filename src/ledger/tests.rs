@@ -110,12 +110,15 @@ fn settling_reports_added_changed_and_removed_by_content_hash() {
                 object(Kind::Sources, "a", "p", json!({"v": 1})),
                 object(Kind::Sources, "b", "p", json!({"v": 1})),
                 object(Kind::Sources, "c", "p", json!({"v": 1})),
+                object(Kind::Sources, "e", "p", json!({"v": 1})),
+                object(Kind::Destinations, "x", "p", json!({"v": 1})),
             ],
-            Some(("p", 3)),
+            Some(("p", 5)),
         )
         .unwrap();
     let changes = ledger.settle_run(first, &[Kind::Sources]).unwrap();
-    assert_eq!(changes.added["sources"], 3);
+    assert_eq!(changes.added["sources"], 4);
+    assert_eq!(changes.added["destinations"], 1);
     ledger.finish_run(first, RunStatus::Complete).unwrap();
 
     let second = ledger.begin_run("export", "ws").unwrap();
@@ -126,15 +129,19 @@ fn settling_reports_added_changed_and_removed_by_content_hash() {
                 object(Kind::Sources, "a", "p", json!({"v": 1})),
                 object(Kind::Sources, "b", "p", json!({"v": 2})),
                 object(Kind::Sources, "d", "p", json!({"v": 1})),
+                object(Kind::Sources, "f", "p", json!({"v": 1})),
+                object(Kind::Sources, "g", "p", json!({"v": 1})),
             ],
-            Some(("p", 3)),
+            Some(("p", 5)),
         )
         .unwrap();
+    // Destinations went unseen but are not pruned; a kind with nothing to count is left out.
     let changes = ledger.settle_run(second, &[Kind::Sources]).unwrap();
-    assert_eq!(changes.added, BTreeMap::from([("sources".to_owned(), 1)]));
+    assert_eq!(changes.added, BTreeMap::from([("sources".to_owned(), 3)]));
     assert_eq!(changes.changed, BTreeMap::from([("sources".to_owned(), 1)]));
-    assert_eq!(changes.removed, BTreeMap::from([("sources".to_owned(), 1)]));
+    assert_eq!(changes.removed, BTreeMap::from([("sources".to_owned(), 2)]));
     assert!(ledger.object(Kind::Sources, "c").unwrap().is_none());
+    assert!(ledger.object(Kind::Destinations, "x").unwrap().is_some());
     assert_eq!(
         ledger.previous_run("export", "ws", second).unwrap(),
         Some(first)
