@@ -40,7 +40,7 @@ pub use collection::{Collection, ConfigReader, FunctionType, Page, ReadError};
 
 use crate::ledger::{Changes, Ledger, LedgerError, NewObject, PageBatch, RunId, RunStatus};
 use crate::mapping::SnapshotSource;
-use crate::model::Kind;
+use crate::model::{Kind, raw_fields};
 use crate::progress::Reporter;
 use crate::secrets::{HeldSecrets, SecretHasher, sanitize};
 
@@ -325,41 +325,24 @@ fn failed_parent(kind: Kind, failed: &BTreeSet<Kind>) -> bool {
 /// never parsed into a value: a plan holds all its rules (362 KB of JSON for the largest of
 /// `large`, megabytes as a value).
 pub fn count_rules(plan: &str) -> u64 {
-    /// The parts of a plan the count reads, the rest skipped unparsed.
-    #[derive(serde::Deserialize)]
-    struct Plan<'a> {
-        #[serde(borrow)]
-        rules: Option<&'a RawValue>,
+    /// The fields of an object by position; none when the text is not an object (or not JSON:
+    /// text this process stored from a value always is).
+    fn fields<'a>(text: &'a str, wanted: &[&str]) -> Vec<Option<&'a RawValue>> {
+        raw_fields(text, wanted)
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| vec![None; wanted.len()])
     }
-    #[derive(serde::Deserialize)]
-    struct Rules<'a> {
-        #[serde(borrow)]
-        events: Option<&'a RawValue>,
-        #[serde(borrow)]
-        global: Option<&'a RawValue>,
-        #[serde(borrow)]
-        identify: Option<&'a RawValue>,
-        #[serde(borrow)]
-        group: Option<&'a RawValue>,
-    }
-    // Text this process stored from a value: an object with each key once. Anything else
-    // counts nothing, as it did read as a value.
-    let Some(rules) = serde_json::from_str::<Plan>(plan)
-        .ok()
-        .and_then(|p| p.rules)
-    else {
+    let Some(rules) = fields(plan, &["rules"])[0] else {
         return 0;
     };
-    let Ok(rules) = serde_json::from_str::<Rules>(rules.get()) else {
-        return 0;
-    };
-    let events = rules.events.map_or(0, |events| {
+    let found = fields(rules.get(), &["events", "global", "identify", "group"]);
+    let events = found[0].map_or(0, |events| {
         serde_json::from_str::<Vec<IgnoredAny>>(events.get()).map_or(0, |e| e.len())
     });
-    let is_object = |raw: Option<&RawValue>| raw.is_some_and(|r| r.get().starts_with('{'));
-    let schemas = [rules.global, rules.identify, rules.group]
-        .into_iter()
-        .filter(|raw| is_object(*raw))
+    let schemas = found[1..]
+        .iter()
+        .filter(|raw| raw.is_some_and(|r| r.get().starts_with('{')))
         .count();
     (events + schemas) as u64
 }

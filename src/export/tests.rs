@@ -415,6 +415,9 @@ fn rules_count_every_event_version_and_the_schemas_that_are_set() {
     assert_eq!(count_rules(&plan.to_string()), 3);
     let plan = json!({"name": "p", "rules": {"identify": {"properties": {}}, "group": {}, "global": null}});
     assert_eq!(count_rules(&plan.to_string()), 2);
+    // A key given twice counts as a parsed object keeps it: the last one.
+    let twice = r#"{"rules": {"events": [{}]}, "rules": {"events": [{}, {}], "group": {}}}"#;
+    assert_eq!(count_rules(twice), 3);
     // Whatever is not the expected shape counts nothing, as it did read as a value.
     for text in [
         "{}",

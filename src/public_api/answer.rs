@@ -71,7 +71,7 @@ fn index(segment: &str) -> Option<usize> {
 /// The value of `key` in `object` (the last one, if the key is there twice); `None` when
 /// `object` is not an object or has no such key.
 fn member<'a>(object: &'a RawValue, key: &str) -> Option<&'a RawValue> {
-    let found = super::projection::raw_fields(object.get(), &[key]).ok()??;
+    let found = crate::model::raw_fields(object.get(), &[key]).ok()??;
     found.into_iter().next().flatten()
 }
 

@@ -13,13 +13,13 @@
 //! object kept whole, a nested `metadata` object cut to its `id`. Tests compare both paths.
 
 use std::borrow::Cow;
-use std::fmt;
 
-use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
+use serde::de;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
 use super::wire::{self, PageParts, WireError};
+use crate::model::raw_fields;
 
 /// One object of a page: its name (as [`super::PublicObject::id`]) and the kept fields as text.
 #[derive(Debug, Clone, PartialEq)]
@@ -172,109 +172,6 @@ fn parse_object<'a>(body: &'a [u8], wanted: &[&str]) -> Result<Option<Fields<'a>
 fn parse_object_str<'a>(text: &'a str, wanted: &[&str]) -> Result<Option<Fields<'a>>, WireError> {
     let found = raw_fields(text, wanted).map_err(not_json(text.as_bytes()))?;
     Ok(found.map(Fields))
-}
-
-/// The text of each key of `wanted` in the object `text` (by position, the last of a key given
-/// twice), the other keys skipped unparsed; `None` when `text` is JSON but not an object.
-pub(super) fn raw_fields<'a>(
-    text: &'a str,
-    wanted: &[&str],
-) -> serde_json::Result<Option<Vec<Option<&'a RawValue>>>> {
-    let mut de = serde_json::Deserializer::from_str(text);
-    let found = ObjectOf { wanted }.deserialize(&mut de)?;
-    de.end()?;
-    Ok(found)
-}
-
-/// Reads an object for the keys `wanted`, skipping the others; anything else reads as `None`.
-struct ObjectOf<'w> {
-    wanted: &'w [&'w str],
-}
-
-impl<'de> DeserializeSeed<'de> for ObjectOf<'_> {
-    type Value = Option<Vec<Option<&'de RawValue>>>;
-
-    fn deserialize<D: de::Deserializer<'de>>(
-        self,
-        deserializer: D,
-    ) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for ObjectOf<'_> {
-    type Value = Option<Vec<Option<&'de RawValue>>>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut found = vec![None; self.wanted.len()];
-        while let Some(position) = map.next_key_seed(KeyIn {
-            wanted: self.wanted,
-        })? {
-            match position {
-                Some(i) => found[i] = Some(map.next_value::<&RawValue>()?),
-                None => {
-                    map.next_value::<IgnoredAny>()?;
-                }
-            }
-        }
-        Ok(Some(found))
-    }
-
-    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(None)
-    }
-
-    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_unit<E>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-}
-
-/// A key read as its position among the wanted ones, without a `String` for the others.
-struct KeyIn<'w> {
-    wanted: &'w [&'w str],
-}
-
-impl<'de> DeserializeSeed<'de> for KeyIn<'_> {
-    type Value = Option<usize>;
-
-    fn deserialize<D: de::Deserializer<'de>>(
-        self,
-        deserializer: D,
-    ) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_str(self)
-    }
-}
-
-impl<'de> Visitor<'de> for KeyIn<'_> {
-    type Value = Option<usize>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a key")
-    }
-
-    fn visit_str<E>(self, key: &str) -> Result<Self::Value, E> {
-        Ok(self.wanted.iter().position(|w| *w == key))
-    }
 }
 
 #[cfg(test)]
