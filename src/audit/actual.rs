@@ -41,21 +41,20 @@ pub fn label_set(labels: &[Value]) -> Value {
 /// Rules as `{"TYPE/key/version": {"jsonSchema": …}}`; a rule without key has an empty one and
 /// a rule without version is version 1 (what the API assumes).
 pub fn rule_map(rules: impl IntoIterator<Item = Value>) -> Value {
-    let map: Map<String, Value> = rules
-        .into_iter()
-        .map(|mut r| {
-            let id = format!(
-                "{}/{}/{}",
-                r.get("type").and_then(Value::as_str).unwrap_or_default(),
-                r.get("key").and_then(Value::as_str).unwrap_or_default(),
-                r.get("version").and_then(Value::as_i64).unwrap_or(1)
-            );
-            // Taken, not cloned: the schemas are the bulk of a tracking plan.
-            let schema = r.get_mut("jsonSchema").map_or(Value::Null, Value::take);
-            (id, object([("jsonSchema", schema)]))
-        })
-        .collect();
-    Value::Object(map)
+    Value::Object(rules.into_iter().map(rule_entry).collect())
+}
+
+/// One rule as [`rule_map`] keys it: `("TYPE/key/version", {"jsonSchema": …})`.
+pub fn rule_entry(mut rule: Value) -> (String, Value) {
+    let id = format!(
+        "{}/{}/{}",
+        rule.get("type").and_then(Value::as_str).unwrap_or_default(),
+        rule.get("key").and_then(Value::as_str).unwrap_or_default(),
+        rule.get("version").and_then(Value::as_i64).unwrap_or(1)
+    );
+    // Taken, not cloned: the schemas are the bulk of a tracking plan.
+    let schema = rule.get_mut("jsonSchema").map_or(Value::Null, Value::take);
+    (id, object([("jsonSchema", schema)]))
 }
 
 /// The fields of a filter both sides know (the create body, or a `DestinationFilterV1`).
@@ -153,12 +152,11 @@ pub fn filter(filter: &Value, destination_id: &str) -> Value {
     Value::Object(out)
 }
 
-/// A `TrackingPlanV1` with its rules.
-pub fn tracking_plan(plan: &Value, rules: Vec<Value>) -> Value {
-    object([
-        ("name", get(plan, "name")),
-        ("type", get(plan, "type")),
-        ("rules", rule_map(rules)),
+/// The fields of a `TrackingPlanV1` besides its rules (which `plan_rules` compares one by one).
+pub fn tracking_plan_fields(plan: &Value) -> Map<String, Value> {
+    Map::from_iter([
+        ("name".to_owned(), get(plan, "name")),
+        ("type".to_owned(), get(plan, "type")),
     ])
 }
 

@@ -24,9 +24,9 @@ use serde_json::{Value, json};
 use super::actual;
 use super::diff;
 use super::expected::Expected;
+use super::plan_rules;
 use super::report::{ResourceResult, Status};
 use super::target::TargetState;
-use crate::mapping::TextList;
 use crate::model::{JsonText, Kind};
 
 /// How strictly to compare.
@@ -74,8 +74,12 @@ fn without_id(expected: &Expected, ledger: &LedgerView) -> ResourceResult {
 }
 
 /// Diffs two shapes into `result`, setting its status.
-fn judge(mut result: ResourceResult, expected: &Value, actual: &Value) -> ResourceResult {
-    let comparison = diff::compare(Some(expected), Some(actual), "");
+fn judge(result: ResourceResult, expected: &Value, actual: &Value) -> ResourceResult {
+    judged(result, diff::compare(Some(expected), Some(actual), ""))
+}
+
+/// `result` with the fields of `comparison`, and its status from them.
+fn judged(mut result: ResourceResult, comparison: diff::Comparison) -> ResourceResult {
     result.differences = comparison.differences;
     result.not_comparable = comparison.not_comparable;
     result.status = if result.differences.is_empty() {
@@ -168,14 +172,6 @@ fn actual_shape(e: &Expected, id: &str, target: &TargetState) -> Option<Value> {
             let destination = e.parent_id.as_deref()?;
             find_filter(target, destination, id).map(|f| actual::filter(&f, destination))
         }
-        Kind::TrackingPlans => target.tracking_plans.get(id).map(|plan| {
-            let rules = target
-                .rules
-                .get(id)
-                .map(TextList::values)
-                .unwrap_or_default();
-            actual::tracking_plan(&plan.value(), rules)
-        }),
         Kind::Functions => target
             .functions
             .get(id)
@@ -240,6 +236,40 @@ pub fn compare(
     results
 }
 
+/// An object the ledger maps to an id the target does not hold.
+fn missing(result: ResourceResult, id: &str) -> ResourceResult {
+    result.with_status(Status::MissingInTarget).note(format!(
+        "The ledger maps it to `{id}`, which the target does not hold."
+    ))
+}
+
+/// An object whose mapping is blocked: there is nothing to compare it with.
+fn blocked(result: ResourceResult, e: &Expected) -> ResourceResult {
+    let mut result = result.with_status(Status::NotComparable);
+    result
+        .notes
+        .push("The mapping blocks this object, so there is no expected shape to compare:".into());
+    result.notes.extend(e.blockers.iter().cloned());
+    result
+}
+
+/// A tracking plan: compared rule by rule ([`plan_rules`]), its rules never parsed whole.
+fn tracking_plan(
+    e: &Expected,
+    id: &str,
+    target: &TargetState,
+    result: ResourceResult,
+) -> ResourceResult {
+    let Some(plan) = target.tracking_plans.get(id) else {
+        return missing(result, id);
+    };
+    let Some(shape) = &e.shape else {
+        return blocked(result, e);
+    };
+    let comparison = plan_rules::compare(shape.as_str(), &plan.value(), target.rules.get(id));
+    judged(result, comparison)
+}
+
 /// What the expected objects compared so far claim of the target: what [`unexpected`] needs
 /// of them, so that they can be compared in batches and let go.
 #[derive(Debug, Default)]
@@ -296,19 +326,16 @@ pub fn compare_expected(
             continue;
         };
         let result = ResourceResult::new(e.kind, Some(e.config_name.clone()), Some(id.clone()));
+        if e.kind == Kind::TrackingPlans {
+            results.push(tracking_plan(e, id, target, result));
+            continue;
+        }
         let Some(mut actual) = actual_shape(e, id, target) else {
-            results.push(result.with_status(Status::MissingInTarget).note(format!(
-                "The ledger maps it to `{id}`, which the target does not hold."
-            )));
+            results.push(missing(result, id));
             continue;
         };
         let Some(mut shape) = e.shape.as_ref().map(JsonText::value) else {
-            let mut result = result.with_status(Status::NotComparable);
-            result.notes.push(
-                "The mapping blocks this object, so there is no expected shape to compare:".into(),
-            );
-            result.notes.extend(e.blockers.iter().cloned());
-            results.push(result);
+            results.push(blocked(result, e));
             continue;
         };
         let mut notes = Vec::new();

@@ -35,6 +35,15 @@ pub struct Comparison {
     pub not_comparable: Vec<NotComparable>,
 }
 
+impl Comparison {
+    /// Adds `other`'s fields after this one's: the comparison of an object compared key by key
+    /// is its keys' comparisons one after the other, in key order.
+    pub fn append(&mut self, mut other: Comparison) {
+        self.differences.append(&mut other.differences);
+        self.not_comparable.append(&mut other.not_comparable);
+    }
+}
+
 /// Compares `expected` with `actual` (either may be absent), `path` being where they sit.
 pub fn compare(expected: Option<&Value>, actual: Option<&Value>, path: &str) -> Comparison {
     let mut out = Comparison::default();

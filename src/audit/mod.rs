@@ -8,7 +8,8 @@
 //! 3. [`expected`] maps the re-read source with the planner's mapping, `$ref`s filled from the
 //!    id map, into one normalised shape per object; [`actual`] normalises the target's objects
 //!    into the same shape;
-//! 4. [`compare`] pairs them and decides a [`Status`] per resource, [`diff`] lists the fields;
+//! 4. [`compare`] pairs them and decides a [`Status`] per resource, [`diff`] lists the fields
+//!    ([`plan_rules`] those of a tracking plan, rule by rule);
 //! 5. with `--with-metrics`, [`metrics`] compares each migrated destination's delivery with the
 //!    export's baseline;
 //! 6. [`report`] sorts everything into an [`AuditReport`], the neutral structure the command
@@ -28,6 +29,7 @@ pub mod compare;
 pub mod diff;
 pub mod expected;
 pub mod metrics;
+pub mod plan_rules;
 pub mod report;
 pub mod source;
 pub mod target;

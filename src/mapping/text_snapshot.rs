@@ -175,13 +175,10 @@ impl TextList {
         self.0.count == 0
     }
 
-    /// The texts parsed, in the order they were pushed (`null` for one that does not parse).
-    pub fn values(&self) -> Vec<Value> {
-        let mut out = Vec::with_capacity(self.0.count);
-        self.0.each_text(&mut |_, json| {
-            out.push(serde_json::from_str(json).unwrap_or(Value::Null));
-        });
-        out
+    /// Calls `f` with each text, in the order they were pushed: one block decompressed at a
+    /// time, so that a reader that parses each text in turn never holds the list parsed.
+    pub fn each(&self, mut f: impl FnMut(&str)) {
+        self.0.each_text(&mut |_, json| f(json));
     }
 }
 
@@ -309,8 +306,10 @@ mod tests {
         assert_eq!(list.0.open.capacity(), 0, "nothing left raw once sealed");
         let held = list.0.held();
         assert!(held * 3 < text, "{held} bytes held for {text} of text");
-        assert_eq!(list.values(), rules);
-        assert!(TextList::default().values().is_empty());
+        let mut back = Vec::new();
+        list.each(|json| back.push(serde_json::from_str::<Value>(json).unwrap()));
+        assert_eq!(back, rules);
+        TextList::default().each(|json| panic!("an empty list has no {json}"));
     }
 
     #[test]
