@@ -786,7 +786,7 @@ pub fn build_into<S: SnapshotSource>(
 
 /// What the stages stored before the next one decided, as it needs to know it: the next stage
 /// plans only objects not planned yet, and its items may refer to the earlier ones.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct Prior {
     /// Objects planned by earlier stages: references to them resolve.
     pub planned: HashSet<(Kind, String)>,
