@@ -12,9 +12,7 @@
 //! from the list keeps it. The tests check it against that whole-shape diff.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
 
-use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
@@ -25,44 +23,6 @@ use crate::mapping::TextList;
 /// The key of the rules in a plan's shape.
 const RULES: &str = "rules";
 
-/// The expected shape of a plan with its rules left as text.
-#[derive(Default)]
-struct ExpectedPlan<'a> {
-    /// Every field but the rules.
-    fields: BTreeMap<String, Value>,
-    /// Rule key → the rule's shape, unparsed.
-    rules: BTreeMap<String, &'a RawValue>,
-}
-
-impl<'de> Deserialize<'de> for ExpectedPlan<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Fields;
-
-        impl<'de> Visitor<'de> for Fields {
-            type Value = ExpectedPlan<'de>;
-
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a tracking plan's shape")
-            }
-
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut plan = ExpectedPlan::default();
-                // A key given twice keeps its last value, as parsing into a `Value` does.
-                while let Some(key) = map.next_key::<String>()? {
-                    if key == RULES {
-                        plan.rules = map.next_value()?;
-                    } else {
-                        plan.fields.insert(key, map.next_value()?);
-                    }
-                }
-                Ok(plan)
-            }
-        }
-
-        deserializer.deserialize_map(Fields)
-    }
-}
-
 fn parse(raw: &RawValue) -> Value {
     // Borrowed from text that parsed: it parses.
     serde_json::from_str(raw.get()).unwrap_or(Value::Null)
@@ -71,9 +31,19 @@ fn parse(raw: &RawValue) -> Value {
 /// Compares the expected shape of a plan (`expected`, the text `expected::by_kind` made) with
 /// the target's plan and its rules, as listed.
 pub fn compare(expected: &str, plan: &Value, rules: Option<&TextList>) -> Comparison {
-    // The text is the serialization of a shape built with its rules as an object: it parses
-    // into this form. (Were it not to, the plan would be compared with no expected fields.)
-    let expected: ExpectedPlan<'_> = serde_json::from_str(expected).unwrap_or_default();
+    // The top-level fields and the rules borrowed as raw text, each parsed when it is compared.
+    // The text is the serialization of a shape built with its rules as an object, so both
+    // parse; a key given twice keeps its last value, as parsing into a `Value` does.
+    let top: BTreeMap<String, &RawValue> = serde_json::from_str(expected).unwrap_or_default();
+    let mut fields: BTreeMap<&str, Value> = BTreeMap::new();
+    let mut expected_rules: BTreeMap<String, &RawValue> = BTreeMap::new();
+    for (key, raw) in &top {
+        if key == RULES {
+            expected_rules = serde_json::from_str(raw.get()).unwrap_or_default();
+        } else {
+            fields.insert(key, parse(raw));
+        }
+    }
     let actual = actual::tracking_plan_fields(plan);
 
     // Each rule key's comparison, kept in key order until all are known: a key met again in
@@ -82,13 +52,13 @@ pub fn compare(expected: &str, plan: &Value, rules: Option<&TextList>) -> Compar
     if let Some(rules) = rules {
         rules.each(|text| {
             let (key, shape) = actual::rule_entry(serde_json::from_str(text).unwrap_or_default());
-            let wanted = expected.rules.get(&key).map(|raw| parse(raw));
+            let wanted = expected_rules.get(&key).map(|raw| parse(raw));
             let path = diff::child(RULES, &key);
             let comparison = diff::compare(wanted.as_ref(), Some(&shape), &path);
             by_key.insert(key, comparison);
         });
     }
-    for (key, raw) in &expected.rules {
+    for (key, raw) in &expected_rules {
         if !by_key.contains_key(key) {
             let path = diff::child(RULES, key);
             let comparison = diff::compare(Some(&parse(raw)), None, &path);
@@ -98,11 +68,10 @@ pub fn compare(expected: &str, plan: &Value, rules: Option<&TextList>) -> Compar
 
     // Both shapes are objects holding `rules`, so the whole-shape diff walks their keys in
     // order, and the rules object key by key (both holding none compares nothing either way).
-    let keys: BTreeSet<&str> = expected
-        .fields
+    let keys: BTreeSet<&str> = fields
         .keys()
-        .chain(actual.keys())
-        .map(String::as_str)
+        .copied()
+        .chain(actual.keys().map(String::as_str))
         .chain([RULES])
         .collect();
     let mut out = Comparison::default();
@@ -113,11 +82,7 @@ pub fn compare(expected: &str, plan: &Value, rules: Option<&TextList>) -> Compar
                 .for_each(|c| out.append(c));
         } else {
             let path = diff::child("", key);
-            out.append(diff::compare(
-                expected.fields.get(key),
-                actual.get(key),
-                &path,
-            ));
+            out.append(diff::compare(fields.get(key), actual.get(key), &path));
         }
     }
     out
