@@ -11,6 +11,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use serde_json::{Map, Value};
 
+use super::body_text::{self, Fill, secrets_in_text};
 use super::live_secrets::{ConfigSecrets, LiveValues};
 use super::reconcile::{Found, already_connected, reconcile};
 use super::recorder::Recorder;
@@ -23,10 +24,7 @@ use crate::diagnostics::chain;
 use crate::ledger::{
     Applied, Ledger, PayloadKey, RecordedId, StoredItem, StoredPayload, StoredPlan,
 };
-use crate::mapping::{
-    Ref, SecretRef, SecretState, Unresolved, ref_marker, resolve_in_place, secret_marker,
-    secrets_in,
-};
+use crate::mapping::{Ref, SecretRef, SecretState, Unresolved, ref_marker};
 use crate::model::JsonText;
 use crate::progress::Reporter;
 use crate::public_api::writer::{WriteOperation, planned_operation};
@@ -515,8 +513,8 @@ impl<'a> Run<'a> {
         };
         let wanted: Vec<SecretRef> = planned
             .body
-            .as_ref()
-            .map(secrets_in)
+            .as_deref()
+            .map(secrets_in_text)
             .unwrap_or_default()
             .into_iter()
             .filter(|s| s.state == SecretState::Present && self.secrets.file.get(s).is_none())
@@ -726,47 +724,22 @@ pub(super) fn resolve(
     };
     let body = match planned.body.take() {
         None => None,
-        Some(mut body) => {
-            if options.allow_missing_secrets {
-                strip_missing_secrets(&mut body, supplied, omitted);
-            }
-            resolve_in_place(&mut body, &lookup, &recording).map_err(unresolved)?;
-            Some(body)
+        Some(text) => {
+            let mut fill = Fill {
+                ids: &lookup,
+                secrets: &recording,
+                supplied,
+                omitted: options.allow_missing_secrets.then_some(omitted),
+            };
+            Some(body_text::fill(&text, &mut fill).map_err(unresolved)?)
         }
     };
     Ok(Resolved {
         path,
         params,
-        body: body.map(|value| serde_json::to_vec(&value).expect("a JSON value serializes")),
+        body,
         redactor: redactor.into_inner(),
     })
-}
-
-/// Removes the settings whose secret nothing supplies (`--allow-missing-secrets`), naming
-/// each in `omitted`.
-fn strip_missing_secrets(
-    value: &mut Value,
-    supplied: &dyn Fn(&SecretRef) -> Option<Value>,
-    omitted: &mut Vec<String>,
-) {
-    match value {
-        Value::Object(map) => {
-            map.retain(|_, v| match secret_marker(v) {
-                Some(s) if supplied(&s).is_none() => {
-                    omitted.push(format!("{} of `{}`", s.setting, s.config_name));
-                    false
-                }
-                _ => true,
-            });
-            map.values_mut()
-                .filter(|v| ref_marker(v).is_none() && secret_marker(v).is_none())
-                .for_each(|v| strip_missing_secrets(v, supplied, omitted));
-        }
-        Value::Array(items) => items
-            .iter_mut()
-            .for_each(|v| strip_missing_secrets(v, supplied, omitted)),
-        _ => {}
-    }
 }
 
 /// The ids a payload records, read with `get` at each record's pointer; the first pointer that

@@ -32,6 +32,7 @@
 //!   Without them those payloads stay `pending` and are reported as deferred, so a later
 //!   `apply --enable` finds them.
 
+mod body_text;
 mod execute;
 pub mod live_secrets;
 mod reconcile;
@@ -366,8 +367,9 @@ struct Planned {
     path: String,
     #[serde(default)]
     path_params: Vec<(String, Value)>,
+    /// The body's text as stored: filled in without being parsed ([`body_text`]).
     #[serde(default)]
-    body: Option<Value>,
+    body: Option<Box<serde_json::value::RawValue>>,
     #[serde(default)]
     records: Vec<PlannedRecord>,
 }
