@@ -1,7 +1,8 @@
 //! Secret setting values never reach the ledger, a report or a log.
 //!
-//! Every object read from the Config API passes through [`sanitize`] before anything stores
-//! it; the ledger only accepts the [`Sanitized`] type this module alone can build. A secret
+//! Every object read from the Config API passes through [`sanitize`] (or [`sanitize_text`],
+//! the same for an object still held as its text) before anything stores it; the ledger only
+//! accepts the [`Sanitized`] type this module alone can build. A secret
 //! value is replaced in place by a marker object:
 //!
 //! - `{"segbridge_secret": "present", "hmac_sha256": "…"}` for a value read in clear. The keyed
@@ -23,10 +24,11 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use hmac::{Hmac, Mac};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::model::Kind;
+use crate::model::{Kind, compact};
 
 /// The key of the marker object that replaces a secret value.
 pub const MARKER_KEY: &str = "segbridge_secret";
@@ -76,16 +78,19 @@ pub fn hex(bytes: &[u8]) -> String {
     out
 }
 
-/// A JSON object whose secret values have been replaced by markers. Only [`sanitize`] makes one.
+/// A JSON object whose secret values have been replaced by markers, as its text. Only [`sanitize`]
+/// and [`sanitize_text`] make one.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sanitized {
-    body: Value,
+    /// The object's JSON text as `serde_json` writes its value (key order as the API sent it).
+    json: String,
     secrets: usize,
 }
 
 impl Sanitized {
-    pub fn body(&self) -> &Value {
-        &self.body
+    /// The body parsed.
+    pub fn value(&self) -> Value {
+        serde_json::from_str(&self.json).unwrap_or(Value::Null)
     }
 
     /// How many secret values were replaced.
@@ -93,16 +98,15 @@ impl Sanitized {
         self.secrets
     }
 
-    /// The body as stored, byte for byte (key order as the API sent it).
-    pub fn to_json(&self) -> String {
-        self.body.to_string()
+    /// The body as stored, byte for byte.
+    pub fn to_json(&self) -> &str {
+        &self.json
     }
 
-    /// [`Self::to_json`] and its SHA-256 (equal bodies, equal hashes), the body serialized once.
-    pub fn json_and_hash(&self) -> (String, String) {
-        let json = self.to_json();
-        let hash = hex(&Sha256::digest(json.as_bytes()));
-        (json, hash)
+    /// The body as stored and its SHA-256 (equal bodies, equal hashes).
+    pub fn into_json_and_hash(self) -> (String, String) {
+        let hash = hex(&Sha256::digest(self.json.as_bytes()));
+        (self.json, hash)
     }
 }
 
@@ -207,7 +211,37 @@ pub fn sanitize(kind: Kind, mut body: Value, hasher: &SecretHasher) -> Sanitized
         mark_items(kind, object, hasher, &mut secrets);
     }
     mark_masked(&mut body, &mut secrets);
-    Sanitized { body, secrets }
+    Sanitized {
+        json: body.to_string(),
+        secrets,
+    }
+}
+
+/// [`sanitize`] of the object `text` holds, without making that value when no secret can be in
+/// the text: a kind with no secret settings and no masked string. Such a text is only written
+/// again the way `serde_json` writes a value ([`compact`]), so that what is stored does not
+/// depend on how the API spaced or escaped it, and equals what [`sanitize`] would store.
+///
+/// A masked string shows in the text as the bullet itself or as its escape `\u2022` (JSON has
+/// no other way to write it, and that escape has no letters to vary in case).
+pub fn sanitize_text(kind: Kind, text: &RawValue, hasher: &SecretHasher) -> Sanitized {
+    let text = text.get();
+    let may_hold_secrets =
+        secret_items(kind).is_some() || text.contains(MASK_CHAR) || text.contains("\\u2022");
+    if !may_hold_secrets && let Ok(json) = compact(text) {
+        return Sanitized { json, secrets: 0 };
+    }
+    sanitize(
+        kind,
+        serde_json::from_str(text).unwrap_or(Value::Null),
+        hasher,
+    )
+}
+
+/// Whether objects of `kind` have settings that are secret by their place (see the module
+/// docs): a reader that keeps their values in clear ([`HeldSecrets`]) needs them parsed.
+pub fn has_secret_settings(kind: Kind) -> bool {
+    secret_items(kind).is_some()
 }
 
 /// Secret values an export read in clear, kept in memory for the `apply` of the same process:
@@ -366,11 +400,11 @@ mod tests {
         let text = clean.to_json();
         assert!(!text.contains("hunter2"), "{text}");
         assert!(text.contains("\"ops\""));
-        let marker = &clean.body()["config"][0]["value"];
+        let marker = &clean.value()["config"][0]["value"];
         assert!(is_marker(marker));
         assert_eq!(marker["segbridge_secret"], "present");
         assert_eq!(
-            clean.body()["config"][2]["value"],
+            clean.value()["config"][2]["value"],
             "",
             "nothing to hide in an empty value"
         );
@@ -381,7 +415,7 @@ mod tests {
         let one = |value: &str, token: &str| {
             let body = json!({"config": [{"value": value, "type": "password"}]});
             sanitize(Kind::Destinations, body, &SecretHasher::from_token(token))
-                .json_and_hash()
+                .into_json_and_hash()
                 .1
         };
         assert_eq!(one("a", "t"), one("a", "t"));
@@ -403,7 +437,7 @@ mod tests {
         let clean = sanitize(Kind::Destinations, body, &hasher());
         assert_eq!(clean.secrets(), 2);
         assert_eq!(
-            clean.body()["config"][0]["value"],
+            clean.value()["config"][0]["value"],
             json!({"segbridge_secret": "masked"})
         );
         assert!(!clean.to_json().contains('•'));
@@ -451,5 +485,80 @@ mod tests {
         );
         assert_eq!(held.take(Kind::Destinations, "d"), None);
         assert_eq!(held.take(Kind::Sources, "none"), None);
+    }
+
+    /// JSON objects with settings lists like a destination's and a source's, and strings that
+    /// are masked, empty or in clear.
+    fn object_body() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let string = prop_oneof![
+            Just(String::new()),
+            Just("••••".to_owned()),
+            Just("ab•cd".to_owned()),
+            "[a-zé\"\\\\]{1,6}",
+        ];
+        let leaf = prop_oneof![
+            string.clone().prop_map(Value::from),
+            any::<i32>().prop_map(Value::from),
+            Just(Value::Null),
+            Just(json!(1.25)),
+        ];
+        let value = leaf.prop_recursive(2, 12, 3, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..3).prop_map(Value::Array),
+                prop::collection::btree_map("[a-z•]{1,3}", inner, 0..3)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        });
+        let item = (
+            prop_oneof![Just("password"), Just("string"), Just("PASSWORD")],
+            value.clone(),
+        )
+            .prop_map(|(kind, value)| json!({"name": "n", "type": kind, "value": value}));
+        (
+            prop::collection::vec(item, 0..3),
+            prop::collection::btree_map("[a-z_]{1,8}", value, 0..4),
+        )
+            .prop_map(|(items, rest)| {
+                let mut object: Map<String, Value> = rest.into_iter().collect();
+                object.insert("config".into(), Value::Array(items.clone()));
+                object.insert("function_config".into(), Value::Array(items));
+                Value::Object(object)
+            })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        /// The text path stores what parsing and sanitizing stores, however the text is spaced
+        /// and whether the mask is written as itself or as its escape.
+        #[test]
+        fn sanitizing_the_text_stores_what_sanitizing_the_value_does(
+            body in object_body(),
+            kind in proptest::sample::select(vec![
+                Kind::Destinations,
+                Kind::Sources,
+                Kind::DestinationFilters,
+                Kind::TrackingPlans,
+            ]),
+            pretty in proptest::prelude::any::<bool>(),
+            escaped in proptest::prelude::any::<bool>(),
+        ) {
+            let hasher = SecretHasher::from_token("t");
+            let mut text = if pretty {
+                serde_json::to_string_pretty(&body).unwrap()
+            } else {
+                body.to_string()
+            };
+            if escaped {
+                // The bullet stands only in strings, where its escape means the same.
+                text = text.replace(MASK_CHAR, "\\u2022");
+            }
+            let raw = RawValue::from_string(text).unwrap();
+            let from_text = sanitize_text(kind, &raw, &hasher);
+            let from_value = sanitize(kind, body, &hasher);
+            proptest::prop_assert_eq!(from_text.to_json(), from_value.to_json());
+            proptest::prop_assert_eq!(from_text.secrets(), from_value.secrets());
+        }
     }
 }

@@ -121,9 +121,7 @@ fn reference(kind: Kind, name: &str) -> Value {
 }
 
 fn sanitized(kind: Kind, body: Value) -> Value {
-    sanitize(kind, body, &SecretHasher::from_token("t"))
-        .body()
-        .clone()
+    sanitize(kind, body, &SecretHasher::from_token("t")).value()
 }
 
 // ---- rows 1–4: names, workspace, catalogs ------------------------------------------------------

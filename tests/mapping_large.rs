@@ -28,7 +28,7 @@ fn snapshot_of(ws: &Workspace, catalog: &Catalog) -> Snapshot {
     let hasher = SecretHasher::from_token("test-token");
     let mut snapshot = Snapshot::default();
     let mut push = |kind: Kind, name: String, body: Value| {
-        snapshot.push(kind, name, sanitize(kind, body, &hasher).body().clone());
+        snapshot.push(kind, name, sanitize(kind, body, &hasher).value());
     };
     push(
         Kind::Workspaces,

@@ -166,7 +166,7 @@ impl ConfigSecrets {
                     .await
             }
         };
-        answer.map(|object| object.body).map_err(|e| {
+        answer.map(|object| object.value()).map_err(|e| {
             format!(
                 "cannot read the secrets of `{name}` again from the Config API: {}",
                 chain(&e)

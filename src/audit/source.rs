@@ -19,13 +19,12 @@
 use std::collections::BTreeSet;
 
 use futures::{StreamExt, stream};
-use serde_json::Value;
 
 use crate::export::{Collection, ConfigReader, FunctionType, ReadError};
 use crate::mapping::TextSnapshot;
-use crate::model::Kind;
+use crate::model::{Kind, string_field};
 use crate::progress::Reporter;
-use crate::secrets::{SecretHasher, sanitize};
+use crate::secrets::{SecretHasher, sanitize_text};
 
 /// A Config collection could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -85,8 +84,8 @@ impl<R: ConfigReader> Walk<'_, R> {
             let page = page.map_err(unreadable(&key))?;
             for (name, body) in page.objects {
                 if keep {
-                    let clean = sanitize(kind, body, self.hasher);
-                    into.push(kind, &name, &clean.to_json());
+                    let clean = sanitize_text(kind, &body, self.hasher);
+                    into.push(kind, &name, clean.to_json());
                 }
                 out.push(name);
             }
@@ -172,11 +171,7 @@ async fn workspace_id<R: ConfigReader>(
         }
     }
     let workspace = found.ok_or_else(|| SourceError::UnknownWorkspace(ws.to_owned()))?;
-    workspace
-        .get("id")
-        .and_then(Value::as_str)
-        .map(str::to_owned)
-        .ok_or(SourceError::NoWorkspaceId)
+    string_field(workspace.get(), "id").ok_or(SourceError::NoWorkspaceId)
 }
 
 /// Reads what the audit of `kinds` needs from workspace `ws`. Sources bring the functions

@@ -359,7 +359,7 @@ mod tests {
 
     #[test]
     fn decoding_failures_are_permanent() {
-        let source = super::super::wire::parse(b"<html>").unwrap_err();
+        let source = super::super::wire::json_text(b"<html>").unwrap_err();
         let err = ConfigApiError::Decode {
             endpoint: SOURCES,
             resource: "workspaces/acme/sources".into(),

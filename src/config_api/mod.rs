@@ -5,9 +5,9 @@
 //! - **Read-only by construction.** There is no write method, and the transport underneath can
 //!   only GET ([`crate::http::transport`]); the tests run every method against the simulator and
 //!   check that it received no write.
-//! - **Bodies are kept as sent.** Objects are `serde_json::Value`s in the API's key order
-//!   (`serde_json`'s `preserve_order`), so the exporter stores them as the API returned them; the
-//!   client reads only what it needs to name them and to page.
+//! - **Bodies are kept as sent.** Objects are the API's own JSON text ([`RawObject::body`]),
+//!   checked to be JSON but not parsed into values: the client reads only what it needs to name
+//!   them and to page, and whoever reads an object parses what it reads.
 //! - **Keys are the Config API's names** ([`RawObject::name`]): the `name` field; functions,
 //!   which have none, by `id`; tracking-plan source connections, which have neither, as
 //!   `{tracking_plan_name}/source-connections/{source_slug}`; delivery summaries by the
@@ -31,7 +31,8 @@ use std::fmt;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
-use serde_json::Value;
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use url::Url;
 
@@ -174,12 +175,14 @@ impl fmt::Debug for ConfigClientSettings {
 }
 
 /// One object as the API sent it, with the key it is stored under.
-#[derive(Clone, PartialEq)]
+#[derive(Clone)]
 pub struct RawObject {
     /// The Config API name (see the module doc for the kinds that have none).
     pub name: String,
-    /// The object, verbatim: key order as sent, nothing added or removed.
-    pub body: Value,
+    /// The object's text, verbatim as the API sent it: read by whoever needs it, so that a
+    /// page of objects waits to be stored as text rather than as a tree of values several
+    /// times its size.
+    pub body: Box<RawValue>,
 }
 
 impl RawObject {
@@ -190,18 +193,28 @@ impl RawObject {
     }
 
     /// A string field of the body (`id`, `display_name`), read in either spelling.
-    pub fn str_field(&self, snake: &str) -> Option<&str> {
-        wire::str_field(&self.body, snake)
+    pub fn str_field(&self, snake: &str) -> Option<String> {
+        wire::text_field(&self.body, snake)
+    }
+
+    /// The body parsed (`null` should it not parse, which the client has checked it does).
+    pub fn value(&self) -> Value {
+        serde_json::from_str(self.body.get()).unwrap_or(Value::Null)
+    }
+}
+
+/// Equal names and equal texts.
+impl PartialEq for RawObject {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name && self.body.get() == other.body.get()
     }
 }
 
 /// Shows the name and the body's keys, never its values: bodies hold secret settings.
 impl fmt::Debug for RawObject {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let keys: Vec<&str> = self
-            .body
-            .as_object()
-            .map(|o| o.keys().map(String::as_str).collect())
+        let keys: Vec<String> = serde_json::from_str::<Map<String, Value>>(self.body.get())
+            .map(|o| o.into_iter().map(|(key, _)| key).collect())
             .unwrap_or_default();
         f.debug_struct("RawObject")
             .field("name", &self.name)
@@ -350,32 +363,34 @@ impl Request {
     }
 
     /// Names one object of the answer.
-    fn object(&self, body: Value, fallback: Option<&str>) -> Result<RawObject, WireError> {
-        if !body.is_object() {
+    fn object(&self, body: &RawValue, fallback: Option<&str>) -> Result<RawObject, WireError> {
+        if !body.get().starts_with('{') {
             return Err(WireError::NotAnObject);
         }
+        let named = |field: &'static str| {
+            wire::text_field(body, field)
+                .or_else(|| fallback.map(str::to_owned))
+                .ok_or(WireError::MissingKey { field })
+        };
         let name = match &self.key {
-            Key::Name => wire::str_field(&body, "name")
-                .or(fallback)
-                .ok_or(WireError::MissingKey { field: "name" })?
-                .to_owned(),
-            Key::Id => wire::str_field(&body, "id")
-                .or(fallback)
-                .ok_or(WireError::MissingKey { field: "id" })?
-                .to_owned(),
+            Key::Name => named("name")?,
+            Key::Id => named("id")?,
             Key::Connection { plan_name } => {
                 let source =
-                    wire::str_field(&body, "source_name").ok_or(WireError::MissingKey {
+                    wire::text_field(body, "source_name").ok_or(WireError::MissingKey {
                         field: "source_name",
                     })?;
-                let slug = source.rsplit('/').next().unwrap_or(source);
+                let slug = source.rsplit('/').next().unwrap_or(&source);
                 format!("{plan_name}/source-connections/{slug}")
             }
         };
         // A single object named by its own path was already checked as segments by `fetch`.
         let parent = self.children.then(|| self.resource());
         wire::check_name(&name, parent.as_deref())?;
-        Ok(RawObject { name, body })
+        Ok(RawObject {
+            name,
+            body: body.to_owned(),
+        })
     }
 }
 
@@ -464,11 +479,12 @@ impl ConfigClient {
         self.transport.base_url()
     }
 
+    /// The body of the answer to `request`, as it came (its callers check that it is JSON).
     async fn fetch(
         &self,
         request: &Request,
         page_token: Option<&str>,
-    ) -> Result<Value, ConfigApiError> {
+    ) -> Result<Vec<u8>, ConfigApiError> {
         let segments: Vec<&str> = request.segments.iter().map(String::as_str).collect();
         // Percent-encoding keeps `/`, `?` and `#` inside a segment, but an empty segment or a dot
         // segment is resolved by URL parsers and servers alike, so they are refused instead.
@@ -504,7 +520,7 @@ impl ConfigClient {
                     source,
                 )
             })?;
-        wire::parse(&response.body).map_err(|e| request.decode_error(e))
+        Ok(response.body)
     }
 
     /// One page of a list: its objects and the next cursor.
@@ -514,7 +530,9 @@ impl ConfigClient {
         page_token: Option<&str>,
     ) -> Result<(Vec<RawObject>, Option<String>), ConfigApiError> {
         let body = self.fetch(request, page_token).await?;
-        let page = wire::page(body, request.plural).map_err(|e| request.decode_error(e))?;
+        let page = wire::json_text(&body)
+            .and_then(|body| wire::page_text(body, request.plural))
+            .map_err(|e| request.decode_error(e))?;
         let objects = page
             .items
             .into_iter()
@@ -526,8 +544,8 @@ impl ConfigClient {
 
     async fn get_object(&self, request: Request) -> Result<RawObject, ConfigApiError> {
         let body = self.fetch(&request, None).await?;
-        request
-            .object(body, request.fallback.as_deref())
+        wire::json_text(&body)
+            .and_then(|body| request.object(body, request.fallback.as_deref()))
             .map_err(|e| request.decode_error(e))
     }
 
@@ -538,7 +556,8 @@ impl ConfigClient {
         wrapper: &'static str,
     ) -> Result<RawObject, ConfigApiError> {
         let body = self.fetch(&request, None).await?;
-        wire::unwrap(body, wrapper)
+        wire::json_text(&body)
+            .and_then(|body| wire::unwrap_text(body, wrapper))
             .and_then(|inner| request.object(inner, request.fallback.as_deref()))
             .map_err(|e| request.decode_error(e))
     }
@@ -550,10 +569,8 @@ impl ConfigClient {
         plural: &'static str,
     ) -> Result<Vec<RawObject>, ConfigApiError> {
         let body = self.fetch(&request, None).await?;
-        let Value::Object(mut object) = body else {
-            return Err(request.decode_error(WireError::NotAnObject));
-        };
-        wire::take_list(&mut object, plural)
+        wire::json_text(&body)
+            .and_then(|body| wire::list_text(body, plural))
             .and_then(|items| {
                 items
                     .into_iter()
@@ -976,6 +993,10 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn text(value: Value) -> Box<RawValue> {
+        serde_json::value::to_raw_value(&value).unwrap()
+    }
+
     fn secret(token: &str) -> Secret {
         Secret::new(token, crate::http::SecretSource::Given("a test token")).unwrap()
     }
@@ -1045,23 +1066,29 @@ mod tests {
     fn objects_are_keyed_by_name_id_or_connection() {
         let by_name = Request::new(endpoints::SOURCES, &["workspaces", "ws", "sources"]);
         let object = by_name
-            .object(json!({"name": "workspaces/ws/sources/js", "id": "x"}), None)
+            .object(
+                &text(json!({"name": "workspaces/ws/sources/js", "id": "x"})),
+                None,
+            )
             .unwrap();
         assert_eq!(object.name, "workspaces/ws/sources/js");
         assert_eq!(object.slug(), "js");
         assert!(matches!(
-            by_name.object(json!({"id": "x"}), None),
+            by_name.object(&text(json!({"id": "x"})), None),
             Err(WireError::MissingKey { field: "name" })
         ));
         assert_eq!(
-            by_name.object(json!({}), Some("fallback")).unwrap().name,
+            by_name
+                .object(&text(json!({})), Some("fallback"))
+                .unwrap()
+                .name,
             "fallback"
         );
 
         let by_id = Request::new(endpoints::FUNCTIONS, &[]).key(Key::Id);
         assert_eq!(
             by_id
-                .object(json!({"id": "sfnc_1", "display_name": "F"}), None)
+                .object(&text(json!({"id": "sfnc_1", "display_name": "F"})), None)
                 .unwrap()
                 .name,
             "sfnc_1"
@@ -1072,7 +1099,7 @@ mod tests {
         });
         let object = connection
             .object(
-                json!({"sourceName": "workspaces/ws/sources/ios", "trackingPlanId": "rs_1"}),
+                &text(json!({"sourceName": "workspaces/ws/sources/ios", "trackingPlanId": "rs_1"})),
                 None,
             )
             .unwrap();
@@ -1087,7 +1114,7 @@ mod tests {
     fn debug_shows_keys_not_values() {
         let object = RawObject {
             name: "workspaces/ws/sources/js/destinations/salesforce".into(),
-            body: json!({"name": "n", "config": [{"value": "hunter2"}]}),
+            body: text(json!({"name": "n", "config": [{"value": "hunter2"}]})),
         };
         let shown = format!("{object:?}");
         assert!(

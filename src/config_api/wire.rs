@@ -3,8 +3,8 @@
 //!
 //! These types are private to the client; the simulator has its own, so that a field misspelt
 //! here cannot pass the tests by being misspelt the same way there. The client reads as little
-//! as it can and keeps everything else verbatim (objects stay `serde_json::Value`s in the API's
-//! key order). Where it does read a field it accepts the snake_case the API sends and the
+//! as it can and keeps everything else verbatim (objects stay the API's text, each item of a
+//! page a slice of the page's). Where it does read a field it accepts the snake_case the API sends and the
 //! lowerCamelCase its protobuf gateway also understood, and tolerates fields it does not know
 //! and fields that are missing, except when a missing one would make it lose data without
 //! noticing: a list page whose items are under an unexpected key is an error, not an empty page.
@@ -14,9 +14,11 @@
 //! JSON at all (a proxy's HTML page) are quoted.
 
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::http::error::excerpt;
+use crate::model::raw_fields;
 
 /// Why a 2xx answer could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -108,102 +110,116 @@ pub(crate) fn camel(snake: &str) -> String {
     out
 }
 
-/// A field under either spelling.
-pub(crate) fn field<'a>(object: &'a Map<String, Value>, snake: &str) -> Option<&'a Value> {
-    object.get(snake).or_else(|| object.get(&camel(snake)))
-}
-
-/// Parses a body as JSON, quoting it in the error only when it is not JSON at all.
-pub(crate) fn parse(body: &[u8]) -> Result<Value, WireError> {
-    let limit = crate::http::json::MAX_VALUES;
-    if crate::http::json::too_many_values(body, limit) {
-        return Err(WireError::TooManyValues { limit });
+/// A body's JSON text, checked whole, quoted in the error only when it is not JSON at all.
+/// Text nested deeper than values can be is refused as the parse of its values would be, so
+/// that no object of it fails to parse later.
+pub(crate) fn json_text(body: &[u8]) -> Result<&RawValue, WireError> {
+    use crate::http::json::{MAX_DEPTH, MAX_VALUES, deeper_than, too_many_values};
+    if too_many_values(body, MAX_VALUES) {
+        return Err(WireError::TooManyValues { limit: MAX_VALUES });
     }
-    serde_json::from_slice(body).map_err(|source| WireError::NotJson {
+    let not_json = |source| WireError::NotJson {
         excerpt: excerpt(body),
         source,
-    })
+    };
+    if deeper_than(body, MAX_DEPTH) {
+        serde_json::from_slice::<Value>(body).map_err(not_json)?;
+    }
+    serde_json::from_slice(body).map_err(not_json)
 }
 
-/// The items of a page and the cursor of the next one (`None` on the last page: the token
-/// absent, null or `""`, as different endpoints do).
+/// The items of a page, each as its text, and the cursor of the next page (`None` on the last
+/// page: the token absent, null or `""`, as different endpoints do).
 #[derive(Debug)]
-pub(crate) struct PageBody {
-    pub items: Vec<Value>,
+pub(crate) struct PageText<'a> {
+    pub items: Vec<&'a RawValue>,
     pub next_page_token: Option<String>,
 }
 
 /// Splits a list answer. `plural` is the snake_case key of the items (`tracking_plans`).
-/// A page is `{"<plural>": [...], "next_page_token": "..."}`; it is taken apart in place, not
-/// deserialized into a struct with a flattened map, which would buffer the whole page once
-/// more (a tracking-plans page carries every plan's rules).
-pub(crate) fn page(body: Value, plural: &str) -> Result<PageBody, WireError> {
-    let Value::Object(mut object) = body else {
-        return Err(WireError::NotAnObject);
+/// A page is `{"<plural>": [...], "next_page_token": "..."}`; its items are kept as their text
+/// (a tracking-plans page carries every plan's rules, which a tree of values holds at several
+/// times their size), each to be parsed by whoever reads it.
+pub(crate) fn page_text<'a>(body: &'a RawValue, plural: &str) -> Result<PageText<'a>, WireError> {
+    let cursor = raw_fields(body.get(), &["next_page_token", "nextPageToken"])
+        .map_err(WireError::Page)?
+        .ok_or(WireError::NotAnObject)?;
+    let token: Option<String> = match cursor[0].or(cursor[1]) {
+        Some(raw) => serde_json::from_str(raw.get()).map_err(WireError::Page)?,
+        None => None,
     };
-    let snake = object.remove("next_page_token");
-    let camel = object.remove("nextPageToken");
-    let token: Option<String> =
-        serde_json::from_value(snake.or(camel).unwrap_or(Value::Null)).map_err(WireError::Page)?;
-    let items = take_list(&mut object, plural)?;
-    Ok(PageBody {
-        items,
+    Ok(PageText {
+        items: list_text(body, plural)?,
         next_page_token: token.filter(|t| !t.is_empty()),
     })
 }
 
-/// Takes the list under `plural` (either spelling) out of an object. Absent means empty unless
-/// another key holds a list, which would mean the items are somewhere this client does not look.
-pub(crate) fn take_list(
-    object: &mut Map<String, Value>,
+/// The list under `plural` (either spelling) in the object `body`, each item as its text.
+/// Absent means empty unless another key holds a list, which would mean the items are somewhere
+/// this client does not look.
+pub(crate) fn list_text<'a>(
+    body: &'a RawValue,
     plural: &str,
-) -> Result<Vec<Value>, WireError> {
-    let key = [plural.to_owned(), camel(plural)]
-        .into_iter()
-        .find(|k| object.contains_key(k));
-    match key.and_then(|k| object.remove(&k).map(|v| (k, v))) {
-        Some((_, Value::Array(items))) => Ok(items),
-        Some((_, Value::Null)) => Ok(Vec::new()),
-        Some((key, _)) => Err(WireError::NotAList { key }),
-        None => {
-            let lists: Vec<String> = object
-                .iter()
-                .filter(|(_, v)| v.is_array())
-                .map(|(k, _)| format!("`{k}`"))
-                .collect();
-            if lists.is_empty() {
-                Ok(Vec::new())
-            } else {
-                Err(WireError::MissingList {
-                    expected: plural.to_owned(),
-                    found: lists.join(", "),
-                })
-            }
-        }
+) -> Result<Vec<&'a RawValue>, WireError> {
+    let camel = camel(plural);
+    let found = raw_fields(body.get(), &[plural, &camel])
+        .map_err(WireError::Page)?
+        .ok_or(WireError::NotAnObject)?;
+    let (key, list) = match (found[0], found[1]) {
+        (Some(list), _) => (plural, list),
+        (None, Some(list)) => (camel.as_str(), list),
+        (None, None) => return no_list(body, plural),
+    };
+    match list.get().as_bytes().first() {
+        Some(b'[') => serde_json::from_str(list.get()).map_err(WireError::Page),
+        Some(b'n') => Ok(Vec::new()),
+        _ => Err(WireError::NotAList {
+            key: key.to_owned(),
+        }),
     }
 }
 
-/// The object under `wrapper` (`{"summary": {...}}` → `{...}`).
-pub(crate) fn unwrap(body: Value, wrapper: &'static str) -> Result<Value, WireError> {
-    let Value::Object(mut object) = body else {
-        return Err(WireError::NotAnObject);
-    };
-    let key = [wrapper.to_owned(), camel(wrapper)]
-        .into_iter()
-        .find(|k| object.contains_key(k));
-    match key.and_then(|k| object.remove(&k)) {
-        Some(inner @ Value::Object(_)) => Ok(inner),
+/// An object without the list `plural`: empty, unless it holds lists under other keys.
+fn no_list<'a>(body: &RawValue, plural: &str) -> Result<Vec<&'a RawValue>, WireError> {
+    let object: Map<String, Value> =
+        serde_json::from_str(body.get()).map_err(|_| WireError::NotAnObject)?;
+    let lists: Vec<String> = object
+        .iter()
+        .filter(|(key, value)| {
+            value.is_array() && !matches!(key.as_str(), "next_page_token" | "nextPageToken")
+        })
+        .map(|(k, _)| format!("`{k}`"))
+        .collect();
+    if lists.is_empty() {
+        Ok(Vec::new())
+    } else {
+        Err(WireError::MissingList {
+            expected: plural.to_owned(),
+            found: lists.join(", "),
+        })
+    }
+}
+
+/// The object under `wrapper` (`{"summary": {...}}` → `{...}`), as its text.
+pub(crate) fn unwrap_text<'a>(
+    body: &'a RawValue,
+    wrapper: &'static str,
+) -> Result<&'a RawValue, WireError> {
+    let found = raw_fields(body.get(), &[wrapper, &camel(wrapper)])
+        .map_err(|_| WireError::NotAnObject)?
+        .ok_or(WireError::NotAnObject)?;
+    match found[0].or(found[1]) {
+        Some(inner) if inner.get().starts_with('{') => Ok(inner),
         _ => Err(WireError::MissingWrapper { field: wrapper }),
     }
 }
 
-/// A string field of an object, under either spelling.
-pub(crate) fn str_field<'a>(value: &'a Value, snake: &str) -> Option<&'a str> {
-    value
-        .as_object()
-        .and_then(|o| field(o, snake))
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
+/// A string field of an object's text, under either spelling; `None` when absent, empty or not
+/// a string.
+pub(crate) fn text_field(object: &RawValue, snake: &str) -> Option<String> {
+    let found = raw_fields(object.get(), &[snake, &camel(snake)]).ok()??;
+    let value: String = serde_json::from_str(found[0].or(found[1])?.get()).ok()?;
+    Some(value).filter(|s| !s.is_empty())
 }
 
 /// The `{"error": "...", "code": n}` body of a failed request.
@@ -263,8 +279,17 @@ mod tests {
         }
     }
 
-    fn parsed(name: &str) -> Value {
-        parse(fixture(name).as_bytes()).unwrap()
+    fn parsed(name: &str) -> &'static RawValue {
+        json_text(fixture(name).as_bytes()).unwrap()
+    }
+
+    /// `value` as a body's text (leaked: a test's few bodies).
+    fn text(value: Value) -> &'static RawValue {
+        Box::leak(serde_json::value::to_raw_value(&value).unwrap())
+    }
+
+    fn page(body: &'static RawValue, plural: &str) -> Result<PageText<'static>, WireError> {
+        page_text(body, plural)
     }
 
     #[test]
@@ -272,13 +297,9 @@ mod tests {
         let page = page(parsed("workspaces"), "workspaces").unwrap();
         assert_eq!(page.next_page_token, None);
         assert_eq!(page.items.len(), 1);
-        // Key order is the API's, not alphabetical.
-        let keys: Vec<&str> = page.items[0]
-            .as_object()
-            .unwrap()
-            .keys()
-            .map(String::as_str)
-            .collect();
+        // The item is the API's text: key order is the API's, not alphabetical.
+        let item: Map<String, Value> = serde_json::from_str(page.items[0].get()).unwrap();
+        let keys: Vec<&str> = item.keys().map(String::as_str).collect();
         assert_eq!(keys, ["name", "display_name", "id", "create_time"]);
     }
 
@@ -288,7 +309,7 @@ mod tests {
         assert_eq!(page.next_page_token, None);
         assert_eq!(page.items.len(), 1);
         assert_eq!(
-            str_field(&page.items[0], "name"),
+            text_field(page.items[0], "name").as_deref(),
             Some("workspaces/example/tracking-plans/rs_1AAPTLy8ffAAQth0PvL8rOvU6PJ")
         );
     }
@@ -299,7 +320,7 @@ mod tests {
         assert_eq!(connections.next_page_token.as_deref(), Some("djE6MTAw"));
         assert_eq!(connections.items.len(), 2);
         assert_eq!(
-            str_field(&connections.items[1], "source_name"),
+            text_field(connections.items[1], "source_name").as_deref(),
             Some("workspaces/ws/sources/ios")
         );
         let tokens = page(parsed("access-tokens"), "access_tokens").unwrap();
@@ -309,25 +330,38 @@ mod tests {
 
     #[test]
     fn items_under_an_unexpected_key_are_an_error_not_an_empty_page() {
-        let err = page(json!({"items": [1], "next_page_token": ""}), "sources").unwrap_err();
+        let err = page(
+            text(json!({"items": [1], "next_page_token": ""})),
+            "sources",
+        )
+        .unwrap_err();
         assert_eq!(
             err.to_string(),
             "the answer has no `sources` list, only `items`"
         );
         assert!(matches!(
-            page(json!({"sources": {}}), "sources"),
+            page(text(json!({"sources": {}})), "sources"),
             Err(WireError::NotAList { .. })
         ));
         assert!(matches!(
-            page(json!([]), "sources"),
+            page(text(json!([])), "sources"),
             Err(WireError::NotAnObject)
         ));
         assert!(matches!(
-            page(json!({"sources": [], "next_page_token": 7}), "sources"),
+            page(
+                text(json!({"sources": [], "next_page_token": 7})),
+                "sources"
+            ),
             Err(WireError::Page(_))
         ));
         // An empty collection may leave the list out entirely.
-        assert!(page(json!({}), "sources").unwrap().items.is_empty());
+        assert!(page(text(json!({})), "sources").unwrap().items.is_empty());
+        assert!(
+            page(text(json!({"sources": null})), "sources")
+                .unwrap()
+                .items
+                .is_empty()
+        );
     }
 
     #[test]
@@ -351,9 +385,9 @@ mod tests {
 
     #[test]
     fn only_non_json_bodies_are_quoted() {
-        let err = parse(b"<html><title>502</title></html>").unwrap_err();
+        let err = json_text(b"<html><title>502</title></html>").unwrap_err();
         assert!(err.to_string().contains("<html>"), "{err}");
-        let err = unwrap(json!({"password": "hunter2"}), "summary").unwrap_err();
+        let err = unwrap_text(text(json!({"password": "hunter2"})), "summary").unwrap_err();
         assert!(!err.to_string().contains("hunter2"), "{err}");
     }
 
@@ -381,8 +415,33 @@ mod tests {
     }
 
     #[test]
+    fn an_item_nested_deeper_than_values_can_be_fails_the_page_not_its_later_parse() {
+        let depth = crate::http::json::MAX_DEPTH;
+        let page = |levels: usize| {
+            format!(
+                r#"{{"sources": [{{"name": "n", "deep": {}{}}}]}}"#,
+                "[".repeat(levels),
+                "]".repeat(levels)
+            )
+        };
+        // Three levels are the page's, its list's and the item's.
+        let deepest = page(depth - 3);
+        let items = list_text(json_text(deepest.as_bytes()).unwrap(), "sources").unwrap();
+        assert!(serde_json::from_str::<Value>(items[0].get()).is_ok());
+        let too_deep = page(depth - 2);
+        assert!(matches!(
+            json_text(too_deep.as_bytes()),
+            Err(WireError::NotJson { .. })
+        ));
+    }
+
+    #[test]
     fn wrappers_are_removed() {
-        let inner = unwrap(json!({"summary": {"name": "n", "delivered": 1}}), "summary").unwrap();
-        assert_eq!(inner, json!({"name": "n", "delivered": 1}));
+        let inner = unwrap_text(
+            text(json!({"summary": {"name": "n", "delivered": 1}})),
+            "summary",
+        )
+        .unwrap();
+        assert_eq!(inner.get(), r#"{"name":"n","delivered":1}"#);
     }
 }

@@ -4,7 +4,7 @@
 //! endpoint and the resource, and the ledger records completion per key.
 
 use futures::stream::BoxStream;
-use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::model::Kind;
 
@@ -140,10 +140,10 @@ impl Collection {
 }
 
 /// One page of a collection: objects keyed by their Config name, in API order, each body as the
-/// API sent it.
+/// text the API sent.
 #[derive(Debug, Clone, Default)]
 pub struct Page {
-    pub objects: Vec<(String, Value)>,
+    pub objects: Vec<(String, Box<RawValue>)>,
     /// The API said no page follows.
     pub last: bool,
 }

@@ -40,9 +40,9 @@ pub use collection::{Collection, ConfigReader, FunctionType, Page, ReadError};
 
 use crate::ledger::{Changes, Ledger, LedgerError, NewObject, PageBatch, RunId, RunStatus};
 use crate::mapping::SnapshotSource;
-use crate::model::{Kind, raw_fields};
+use crate::model::{Kind, raw_fields, string_field};
 use crate::progress::Reporter;
-use crate::secrets::{HeldSecrets, SecretHasher, sanitize};
+use crate::secrets::{HeldSecrets, SecretHasher, has_secret_settings, sanitize, sanitize_text};
 
 /// Destinations per `event-delivery-metrics:batchGetSummary` request: their names go in the
 /// query string, and 20 names of up to ~200 characters keep it well under common URL limits.
@@ -358,7 +358,7 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 async fn choose_workspace<R: ConfigReader>(
     reader: &R,
     options: &ExportOptions,
-) -> Result<(String, Value), ExportError> {
+) -> Result<(String, Box<RawValue>), ExportError> {
     let mut all = Vec::new();
     let collection = Collection::Workspaces;
     let mut pages = reader.pages(&collection);
@@ -438,13 +438,10 @@ impl<R: ConfigReader> Walker<'_, R> {
         &self,
         ws: &str,
         workspace_name: String,
-        workspace_body: Value,
+        workspace_body: Box<RawValue>,
         options: &ExportOptions,
     ) -> Result<(), ExportError> {
-        let ws_id = workspace_body
-            .get("id")
-            .and_then(Value::as_str)
-            .map(str::to_owned);
+        let ws_id = string_field(workspace_body.get(), "id");
         if self.wants(Kind::Workspaces) {
             self.store(
                 Kind::Workspaces,
@@ -679,21 +676,27 @@ impl<R: ConfigReader> Walker<'_, R> {
         &self,
         kind: Kind,
         parent: &str,
-        objects: Vec<(String, Value)>,
+        objects: Vec<(String, Box<RawValue>)>,
         complete: Option<u64>,
     ) -> Result<(), ExportError> {
         let count = objects.len() as u64;
         let rows: Vec<NewObject> = objects
             .into_iter()
-            .map(|(name, body)| {
-                if let Some(held) = self.held_secrets {
-                    held.hold(kind, &name, &body);
-                }
+            .map(|(name, text)| {
+                let body = match self.held_secrets {
+                    // Parsed once, for the secrets kept in clear and for the sanitizing.
+                    Some(held) if has_secret_settings(kind) => {
+                        let body = serde_json::from_str(text.get()).unwrap_or(Value::Null);
+                        held.hold(kind, &name, &body);
+                        sanitize(kind, body, self.hasher)
+                    }
+                    _ => sanitize_text(kind, &text, self.hasher),
+                };
                 NewObject {
                     kind,
                     name,
                     parent: parent.to_owned(),
-                    body: sanitize(kind, body, self.hasher),
+                    body,
                 }
             })
             .collect();

@@ -70,7 +70,12 @@ impl ConfigReader for FakeReader {
             .enumerate()
             .map(|(i, chunk)| {
                 Ok(Page {
-                    objects: chunk.to_vec(),
+                    objects: chunk
+                        .iter()
+                        .map(|(name, body)| {
+                            (name.clone(), serde_json::value::to_raw_value(body).unwrap())
+                        })
+                        .collect(),
                     last: i + 1 == count,
                 })
             })

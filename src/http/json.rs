@@ -3,8 +3,10 @@
 //! The body limit ([`super::error::MAX_BODY_BYTES`]) bounds the bytes of an answer, not the
 //! memory its parse takes: `[0,0,0,…]` costs two bytes a value on the wire and several dozen in
 //! a `Value`, so 32 MiB of tiny values would take gigabytes. Counting the values first, in one
-//! pass over the bytes and without allocating, bounds that too. (Nesting is bounded by
-//! `serde_json` itself, which refuses more than 128 levels.)
+//! pass over the bytes and without allocating, bounds that too. Nesting is bounded by
+//! `serde_json` itself, which refuses more than [`MAX_DEPTH`] levels when it builds values, but
+//! not when it only checks text it keeps as text (`RawValue`): a reader that keeps text to parse
+//! later asks [`deeper_than`] first, so that the later parse cannot fail.
 
 /// The most JSON values (objects, arrays, strings, numbers, literals) one answer may hold. The
 /// largest real answers (a catalog page of 100 destinations with their settings, a tracking
@@ -45,6 +47,42 @@ pub fn too_many_values(body: &[u8], limit: usize) -> bool {
     false
 }
 
+/// The deepest nesting `serde_json` parses into values (its recursion limit of 128 counts the
+/// level that fails).
+pub const MAX_DEPTH: usize = 127;
+
+/// Whether `body` nests objects and arrays more than `limit` deep (outside strings); any body
+/// that is not JSON is left to the parser to refuse.
+pub fn deeper_than(body: &[u8], limit: usize) -> bool {
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for &byte in body {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if byte == b'\\' {
+                escaped = true;
+            } else if byte == b'"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                depth += 1;
+                if depth > limit {
+                    return true;
+                }
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -57,5 +95,19 @@ mod tests {
         let many = format!("[{}0]", "0,".repeat(100));
         assert!(too_many_values(many.as_bytes(), 100));
         assert!(!too_many_values(many.as_bytes(), 102));
+    }
+
+    #[test]
+    fn nesting_is_measured_outside_strings_only() {
+        assert!(!deeper_than(br#"{"a": [[1], {"b": 2}]}"#, 3));
+        assert!(deeper_than(br#"{"a": [[1], {"b": 2}]}"#, 2));
+        assert!(!deeper_than(br#"["[[[{{\"[[["]"#, 1));
+        let deep = format!("{}{}", "[".repeat(MAX_DEPTH + 1), "]".repeat(MAX_DEPTH + 1));
+        assert!(deeper_than(deep.as_bytes(), MAX_DEPTH));
+        // The parser's own limit is the same.
+        assert!(serde_json::from_str::<serde_json::Value>(&deep).is_err());
+        let deepest = &deep[1..deep.len() - 1];
+        assert!(!deeper_than(deepest.as_bytes(), MAX_DEPTH));
+        assert!(serde_json::from_str::<serde_json::Value>(deepest).is_ok());
     }
 }

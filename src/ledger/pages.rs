@@ -40,7 +40,7 @@ impl PageBatch {
     /// the whole collection holds, also marks the collection complete.
     pub fn add(&mut self, collection: &str, objects: Vec<NewObject>, complete: Option<u64>) {
         for object in objects {
-            let (body, hash) = object.body.json_and_hash();
+            let (body, hash) = object.body.into_json_and_hash();
             self.text += body.len();
             self.rows.push(Row {
                 kind: object.kind,

@@ -42,6 +42,20 @@ impl JsonText {
     }
 }
 
+/// The JSON `text` as `serde_json` writes the value it holds (compact, strings escaped its
+/// way, numbers as it formats them), without building that value: read and written in one pass
+/// ([`serde_transcode`]), strings borrowed where they have no escape. The one difference from
+/// `Value::to_string` of the parsed text: a key given twice in an object is kept twice, where a
+/// parsed object keeps the last value.
+pub fn compact(text: &str) -> serde_json::Result<String> {
+    let mut out = Vec::with_capacity(text.len());
+    let mut reader = serde_json::Deserializer::from_str(text);
+    serde_transcode::transcode(&mut reader, &mut serde_json::Serializer::new(&mut out))?;
+    reader.end()?;
+    // serde_json writes UTF-8.
+    Ok(String::from_utf8(out).unwrap_or_default())
+}
+
 impl From<Value> for JsonText {
     fn from(value: Value) -> JsonText {
         JsonText(value.to_string().into_boxed_str())
@@ -64,5 +78,22 @@ mod tests {
             .clone();
         assert_eq!(list.len(), 3);
         assert_eq!(JsonText::from_text("{not json".into()).value(), Value::Null);
+    }
+
+    #[test]
+    fn compact_writes_text_the_way_a_parsed_value_is_written() {
+        for text in [
+            r#"{ "b" : [1, 2.50, -0, 1e3, 18446744073709551615, 1.5E-7],
+                 "a": {"c": "\u00e9\/\t\u0001\"", "d": null, "e": true} }"#,
+            "[]",
+            "  \"x\"  ",
+            r#"{"big": 123456789012345678901234567890, "neg": -9223372036854775808}"#,
+        ] {
+            let value: Value = serde_json::from_str(text).unwrap();
+            assert_eq!(compact(text).unwrap(), value.to_string(), "{text}");
+        }
+        let pretty = serde_json::to_string_pretty(&json!({"k": [{"x": "é•"}, 0.1]})).unwrap();
+        assert_eq!(compact(&pretty).unwrap(), r#"{"k":[{"x":"é•"},0.1]}"#);
+        assert!(compact("{\"a\": 1} trailing").is_err());
     }
 }

@@ -9,7 +9,7 @@ mod metrics;
 mod raw_fields;
 
 pub use json_object::object;
-pub use json_text::JsonText;
+pub use json_text::{JsonText, compact};
 pub use kind::{Kind, UnknownKind};
 pub use metrics::{Granularity, MetricsWindow};
-pub use raw_fields::raw_fields;
+pub use raw_fields::{raw_fields, string_field};

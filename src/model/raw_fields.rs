@@ -21,6 +21,12 @@ pub fn raw_fields<'a>(
     Ok(found)
 }
 
+/// The string under `key` in the object `text`; `None` when absent or not a string.
+pub fn string_field(text: &str, key: &str) -> Option<String> {
+    let found = raw_fields(text, &[key]).ok()??;
+    serde_json::from_str(found[0]?.get()).ok()
+}
+
 /// Reads an object for the keys `wanted`, skipping the others; anything else reads as `None`.
 struct ObjectOf<'w> {
     wanted: &'w [&'w str],
