@@ -17,14 +17,14 @@ use super::reconcile::{Found, already_connected, reconcile};
 use super::recorder::Recorder;
 use super::schedule;
 use super::{
-    ApplyError, ApplyOptions, Deferral, IdKey, MAX_CREATES_PER_RUN, Outcome, PayloadReport,
-    Planned, SecretsFile, id_key, is_create,
+    ApplyError, ApplyOptions, Deferral, MAX_CREATES_PER_RUN, Outcome, PayloadReport, Planned,
+    SecretsFile, is_create, reference,
 };
 use crate::diagnostics::chain;
 use crate::ledger::{
     Applied, Ledger, PayloadKey, RecordedId, StoredItem, StoredPayload, StoredPlan,
 };
-use crate::mapping::{Ref, SecretRef, SecretState, Unresolved, ref_marker};
+use crate::mapping::{IdMap, Ref, SecretRef, SecretState, Unresolved, ref_marker};
 use crate::model::JsonText;
 use crate::progress::Reporter;
 use crate::public_api::writer::{WriteOperation, planned_operation};
@@ -70,7 +70,7 @@ pub(super) struct Run<'a> {
     writer: &'a PublicWriter,
     secrets: SecretSources<'a>,
     options: ApplyOptions,
-    ids: Mutex<HashMap<IdKey, String>>,
+    ids: Mutex<IdMap>,
     /// Items (kind, Config name) that failed or were skipped in this run, and why.
     broken: Mutex<HashMap<(String, String), String>>,
     /// Items broken by a step sent beside the others ([`schedule::BESIDE`]): they join
@@ -93,7 +93,7 @@ impl<'a> Run<'a> {
         writer: &'a PublicWriter,
         secrets: SecretSources<'a>,
         options: ApplyOptions,
-        ids: HashMap<IdKey, String>,
+        ids: IdMap,
         reporter: &'a dyn Reporter,
     ) -> Result<Self, ApplyError> {
         let checkpointer = ledger.checkpointer()?;
@@ -112,7 +112,7 @@ impl<'a> Run<'a> {
     }
 
     /// The ids known at the end of the run, for the next one ([`super::KnownIds`]).
-    pub(super) fn into_ids(self) -> HashMap<IdKey, String> {
+    pub(super) fn into_ids(self) -> IdMap {
         self.ids.into_inner().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -528,10 +528,9 @@ impl<'a> Run<'a> {
     fn remember(&self, recorded: &[RecordedId]) {
         let mut ids = lock(&self.ids);
         for r in recorded {
-            ids.insert(
-                id_key(&r.kind, &r.config_name, &r.field),
-                r.public_id.clone(),
-            );
+            if let Some(reference) = reference(&r.kind, &r.config_name, &r.field) {
+                ids.insert(reference, &r.public_id);
+            }
         }
     }
 
@@ -674,15 +673,12 @@ impl std::fmt::Debug for Resolved {
 /// out of `planned` and resolved where it stands, so a payload in flight holds its body once.
 pub(super) fn resolve(
     planned: &mut Planned,
-    ids: &HashMap<IdKey, String>,
+    ids: &IdMap,
     supplied: &dyn Fn(&SecretRef) -> Option<Value>,
     options: ApplyOptions,
     omitted: &mut Vec<String>,
 ) -> Result<Resolved, Stop> {
-    let lookup = |r: &Ref| {
-        ids.get(&id_key(r.kind.as_str(), &r.config_name, r.field.as_str()))
-            .cloned()
-    };
+    let lookup = |r: &Ref| ids.get(r).map(str::to_owned);
     let unresolved = |e: Unresolved| match e {
         Unresolved::Ref(_) => Stop::Failed {
             reason: format!("{e}: the object it names was not applied"),

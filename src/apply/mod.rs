@@ -51,7 +51,7 @@ pub use live_secrets::ConfigSecrets;
 pub use secrets::{SecretsFile, SecretsFileError};
 
 use crate::ledger::{Ledger, LedgerError, StoredItem, StoredPlan};
-use crate::mapping::SecretState;
+use crate::mapping::{IdMap, Ref, RefField, SecretState};
 use crate::progress::Reporter;
 use crate::public_api::PublicWriter;
 use execute::Run;
@@ -401,10 +401,19 @@ fn is_create(step: &str) -> bool {
     )
 }
 
-type IdKey = (String, String, String);
-
-fn id_key(kind: &str, config_name: &str, field: &str) -> IdKey {
-    (kind.to_owned(), config_name.to_owned(), field.to_owned())
+/// The reference a recorded id stands for (kind, Config name and field as the ledger holds
+/// them); `None` for a kind or field this version does not know, which no payload refers to.
+fn reference(kind: &str, config_name: &str, field: &str) -> Option<Ref> {
+    let field = match field {
+        "id" => RefField::Id,
+        "catalogId" => RefField::CatalogId,
+        _ => return None,
+    };
+    Some(Ref {
+        kind: kind.parse().ok()?,
+        config_name: config_name.to_owned(),
+        field,
+    })
 }
 
 /// The Public ids a run puts in place of its payloads' references, kept from one run to the
@@ -416,25 +425,20 @@ fn id_key(kind: &str, config_name: &str, field: &str) -> IdKey {
 #[derive(Debug, Default)]
 pub struct KnownIds {
     /// What the last run ended with; `None` before the first, or after a run that failed.
-    ids: Option<HashMap<IdKey, String>>,
+    ids: Option<IdMap>,
 }
 
 impl KnownIds {
-    fn take(
-        &mut self,
-        ledger: &Ledger,
-        plan: &StoredPlan,
-    ) -> Result<HashMap<IdKey, String>, LedgerError> {
+    fn take(&mut self, ledger: &Ledger, plan: &StoredPlan) -> Result<IdMap, LedgerError> {
         let Some(mut ids) = self.ids.take() else {
             return known_ids(ledger, plan);
         };
         // Every other pair of the id map was there when the first run read it, or was
         // recorded by a run since, which remembered it (`Run::remember`).
         for pair in ledger.plan_matches(&plan.target, plan.id)? {
-            ids.insert(
-                id_key(&pair.kind, &pair.config_name, &pair.field),
-                pair.public_id,
-            );
+            if let Some(r) = reference(&pair.kind, &pair.config_name, &pair.field) {
+                ids.insert(r, pair.public_id);
+            }
         }
         Ok(ids)
     }
@@ -442,20 +446,22 @@ impl KnownIds {
 
 /// Ids known before the run: the id map (plan matches and earlier runs' creates) and the
 /// results of payloads already done.
-fn known_ids(ledger: &Ledger, plan: &StoredPlan) -> Result<HashMap<IdKey, String>, LedgerError> {
-    let mut ids: HashMap<IdKey, String> = ledger
-        .id_map(&plan.target)?
-        .into_iter()
-        .map(|p| (id_key(&p.kind, &p.config_name, &p.field), p.public_id))
-        .collect();
+fn known_ids(ledger: &Ledger, plan: &StoredPlan) -> Result<IdMap, LedgerError> {
+    let mut ids = IdMap::new();
+    ledger.visit_id_map(&plan.target, |pair| {
+        if let Some(r) = reference(&pair.kind, &pair.config_name, &pair.field) {
+            ids.insert(r, pair.public_id);
+        }
+    })?;
     for result in ledger.plan_results(plan.id)? {
         if let Value::Object(result) = result {
             for (key, id) in &result {
                 let mut parts = key.splitn(3, '|');
                 if let (Some(kind), Some(name), Some(field), Some(id)) =
                     (parts.next(), parts.next(), parts.next(), id.as_str())
+                    && let Some(r) = reference(kind, name, field)
                 {
-                    ids.insert(id_key(kind, name, field), id.to_owned());
+                    ids.insert(r, id);
                 }
             }
         }
@@ -708,13 +714,13 @@ mod tests {
             .store_stage(plan, "t", &[adopted("d1", "D1")])
             .unwrap();
         let stored = ledger.latest_plan("t").unwrap().unwrap();
-        let key = |name: &str| id_key("destinations", name, "id");
+        let key = |name: &str| Ref::id(Kind::Destinations, name);
 
         let mut known = KnownIds::default();
         let mut first = known.take(&ledger, &stored).unwrap();
-        assert_eq!(first.get(&key("d1")).map(String::as_str), Some("D1"));
+        assert_eq!(first.get(&key("d1")), Some("D1"));
         // What a run created, remembered; then a later stage adopts another object.
-        first.insert(key("made"), "M1".into());
+        first.insert(key("made"), "M1");
         known.ids = Some(first);
         ledger
             .store_stage(plan, "t", &[adopted("d2", "D2")])
@@ -722,11 +728,7 @@ mod tests {
 
         let second = known.take(&ledger, &stored).unwrap();
         for (name, id) in [("d1", "D1"), ("made", "M1"), ("d2", "D2")] {
-            assert_eq!(
-                second.get(&key(name)).map(String::as_str),
-                Some(id),
-                "{name}"
-            );
+            assert_eq!(second.get(&key(name)), Some(id), "{name}");
         }
     }
 }

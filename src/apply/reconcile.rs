@@ -7,14 +7,13 @@
 //! object is the object; several are never chosen between; none means the write did not
 //! happen. Connecting a source to a plan is checked by listing the plan's sources.
 
-use std::collections::HashMap;
 use std::sync::Mutex;
 
 use serde_json::Value;
 
-use super::IdKey;
 use super::execute::Resolved;
 use crate::diagnostics::chain;
+use crate::mapping::IdMap;
 use crate::public_api::{FunctionType, Match, PublicClient, PublicObject};
 
 /// What a natural-key lookup found.
@@ -35,7 +34,7 @@ pub(super) async fn reconcile(
     client: &PublicClient,
     step: &str,
     request: &Resolved,
-    ids: &Mutex<HashMap<IdKey, String>>,
+    ids: &Mutex<IdMap>,
 ) -> Found {
     let body = request.body_value().unwrap_or(Value::Null);
     let text = |pointer: &str| body.pointer(pointer).and_then(Value::as_str);
@@ -124,7 +123,7 @@ pub(super) async fn reconcile(
         let ids = ids.lock().unwrap_or_else(|e| e.into_inner());
         let mut objects: Vec<_> = objects
             .into_iter()
-            .filter(|o| !ids.values().any(|id| *id == o.id))
+            .filter(|o| !ids.holds_id(&o.id))
             .collect();
         match objects.len() {
             0 => Match::None,

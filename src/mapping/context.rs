@@ -11,7 +11,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::Value;
 
-use super::payload::IdMap;
+use super::IdMap;
 use super::tables::Tables;
 
 /// One Public catalog item (source or destination metadata).

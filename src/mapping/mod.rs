@@ -33,6 +33,7 @@ pub mod filters;
 mod findings;
 pub mod functions;
 pub mod iam;
+mod id_map;
 mod payload;
 pub mod sources;
 pub mod tables;
@@ -52,9 +53,10 @@ pub use context::{
 };
 pub use delivery_metrics::DeliveryBaseline;
 pub use findings::{Finding, FindingCode, Severity};
+pub use id_map::IdMap;
 pub use payload::{
-    Condition, IdMap, Payload, Records, Ref, RefField, Request, SECRET_MARKER_KEY, SecretRef,
-    SecretState, Step, Unresolved, ref_marker, resolve_in_place, secret_marker, secrets_in,
+    Condition, Payload, Records, Ref, RefField, Request, SECRET_MARKER_KEY, SecretRef, SecretState,
+    Step, Unresolved, ref_marker, resolve_in_place, secret_marker, secrets_in,
 };
 pub use tables::{Tables, TablesError};
 pub use text_snapshot::{TextList, TextSnapshot};

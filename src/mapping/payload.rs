@@ -17,11 +17,10 @@
 //! ledger can store and a report can show; [`Payload::refs`] and [`Payload::secrets`] list them
 //! typed, and [`Payload::resolve`] substitutes them (at apply time, in memory only).
 
-use std::collections::HashMap;
-
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use super::IdMap;
 use crate::model::Kind;
 
 const REF_KEY: &str = "$ref";
@@ -140,50 +139,6 @@ impl SecretRef {
                 _ => return None,
             },
         })
-    }
-}
-
-/// Public ids already known: what exists in the target (adopt) or was created earlier (resume).
-#[derive(Debug, Clone, Default)]
-pub struct IdMap {
-    // Keyed by (kind, field) first so that a lookup by `&str` needs no allocation.
-    ids: HashMap<(Kind, RefField), HashMap<String, String>>,
-}
-
-impl IdMap {
-    pub fn new() -> IdMap {
-        IdMap::default()
-    }
-
-    pub fn insert(&mut self, reference: Ref, public_id: impl Into<String>) {
-        self.ids
-            .entry((reference.kind, reference.field))
-            .or_default()
-            .insert(reference.config_name, public_id.into());
-    }
-
-    pub fn get(&self, reference: &Ref) -> Option<&str> {
-        self.ids
-            .get(&(reference.kind, reference.field))?
-            .get(&reference.config_name)
-            .map(String::as_str)
-    }
-
-    /// The (Config name, Public id) pairs of one kind and field.
-    pub fn pairs(&self, kind: Kind, field: RefField) -> impl Iterator<Item = (&str, &str)> {
-        self.ids
-            .get(&(kind, field))
-            .into_iter()
-            .flatten()
-            .map(|(name, id)| (name.as_str(), id.as_str()))
-    }
-
-    pub fn len(&self) -> usize {
-        self.ids.values().map(HashMap::len).sum()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 

@@ -3,7 +3,8 @@ use std::path::Path;
 use serde_json::json;
 
 use super::*;
-use crate::apply::{Planned, SecretsFile, id_key};
+use crate::apply::{Planned, SecretsFile};
+use crate::model::Kind;
 
 fn secrets() -> SecretsFile {
     SecretsFile::parse(
@@ -38,10 +39,8 @@ fn secrets_are_filled_and_a_missing_one_fails_as_manual_unless_allowed() {
     let source = json!({"$ref": {"kind": "sources", "config_name": "workspaces/w/sources/s", "field": "id"}});
     let body = json!({"sourceId": source, "metadataId": "m",
         "settings": {"apiKey": marker("apiKey", "present"), "token": marker("token", "masked")}});
-    let ids: HashMap<IdKey, String> = HashMap::from([(
-        id_key("sources", "workspaces/w/sources/s", "id"),
-        "src-1".into(),
-    )]);
+    let mut ids = IdMap::new();
+    ids.insert(Ref::id(Kind::Sources, "workspaces/w/sources/s"), "src-1");
 
     let mut omitted = vec![];
     let Err(Stop::Failed { reason, manual }) = resolve(
@@ -108,7 +107,7 @@ fn an_unknown_reference_fails_the_payload() {
     let mut omitted = vec![];
     let result = resolve(
         &mut planned(body),
-        &HashMap::new(),
+        &IdMap::new(),
         &from_file,
         ApplyOptions::default(),
         &mut omitted,
