@@ -27,7 +27,8 @@ use super::expected::Expected;
 use super::plan_rules;
 use super::report::{ResourceResult, Status};
 use super::target::TargetState;
-use crate::model::{JsonText, Kind};
+use crate::mapping::TextList;
+use crate::model::{JsonText, Kind, string_field};
 
 /// How strictly to compare.
 #[derive(Debug, Clone, Copy, Default)]
@@ -106,13 +107,7 @@ fn filter_positions(
     }
     let mut out = HashMap::new();
     for (dest, wanted) in by_destination {
-        let listed: Vec<String> = target
-            .filters
-            .get(dest)
-            .into_iter()
-            .flatten()
-            .filter_map(filter_id)
-            .collect();
+        let listed = target.filters.get(dest).map(filter_ids).unwrap_or_default();
         let listed: Vec<&str> = listed.iter().map(String::as_str).collect();
         let listed_set: HashSet<&str> = listed.iter().copied().collect();
         let wanted_set: HashSet<&str> = wanted.iter().copied().collect();
@@ -133,22 +128,21 @@ fn filter_positions(
     out
 }
 
-/// The id of a filter the target lists.
-fn filter_id(filter: &JsonText) -> Option<String> {
-    filter
-        .value()
-        .get("id")
-        .and_then(Value::as_str)
-        .map(str::to_owned)
+/// The ids of the filters the target lists for a destination, in order.
+fn filter_ids(filters: &TextList) -> Vec<String> {
+    let mut ids = Vec::with_capacity(filters.len());
+    filters.each(|filter| ids.extend(string_field(filter, "id")));
+    ids
 }
 
 fn find_filter(target: &TargetState, destination: &str, id: &str) -> Option<Value> {
-    target
-        .filters
-        .get(destination)?
-        .iter()
-        .map(JsonText::value)
-        .find(|f| f.get("id").and_then(Value::as_str) == Some(id))
+    let mut found = None;
+    target.filters.get(destination)?.each(|filter| {
+        if found.is_none() && string_field(filter, "id").as_deref() == Some(id) {
+            found = serde_json::from_str(filter).ok();
+        }
+    });
+    found
 }
 
 /// The actual shape of an expected object, `None` when the target lacks it.
@@ -391,7 +385,7 @@ pub fn unclaimed(
     }
     if kinds.contains(&Kind::DestinationFilters) {
         for filters in target.filters.values() {
-            for id in filters.iter().filter_map(filter_id) {
+            for id in filter_ids(filters) {
                 flag(Kind::DestinationFilters, &id);
             }
         }
@@ -462,6 +456,14 @@ mod tests {
 
     fn all() -> BTreeSet<Kind> {
         super::super::expected::AUDITED.into_iter().collect()
+    }
+
+    /// A destination's filters as the target holds them.
+    fn listed(filters: &[Value]) -> TextList {
+        let mut list = TextList::default();
+        filters.iter().for_each(|f| list.push(&f.to_string()));
+        list.seal();
+        list
     }
 
     fn destination(enabled: bool, tracking: &str) -> Value {
@@ -591,7 +593,7 @@ mod tests {
         // `a` deleted, `c` moved before `b`.
         target.filters.insert(
             "d1".into(),
-            vec![filter("id-c", "c").into(), filter("id-b", "b").into()],
+            listed(&[filter("id-c", "c"), filter("id-b", "b")]),
         );
         let results = compare(
             &e,
@@ -607,7 +609,7 @@ mod tests {
 
         target.filters.insert(
             "d1".into(),
-            vec![filter("id-b", "b").into(), filter("id-c", "c").into()],
+            listed(&[filter("id-b", "b"), filter("id-c", "c")]),
         );
         let results = compare(
             &e,
