@@ -175,6 +175,9 @@ fn from_ledger(
                 .insert((kind, item.config_name), item.action);
         }
     })?;
+    // Read whole and kept for the comparison, which reads the ledger no more in bulk.
+    from.ids.shrink_to_fit();
+    ledger.release_memory()?;
     Ok(from)
 }
 

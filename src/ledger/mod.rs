@@ -894,6 +894,15 @@ impl Ledger {
             .map_err(self.sql("reading events"))
     }
 
+    /// Lets go of the pages this connection keeps cached (up to SQLite's 2 MB), for a reader
+    /// done with the bulk of what it reads that keeps the ledger open meanwhile (the audit
+    /// while it compares). The cache fills again as needed.
+    pub fn release_memory(&self) -> Result<()> {
+        self.conn
+            .execute_batch("PRAGMA shrink_memory")
+            .map_err(self.sql("releasing the page cache"))
+    }
+
     /// Runs `PRAGMA integrity_check`; `Ok(())` when SQLite answers `ok`.
     pub fn integrity_check(&self) -> Result<std::result::Result<(), String>> {
         let answer: String = self

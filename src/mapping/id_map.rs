@@ -60,6 +60,20 @@ impl IdMap {
         })
     }
 
+    /// Lets go of the room left for more pairs (up to half of what the map holds, grown by
+    /// doubling), for a map that is complete: the audit's, read once from the ledger.
+    pub fn shrink_to_fit(&mut self) {
+        for pairs in self.ids.values_mut() {
+            let Pairs {
+                text,
+                table,
+                hasher,
+            } = pairs;
+            text.shrink_to_fit();
+            table.shrink_to_fit(|s| hasher.hash_one(s.name(text)));
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.ids.values().map(|pairs| pairs.table.len()).sum()
     }
@@ -207,6 +221,13 @@ mod tests {
             .map(|(name, id)| (name.to_owned(), id.to_owned()))
             .collect();
         assert_eq!(pairs, expected);
+        ids.shrink_to_fit();
+        for (name, id) in &expected {
+            assert_eq!(
+                ids.get(&Ref::id(Kind::Destinations, name)),
+                Some(id.as_str())
+            );
+        }
         assert_eq!(ids.pairs(Kind::Sources, RefField::Id).count(), 0);
     }
 }
