@@ -249,11 +249,13 @@ mod tests {
             .then(|| Value::String(format!("value of {}", s.setting)))
     }
 
-    /// The body filled the way it was before this module: parsed whole, stripped, resolved,
-    /// written.
-    fn filled_whole(
+    /// What filling `body` sends, which settings it leaves out and which secrets it gives out:
+    /// through this module with `from_text`, otherwise the way it was before it (parsed whole,
+    /// stripped, resolved, written).
+    fn filled(
         body: &Value,
         allow_missing: bool,
+        from_text: bool,
     ) -> (Result<Vec<u8>, String>, Vec<String>, Vec<String>) {
         let given = std::cell::RefCell::new(Vec::new());
         let recording = |s: &SecretRef| {
@@ -261,38 +263,35 @@ mod tests {
             secrets(s)
         };
         let mut omitted = Vec::new();
-        let mut value = body.clone();
-        if allow_missing {
-            strip_missing_secrets(&mut value, &secrets, &mut omitted);
-        }
-        let result = resolve_in_place(&mut value, &ids, &recording)
-            .map(|()| serde_json::to_vec(&value).unwrap())
-            .map_err(|e| e.to_string());
-        (result, omitted, given.into_inner())
+        let result = if from_text {
+            let text = RawValue::from_string(body.to_string()).unwrap();
+            let mut fill_with = Fill {
+                ids: &ids,
+                secrets: &recording,
+                supplied: &secrets,
+                omitted: allow_missing.then_some(&mut omitted),
+            };
+            fill(&text, &mut fill_with)
+        } else {
+            let mut value = body.clone();
+            if allow_missing {
+                strip_missing_secrets(&mut value, &secrets, &mut omitted);
+            }
+            resolve_in_place(&mut value, &ids, &recording)
+                .map(|()| serde_json::to_vec(&value).unwrap())
+        };
+        (
+            result.map_err(|e| e.to_string()),
+            omitted,
+            given.into_inner(),
+        )
     }
 
     fn filled_from_text(
         body: &Value,
         allow_missing: bool,
     ) -> (Result<Vec<u8>, String>, Vec<String>, Vec<String>) {
-        let given = std::cell::RefCell::new(Vec::new());
-        let recording = |s: &SecretRef| {
-            given.borrow_mut().push(s.setting.clone());
-            secrets(s)
-        };
-        let mut omitted = Vec::new();
-        let text = RawValue::from_string(body.to_string()).unwrap();
-        let result = fill(
-            &text,
-            &mut Fill {
-                ids: &ids,
-                secrets: &recording,
-                supplied: &secrets,
-                omitted: allow_missing.then_some(&mut omitted),
-            },
-        )
-        .map_err(|e| e.to_string());
-        (result, omitted, given.into_inner())
+        filled(body, allow_missing, true)
     }
 
     #[test]
@@ -393,7 +392,7 @@ mod tests {
             body in body(),
             allow_missing in any::<bool>(),
         ) {
-            let whole = filled_whole(&body, allow_missing);
+            let whole = filled(&body, allow_missing, false);
             let text = filled_from_text(&body, allow_missing);
             prop_assert_eq!(&text.0, &whole.0);
             if whole.0.is_ok() {

@@ -18,33 +18,10 @@ pub const MAX_VALUES: usize = 1_000_000;
 /// arrays, strings, and the separators between elements; any body that is not JSON is left to
 /// the parser to refuse.
 pub fn too_many_values(body: &[u8], limit: usize) -> bool {
-    let mut count = 0usize;
-    let mut in_string = false;
-    let mut escaped = false;
-    for &byte in body {
-        if in_string {
-            if escaped {
-                escaped = false;
-            } else if byte == b'\\' {
-                escaped = true;
-            } else if byte == b'"' {
-                in_string = false;
-            }
-            continue;
-        }
-        match byte {
-            b'"' => {
-                in_string = true;
-                count += 1;
-            }
-            b'{' | b'[' | b',' => count += 1,
-            _ => continue,
-        }
-        if count > limit {
-            return true;
-        }
-    }
-    false
+    structure(body)
+        .filter(|byte| matches!(byte, b'"' | b'{' | b'[' | b','))
+        .nth(limit)
+        .is_some()
 }
 
 /// The deepest nesting `serde_json` parses into values (its recursion limit of 128 counts the
@@ -55,9 +32,22 @@ pub const MAX_DEPTH: usize = 127;
 /// that is not JSON is left to the parser to refuse.
 pub fn deeper_than(body: &[u8], limit: usize) -> bool {
     let mut depth = 0usize;
+    structure(body).any(|byte| {
+        match byte {
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        depth > limit
+    })
+}
+
+/// The bytes of `body` outside its strings, with each string's opening quote: the structure
+/// of a JSON text without what its strings hold.
+fn structure(body: &[u8]) -> impl Iterator<Item = u8> + '_ {
     let mut in_string = false;
     let mut escaped = false;
-    for &byte in body {
+    body.iter().copied().filter(move |&byte| {
         if in_string {
             if escaped {
                 escaped = false;
@@ -66,21 +56,11 @@ pub fn deeper_than(body: &[u8], limit: usize) -> bool {
             } else if byte == b'"' {
                 in_string = false;
             }
-            continue;
+            return false;
         }
-        match byte {
-            b'"' => in_string = true,
-            b'{' | b'[' => {
-                depth += 1;
-                if depth > limit {
-                    return true;
-                }
-            }
-            b'}' | b']' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-    }
-    false
+        in_string = byte == b'"';
+        true
+    })
 }
 
 #[cfg(test)]
