@@ -4,10 +4,11 @@
 //! These types are private to the client; the simulator has its own, so that a field misspelt
 //! here cannot pass the tests by being misspelt the same way there. The client reads as little
 //! as it can and keeps everything else verbatim (objects stay the API's text, each item of a
-//! page a slice of the page's). Where it does read a field it accepts the snake_case the API sends and the
-//! lowerCamelCase its protobuf gateway also understood, and tolerates fields it does not know
-//! and fields that are missing, except when a missing one would make it lose data without
-//! noticing: a list page whose items are under an unexpected key is an error, not an empty page.
+//! page a slice of the page's). Where it does read a field it accepts the snake_case the API
+//! sends and the lowerCamelCase its protobuf gateway also understood, and tolerates fields it
+//! does not know and fields that are missing, except when a missing one would make it lose data
+//! without noticing: a list page whose items are under an unexpected key is an error, not an
+//! empty page.
 //!
 //! Errors never quote a JSON body: objects hold secret settings (destination passwords,
 //! sensitive function settings), and errors end up in logs and reports. Only bodies that are not
