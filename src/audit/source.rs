@@ -10,8 +10,8 @@
 //! Invariants:
 //! - **Read-only.** Only [`ConfigReader::pages`] is called, which cannot write.
 //! - **Secrets never enter the audit.** Every object passes through [`sanitize_text`] before
-//!   it is kept, exactly as the export does: secret values become markers, so the mapping turns them
-//!   into `$secret` placeholders and no later step can show one.
+//!   it is kept, exactly as the export does: secret values become markers, so the mapping turns
+//!   them into `$secret` placeholders and no later step can show one.
 //! - Collections are read in the export's order (the subtrees of several sources at once, kept
 //!   in the order of a walk one at a time); a collection that cannot be read stops the audit (a
 //!   partial source would report objects as unexpected that are merely unread).
