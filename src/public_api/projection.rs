@@ -41,6 +41,11 @@ pub(crate) fn page(
     key_fields: &[&str],
 ) -> Result<PageParts<Projected>, WireError> {
     wire::within_value_limit(body)?;
+    // The kept fields are parsed later, one by one: a body nested deeper than values can be is
+    // refused now, as the whole-value parse refuses it, rather than a field read as `null`.
+    if crate::http::json::deeper_than(body, crate::http::json::MAX_DEPTH) {
+        serde_json::from_slice::<Value>(body).map_err(not_json(body))?;
+    }
     let envelope = parse_object(body, &["data"])?.ok_or(WireError::NoData)?;
     let data = envelope.get(0).ok_or(WireError::NoData)?;
     let data = parse_object_str(data.get(), &[list, "pagination"])?.ok_or(WireError::NoData)?;
@@ -317,7 +322,15 @@ mod tests {
             (r#"{"data": {"sources": [{"id": "a",}]}}"#, Key::Id),
             (r#"{"data": {"sources": []}} trailing"#, Key::Id),
         ];
-        for (body, key) in &cases {
+        // A kept field nested deeper than a parse allows.
+        let deep = format!(
+            r#"{{"data": {{"sources": [{{"id": "a", "settings": {}1{}}}]}}}}"#,
+            "[".repeat(crate::http::json::MAX_DEPTH),
+            "]".repeat(crate::http::json::MAX_DEPTH)
+        );
+        let cases = cases.into_iter().chain([(deep.as_str(), Key::Id)]);
+        for (body, key) in cases {
+            let key = &key;
             let list = if matches!(key, Key::Rule) {
                 "rules"
             } else {
