@@ -404,15 +404,10 @@ fn is_create(step: &str) -> bool {
 /// The reference a recorded id stands for (kind, Config name and field as the ledger holds
 /// them); `None` for a kind or field this version does not know, which no payload refers to.
 fn reference(kind: &str, config_name: &str, field: &str) -> Option<Ref> {
-    let field = match field {
-        "id" => RefField::Id,
-        "catalogId" => RefField::CatalogId,
-        _ => return None,
-    };
     Some(Ref {
         kind: kind.parse().ok()?,
         config_name: config_name.to_owned(),
-        field,
+        field: RefField::parse(field)?,
     })
 }
 

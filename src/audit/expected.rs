@@ -68,10 +68,7 @@ pub struct Inputs<'a, S = Snapshot> {
 
 /// Adds one row of the ledger's id map (`field` as the ledger spells it) to `ids`.
 pub fn add_id(ids: &mut IdMap, kind: Kind, config_name: String, field: &str, public_id: &str) {
-    let field = match field {
-        "catalogId" => RefField::CatalogId,
-        _ => RefField::Id,
-    };
+    let field = RefField::parse(field).unwrap_or(RefField::Id);
     ids.insert(
         Ref {
             kind,

@@ -47,6 +47,15 @@ impl RefField {
             RefField::CatalogId => "catalogId",
         }
     }
+
+    /// The field [`Self::as_str`] names; `None` for a name no reference uses.
+    pub fn parse(name: &str) -> Option<RefField> {
+        match name {
+            "id" => Some(RefField::Id),
+            "catalogId" => Some(RefField::CatalogId),
+            _ => None,
+        }
+    }
 }
 
 /// A reference to the Public id of an object known by its Config name.
@@ -76,11 +85,7 @@ impl Ref {
 
     fn from_marker(value: &Value) -> Option<Ref> {
         let inner = value.as_object()?.get(REF_KEY)?;
-        let field = match inner.get("field")?.as_str()? {
-            "id" => RefField::Id,
-            "catalogId" => RefField::CatalogId,
-            _ => return None,
-        };
+        let field = RefField::parse(inner.get("field")?.as_str()?)?;
         Some(Ref {
             kind: inner.get("kind")?.as_str()?.parse().ok()?,
             config_name: inner.get("config_name")?.as_str()?.to_owned(),
@@ -400,6 +405,14 @@ fn walk(value: &Value, visit: &mut dyn FnMut(&Value)) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_field_is_read_back_from_its_name() {
+        for field in [RefField::Id, RefField::CatalogId] {
+            assert_eq!(RefField::parse(field.as_str()), Some(field));
+        }
+        assert_eq!(RefField::parse("name"), None);
+    }
 
     #[test]
     fn markers_round_trip_and_resolve() {
