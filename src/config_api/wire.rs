@@ -115,16 +115,17 @@ pub(crate) fn camel(snake: &str) -> String {
 /// Text nested deeper than values can be is refused as the parse of its values would be, so
 /// that no object of it fails to parse later.
 pub(crate) fn json_text(body: &[u8]) -> Result<&RawValue, WireError> {
-    use crate::http::json::{MAX_DEPTH, MAX_VALUES, deeper_than, too_many_values};
-    if too_many_values(body, MAX_VALUES) {
-        return Err(WireError::TooManyValues { limit: MAX_VALUES });
-    }
+    use crate::http::json::{Excess, MAX_DEPTH, MAX_VALUES, excess};
     let not_json = |source| WireError::NotJson {
         excerpt: excerpt(body),
         source,
     };
-    if deeper_than(body, MAX_DEPTH) {
-        serde_json::from_slice::<Value>(body).map_err(not_json)?;
+    match excess(body, MAX_VALUES, MAX_DEPTH) {
+        Some(Excess::Values) => return Err(WireError::TooManyValues { limit: MAX_VALUES }),
+        Some(Excess::Depth) => {
+            serde_json::from_slice::<Value>(body).map_err(not_json)?;
+        }
+        None => {}
     }
     serde_json::from_slice(body).map_err(not_json)
 }

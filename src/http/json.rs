@@ -6,7 +6,7 @@
 //! pass over the bytes and without allocating, bounds that too. Nesting is bounded by
 //! `serde_json` itself, which refuses more than [`MAX_DEPTH`] levels when it builds values, but
 //! not when it only checks text it keeps as text (`RawValue`): a reader that keeps text to parse
-//! later asks [`deeper_than`] first, so that the later parse cannot fail.
+//! later asks [`excess`] for both in one pass, so that the later parse cannot fail.
 
 /// The most JSON values (objects, arrays, strings, numbers, literals) one answer may hold. The
 /// largest real answers (a catalog page of 100 destinations with their settings, a tracking
@@ -18,28 +18,43 @@ pub const MAX_VALUES: usize = 1_000_000;
 /// arrays, strings, and the separators between elements; any body that is not JSON is left to
 /// the parser to refuse.
 pub fn too_many_values(body: &[u8], limit: usize) -> bool {
-    structure(body)
-        .filter(|byte| matches!(byte, b'"' | b'{' | b'[' | b','))
-        .nth(limit)
-        .is_some()
+    excess(body, limit, usize::MAX) == Some(Excess::Values)
 }
 
 /// The deepest nesting `serde_json` parses into values (its recursion limit of 128 counts the
 /// level that fails).
 pub const MAX_DEPTH: usize = 127;
 
-/// Whether `body` nests objects and arrays more than `limit` deep (outside strings); any body
+/// What a body holds beyond the limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Excess {
+    /// More than `max_values` values, however deep.
+    Values,
+    /// No more values than that, but nested more than `max_depth` deep.
+    Depth,
+}
+
+/// Both checks in one pass over `body`: its values counted as [`too_many_values`] counts them
+/// (which comes first), and the nesting of its objects and arrays outside strings. Any body
 /// that is not JSON is left to the parser to refuse.
-pub fn deeper_than(body: &[u8], limit: usize) -> bool {
-    let mut depth = 0usize;
-    structure(body).any(|byte| {
+pub fn excess(body: &[u8], max_values: usize, max_depth: usize) -> Option<Excess> {
+    let (mut values, mut depth, mut deep) = (0usize, 0usize, false);
+    for byte in structure(body) {
         match byte {
-            b'{' | b'[' => depth += 1,
+            b'{' | b'[' => {
+                values += 1;
+                depth += 1;
+                deep |= depth > max_depth;
+            }
             b'}' | b']' => depth = depth.saturating_sub(1),
-            _ => {}
+            b'"' | b',' => values += 1,
+            _ => continue,
         }
-        depth > limit
-    })
+        if values > max_values {
+            return Some(Excess::Values);
+        }
+    }
+    deep.then_some(Excess::Depth)
 }
 
 /// The bytes of `body` outside its strings, with each string's opening quote: the structure
@@ -77,6 +92,11 @@ mod tests {
         assert!(!too_many_values(many.as_bytes(), 102));
     }
 
+    /// Whether `body` nests objects and arrays more than `limit` deep.
+    fn deeper_than(body: &[u8], limit: usize) -> bool {
+        excess(body, usize::MAX, limit) == Some(Excess::Depth)
+    }
+
     #[test]
     fn nesting_is_measured_outside_strings_only() {
         assert!(!deeper_than(br#"{"a": [[1], {"b": 2}]}"#, 3));
@@ -89,5 +109,14 @@ mod tests {
         let deepest = &deep[1..deep.len() - 1];
         assert!(!deeper_than(deepest.as_bytes(), MAX_DEPTH));
         assert!(serde_json::from_str::<serde_json::Value>(deepest).is_ok());
+    }
+
+    #[test]
+    fn one_pass_finds_either_excess_and_too_many_values_first() {
+        let deep = format!("{}{}", "[".repeat(5), "]".repeat(5));
+        assert_eq!(excess(deep.as_bytes(), 10, 5), None);
+        assert_eq!(excess(deep.as_bytes(), 10, 4), Some(Excess::Depth));
+        assert_eq!(excess(deep.as_bytes(), 4, 4), Some(Excess::Values));
+        assert_eq!(excess(deep.as_bytes(), 4, 10), Some(Excess::Values));
     }
 }

@@ -40,11 +40,16 @@ pub(crate) fn page(
     fields: &[&str],
     key_fields: &[&str],
 ) -> Result<PageParts<Projected>, WireError> {
-    wire::within_value_limit(body)?;
-    // The kept fields are parsed later, one by one: a body nested deeper than values can be is
-    // refused now, as the whole-value parse refuses it, rather than a field read as `null`.
-    if crate::http::json::deeper_than(body, crate::http::json::MAX_DEPTH) {
-        serde_json::from_slice::<Value>(body).map_err(not_json(body))?;
+    use crate::http::json::{Excess, MAX_DEPTH, MAX_VALUES, excess};
+    match excess(body, MAX_VALUES, MAX_DEPTH) {
+        Some(Excess::Values) => return Err(WireError::TooManyValues { limit: MAX_VALUES }),
+        // The kept fields are parsed later, one by one: a body nested deeper than values can
+        // be is refused now, as the whole-value parse refuses it, rather than a field read as
+        // `null`.
+        Some(Excess::Depth) => {
+            serde_json::from_slice::<Value>(body).map_err(not_json(body))?;
+        }
+        None => {}
     }
     let envelope = parse_object(body, &["data"])?.ok_or(WireError::NoData)?;
     let data = envelope.get(0).ok_or(WireError::NoData)?;
