@@ -27,7 +27,7 @@ use super::expected::Expected;
 use super::plan_rules;
 use super::report::{ResourceResult, Status};
 use super::target::TargetState;
-use crate::mapping::TextList;
+use crate::mapping::TextMap;
 use crate::model::{JsonText, Kind, string_field};
 
 /// How strictly to compare.
@@ -107,7 +107,7 @@ fn filter_positions(
     }
     let mut out = HashMap::new();
     for (dest, wanted) in by_destination {
-        let listed = target.filters.get(dest).map(filter_ids).unwrap_or_default();
+        let listed = filter_ids(&target.filters, dest);
         let listed: Vec<&str> = listed.iter().map(String::as_str).collect();
         let listed_set: HashSet<&str> = listed.iter().copied().collect();
         let wanted_set: HashSet<&str> = wanted.iter().copied().collect();
@@ -129,15 +129,15 @@ fn filter_positions(
 }
 
 /// The ids of the filters the target lists for a destination, in order.
-fn filter_ids(filters: &TextList) -> Vec<String> {
-    let mut ids = Vec::with_capacity(filters.len());
-    filters.each(|filter| ids.extend(string_field(filter, "id")));
+fn filter_ids(filters: &TextMap, destination: &str) -> Vec<String> {
+    let mut ids = Vec::with_capacity(filters.count(destination).unwrap_or_default());
+    filters.each(destination, |filter| ids.extend(string_field(filter, "id")));
     ids
 }
 
 fn find_filter(target: &TargetState, destination: &str, id: &str) -> Option<Value> {
     let mut found = None;
-    target.filters.get(destination)?.each(|filter| {
+    target.filters.each(destination, |filter| {
         if found.is_none() && string_field(filter, "id").as_deref() == Some(id) {
             found = serde_json::from_str(filter).ok();
         }
@@ -160,8 +160,8 @@ fn actual_shape(e: &Expected, id: &str, target: &TargetState) -> Option<Value> {
         }
         Kind::Destinations => target
             .destinations
-            .get(id)
-            .map(|d| actual::destination(&d.value())),
+            .value(id)
+            .map(|d| actual::destination(&d)),
         Kind::DestinationFilters => {
             let destination = e.parent_id.as_deref()?;
             find_filter(target, destination, id).map(|f| actual::filter(&f, destination))
@@ -372,9 +372,8 @@ pub fn unclaimed(
             out.push((kind, id.to_owned()));
         }
     };
-    let lists: [(Kind, &BTreeMap<String, JsonText>); 4] = [
+    let lists: [(Kind, &BTreeMap<String, JsonText>); 3] = [
         (Kind::Sources, &target.sources),
-        (Kind::Destinations, &target.destinations),
         (Kind::TrackingPlans, &target.tracking_plans),
         (Kind::Functions, &target.functions),
     ];
@@ -383,9 +382,15 @@ pub fn unclaimed(
             objects.keys().for_each(|id| flag(kind, id));
         }
     }
+    if kinds.contains(&Kind::Destinations) {
+        target
+            .destinations
+            .keys()
+            .for_each(|id| flag(Kind::Destinations, id));
+    }
     if kinds.contains(&Kind::DestinationFilters) {
-        for filters in target.filters.values() {
-            for id in filter_ids(filters) {
+        for destination in target.filters.keys() {
+            for id in filter_ids(&target.filters, destination) {
                 flag(Kind::DestinationFilters, &id);
             }
         }
@@ -458,12 +463,9 @@ mod tests {
         super::super::expected::AUDITED.into_iter().collect()
     }
 
-    /// A destination's filters as the target holds them.
-    fn listed(filters: &[Value]) -> TextList {
-        let mut list = TextList::default();
-        filters.iter().for_each(|f| list.push(&f.to_string()));
-        list.seal();
-        list
+    /// A destination's filters as the target lists them.
+    fn listed(filters: &[Value]) -> Vec<String> {
+        filters.iter().map(Value::to_string).collect()
     }
 
     fn destination(enabled: bool, tracking: &str) -> Value {
@@ -486,10 +488,10 @@ mod tests {
         let mut target = TargetState::default();
         target
             .destinations
-            .insert("d1".into(), destination(true, "UA-2").into());
+            .insert("d1".into(), [destination(true, "UA-2").to_string()]);
         target
             .destinations
-            .insert("d9".into(), destination(true, "UA-9").into());
+            .insert("d9".into(), [destination(true, "UA-9").to_string()]);
         let gone = expected(
             Kind::Destinations,
             "ws/sources/js/destinations/gone",
@@ -530,7 +532,7 @@ mod tests {
         let mut target = TargetState::default();
         target
             .destinations
-            .insert("d1".into(), destination(false, "UA-1").into());
+            .insert("d1".into(), [destination(false, "UA-1").to_string()]);
         let e = [expected_destination(true)];
         let lenient = compare(
             &e,
@@ -555,7 +557,7 @@ mod tests {
         // Enabled in the target but not in the source is a difference either way.
         target
             .destinations
-            .insert("d1".into(), destination(true, "UA-1").into());
+            .insert("d1".into(), [destination(true, "UA-1").to_string()]);
         let e = [expected_destination(false)];
         let results = compare(
             &e,

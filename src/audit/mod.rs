@@ -367,7 +367,7 @@ pub async fn audit_with_source<R: ConfigReader>(
         let migrated: Vec<metrics::Migrated> = destinations
             .into_iter()
             .filter_map(|(config_name, public_id)| {
-                let body = state.destinations.get(&public_id)?.value();
+                let body = state.destinations.value(&public_id)?;
                 Some(metrics::Migrated {
                     baseline: baselines.get(&config_name).copied(),
                     config_name,

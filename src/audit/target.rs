@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use futures::{StreamExt, stream};
 
-use crate::mapping::{TargetCatalog, TextList};
+use crate::mapping::{TargetCatalog, TextList, TextMap};
 use crate::model::{JsonText, Kind};
 use crate::plan::TargetError;
 use crate::plan::target::{read, read_catalog};
@@ -34,11 +34,12 @@ pub struct TargetState {
     pub workspace_name: String,
     pub catalog: TargetCatalog,
     pub sources: BTreeMap<String, JsonText>,
-    pub destinations: BTreeMap<String, JsonText>,
+    /// Destination id → the destination, compressed with the others (1.3 MB of text on `large`).
+    pub destinations: TextMap,
     /// Destination id → its filters, in the order the API lists them (the order they apply in),
-    /// compressed (after the rules, they are the bulk of the target side: 3.8 MB of text on
-    /// `large`).
-    pub filters: BTreeMap<String, TextList>,
+    /// compressed together (after the rules, they are the bulk of the target side: 3.8 MB of
+    /// text on `large`).
+    pub filters: TextMap,
     pub tracking_plans: BTreeMap<String, JsonText>,
     /// Plan id → rules, compressed (they are the bulk of the target side).
     pub rules: BTreeMap<String, TextList>,
@@ -58,6 +59,27 @@ async fn by_id(mut pages: ProjectedPages) -> Result<BTreeMap<String, JsonText>, 
         for object in page?.objects {
             out.insert(object.id, JsonText::from_text(object.text));
         }
+    }
+    Ok(out)
+}
+
+/// [`by_id`] into a [`TextMap`], each object its id's one text.
+async fn by_id_compressed(mut pages: ProjectedPages) -> Result<TextMap, PublicApiError> {
+    let mut out = TextMap::default();
+    while let Some(page) = pages.next().await {
+        for object in page?.objects {
+            out.insert(object.id, [object.text]);
+        }
+    }
+    out.seal();
+    Ok(out)
+}
+
+/// Every page of a list, each object cut as in [`by_id`], as text.
+async fn texts(mut pages: ProjectedPages) -> Result<Vec<String>, PublicApiError> {
+    let mut out = Vec::new();
+    while let Some(page) = pages.next().await {
+        out.extend(page?.objects.into_iter().map(|object| object.text));
     }
     Ok(out)
 }
@@ -153,9 +175,10 @@ pub async fn read_target(
     drop(settings);
     if wanted(Kind::Destinations) || wanted(Kind::DestinationFilters) {
         reporter.collection_started(Kind::Destinations, "destinations");
-        state.destinations = by_id(client.list_projected(Listed::Destinations, DESTINATION_FIELDS))
-            .await
-            .map_err(read("the destinations"))?;
+        state.destinations =
+            by_id_compressed(client.list_projected(Listed::Destinations, DESTINATION_FIELDS))
+                .await
+                .map_err(read("the destinations"))?;
         reporter.stored(Kind::Destinations, state.destinations.len() as u64);
     }
     if wanted(Kind::DestinationFilters) {
@@ -166,7 +189,10 @@ pub async fn read_target(
                     &format!("destination/{id}/filters"),
                 );
                 let filters = Listed::Filters { destination_id: id };
-                (id, all(client.list_projected(filters, FILTER_FIELDS)).await)
+                (
+                    id,
+                    texts(client.list_projected(filters, FILTER_FIELDS)).await,
+                )
             })
             .buffered(READS_AT_ONCE);
         while let Some((id, list)) = lists.next().await {
@@ -176,8 +202,9 @@ pub async fn read_target(
                 Err(e) => return Err(read("the filters of a destination")(e)),
             };
             reporter.stored(Kind::DestinationFilters, list.len() as u64);
-            state.filters.insert(id.clone(), list);
+            state.filters.insert(id.to_owned(), list);
         }
+        state.filters.seal();
     }
     if wanted(Kind::TrackingPlans) || wanted(Kind::TrackingPlanConnections) {
         reporter.collection_started(Kind::TrackingPlans, "tracking-plans");

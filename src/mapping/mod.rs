@@ -37,6 +37,7 @@ mod id_map;
 mod payload;
 pub mod sources;
 pub mod tables;
+mod text_map;
 mod text_snapshot;
 pub mod tracking_plans;
 pub mod workspace;
@@ -59,6 +60,7 @@ pub use payload::{
     Step, Unresolved, ref_marker, resolve_in_place, secret_marker, secrets_in,
 };
 pub use tables::{Tables, TablesError};
+pub use text_map::TextMap;
 pub use text_snapshot::{TextList, TextSnapshot};
 
 /// The translation of one Config object.
