@@ -337,7 +337,18 @@ pub async fn audit_with_source<R: ConfigReader>(
     // Batch by batch: the expected shapes of a batch are compared and let go before the next
     // is mapped (a comparison needs no other batch's shapes, only what they claim of the target,
     // which tells what the target holds that nothing expected).
-    let mut results = Vec::new();
+    // A result per source object of an audited kind, then one per object only the target holds
+    // (usually none): sized for the first at once, the list does not double near the end of
+    // the audit, when the most is held (on `large`, 13,627 results of 128 bytes grew from room
+    // for 8,192 to room for 16,384: 1 and 2 MB held at once while it was copied, and 0.35 MB
+    // more than needed after).
+    let mut results = Vec::with_capacity(
+        snapshot
+            .counts()
+            .filter(|(kind, _)| options.kinds.contains(kind))
+            .map(|(_, count)| count)
+            .sum(),
+    );
     let mut claimed = compare::Claimed::default();
     expected::by_kind(&inputs, &options.kinds, |kind, expected| {
         claimed.add(&expected);
@@ -354,13 +365,9 @@ pub async fn audit_with_source<R: ConfigReader>(
     drop(snapshot);
     let unclaimed = compare::unclaimed(&claimed, &state, &options.kinds);
     ledger_view.names = names_of(&ids, &unclaimed);
-    results.extend(compare::unexpected(
-        &claimed,
-        unclaimed,
-        &state,
-        &ledger_view,
-        &options.kinds,
-    ));
+    let unexpected = compare::unexpected(&claimed, unclaimed, &state, &ledger_view, &options.kinds);
+    results.reserve_exact(unexpected.len());
+    results.extend(unexpected);
 
     let delivery = if options.with_metrics {
         let baselines = baselines(ledger, export_run)?;
