@@ -337,22 +337,16 @@ pub async fn audit_with_source<R: ConfigReader>(
     // Batch by batch: the expected shapes of a batch are compared and let go before the next
     // is mapped (a comparison needs no other batch's shapes, only what they claim of the target,
     // which tells what the target holds that nothing expected).
-    // A result per source object of an audited kind, then one per object only the target holds
-    // (usually none): sized for the first at once, the list does not double near the end of
-    // the audit, when the most is held (on `large`, 13,627 results of 128 bytes grew from room
-    // for 8,192 to room for 16,384: 1 and 2 MB held at once while it was copied, and 0.35 MB
-    // more than needed after).
-    let mut results = Vec::with_capacity(
-        snapshot
-            .counts()
-            .filter(|(kind, _)| options.kinds.contains(kind))
-            .map(|(_, count)| count)
-            .sum(),
-    );
+    // The results grow by exactly each batch's: doubling, the list had room for 16,384 results
+    // on `large` for its 13,627 (128 bytes each), and held 1 and 2 MB at once near the end of
+    // the comparison, when the most is held. Sized at once for every source object, it held
+    // its 1.7 MB through the tracking plans' mapping, then the peak (`heaptrack`). Growing by
+    // a batch copies the list at most once per batch, about thirty times on `large`.
+    let mut results: Vec<ResourceResult> = Vec::new();
     let mut claimed = compare::Claimed::default();
     expected::by_kind(&inputs, &options.kinds, |kind, expected| {
         claimed.add(&expected);
-        results.extend(compare::compare_expected(
+        let compared = compare::compare_expected(
             &expected,
             &state,
             &ledger_view,
@@ -360,7 +354,9 @@ pub async fn audit_with_source<R: ConfigReader>(
             CompareOptions {
                 strict_enabled: options.with_metrics,
             },
-        ));
+        );
+        results.reserve_exact(compared.len());
+        results.extend(compared);
     });
     drop(snapshot);
     let unclaimed = compare::unclaimed(&claimed, &state, &options.kinds);
