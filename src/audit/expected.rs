@@ -260,12 +260,15 @@ fn in_batches<S: SnapshotSource<Error = Infallible>>(
         functions: &functions,
         keys_only: false,
     };
-    // The one Config field a shape takes from the object rather than from its payloads.
+    // The one Config field a shape takes from the object rather than from its payloads (a
+    // destination's).
     let mut enabled: HashMap<String, bool> = HashMap::new();
-    let Ok(()) = inputs.snapshot.each(Kind::Destinations, &mut |name, body| {
-        let on = body.get("enabled").and_then(Value::as_bool) == Some(true);
-        enabled.insert(name.to_owned(), on);
-    });
+    if kinds.contains(&Kind::Destinations) {
+        let Ok(()) = inputs.snapshot.each(Kind::Destinations, &mut |name, body| {
+            let on = body.get("enabled").and_then(Value::as_bool) == Some(true);
+            enabled.insert(name.to_owned(), on);
+        });
+    }
     let audited = MAP_ORDER
         .into_iter()
         .filter(|k| AUDITED.contains(k) && kinds.contains(k));

@@ -47,7 +47,7 @@ pub use report::{
 
 use crate::export::ConfigReader;
 use crate::ledger::{Ledger, LedgerError};
-use crate::mapping::{IdMap, Ref, RefField, Tables};
+use crate::mapping::{IdMap, MAP_ORDER, Ref, RefField, Tables};
 use crate::model::Kind;
 use crate::progress::Reporter;
 use crate::public_api::{PublicClient, PublicObject};
@@ -324,40 +324,48 @@ pub async fn audit_with_source<R: ConfigReader>(
         source,
         target::read_target(public, workspace, &wants, reporter)
     );
-    let (snapshot, state) = (snapshot?, state?);
+    let (mut snapshot, state) = (snapshot?, state?);
 
-    let inputs = expected::Inputs {
-        snapshot: &snapshot,
-        tables,
-        catalog: &state.catalog,
-        workspace_id: &state.workspace_id,
-        workspace_name: &state.workspace_name,
-        ids: &ids,
-    };
     // Batch by batch: the expected shapes of a batch are compared and let go before the next
     // is mapped (a comparison needs no other batch's shapes, only what they claim of the target,
-    // which tells what the target holds that nothing expected).
+    // which tells what the target holds that nothing expected). Kind by kind, in mapping order,
+    // and the source's objects of a kind let go once it is compared (no other kind's mapping
+    // reads them but the functions, kept): on `large` the destinations' and tracking plans'
+    // compressed text were held through the filters', when the most is held.
     // The results grow by exactly each batch's: doubling, the list had room for 16,384 results
     // on `large` for its 13,627 (128 bytes each), and held 1 and 2 MB at once near the end of
-    // the comparison, when the most is held. Sized at once for every source object, it held
-    // its 1.7 MB through the tracking plans' mapping, then the peak (`heaptrack`). Growing by
-    // a batch copies the list at most once per batch, about thirty times on `large`.
+    // the comparison. Sized at once for every source object, it held its 1.7 MB through the
+    // tracking plans' mapping, then the peak (`heaptrack`). Growing by a batch copies the list
+    // at most once per batch, about thirty times on `large`.
     let mut results: Vec<ResourceResult> = Vec::new();
     let mut claimed = compare::Claimed::default();
-    expected::by_kind(&inputs, &options.kinds, |kind, expected| {
-        claimed.add(&expected);
-        let compared = compare::compare_expected(
-            &expected,
-            &state,
-            &ledger_view,
-            &BTreeSet::from([kind]),
-            CompareOptions {
-                strict_enabled: options.with_metrics,
-            },
-        );
-        results.reserve_exact(compared.len());
-        results.extend(compared);
-    });
+    for kind in MAP_ORDER.into_iter().filter(|k| options.kinds.contains(k)) {
+        let inputs = expected::Inputs {
+            snapshot: &snapshot,
+            tables,
+            catalog: &state.catalog,
+            workspace_id: &state.workspace_id,
+            workspace_name: &state.workspace_name,
+            ids: &ids,
+        };
+        expected::by_kind(&inputs, &BTreeSet::from([kind]), |kind, expected| {
+            claimed.add(&expected);
+            let compared = compare::compare_expected(
+                &expected,
+                &state,
+                &ledger_view,
+                &BTreeSet::from([kind]),
+                CompareOptions {
+                    strict_enabled: options.with_metrics,
+                },
+            );
+            results.reserve_exact(compared.len());
+            results.extend(compared);
+        });
+        if kind != Kind::Functions {
+            snapshot.release(kind);
+        }
+    }
     drop(snapshot);
     let unclaimed = compare::unclaimed(&claimed, &state, &options.kinds);
     ledger_view.names = names_of(&ids, &unclaimed);

@@ -142,6 +142,11 @@ impl TextSnapshot {
         self.objects.values_mut().for_each(Blocks::seal);
     }
 
+    /// Lets the objects of `kind` go, once nothing will read them again.
+    pub fn release(&mut self, kind: Kind) {
+        self.objects.remove(&kind);
+    }
+
     /// Objects per kind, for the kinds that have any.
     pub fn counts(&self) -> impl Iterator<Item = (Kind, usize)> + '_ {
         self.objects
