@@ -329,14 +329,14 @@ pub async fn audit_with_source<R: ConfigReader>(
     // Batch by batch: the expected shapes of a batch are compared and let go before the next
     // is mapped (a comparison needs no other batch's shapes, only what they claim of the target,
     // which tells what the target holds that nothing expected). Kind by kind, in mapping order,
-    // and the source's objects of a kind let go once it is compared (no other kind's mapping
-    // reads them but the functions, kept): on `large` the destinations' and tracking plans'
-    // compressed text were held through the filters', when the most is held.
-    // The results grow by exactly each batch's: doubling, the list had room for 16,384 results
-    // on `large` for its 13,627 (128 bytes each), and held 1 and 2 MB at once near the end of
-    // the comparison. Sized at once for every source object, it held its 1.7 MB through the
-    // tracking plans' mapping, then the peak (`heaptrack`). Growing by a batch copies the list
-    // at most once per batch, about thirty times on `large`.
+    // each kind's source objects let go once compared: no other kind's mapping reads them but
+    // the functions, which stay (on `large` the destinations' and tracking plans' compressed
+    // text were held through the filters', when the most is held).
+    //
+    // The results grow by exactly each batch's, a copy of the list per batch (about thirty on
+    // `large`): doubling, the list had room for 16,384 results for its 13,627 (128 bytes each)
+    // and held 1 and 2 MB at once near the end; sized at once for every source object, it held
+    // its 1.7 MB through the tracking plans' mapping, where the peak then was (`heaptrack`).
     let mut results: Vec<ResourceResult> = Vec::new();
     let mut claimed = compare::Claimed::default();
     for kind in MAP_ORDER.into_iter().filter(|k| options.kinds.contains(k)) {
