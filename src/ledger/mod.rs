@@ -894,6 +894,16 @@ impl Ledger {
             .map_err(self.sql("reading events"))
     }
 
+    /// Keeps at most `kib` KiB of database pages in this connection's cache (SQLite's default
+    /// is 2 MB). For a connection that reads while others write: in WAL mode a connection drops
+    /// its cache whenever another one has committed, so a large cache is mostly refilled, not
+    /// reused, and only adds to the peak.
+    pub fn limit_page_cache(&self, kib: u32) -> Result<()> {
+        self.conn
+            .pragma_update(None, "cache_size", -i64::from(kib))
+            .map_err(self.sql("limiting the page cache"))
+    }
+
     /// Lets go of the pages this connection keeps cached (up to SQLite's 2 MB), for a reader
     /// done with the bulk of what it reads that keeps the ledger open meanwhile (the audit
     /// while it compares). The cache fills again as needed.

@@ -431,3 +431,15 @@ fn a_kind_is_read_in_export_order_without_sorting_its_rows() {
         );
     }
 }
+
+#[test]
+fn a_limited_page_cache_is_set_in_kib() {
+    let ledger = Ledger::open_in_memory().unwrap();
+    ledger.limit_page_cache(512).unwrap();
+    let size: i64 = ledger
+        .conn
+        .query_row("PRAGMA cache_size", [], |row| row.get(0))
+        .unwrap();
+    // Negative: a size in KiB rather than in pages.
+    assert_eq!(size, -512);
+}
