@@ -2,10 +2,11 @@
 //! audit's target side keeps each destination under its id, and a destination's filters under
 //! the destination's id, until they are compared.
 //!
-//! Texts are appended, a key's together, to an open block; a block the next text would take
-//! past [`BLOCK_BYTES`] is compressed with LZ4 and sealed. Compressed one list per key, as they
-//! were, a destination's few filters (a kilobyte or two of JSON) shrank little: on `large` their
-//! 3.8 MB of text took 2 MB, besides a map entry and a list per destination. Blocks are
+//! Texts are appended, a key's together, to an open block, as records like
+//! [`super::TextSnapshot`]'s (a length, then the bytes); a block the next text would take past
+//! [`BLOCK_BYTES`] is compressed with LZ4 and sealed. Compressed one list per key, as they were,
+//! a destination's few filters (a kilobyte or two of JSON) shrank little: on `large` their 3.8
+//! MB of text took 2 MB, besides a map entry and a list per destination. Blocks are
 //! smaller than [`super::TextSnapshot`]'s because a lookup decompresses the block that holds
 //! its key: the last block decompressed is kept for the next lookup, usually the same
 //! destination's next filter.
@@ -21,13 +22,12 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use serde_json::Value;
 
+use super::text_snapshot::{RECORD_HEADER, read_record, write_record};
+
 /// Raw bytes an open block collects before it is compressed: a filter or a destination cut to
 /// the audit's fields is a few hundred bytes, so a block holds dozens, enough for their
 /// repeated keys to compress, and decompressing one for a lookup costs microseconds.
 const BLOCK_BYTES: usize = 16 * 1024;
-
-/// Bytes of a text's length before it.
-const LENGTH_BYTES: usize = 4;
 
 #[derive(Default)]
 pub struct TextMap {
@@ -59,12 +59,10 @@ impl TextMap {
     fn push(&mut self, text: &str) {
         // Compressed before a text would take the block past `BLOCK_BYTES`, so that its buffer
         // never grows past that (a text larger than a block aside).
-        if !self.open.is_empty() && self.open.len() + LENGTH_BYTES + text.len() > BLOCK_BYTES {
+        if !self.open.is_empty() && self.open.len() + RECORD_HEADER + text.len() > BLOCK_BYTES {
             self.compress_open();
         }
-        let len = u32::try_from(text.len()).expect("a JSON text over 4 GiB");
-        self.open.extend_from_slice(&len.to_le_bytes());
-        self.open.extend_from_slice(text.as_bytes());
+        write_record(&mut self.open, text.as_bytes());
         self.count += 1;
     }
 
@@ -91,10 +89,6 @@ impl TextMap {
 
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty()
-    }
-
-    pub fn contains_key(&self, key: &str) -> bool {
-        self.keys.contains_key(key)
     }
 
     /// The keys, in order.
@@ -172,19 +166,13 @@ impl TextMap {
 fn each_text(mut raw: &[u8], first: usize, range: &Range<usize>, f: &mut dyn FnMut(&str)) {
     let mut number = first;
     while number < range.end {
-        let Some((len, rest)) = raw.split_first_chunk::<LENGTH_BYTES>() else {
+        let Some((text, rest)) = read_record(raw) else {
             return;
         };
-        let len = u32::from_le_bytes(*len) as usize;
-        let Some(bytes) = rest.get(..len) else {
-            return;
-        };
-        if number >= range.start
-            && let Ok(text) = std::str::from_utf8(bytes)
-        {
+        if number >= range.start {
             f(text);
         }
-        raw = &rest[len..];
+        raw = rest;
         number += 1;
     }
 }

@@ -86,17 +86,17 @@ impl Blocks {
 }
 
 /// Bytes of a record's length.
-const RECORD_HEADER: usize = 4;
+pub(super) const RECORD_HEADER: usize = 4;
 
 /// A record: its length ([`RECORD_HEADER`] bytes, little-endian), then its bytes.
-fn write_record(out: &mut Vec<u8>, bytes: &[u8]) {
+pub(super) fn write_record(out: &mut Vec<u8>, bytes: &[u8]) {
     let len = u32::try_from(bytes.len()).expect("a JSON body over 4 GiB");
     out.extend_from_slice(&len.to_le_bytes());
     out.extend_from_slice(bytes);
 }
 
 /// The record at the start of `raw`, and what follows it.
-fn read_record(raw: &[u8]) -> Option<(&str, &[u8])> {
+pub(super) fn read_record(raw: &[u8]) -> Option<(&str, &[u8])> {
     let (len, rest) = raw.split_first_chunk::<RECORD_HEADER>()?;
     let len = u32::from_le_bytes(*len) as usize;
     let bytes = rest.get(..len)?;
