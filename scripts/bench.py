@@ -262,7 +262,9 @@ def export_to_applied_seconds(ledger):
         (applied,) = db.execute("SELECT max(finished_at) FROM runs WHERE command = 'apply'").fetchone()
         (plan,) = db.execute("SELECT max(id) FROM plans").fetchone()
         (before_enabling,) = db.execute(
-            "SELECT max(updated_at) FROM plan_payloads WHERE plan = ? AND step <> ?",
+            "SELECT max(g.updated_at) FROM plan_payloads p JOIN payload_progress g"
+            " ON g.plan = p.plan AND g.seq = p.seq AND g.ordinal = p.ordinal"
+            " WHERE p.plan = ? AND p.step <> ?",
             (plan, ENABLE_SOURCE),
         ).fetchone()
     if not started or not applied:

@@ -482,7 +482,7 @@ async fn killed_at_twenty_random_moments_apply_resumes_to_the_same_target() {
                 let conn = rusqlite::Connection::open(&ledger).unwrap();
                 let intents: i64 = conn
                     .query_row(
-                        "SELECT count(*) FROM plan_payloads WHERE state = 'intent'",
+                        "SELECT count(*) FROM payload_progress WHERE state = 'intent'",
                         [],
                         |r| r.get(0),
                     )
@@ -603,8 +603,10 @@ fn rewind_to_intent(ledger: &Path, steps: &[(&str, usize)]) -> Vec<String> {
     for (step, nth) in steps {
         let (plan, seq, ordinal, result): (i64, i64, i64, String) = conn
             .query_row(
-                "SELECT plan, seq, ordinal, result FROM plan_payloads
-                 WHERE step = ?1 AND state = 'done' ORDER BY plan DESC, seq, ordinal
+                "SELECT p.plan, p.seq, p.ordinal, g.result
+                 FROM plan_payloads p JOIN payload_progress g
+                     ON g.plan = p.plan AND g.seq = p.seq AND g.ordinal = p.ordinal
+                 WHERE p.step = ?1 AND g.state = 'done' ORDER BY p.plan DESC, p.seq, p.ordinal
                  LIMIT 1 OFFSET ?2",
                 rusqlite::params![step, *nth as i64],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
@@ -628,7 +630,7 @@ fn rewind_to_intent(ledger: &Path, steps: &[(&str, usize)]) -> Vec<String> {
             }
         }
         conn.execute(
-            "UPDATE plan_payloads SET state = 'intent', result = NULL
+            "UPDATE payload_progress SET state = 'intent', result = NULL
              WHERE plan = ?1 AND seq = ?2 AND ordinal = ?3",
             rusqlite::params![plan, seq, ordinal],
         )

@@ -201,7 +201,7 @@ fn applied(ledger: &Path) -> u64 {
         Err(_) => return 0,
     };
     conn.query_row(
-        "SELECT count(*) FROM plan_payloads WHERE state = 'done'",
+        "SELECT count(*) FROM payload_progress WHERE state = 'done'",
         [],
         |r| r.get::<_, i64>(0),
     )

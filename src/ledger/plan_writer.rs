@@ -342,6 +342,9 @@ fn insert_item(
             ])
         })
         .map_err(|e| ledger.sql("storing a plan payload")(e))?;
+        tx.prepare_cached("INSERT INTO payload_progress (plan, seq, ordinal) VALUES (?1, ?2, ?3)")
+            .and_then(|mut stmt| stmt.execute(params![plan, seq, ordinal as i64]))
+            .map_err(|e| ledger.sql("storing a plan payload")(e))?;
     }
     for (ordinal, finding) in item.findings.iter().enumerate() {
         tx.prepare_cached(
@@ -477,6 +480,7 @@ mod tests {
             "SELECT id, run, export_run, target, mode, on_conflict, superseded_by FROM plans",
             "SELECT * FROM plan_items ORDER BY rowid",
             "SELECT * FROM plan_payloads ORDER BY rowid",
+            "SELECT * FROM payload_progress",
             "SELECT * FROM plan_findings ORDER BY rowid",
             "SELECT target, kind, config_name, field, public_id, matched_by, natural_key, plan
              FROM id_map ORDER BY rowid",

@@ -83,8 +83,25 @@ pub struct StoredIdPair {
 pub(super) const ITEMS_OF_STEP: &str = "plan = ?1 AND seq >= ?3 AND seq < ?4
      AND seq IN (SELECT seq FROM plan_payloads
                  WHERE plan = ?1 AND step = ?2 AND seq >= ?3 AND seq < ?4)";
-pub(super) const PAYLOADS_OF_STEP: &str = "plan_payloads INDEXED BY plan_payloads_by_step_and_seq
-     WHERE plan = ?1 AND step = ?2 AND seq >= ?3 AND seq < ?4";
+pub(super) const PAYLOADS_BY_STEP: &str =
+    "plan_payloads AS p INDEXED BY plan_payloads_by_step_and_seq";
+pub(super) const PAYLOADS_OF_STEP: &str =
+    "p.plan = ?1 AND p.step = ?2 AND p.seq >= ?3 AND p.seq < ?4";
+
+/// A plan's payloads, unfiltered (`AS p`, as [`payloads_query`] wants them).
+const PAYLOADS: &str = "plan_payloads AS p";
+
+/// The query of the payloads of `payloads` (the table as `p`, or an index of it) that pass
+/// `filter`, each with its progress, in plan order.
+pub(super) fn payloads_query(payloads: &str, filter: &str) -> String {
+    format!(
+        "SELECT p.seq, p.ordinal, p.step, p.method, p.path, p.payload, p.condition,
+         p.dependencies, g.state, g.result, g.attempts, g.error
+         FROM {payloads} JOIN payload_progress AS g
+             ON g.plan = p.plan AND g.seq = p.seq AND g.ordinal = p.ordinal
+         WHERE {filter} ORDER BY p.seq, p.ordinal"
+    )
+}
 
 impl Ledger {
     /// The latest export run that completed, if any.
@@ -240,7 +257,7 @@ impl Ledger {
     /// Hands the payloads of a plan to `visit` one by one, in the order `apply` sends them,
     /// without holding them all.
     pub fn visit_plan_payloads(&self, plan: i64, visit: impl FnMut(StoredPayload)) -> Result<()> {
-        self.payloads_where("plan_payloads WHERE plan = ?1", params![plan], visit)
+        self.payloads_where(PAYLOADS, "p.plan = ?1", params![plan], visit)
     }
 
     /// Hands the payloads of a plan whose JSON text contains `text` to `visit`, in the order
@@ -253,7 +270,8 @@ impl Ledger {
         visit: impl FnMut(StoredPayload),
     ) -> Result<()> {
         self.payloads_where(
-            "plan_payloads WHERE plan = ?1 AND instr(payload, ?2) > 0",
+            PAYLOADS,
+            "p.plan = ?1 AND instr(p.payload, ?2) > 0",
             params![plan, text],
             visit,
         )
@@ -269,6 +287,7 @@ impl Ledger {
     ) -> Result<Vec<StoredPayload>> {
         let mut all = Vec::new();
         self.payloads_where(
+            PAYLOADS_BY_STEP,
             PAYLOADS_OF_STEP,
             params![plan, step, seqs.start, seqs.end],
             |p| all.push(p),
@@ -294,7 +313,7 @@ impl Ledger {
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT result FROM plan_payloads
+                "SELECT result FROM payload_progress
                  WHERE plan = ?1 AND state = 'done' AND result IS NOT NULL",
             )
             .map_err(self.sql("reading plan results"))?;
@@ -306,19 +325,18 @@ impl Ledger {
             .map_err(self.sql("reading plan results"))
     }
 
-    /// Visits the payloads `source` names: the table (or an index of it) and a `WHERE`.
+    /// Visits the payloads of `payloads` (the table or an index of it, as `p`) that pass
+    /// `filter`, with their progress.
     fn payloads_where(
         &self,
-        source: &str,
+        payloads: &str,
+        filter: &str,
         params: impl rusqlite::Params,
         mut visit: impl FnMut(StoredPayload),
     ) -> Result<()> {
         let mut stmt = self
             .conn
-            .prepare(&format!(
-                "SELECT seq, ordinal, step, method, path, payload, condition, dependencies, state,
-                 result, attempts, error FROM {source} ORDER BY seq, ordinal"
-            ))
+            .prepare(&payloads_query(payloads, filter))
             .map_err(self.sql("reading plan payloads"))?;
         let json = |text: String| serde_json::from_str(&text).unwrap_or(Value::Null);
         let rows = stmt
@@ -532,7 +550,7 @@ impl Ledger {
         {
             let mut done = tx
                 .prepare_cached(
-                    "UPDATE plan_payloads SET state = 'done', result = ?4, error = NULL,
+                    "UPDATE payload_progress SET state = 'done', result = ?4, error = NULL,
                      updated_at = ?5 WHERE plan = ?1 AND seq = ?2 AND ordinal = ?3",
                 )
                 .map_err(err.clone())?;
@@ -547,7 +565,7 @@ impl Ledger {
                 .map_err(err.clone())?;
             let mut intent = tx
                 .prepare_cached(
-                    "UPDATE plan_payloads SET state = 'intent', attempts = attempts + 1,
+                    "UPDATE payload_progress SET state = 'intent', attempts = attempts + 1,
                      updated_at = ?4
                      WHERE plan = ?1 AND seq = ?2 AND ordinal = ?3 AND state <> 'done'",
                 )
@@ -588,7 +606,7 @@ impl Ledger {
             if !withdrawn.is_empty() {
                 let mut withdraw = tx
                     .prepare_cached(
-                        "UPDATE plan_payloads SET state = 'pending', attempts = attempts - 1,
+                        "UPDATE payload_progress SET state = 'pending', attempts = attempts - 1,
                          updated_at = ?4
                          WHERE plan = ?1 AND seq = ?2 AND ordinal = ?3 AND state = 'intent'",
                     )
@@ -609,7 +627,7 @@ impl Ledger {
     pub fn mark_failed(&mut self, key: PayloadKey, state: &str, error: &str) -> Result<()> {
         self.conn
             .prepare_cached(
-                "UPDATE plan_payloads SET state = ?4, error = ?5, updated_at = ?6
+                "UPDATE payload_progress SET state = ?4, error = ?5, updated_at = ?6
                  WHERE plan = ?1 AND seq = ?2 AND ordinal = ?3",
             )
             .and_then(|mut update| {
@@ -623,7 +641,7 @@ impl Ledger {
     pub fn payload_progress(&self, key: PayloadKey) -> Result<(i64, Option<String>)> {
         self.conn
             .query_row(
-                "SELECT attempts, error FROM plan_payloads
+                "SELECT attempts, error FROM payload_progress
                  WHERE plan = ?1 AND seq = ?2 AND ordinal = ?3",
                 params![key.plan, key.seq, key.ordinal],
                 |row| Ok((row.get(0)?, row.get(1)?)),

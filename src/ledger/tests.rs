@@ -249,7 +249,7 @@ fn a_migration_that_fails_half_way_leaves_the_previous_schema_whole() {
     drop(ledger);
     // A version-1 ledger, as the first release wrote it.
     let conn = Connection::open(&path).unwrap();
-    conn.execute_batch("DROP TABLE plan_findings; DROP TABLE plan_payloads; DROP TABLE id_map; DROP TABLE plan_items; DROP TABLE plans; DROP INDEX objects_by_kind_and_run; PRAGMA user_version = 1;").unwrap();
+    conn.execute_batch("DROP TABLE payload_progress; DROP TABLE plan_findings; DROP TABLE plan_payloads; DROP TABLE id_map; DROP TABLE plan_items; DROP TABLE plans; DROP INDEX objects_by_kind_and_run; PRAGMA user_version = 1;").unwrap();
     drop(conn);
     ledger = Ledger::open_unmigrated(&path);
     // The second step creates its first tables, then fails: as if the process died there.
@@ -383,10 +383,7 @@ fn a_stage_reads_a_step_through_the_index_of_steps_and_seqs() {
             "SELECT seq FROM plan_items WHERE {} ORDER BY seq",
             plans::ITEMS_OF_STEP
         ),
-        format!(
-            "SELECT payload FROM {} ORDER BY seq, ordinal",
-            plans::PAYLOADS_OF_STEP
-        ),
+        plans::payloads_query(plans::PAYLOADS_BY_STEP, plans::PAYLOADS_OF_STEP),
     ];
     for query in queries {
         let mut stmt = ledger
@@ -442,4 +439,79 @@ fn a_limited_page_cache_is_set_in_kib() {
         .unwrap();
     // Negative: a size in KiB rather than in pages.
     assert_eq!(size, -512);
+}
+
+#[test]
+fn progress_recorded_on_the_payloads_moves_to_rows_of_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v6.ledger");
+    // A version-6 ledger, `apply` part-way: one payload done, one sent, one failed, one not
+    // yet sent.
+    let mut ledger = Ledger::open_unmigrated(&path);
+    ledger.migrate_with(&migrations::MIGRATIONS[..6]).unwrap();
+    ledger
+        .conn
+        .execute_batch(
+            "INSERT INTO runs (id, command, source, started_at, status)
+                 VALUES (1, 'plan', 'ws', 't', 'complete');
+             INSERT INTO plans (id, run, export_run, target, mode, on_conflict, created_at)
+                 VALUES (1, 1, 1, 'target', 'create', 'fail', 't');
+             INSERT INTO plan_items (plan, seq, kind, config_name, action, conflict)
+                 VALUES (1, 0, 'sources', 'ws/sources/a', 'create', 0);
+             INSERT INTO plan_payloads (plan, seq, ordinal, step, method, path, payload,
+                 condition, dependencies, state, attempts, result, error, updated_at) VALUES
+                 (1, 0, 0, 'create_source', 'POST', '/sources', '{}', 'always', '[]',
+                  'done', 1, '{\"sources|ws/sources/a|id\":\"s1\"}', NULL, 't1'),
+                 (1, 0, 1, 'name_source', 'PATCH', '/sources/{id}', '{}', 'always', '[]',
+                  'intent', 2, NULL, NULL, 't2'),
+                 (1, 0, 2, 'set_source_labels', 'PATCH', '/sources/{id}', '{}', 'always', '[]',
+                  'failed', 1, NULL, 'HTTP 400', 't3'),
+                 (1, 0, 3, 'enable_source', 'PATCH', '/sources/{id}', '{}', 'always', '[]',
+                  'pending', 0, NULL, NULL, NULL);",
+        )
+        .unwrap();
+    drop(ledger);
+
+    let ledger = Ledger::open(&path).unwrap();
+    assert_eq!(ledger.schema_version().unwrap(), current_version());
+    let progress: Vec<_> = ledger
+        .plan_payloads(1)
+        .unwrap()
+        .into_iter()
+        .map(|p| (p.step, p.state, p.attempts, p.result, p.error))
+        .collect();
+    assert_eq!(
+        progress,
+        [
+            (
+                "create_source".to_owned(),
+                "done".to_owned(),
+                1,
+                Some(json!({"sources|ws/sources/a|id": "s1"})),
+                None
+            ),
+            ("name_source".into(), "intent".into(), 2, None, None),
+            (
+                "set_source_labels".into(),
+                "failed".into(),
+                1,
+                None,
+                Some("HTTP 400".into())
+            ),
+            ("enable_source".into(), "pending".into(), 0, None, None),
+        ]
+    );
+    // The payloads' rows no longer carry it.
+    let columns: Vec<String> = ledger
+        .conn
+        .prepare("SELECT name FROM pragma_table_info('plan_payloads')")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    for moved in ["state", "attempts", "result", "error", "updated_at"] {
+        assert!(!columns.contains(&moved.to_owned()), "{columns:?}");
+    }
+    assert_eq!(ledger.integrity_check().unwrap(), Ok(()));
 }

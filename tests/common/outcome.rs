@@ -93,8 +93,8 @@ pub fn progress(path: &Path) -> u64 {
     if has_table(&conn, "collections") {
         total += count("SELECT count(DISTINCT key) FROM collections");
     }
-    if has_table(&conn, "plan_payloads") {
-        total += count("SELECT count(*) FROM plan_payloads WHERE state = 'done'");
+    if has_table(&conn, "payload_progress") {
+        total += count("SELECT count(*) FROM payload_progress WHERE state = 'done'");
     }
     total as u64
 }
@@ -106,11 +106,11 @@ pub fn intents(path: &Path) -> std::collections::BTreeSet<(i64, i64, i64, i64)> 
         return Default::default();
     }
     let conn = read_only(path);
-    if !has_table(&conn, "plan_payloads") {
+    if !has_table(&conn, "payload_progress") {
         return Default::default();
     }
     let mut stmt = conn
-        .prepare("SELECT plan, seq, ordinal, attempts FROM plan_payloads WHERE state = 'intent'")
+        .prepare("SELECT plan, seq, ordinal, attempts FROM payload_progress WHERE state = 'intent'")
         .unwrap();
     stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
         .unwrap()
@@ -140,8 +140,10 @@ pub fn payloads(path: &Path) -> Vec<Payload> {
     let conn = read_only(path);
     let mut stmt = conn
         .prepare(
-            "SELECT p.seq, p.ordinal, p.step, p.state, i.action, p.result
+            "SELECT p.seq, p.ordinal, p.step, g.state, i.action, g.result
              FROM plan_payloads p JOIN plan_items i ON i.plan = p.plan AND i.seq = p.seq
+             JOIN payload_progress g
+                 ON g.plan = p.plan AND g.seq = p.seq AND g.ordinal = p.ordinal
              WHERE p.plan = (SELECT max(id) FROM plans) ORDER BY p.seq, p.ordinal",
         )
         .unwrap();
