@@ -31,6 +31,13 @@ use crate::public_api::writer::{WriteOperation, planned_operation};
 use crate::public_api::{PublicObject, PublicWriter};
 use crate::secrets::Redactor;
 
+/// The longest payload text a step holds whole while it runs; the bodies of longer ones stay in
+/// the ledger until each is sent, a read of one row. Payloads are a kilobyte or two (a filter's
+/// a few), but a request of tracking-plan rules can take a hundred: the rules of `large`'s 60
+/// plans were 3.9 MB held through their step, at the start of a `migrate` when its memory
+/// peaks.
+const HELD_WHOLE_UP_TO: usize = 16 * 1024;
+
 /// Where a payload stands when a step of its handling cannot go on.
 pub(super) enum Stop {
     /// Known not applied: `failed`.
@@ -179,11 +186,30 @@ impl<'a> Run<'a> {
             .plan_items_of_step(self.plan.id, step, self.options.scope.seqs())?)
     }
 
-    /// The payloads of `step` in the run's plan, as they stand in the ledger now.
+    /// The payloads of `step` in the run's plan, as they stand in the ledger now; the bodies
+    /// of payloads longer than [`HELD_WHOLE_UP_TO`] stay there until they are sent.
     pub(super) fn payloads_of_step(&self, step: &str) -> Result<Vec<StoredPayload>, ApplyError> {
-        Ok(self
-            .ledger()
-            .plan_payloads_of_step(self.plan.id, step, self.options.scope.seqs())?)
+        let whole_up_to = if schedule::keyed_by_body(step) {
+            usize::MAX
+        } else {
+            HELD_WHOLE_UP_TO
+        };
+        Ok(self.ledger().plan_payloads_of_step(
+            self.plan.id,
+            step,
+            self.options.scope.seqs(),
+            whole_up_to,
+        )?)
+    }
+
+    /// What `payload` asks for: its text as read, or the whole of it from the ledger when its
+    /// body was left there.
+    fn planned(&self, payload: &StoredPayload) -> Result<serde_json::Result<Planned>, ApplyError> {
+        if payload.body_left {
+            let whole = self.ledger().payload_text(self.key_of(payload))?;
+            return Ok(whole.parse::<Planned>());
+        }
+        Ok(payload.payload.parse())
     }
 
     fn key_of(&self, payload: &StoredPayload) -> PayloadKey {
@@ -330,7 +356,7 @@ impl<'a> Run<'a> {
         if self.blocked(&this, payload).is_some() {
             return None;
         }
-        let mut planned: Planned = payload.payload.parse().ok()?;
+        let mut planned: Planned = self.planned(payload).ok()?.ok()?;
         let write = planned_operation(&planned.method, &planned.path)?;
         if (planned.method.as_str(), planned.path.as_str()) != ("POST", "/invites")
             || !planned.records.is_empty()
@@ -364,7 +390,7 @@ impl<'a> Run<'a> {
         key: PayloadKey,
         omitted: &mut Vec<String>,
     ) -> Result<Result<Outcome, Stop>, ApplyError> {
-        let mut planned: Planned = match payload.payload.parse() {
+        let mut planned: Planned = match self.planned(payload)? {
             Ok(p) => p,
             Err(e) => {
                 return Ok(Err(Stop::Failed {

@@ -153,6 +153,12 @@ struct PathParams {
     path_params: Vec<(String, Value)>,
 }
 
+/// Whether the lanes of `step` are found from its payloads' bodies (an invitation's email), which
+/// a step's payloads must then be read with.
+pub fn keyed_by_body(step: &str) -> bool {
+    step == BATCHED_STEP
+}
+
 fn lane_key(payload: &StoredPayload, item: &StoredItem) -> LaneKey {
     if payload.step == "create_filter" {
         let params = payload.payload.parse::<PathParams>();
@@ -280,6 +286,7 @@ mod tests {
             method: "POST".into(),
             path: "/x".into(),
             payload: payload.into(),
+            body_left: false,
             condition: "always".into(),
             dependencies: json!([]).into(),
             state: "pending".into(),

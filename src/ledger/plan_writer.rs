@@ -411,7 +411,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::ledger::{Applied, PayloadKey};
+    use crate::ledger::{Applied, PayloadKey, StoredPayload};
     use crate::mapping::{Finding, FindingCode, Payload, Ref, RefField, Step};
     use crate::model::Kind;
     use crate::plan::{Action, Plan};
@@ -585,6 +585,43 @@ mod tests {
         };
         assert_eq!(progress(sent), ("done".to_owned(), 1));
         assert_eq!(progress(not_sent), ("pending".to_owned(), 0));
+    }
+
+    #[test]
+    fn a_step_read_leaves_long_bodies_in_the_ledger_to_be_read_when_needed() {
+        let plan = sample_plan();
+        let mut ledger = Ledger::open_in_memory().unwrap();
+        let export = ledger.begin_run("export", "src").unwrap();
+        let run = ledger.begin_run("plan", "tgt").unwrap();
+        let id = ledger.store_plan(run, export, "tgt", &plan).unwrap();
+        let whole = ledger.plan_payloads_of_step(id, "create_source", 0..10, usize::MAX);
+        let [whole] = whole.unwrap().try_into().unwrap();
+        assert!(!whole.body_left);
+        let limit = whole.payload.len() - 1;
+        let [short] = ledger
+            .plan_payloads_of_step(id, "create_source", 0..10, limit)
+            .unwrap()
+            .try_into()
+            .unwrap();
+        // Everything but the body is there to schedule the payload by.
+        assert!(short.body_left);
+        let mut expected = whole.payload.value();
+        expected.as_object_mut().unwrap().remove("body");
+        assert_eq!(short.payload.value(), expected);
+        assert_eq!(
+            StoredPayload {
+                payload: whole.payload.clone(),
+                body_left: false,
+                ..short.clone()
+            },
+            whole
+        );
+        let key = PayloadKey {
+            plan: id,
+            seq: short.seq,
+            ordinal: short.ordinal,
+        };
+        assert_eq!(ledger.payload_text(key).unwrap(), whole.payload);
     }
 
     #[test]

@@ -50,8 +50,12 @@ pub struct StoredPayload {
     /// The whole payload as JSON: `step`, `method`, `path`, `path_params` (`[[name, value]]`),
     /// `body`, `when`, `records` (`[{reference, pointer}]`), markers included. Kept as the
     /// ledger's text: `apply` holds a whole step's payloads (thousands of filters) and parses
-    /// each only to send it.
+    /// each only to send it. Without its `body` when `body_left`.
     pub payload: JsonText,
+    /// Whether the reader left the payload's `body` in the ledger, as
+    /// [`Ledger::plan_payloads_of_step`] does for long ones: [`Ledger::payload_text`] reads
+    /// the whole payload.
+    pub body_left: bool,
     pub condition: String,
     /// The `$ref`s to other items as `[{kind, config_name, field}]` (a reference to the item
     /// itself is filled by the `records` of its own earlier payload), as the ledger's text: a
@@ -91,11 +95,21 @@ pub(super) const PAYLOADS_OF_STEP: &str =
 /// A plan's payloads, unfiltered (`AS p`, as [`payloads_query`] wants them).
 const PAYLOADS: &str = "plan_payloads AS p";
 
+/// The text of a payload and whether its body was left out: here the whole text.
+const WHOLE_TEXT: &str = "p.payload, 0";
+
+/// The text of a payload and whether its body was left out: left out of texts longer than
+/// `?5` bytes.
+pub(super) const TEXT_UP_TO_5: &str = "CASE WHEN octet_length(p.payload) > ?5
+         THEN json_remove(p.payload, '$.body') ELSE p.payload END,
+     octet_length(p.payload) > ?5";
+
 /// The query of the payloads of `payloads` (the table as `p`, or an index of it) that pass
-/// `filter`, each with its progress, in plan order.
-pub(super) fn payloads_query(payloads: &str, filter: &str) -> String {
+/// `filter`, each with its progress, in plan order; `text` says how much of their text (see
+/// [`WHOLE_TEXT`]).
+pub(super) fn payloads_query(payloads: &str, filter: &str, text: &str) -> String {
     format!(
-        "SELECT p.seq, p.ordinal, p.step, p.method, p.path, p.payload, p.condition,
+        "SELECT p.seq, p.ordinal, p.step, p.method, p.path, {text}, p.condition,
          p.dependencies, g.state, g.result, g.attempts, g.error
          FROM {payloads} JOIN payload_progress AS g
              ON g.plan = p.plan AND g.seq = p.seq AND g.ordinal = p.ordinal
@@ -257,7 +271,7 @@ impl Ledger {
     /// Hands the payloads of a plan to `visit` one by one, in the order `apply` sends them,
     /// without holding them all.
     pub fn visit_plan_payloads(&self, plan: i64, visit: impl FnMut(StoredPayload)) -> Result<()> {
-        self.payloads_where(PAYLOADS, "p.plan = ?1", params![plan], visit)
+        self.payloads_where(PAYLOADS, "p.plan = ?1", WHOLE_TEXT, params![plan], visit)
     }
 
     /// Hands the payloads of a plan whose JSON text contains `text` to `visit`, in the order
@@ -272,27 +286,51 @@ impl Ledger {
         self.payloads_where(
             PAYLOADS,
             "p.plan = ?1 AND instr(p.payload, ?2) > 0",
+            WHOLE_TEXT,
             params![plan, text],
             visit,
         )
     }
 
     /// The payloads of one step of a plan, of the items whose `seq` is in `seqs`, in plan
-    /// order.
+    /// order. The `body` of a payload whose text is longer than `whole_up_to` bytes is left
+    /// in the ledger (`body_left`): `apply` holds a step's payloads while it runs, and a
+    /// tracking plan's rules are a hundred kilobytes a request.
     pub fn plan_payloads_of_step(
         &self,
         plan: i64,
         step: &str,
         seqs: std::ops::Range<i64>,
+        whole_up_to: usize,
     ) -> Result<Vec<StoredPayload>> {
         let mut all = Vec::new();
         self.payloads_where(
             PAYLOADS_BY_STEP,
             PAYLOADS_OF_STEP,
-            params![plan, step, seqs.start, seqs.end],
+            TEXT_UP_TO_5,
+            params![
+                plan,
+                step,
+                seqs.start,
+                seqs.end,
+                i64::try_from(whole_up_to).unwrap_or(i64::MAX)
+            ],
             |p| all.push(p),
         )?;
         Ok(all)
+    }
+
+    /// The whole text of a payload.
+    pub fn payload_text(&self, key: PayloadKey) -> Result<JsonText> {
+        self.conn
+            .prepare_cached(
+                "SELECT payload FROM plan_payloads WHERE plan = ?1 AND seq = ?2 AND ordinal = ?3",
+            )
+            .and_then(|mut stmt| {
+                stmt.query_row(params![key.plan, key.seq, key.ordinal], |row| row.get(0))
+            })
+            .map(JsonText::from_text)
+            .map_err(self.sql("reading a payload"))
     }
 
     /// The steps a plan's payloads belong to, each once, sorted by name.
@@ -326,17 +364,18 @@ impl Ledger {
     }
 
     /// Visits the payloads of `payloads` (the table or an index of it, as `p`) that pass
-    /// `filter`, with their progress.
+    /// `filter`, with their progress and as much of their text as `text` says.
     fn payloads_where(
         &self,
         payloads: &str,
         filter: &str,
+        text: &str,
         params: impl rusqlite::Params,
         mut visit: impl FnMut(StoredPayload),
     ) -> Result<()> {
         let mut stmt = self
             .conn
-            .prepare(&payloads_query(payloads, filter))
+            .prepare(&payloads_query(payloads, filter, text))
             .map_err(self.sql("reading plan payloads"))?;
         let json = |text: String| serde_json::from_str(&text).unwrap_or(Value::Null);
         let rows = stmt
@@ -348,12 +387,13 @@ impl Ledger {
                     method: row.get(3)?,
                     path: row.get(4)?,
                     payload: JsonText::from_text(row.get(5)?),
-                    condition: row.get(6)?,
-                    dependencies: JsonText::from_text(row.get(7)?),
-                    state: row.get(8)?,
-                    result: row.get::<_, Option<String>>(9)?.map(json),
-                    attempts: row.get(10)?,
-                    error: row.get(11)?,
+                    body_left: row.get(6)?,
+                    condition: row.get(7)?,
+                    dependencies: JsonText::from_text(row.get(8)?),
+                    state: row.get(9)?,
+                    result: row.get::<_, Option<String>>(10)?.map(json),
+                    attempts: row.get(11)?,
+                    error: row.get(12)?,
                 })
             })
             .map_err(self.sql("reading plan payloads"))?;

@@ -378,27 +378,33 @@ impl Ledger {
 #[test]
 fn a_stage_reads_a_step_through_the_index_of_steps_and_seqs() {
     let ledger = Ledger::open_in_memory().unwrap();
-    let queries = [
-        format!(
-            "SELECT seq FROM plan_items WHERE {} ORDER BY seq",
-            plans::ITEMS_OF_STEP
-        ),
-        plans::payloads_query(plans::PAYLOADS_BY_STEP, plans::PAYLOADS_OF_STEP),
-    ];
-    for query in queries {
+    let items = format!(
+        "SELECT seq FROM plan_items WHERE {} ORDER BY seq",
+        plans::ITEMS_OF_STEP
+    );
+    let payloads = plans::payloads_query(
+        plans::PAYLOADS_BY_STEP,
+        plans::PAYLOADS_OF_STEP,
+        plans::TEXT_UP_TO_5,
+    );
+    let explain = |query: &str, params: &[&dyn rusqlite::ToSql]| -> Vec<String> {
         let mut stmt = ledger
             .conn
             .prepare(&format!("EXPLAIN QUERY PLAN {query}"))
             .unwrap();
-        let steps: Vec<String> = stmt
-            .query_map(params![1, "create_filter", 0, 100], |row| row.get(3))
+        stmt.query_map(params, |row| row.get(3))
             .unwrap()
             .collect::<rusqlite::Result<_>>()
-            .unwrap();
+            .unwrap()
+    };
+    for steps in [
+        explain(&items, params![1, "create_filter", 0, 100]),
+        explain(&payloads, params![1, "create_filter", 0, 100, 16_384]),
+    ] {
         assert!(
             steps.iter().any(|s| s
                 .contains("plan_payloads_by_step_and_seq (plan=? AND step=? AND seq>? AND seq<?)")),
-            "{query}: {steps:?}"
+            "{steps:?}"
         );
     }
 }

@@ -265,7 +265,7 @@ pub fn prior(ledger: &Ledger, plan: i64, target: &str) -> Result<Prior, LedgerEr
         }
         prior.planned.insert(key);
     })?;
-    for payload in ledger.plan_payloads_of_step(plan, "create_label", 0..i64::MAX)? {
+    for payload in ledger.plan_payloads_of_step(plan, "create_label", 0..i64::MAX, usize::MAX)? {
         let payload = payload.payload.value();
         prior.labels.insert(label_key(payload["body"].get("label")));
     }
