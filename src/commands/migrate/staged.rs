@@ -5,9 +5,8 @@
 //! The stages ([`crate::plan::staged`]): the sources with what was read before them, then what
 //! hangs below no source (tracking plans and their connections, IAM), then the subtrees of the
 //! sources read since (schema settings, destinations, filters) once a [`SUBTREES_PER_STAGE`]th
-//! of the sources or more are waiting, then, when the export is complete, the rest (the last
-//! subtrees, the delivery metrics). The apply
-//! of a stage sends its items but the enabling of sources (`--enable`): a stage's destinations
+//! of the sources or more are waiting (that many a stage), then, when the export is complete,
+//! the rest (the last subtrees, the delivery metrics). The apply of a stage sends its items but the enabling of sources (`--enable`): a stage's destinations
 //! are enabled after their filters, and receive nothing while their source is disabled; the
 //! sources of the whole plan are enabled last, once every stage is applied, so that no data
 //! flows in a workspace still being built.
@@ -45,8 +44,8 @@ use crate::plan::staged::{self, Stage, StagePlanner};
 use crate::plan::{Mode, PlanOptions, TargetView};
 use crate::secrets::HeldSecrets;
 
-/// A stage of subtrees is planned once this fraction of the sources (1/n) waits, or at the end:
-/// each stage reads the plan stored so far again (what earlier stages decided, the ids known),
+/// A stage of subtrees is planned once this fraction of the sources (1/n) waits, and takes that
+/// many (the rest go to the next stages), or at the end: each stage reads the plan stored so far again (what earlier stages decided, the ids known),
 /// so a stage per source would cost that many times the plan; a 32nd of the sources is about
 /// a second of writes on `large` at `--time-scale 60`, the most that is left to send after the
 /// export ends.
@@ -112,15 +111,15 @@ impl Shared {
         });
     }
 
-    /// The progress once it differs from the one of `version`, with the subtrees read from
-    /// the `from`th on (the stager has seen those before: they are not copied again at each
-    /// of the hundreds of subtrees a large workspace reports).
-    async fn news_after(&self, version: u64, from: usize) -> News {
+    /// The progress once it differs from the one of `version` (at once without one), with the
+    /// subtrees read from the `from`th on (the stager has seen those before: they are not
+    /// copied again at each of the hundreds of subtrees a large workspace reports).
+    async fn news_after(&self, version: Option<u64>, from: usize) -> News {
         loop {
             let changed = self.changed.notified();
             {
                 let p = self.progress.lock().unwrap_or_else(|e| e.into_inner());
-                if p.version != version {
+                if Some(p.version) != version {
                     return News {
                         run: p.run,
                         sources: p.sources,
@@ -360,8 +359,12 @@ impl Stager<'_> {
         let mut subtrees_planned = 0;
         let mut stages = 0;
         let mut version = 0;
+        // More subtrees wait than the last stage took: the next one is planned without waiting
+        // for news.
+        let mut backlog = false;
         let complete = loop {
-            let progress = self.shared.news_after(version, subtrees_planned).await;
+            let since = (!backlog).then_some(version);
+            let progress = self.shared.news_after(since, subtrees_planned).await;
             version = progress.version;
             let Some(export_run) = progress.run else {
                 if progress.ended.is_some() {
@@ -386,10 +389,16 @@ impl Stager<'_> {
                 .unwrap_or(0)
                 .div_ceil(SUBTREES_PER_STAGE)
                 .max(1);
+            backlog = false;
             if everything {
                 next.push(Stage::Rest);
             } else if (sources_planned || !next.is_empty()) && waiting >= batch {
-                next.push(Stage::Subtrees(progress.new_subtrees.clone()));
+                // A stage of subtrees keeps them mapped while it decides (see
+                // `StagePlanner::plan`), so it takes `batch` of them at most: while `apply` sent
+                // a stage, the export read more, and a stage that took all that waited held
+                // twice as many (7 MB mapped at the peak of `large`).
+                next.push(Stage::Subtrees(progress.new_subtrees[..batch].to_vec()));
+                backlog = waiting - batch >= batch;
             }
             if next.is_empty() {
                 continue;
@@ -411,8 +420,10 @@ impl Stager<'_> {
             for stage in next {
                 // Only a stage of subtrees (or the rest) plans the subtrees waiting: a stage of
                 // the sources or the others alone leaves them for the next one.
-                if matches!(stage, Stage::Subtrees(_) | Stage::Rest) {
-                    subtrees_planned += progress.new_subtrees.len();
+                match &stage {
+                    Stage::Subtrees(sources) => subtrees_planned += sources.len(),
+                    Stage::Rest => subtrees_planned += progress.new_subtrees.len(),
+                    Stage::Sources | Stage::Others => {}
                 }
                 planned_to = self.plan_stage(&plan, export_run, stage).await?.end;
                 stages += 1;
