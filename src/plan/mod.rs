@@ -44,6 +44,7 @@
 //! - Payloads hold markers, never secret values (the mapping layer's guarantee, kept here: the
 //!   planner only removes payloads or substitutes ids into them).
 
+pub mod object_key;
 pub mod staged;
 pub(crate) mod target;
 
@@ -52,6 +53,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use serde::Serialize;
 use serde_json::Value;
 
+pub use object_key::ObjectKey;
 pub use target::{TargetError, TargetView, read_target};
 
 use crate::mapping::{
@@ -789,10 +791,10 @@ pub fn build_into<S: SnapshotSource>(
 #[derive(Debug, Default)]
 pub struct Prior {
     /// Objects planned by earlier stages: references to them resolve.
-    pub planned: HashSet<(Kind, String)>,
+    pub planned: HashSet<ObjectKey>,
     /// Of those, the ones that will not be applied (skip, manual): what refers to them cannot
     /// be either.
-    pub held: HashSet<(Kind, String)>,
+    pub held: HashSet<ObjectKey>,
     /// Labels (key, value) an earlier stage creates: not created twice.
     pub labels: HashSet<(String, String)>,
     /// The ids of the sources and destinations segbridge created in the target before this run
@@ -977,9 +979,9 @@ struct Planner<'a> {
     /// The id-map pairs matched by the item being decided.
     pairs: Vec<IdPair>,
     /// (kind, Config name) of the items decided so far, in this stage or earlier ones.
-    planned: Layered<'a, (Kind, String)>,
+    planned: Layered<'a, ObjectKey>,
     /// Items that will not be applied: what refers to them cannot be either.
-    held: Layered<'a, (Kind, String)>,
+    held: Layered<'a, ObjectKey>,
     /// Labels an earlier item creates.
     labels_planned: Layered<'a, (String, String)>,
 }
@@ -1114,10 +1116,11 @@ impl Planner<'_> {
                 item.payloads.clear();
             }
         }
+        let key = ObjectKey::of(item.kind, &item.config_name);
         if matches!(item.action, Action::Skip | Action::Manual) {
-            self.held.insert((item.kind, item.config_name.clone()));
+            self.held.insert(key);
         }
-        self.planned.insert((item.kind, item.config_name.clone()));
+        self.planned.insert(key);
         item
     }
 
@@ -1204,7 +1207,7 @@ impl Planner<'_> {
     /// The first reference that names an item not applied, or no item at all.
     fn held_dependency(&self, item: &PlanItem) -> Option<Ref> {
         item.dependencies().into_iter().find(|r| {
-            let key = (r.kind, r.config_name.clone());
+            let key = ObjectKey::of(r.kind, &r.config_name);
             self.held.contains(&key) || !self.planned.contains(&key)
         })
     }
@@ -1270,7 +1273,7 @@ mod tests {
         let source = "workspaces/ws/sources/js";
         let mut prior = Prior::default();
         // The source, planned by an earlier stage and created in the target.
-        prior.planned.insert((Kind::Sources, source.to_owned()));
+        prior.planned.insert(ObjectKey::of(Kind::Sources, source));
         prior
             .created
             .insert(Ref::id(Kind::Sources, source), "src-1");

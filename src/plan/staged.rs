@@ -23,8 +23,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::{
-    Action, Conflict, PlanItem, PlanOptions, PlanOutline, PlanSummary, Prior, TargetView,
-    build_stage,
+    Action, Conflict, ObjectKey, PlanItem, PlanOptions, PlanOutline, PlanSummary, Prior,
+    TargetView, build_stage,
 };
 use crate::ledger::{Ledger, LedgerError, PreparedItem, RunId};
 use crate::mapping::{ExportedFunction, Ref, Severity, Step, Tables, exported_functions};
@@ -149,7 +149,7 @@ impl StagePlanner {
                 .insert(exported_functions(&ledger.snapshot(self.export_run))?),
         };
         let planned = &self.prior.planned;
-        let unplanned = |kind: Kind, name: &str| !planned.contains(&(kind, name.to_owned()));
+        let unplanned = |kind: Kind, name: &str| !planned.contains(&ObjectKey::of(kind, name));
         let with_sources =
             |kind: Kind, name: &str| WITH_SOURCES.contains(&kind) && unplanned(kind, name);
         let in_subtree = |kind: Kind, name: &str| SUBTREE.contains(&kind) && unplanned(kind, name);
@@ -214,9 +214,9 @@ impl StagePlanner {
 impl Prior {
     /// Adds what `item`, just stored, decided.
     fn add(&mut self, item: &PlanItem) {
-        let key = (item.kind, item.config_name.clone());
+        let key = ObjectKey::of(item.kind, &item.config_name);
         if matches!(item.action, Action::Skip | Action::Manual) {
-            self.held.insert(key.clone());
+            self.held.insert(key);
         }
         self.planned.insert(key);
         for payload in &item.payloads {
@@ -259,9 +259,9 @@ pub fn prior(ledger: &Ledger, plan: i64, target: &str) -> Result<Prior, LedgerEr
         let Ok(kind) = item.kind.parse::<Kind>() else {
             return;
         };
-        let key = (kind, item.config_name);
+        let key = ObjectKey::of(kind, &item.config_name);
         if matches!(item.action.as_str(), "skip" | "manual") {
-            prior.held.insert(key.clone());
+            prior.held.insert(key);
         }
         prior.planned.insert(key);
     })?;
