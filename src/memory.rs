@@ -10,12 +10,15 @@
 //! process holds follows what it uses rather than the largest burst so far (measured in
 //! docs/performance.md).
 //!
+//! A [`Trimmer`] also fixes glibc's thresholds for mapping a large block on its own
+//! ([`map_large_allocations`]), so that such a block goes back the moment it is freed.
+//!
 //! On other C libraries (musl, macOS, Windows), which have no such call, it does nothing.
 //!
 //! This is the one module that may use `unsafe` (the crate denies it everywhere else, and a
 //! test holds every other module to that): a call into libc is `unsafe` to Rust whatever it
-//! does, and `malloc_trim` takes no pointer and is serialized by glibc with every other call
-//! into the allocator.
+//! does, and `malloc_trim` and `mallopt` take no pointer and are serialized by glibc with every
+//! other call into the allocator.
 
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::thread::JoinHandle;
@@ -35,6 +38,32 @@ pub fn give_back() -> bool {
     unsafe { libc::malloc_trim(0) == 1 }
 }
 
+/// Makes glibc map every allocation of [`LARGE`] bytes or more on its own and unmap it when it
+/// is freed, and give back the top of an arena as soon as that much is free there.
+///
+/// glibc starts there too, but each time a mapped block is freed it raises both thresholds to
+/// that block's size (up to 32 MB): after the first large page or batch, blocks as large come
+/// from the arena, and a burst of them stays resident until the next trim. Set, the
+/// thresholds stay put. On `large` that took `migrate`'s peak from 30.5–30.6 MB to 28.8–29.1
+/// (runs interleaved), for about 10,000 more page faults.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[allow(unsafe_code)]
+pub fn map_large_allocations() {
+    // SAFETY: `mallopt` takes no pointer and only sets the allocator's parameters, under its
+    // own lock; any thread may call it at any time.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, LARGE as libc::c_int);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, LARGE as libc::c_int);
+    }
+}
+
+/// Nothing to set on other C libraries.
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+pub fn map_large_allocations() {}
+
+/// See [`map_large_allocations`].
+pub const LARGE: usize = 128 * 1024;
+
 /// Nothing to give back: other allocators return memory themselves, or have no such call.
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 pub fn give_back() -> bool {
@@ -52,6 +81,7 @@ impl Trimmer {
     /// Starts trimming every `interval`. A thread that cannot be started means no trimming, not
     /// a failed command: the memory is given back at exit all the same.
     pub fn start(interval: Duration) -> Trimmer {
+        map_large_allocations();
         let (stop, stopped) = mpsc::channel::<()>();
         let thread = std::thread::Builder::new()
             .name("segbridge-trim".into())
@@ -169,6 +199,33 @@ mod tests {
         assert!(
             given_back >= 32 << 20,
             "only {given_back} bytes went back to the system"
+        );
+    }
+
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    #[test]
+    fn a_large_allocation_goes_back_to_the_system_when_it_is_freed() {
+        map_large_allocations();
+        const CHUNK: usize = 2 * LARGE;
+        const CHUNKS: usize = 128; // 32 MiB
+        let returned = std::thread::spawn(|| {
+            // Freeing a large block raises glibc's own threshold to its size, after which
+            // blocks as large come from the arena and stay there once freed.
+            drop(vec![1u8; 4 << 20]);
+            let chunks: Vec<Vec<u8>> = (0..CHUNKS).map(|i| vec![i as u8; CHUNK]).collect();
+            // Live memory above them: nothing freed below it is at the arena's top.
+            let above = vec![1u8; 1024];
+            let before = resident_bytes();
+            drop(chunks);
+            let after = resident_bytes();
+            assert_eq!(above.len(), 1024);
+            before.saturating_sub(after)
+        })
+        .join()
+        .unwrap();
+        assert!(
+            returned >= 24 << 20,
+            "only {returned} bytes went back to the system"
         );
     }
 }
