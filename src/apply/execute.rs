@@ -34,8 +34,8 @@ use crate::secrets::Redactor;
 /// The longest payload text a step holds whole while it runs; the bodies of longer ones stay in
 /// the ledger until each is sent, a read of one row. Payloads are a kilobyte or two (a filter's
 /// a few), but a request of tracking-plan rules can take a hundred: the rules of `large`'s 60
-/// plans were 3.9 MB held through their step, at the start of a `migrate` when its memory
-/// peaks.
+/// plans were 3.9 MB held through their step, in the first seconds of a `migrate`, where its
+/// peak then was.
 const HELD_WHOLE_UP_TO: usize = 16 * 1024;
 
 /// Where a payload stands when a step of its handling cannot go on.

@@ -978,7 +978,7 @@ struct Planner<'a> {
     index: &'a TargetIndex<'a>,
     /// The id-map pairs matched by the item being decided.
     pairs: Vec<IdPair>,
-    /// (kind, Config name) of the items decided so far, in this stage or earlier ones.
+    /// The items decided so far, in this stage or earlier ones.
     planned: Layered<'a, ObjectKey>,
     /// Items that will not be applied: what refers to them cannot be either.
     held: Layered<'a, ObjectKey>,

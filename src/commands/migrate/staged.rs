@@ -6,10 +6,11 @@
 //! hangs below no source (tracking plans and their connections, IAM), then the subtrees of the
 //! sources read since (schema settings, destinations, filters) once a [`SUBTREES_PER_STAGE`]th
 //! of the sources or more are waiting (that many a stage), then, when the export is complete,
-//! the rest (the last subtrees, the delivery metrics). The apply of a stage sends its items but the enabling of sources (`--enable`): a stage's destinations
-//! are enabled after their filters, and receive nothing while their source is disabled; the
-//! sources of the whole plan are enabled last, once every stage is applied, so that no data
-//! flows in a workspace still being built.
+//! the rest (the last subtrees, the delivery metrics). The apply of a stage sends its items but
+//! the enabling of sources (`--enable`): a stage's destinations are enabled after their
+//! filters, and receive nothing while their source is disabled; the sources of the whole plan
+//! are enabled last, once every stage is applied, so that no data flows in a workspace still
+//! being built.
 //!
 //! When: on a target that holds nothing the plan could match
 //! ([`staged::target_holds_nothing_to_match`], checked by `migrate` before it starts): a conflict found in a late stage would come
@@ -45,10 +46,10 @@ use crate::plan::{Mode, PlanOptions, TargetView};
 use crate::secrets::HeldSecrets;
 
 /// A stage of subtrees is planned once this fraction of the sources (1/n) waits, and takes that
-/// many (the rest go to the next stages), or at the end: each stage reads the plan stored so far again (what earlier stages decided, the ids known),
-/// so a stage per source would cost that many times the plan; a 32nd of the sources is about
-/// a second of writes on `large` at `--time-scale 60`, the most that is left to send after the
-/// export ends.
+/// many (the rest go to the next stages), or at the end: each stage reads the plan stored so far
+/// again (what earlier stages decided, the ids known), so a stage per source would cost that
+/// many times the plan; a 32nd of the sources is about a second of writes on `large` at
+/// `--time-scale 60`, the most that is left to send after the export ends.
 pub const SUBTREES_PER_STAGE: usize = 32;
 
 /// What the overlapped steps gave, as `migrate` reports its steps.
