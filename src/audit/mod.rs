@@ -361,6 +361,11 @@ pub async fn audit_with_source<R: ConfigReader>(
             );
             results.reserve_exact(compared.len());
             results.extend(compared);
+            // What the batch's comparison freed goes back now rather than at the next trim:
+            // the next batch's allocations land among the results otherwise, and the last
+            // second of the audit is where `migrate` peaks (`large` 28.2–28.6 MB against
+            // 28.4–29.3, four runs each, interleaved).
+            crate::memory::give_back();
         });
         if kind != Kind::Functions {
             snapshot.release(kind);
