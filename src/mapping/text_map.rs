@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use serde_json::Value;
 
-use super::text_snapshot::{RECORD_HEADER, read_record, write_record};
+use super::text_snapshot::{Blocks, read_record};
 
 /// Raw bytes an open block collects before it is compressed: a filter or a destination cut to
 /// the audit's fields is a few hundred bytes, so a block holds dozens, enough for their
@@ -31,12 +31,11 @@ const BLOCK_BYTES: usize = 16 * 1024;
 
 #[derive(Default)]
 pub struct TextMap {
-    /// Compressed blocks, in order.
-    sealed: Vec<Box<[u8]>>,
+    /// The texts, one record each, in order.
+    blocks: Blocks<BLOCK_BYTES>,
     /// The number of the first text of each sealed block (texts are numbered as given).
     starts: Vec<usize>,
-    /// The block being filled, raw; its first text is number `open_start`.
-    open: Vec<u8>,
+    /// The number of the open block's first text.
     open_start: usize,
     /// Texts given so far.
     count: usize,
@@ -57,29 +56,23 @@ impl TextMap {
     }
 
     fn push(&mut self, text: &str) {
-        // Compressed before a text would take the block past `BLOCK_BYTES`, so that its buffer
-        // never grows past that (a text larger than a block aside).
-        if !self.open.is_empty() && self.open.len() + RECORD_HEADER + text.len() > BLOCK_BYTES {
-            self.compress_open();
+        if self.blocks.append(&[text.as_bytes()]) {
+            self.sealed_open();
         }
-        write_record(&mut self.open, text.as_bytes());
         self.count += 1;
     }
 
-    fn compress_open(&mut self) {
-        if !self.open.is_empty() {
-            let compressed = lz4_flex::compress_prepend_size(&self.open);
-            self.sealed.push(compressed.into_boxed_slice());
-            self.starts.push(self.open_start);
-            self.open.clear();
-            self.open_start = self.count;
-        }
+    /// Numbers the block just sealed; the open one starts at the next text.
+    fn sealed_open(&mut self) {
+        self.starts.push(self.open_start);
+        self.open_start = self.count;
     }
 
     /// Compresses what is still raw and lets the open block's buffer go: once every key is in.
     pub fn seal(&mut self) {
-        self.compress_open();
-        self.open = Vec::new();
+        if self.blocks.seal() {
+            self.sealed_open();
+        }
     }
 
     /// The number of keys.
@@ -134,15 +127,15 @@ impl TextMap {
                 .partition_point(|&start| start <= range.start)
                 .saturating_sub(1)
         } else {
-            self.sealed.len()
+            self.blocks.sealed.len()
         };
-        while block < self.sealed.len() && self.starts[block] < range.end {
+        while block < self.blocks.sealed.len() && self.starts[block] < range.end {
             let raw = self.block(block);
             each_text(&raw, self.starts[block], &range, f);
             block += 1;
         }
         if range.end > self.open_start {
-            each_text(&self.open, self.open_start, &range, f);
+            each_text(&self.blocks.open, self.open_start, &range, f);
         }
     }
 
@@ -155,8 +148,9 @@ impl TextMap {
             return raw.clone();
         }
         // Compressed here from a block this type wrote: it decompresses.
-        let raw =
-            Arc::new(lz4_flex::decompress_size_prepended(&self.sealed[index]).unwrap_or_default());
+        let raw = Arc::new(
+            lz4_flex::decompress_size_prepended(&self.blocks.sealed[index]).unwrap_or_default(),
+        );
         *last = Some((index, raw.clone()));
         raw
     }
@@ -180,9 +174,8 @@ fn each_text(mut raw: &[u8], first: usize, range: &Range<usize>, f: &mut dyn FnM
 impl Clone for TextMap {
     fn clone(&self) -> Self {
         TextMap {
-            sealed: self.sealed.clone(),
+            blocks: self.blocks.clone(),
             starts: self.starts.clone(),
-            open: self.open.clone(),
             open_start: self.open_start,
             count: self.count,
             keys: self.keys.clone(),
@@ -196,7 +189,7 @@ impl fmt::Debug for TextMap {
         f.debug_struct("TextMap")
             .field("keys", &self.keys)
             .field("texts", &self.count)
-            .field("sealed_blocks", &self.sealed.len())
+            .field("sealed_blocks", &self.blocks.sealed.len())
             .finish()
     }
 }
@@ -285,8 +278,8 @@ mod tests {
             map.insert(format!("destination-{d}"), filters);
         }
         map.seal();
-        let held: usize = map.sealed.iter().map(|b| b.len()).sum();
+        let held: usize = map.blocks.sealed.iter().map(|b| b.len()).sum();
         assert!(held * 4 < text, "{held} bytes held for {text} of text");
-        assert_eq!(map.open.capacity(), 0);
+        assert_eq!(map.blocks.open.capacity(), 0);
     }
 }

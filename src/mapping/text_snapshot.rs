@@ -27,69 +27,93 @@ use crate::model::Kind;
 /// keys of many objects share one block, small enough that decompressing one is cheap.
 const BLOCK_BYTES: usize = 64 * 1024;
 
-/// The objects of one kind: sealed (compressed) blocks, then the open one.
+/// Records in blocks: sealed (compressed with LZ4) ones, then the open one, compressed and
+/// sealed before an entry's records would take it past `LIMIT` bytes. Compressed before, not
+/// after: the open buffer, grown by doubling, then never needs more than `LIMIT` (an entry
+/// larger than that aside), where sealing after would leave it at twice that. Shared with
+/// [`super::TextMap`], whose blocks are smaller.
 #[derive(Debug, Clone, Default)]
-struct Blocks {
-    sealed: Vec<Box<[u8]>>,
-    open: Vec<u8>,
-    count: usize,
+pub(super) struct Blocks<const LIMIT: usize> {
+    pub(super) sealed: Vec<Box<[u8]>>,
+    pub(super) open: Vec<u8>,
 }
 
-impl Blocks {
-    fn push(&mut self, name: &str, json: &str) {
-        // The open block is compressed before a record would take it past `BLOCK_BYTES`, not
-        // after: its buffer, grown by doubling, then never needs more than `BLOCK_BYTES` (a
-        // record larger than that aside), where sealing after would leave it at twice that.
-        let record = 2 * RECORD_HEADER + name.len() + json.len();
-        if !self.open.is_empty() && self.open.len() + record > BLOCK_BYTES {
-            self.compress_open();
+impl<const LIMIT: usize> Blocks<LIMIT> {
+    /// Appends the records of one entry to the open block; whether the block before them was
+    /// sealed first.
+    pub(super) fn append(&mut self, records: &[&[u8]]) -> bool {
+        let size: usize = records.iter().map(|r| RECORD_HEADER + r.len()).sum();
+        let sealed = self.open.len() + size > LIMIT && self.compress_open();
+        for record in records {
+            write_record(&mut self.open, record);
         }
-        write_record(&mut self.open, name.as_bytes());
-        write_record(&mut self.open, json.as_bytes());
-        self.count += 1;
+        sealed
     }
 
     /// Compresses the open block into a sealed one and empties it, keeping its buffer for the
-    /// next records.
-    fn compress_open(&mut self) {
-        if !self.open.is_empty() {
-            let compressed = lz4_flex::compress_prepend_size(&self.open);
-            self.sealed.push(compressed.into_boxed_slice());
-            self.open.clear();
+    /// next records; whether there was anything to compress.
+    fn compress_open(&mut self) -> bool {
+        if self.open.is_empty() {
+            return false;
         }
+        let compressed = lz4_flex::compress_prepend_size(&self.open);
+        self.sealed.push(compressed.into_boxed_slice());
+        self.open.clear();
+        true
     }
 
-    /// Compresses the open block and lets its buffer go: once nothing more is pushed, an empty
-    /// buffer kept would be up to `BLOCK_BYTES` held for nothing per list (on `large`, the
-    /// rules of the target's 60 tracking plans held 5.3 MB instead of 0.6).
-    fn seal(&mut self) {
-        self.compress_open();
+    /// Compresses the open block and lets its buffer go: once nothing more is appended, an
+    /// empty buffer kept would be up to `LIMIT` held for nothing per list (on `large`, the
+    /// rules of the target's 60 tracking plans held 5.3 MB instead of 0.6). Whether a block
+    /// was sealed.
+    pub(super) fn seal(&mut self) -> bool {
+        let sealed = self.compress_open();
         self.open = Vec::new();
+        sealed
+    }
+}
+
+/// The objects of one kind: (name, body) records in blocks.
+#[derive(Debug, Clone, Default)]
+struct Objects {
+    blocks: Blocks<BLOCK_BYTES>,
+    count: usize,
+}
+
+impl Objects {
+    fn push(&mut self, name: &str, json: &str) {
+        self.blocks.append(&[name.as_bytes(), json.as_bytes()]);
+        self.count += 1;
+    }
+
+    fn seal(&mut self) {
+        self.blocks.seal();
     }
 
     /// Bytes held: the sealed blocks and the open block's whole buffer.
     #[cfg(test)]
     fn held(&self) -> usize {
-        self.sealed.iter().map(|b| b.len()).sum::<usize>() + self.open.capacity()
+        let blocks = &self.blocks;
+        blocks.sealed.iter().map(|b| b.len()).sum::<usize>() + blocks.open.capacity()
     }
 
     /// Calls `f` with each object's name and body text, in order.
     fn each_text(&self, f: &mut dyn FnMut(&str, &str)) {
-        for block in &self.sealed {
+        for block in &self.blocks.sealed {
             // Compressed here from a block this type wrote: it decompresses.
             if let Ok(raw) = lz4_flex::decompress_size_prepended(block) {
                 each_record_pair(&raw, f);
             }
         }
-        each_record_pair(&self.open, f);
+        each_record_pair(&self.blocks.open, f);
     }
 }
 
 /// Bytes of a record's length.
-pub(super) const RECORD_HEADER: usize = 4;
+const RECORD_HEADER: usize = 4;
 
 /// A record: its length ([`RECORD_HEADER`] bytes, little-endian), then its bytes.
-pub(super) fn write_record(out: &mut Vec<u8>, bytes: &[u8]) {
+fn write_record(out: &mut Vec<u8>, bytes: &[u8]) {
     let len = u32::try_from(bytes.len()).expect("a JSON body over 4 GiB");
     out.extend_from_slice(&len.to_le_bytes());
     out.extend_from_slice(bytes);
@@ -117,7 +141,7 @@ fn each_record_pair(mut raw: &[u8], f: &mut dyn FnMut(&str, &str)) {
 /// A snapshot whose bodies are held as compressed JSON text (see the module documentation).
 #[derive(Debug, Clone, Default)]
 pub struct TextSnapshot {
-    objects: BTreeMap<Kind, Blocks>,
+    objects: BTreeMap<Kind, Objects>,
 }
 
 impl TextSnapshot {
@@ -139,7 +163,7 @@ impl TextSnapshot {
 
     /// Compresses what is still raw and lets the buffers go: once the snapshot is complete.
     pub fn seal(&mut self) {
-        self.objects.values_mut().for_each(Blocks::seal);
+        self.objects.values_mut().for_each(Objects::seal);
     }
 
     /// Lets the objects of `kind` go, once nothing will read them again.
@@ -159,7 +183,7 @@ impl TextSnapshot {
 /// and read once: a tracking plan's rules in the audit's target side (4.7 MB of text on
 /// `large`, the largest part of what the audit holds).
 #[derive(Debug, Clone, Default)]
-pub struct TextList(Blocks);
+pub struct TextList(Objects);
 
 impl TextList {
     /// Appends `json` (JSON text).
@@ -239,7 +263,7 @@ mod tests {
             "workspaces/w/sources/s0/destinations/d",
             "{}",
         );
-        assert!(snapshot.objects[&Kind::Sources].sealed.len() > 1);
+        assert!(snapshot.objects[&Kind::Sources].blocks.sealed.len() > 1);
         assert_eq!(names(&snapshot, Kind::Sources), pushed);
         assert_eq!(
             snapshot.counts().collect::<Vec<_>>(),
@@ -262,9 +286,9 @@ mod tests {
         // While objects come, the open block's buffer never grows past a block.
         let blocks = &snapshot.objects[&Kind::Destinations];
         assert!(
-            blocks.open.capacity() <= BLOCK_BYTES,
+            blocks.blocks.open.capacity() <= BLOCK_BYTES,
             "{}",
-            blocks.open.capacity()
+            blocks.blocks.open.capacity()
         );
         snapshot.seal();
         let held = snapshot.objects[&Kind::Destinations].held();
@@ -308,7 +332,11 @@ mod tests {
         }
         list.seal();
         assert_eq!(list.len(), 2000);
-        assert_eq!(list.0.open.capacity(), 0, "nothing left raw once sealed");
+        assert_eq!(
+            list.0.blocks.open.capacity(),
+            0,
+            "nothing left raw once sealed"
+        );
         let held = list.0.held();
         assert!(held * 3 < text, "{held} bytes held for {text} of text");
         let mut back = Vec::new();
